@@ -1,0 +1,27 @@
+//! Imprint's domain: papers, authors and the values they are made of, each validated when it is
+//! built, so that a value of one of these types is always one the system may store. Nothing here
+//! does I/O or knows about protobuf or the database: the services convert at their edges, and
+//! every conversion from outside goes through a parser here that names what was wrong.
+
+pub mod author;
+pub mod error;
+pub mod id;
+pub mod mask;
+pub mod orcid;
+pub mod paper;
+pub mod slug;
+pub mod text;
+pub mod time;
+pub mod web;
+
+pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
+pub use error::{FieldViolation, Violations};
+pub use id::{AuthorId, PaperId};
+pub use mask::MaskField;
+pub use orcid::Orcid;
+pub use paper::{
+    AuthorIds, Paper, PaperField, PaperFields, PaperInput, PaperStatus, PublicationType, Topic,
+    Topics, Transition, WorkflowError,
+};
+pub use slug::Slug;
+pub use web::HttpUrl;

@@ -1,0 +1,721 @@
+//! Papers: their editable fields, topics, ordered author credits and the publishing workflow.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Violations;
+use crate::id::{AuthorId, PaperId};
+use crate::mask::MaskField;
+use crate::slug::Slug;
+use crate::text::{Body, FundingNote, Summary, Title, clean_line};
+
+/// Most topics on one paper.
+pub const MAX_TOPICS: usize = 20;
+/// Most authors credited on one paper (large collaborations run to hundreds).
+pub const MAX_AUTHORS: usize = 1000;
+
+/// The kind of a publication, as its page shows it ("Type: Report").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationType {
+    /// A report.
+    Report,
+    /// A discussion paper.
+    DiscussionPaper,
+    /// A question-and-answer piece.
+    QuestionAndAnswer,
+    /// An analysis.
+    Analysis,
+    /// An article.
+    Article,
+    /// A policy brief.
+    PolicyBrief,
+    /// A working paper.
+    WorkingPaper,
+    /// A preprint.
+    Preprint,
+    /// A paper in proceedings.
+    ConferencePaper,
+    /// A journal article.
+    JournalArticle,
+    /// A book or a chapter of one.
+    Book,
+}
+
+impl PublicationType {
+    /// Every type, in the order of the contract.
+    pub const ALL: [Self; 11] = [
+        Self::Report,
+        Self::DiscussionPaper,
+        Self::QuestionAndAnswer,
+        Self::Analysis,
+        Self::Article,
+        Self::PolicyBrief,
+        Self::WorkingPaper,
+        Self::Preprint,
+        Self::ConferencePaper,
+        Self::JournalArticle,
+        Self::Book,
+    ];
+
+    /// The stable storage name: `discussion_paper`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::DiscussionPaper => "discussion_paper",
+            Self::QuestionAndAnswer => "question_and_answer",
+            Self::Analysis => "analysis",
+            Self::Article => "article",
+            Self::PolicyBrief => "policy_brief",
+            Self::WorkingPaper => "working_paper",
+            Self::Preprint => "preprint",
+            Self::ConferencePaper => "conference_paper",
+            Self::JournalArticle => "journal_article",
+            Self::Book => "book",
+        }
+    }
+
+    /// The label a reader sees: "Question and Answer".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Report => "Report",
+            Self::DiscussionPaper => "Discussion Paper",
+            Self::QuestionAndAnswer => "Question and Answer",
+            Self::Analysis => "Analysis",
+            Self::Article => "Article",
+            Self::PolicyBrief => "Policy Brief",
+            Self::WorkingPaper => "Working Paper",
+            Self::Preprint => "Preprint",
+            Self::ConferencePaper => "Conference Paper",
+            Self::JournalArticle => "Journal Article",
+            Self::Book => "Book",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn from_str_opt(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Where a paper is in the editorial workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaperStatus {
+    /// Not public yet.
+    Draft,
+    /// Public.
+    Published,
+    /// Was public, withdrawn; can be published again.
+    Archived,
+}
+
+impl PaperStatus {
+    /// The stable storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn from_str_opt(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Published, Self::Archived]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// A topic tag as editors write it: "Global Policy". Compared ignoring case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Topic(String);
+
+impl Topic {
+    /// Most characters in one topic.
+    pub const MAX: usize = 100;
+
+    /// Trims, collapses inner whitespace and checks the length.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        clean_line(input, 1, Self::MAX).map(Self)
+    }
+
+    /// The topic as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form topics are matched by: lowercase.
+    pub fn key(&self) -> String {
+        Self::key_of(&self.0)
+    }
+
+    /// The match key of any topic text, for filters typed by users.
+    pub fn key_of(text: &str) -> String {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    }
+}
+
+/// A paper's topics: no two equal ignoring case, in the order written.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Topics(Vec<Topic>);
+
+impl Topics {
+    /// Validates each topic (violations under `[i]`), drops later case-insensitive duplicates
+    /// and empty entries, and caps the count.
+    pub fn parse(inputs: &[String]) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mut topics: Vec<Topic> = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            if input.trim().is_empty() {
+                continue;
+            }
+            if let Some(topic) = violations.check(&format!("[{i}]"), Topic::parse(input))
+                && !topics.iter().any(|t| t.key() == topic.key())
+            {
+                topics.push(topic);
+            }
+        }
+        if topics.len() > MAX_TOPICS {
+            violations.push(
+                "",
+                format!(
+                    "at most {MAX_TOPICS} topics are allowed (got {})",
+                    topics.len()
+                ),
+            );
+        }
+        violations.into_result(|| Self(topics))
+    }
+
+    /// The topics, in order.
+    pub fn as_slice(&self) -> &[Topic] {
+        &self.0
+    }
+}
+
+/// The authors credited on a paper, in byline order, each once.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AuthorIds(Vec<AuthorId>);
+
+impl AuthorIds {
+    /// Parses each id (violations under `[i]`) and refuses duplicates, naming both places.
+    pub fn parse(inputs: &[String]) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        if inputs.len() > MAX_AUTHORS {
+            violations.push(
+                "",
+                format!(
+                    "at most {MAX_AUTHORS} authors are allowed (got {})",
+                    inputs.len()
+                ),
+            );
+            return Err(violations);
+        }
+        let mut ids: Vec<AuthorId> = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            let Some(id) = violations.check(&format!("[{i}]"), AuthorId::parse(input)) else {
+                continue;
+            };
+            if let Some(first) = ids.iter().position(|seen| *seen == id) {
+                violations.push(
+                    format!("[{i}]"),
+                    format!("author {id} is already credited at position {first}"),
+                );
+            } else {
+                ids.push(id);
+            }
+        }
+        violations.into_result(|| Self(ids))
+    }
+
+    /// Wraps ids read back from storage.
+    pub fn from_trusted(ids: Vec<AuthorId>) -> Self {
+        Self(ids)
+    }
+
+    /// The ids, in byline order.
+    pub fn as_slice(&self) -> &[AuthorId] {
+        &self.0
+    }
+
+    /// True when nobody is credited.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A paper's fields as received from outside, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct PaperInput {
+    /// Empty means "derive from the title" on create.
+    pub slug: String,
+    /// Title text.
+    pub title: String,
+    /// Summary text.
+    pub summary: String,
+    /// Body text.
+    pub body: String,
+    /// `None` when the client left it unspecified.
+    pub publication_type: Option<PublicationType>,
+    /// Topic texts.
+    pub topics: Vec<String>,
+    /// Author ids as strings.
+    pub author_ids: Vec<String>,
+    /// Funding note text.
+    pub funding_note: String,
+}
+
+/// A field an update can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaperField {
+    /// `title`
+    Title,
+    /// `slug`
+    Slug,
+    /// `summary`
+    Summary,
+    /// `body`
+    Body,
+    /// `publication_type`
+    PublicationType,
+    /// `topics`
+    Topics,
+    /// `author_ids`
+    AuthorIds,
+    /// `funding_note`
+    FundingNote,
+}
+
+impl MaskField for PaperField {
+    const ALL: &'static [Self] = &[
+        Self::Title,
+        Self::Slug,
+        Self::Summary,
+        Self::Body,
+        Self::PublicationType,
+        Self::Topics,
+        Self::AuthorIds,
+        Self::FundingNote,
+    ];
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::Slug => "slug",
+            Self::Summary => "summary",
+            Self::Body => "body",
+            Self::PublicationType => "publication_type",
+            Self::Topics => "topics",
+            Self::AuthorIds => "author_ids",
+            Self::FundingNote => "funding_note",
+        }
+    }
+}
+
+/// The editable content of a paper, all validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperFields {
+    /// Title.
+    pub title: Title,
+    /// "About the Paper".
+    pub summary: Summary,
+    /// Full text.
+    pub body: Body,
+    /// Kind of publication.
+    pub publication_type: PublicationType,
+    /// Topic tags.
+    pub topics: Topics,
+    /// Credited authors in byline order.
+    pub author_ids: AuthorIds,
+    /// Funding note.
+    pub funding_note: FundingNote,
+}
+
+impl PaperFields {
+    /// Validates a new paper's fields. Returns the slug too when the client chose one.
+    pub fn parse(input: &PaperInput) -> Result<(Option<Slug>, Self), Violations> {
+        let mut v = Violations::new();
+        let slug = parse_optional_slug(&mut v, &input.slug);
+        let title = v.check("title", Title::parse(&input.title));
+        let summary = v.check("summary", Summary::parse(&input.summary));
+        let body = v.check("body", Body::parse(&input.body));
+        let publication_type = v.check("publication_type", required_type(input));
+        let topics = nested(&mut v, "topics", Topics::parse(&input.topics));
+        let author_ids = nested(&mut v, "author_ids", AuthorIds::parse(&input.author_ids));
+        let funding_note = v.check("funding_note", FundingNote::parse(&input.funding_note));
+        match (
+            title,
+            summary,
+            body,
+            publication_type,
+            topics,
+            author_ids,
+            funding_note,
+        ) {
+            (
+                Some(title),
+                Some(summary),
+                Some(body),
+                Some(publication_type),
+                Some(topics),
+                Some(author_ids),
+                Some(funding_note),
+            ) if v.is_empty() => Ok((
+                slug,
+                Self {
+                    title,
+                    summary,
+                    body,
+                    publication_type,
+                    topics,
+                    author_ids,
+                    funding_note,
+                },
+            )),
+            _ => Err(v),
+        }
+    }
+
+    /// These fields with the masked ones replaced from `input`. Only masked fields are
+    /// validated: a client updating the summary does not have to resend the title. The slug
+    /// comes back when the mask names it (a new slug must be given, it is not derived).
+    pub fn apply(
+        &self,
+        input: &PaperInput,
+        mask: &[PaperField],
+    ) -> Result<(Option<Slug>, Self), Violations> {
+        let mut v = Violations::new();
+        let mut next = self.clone();
+        let mut slug = None;
+        for field in mask {
+            let path = field.path();
+            match field {
+                PaperField::Slug => slug = v.check(path, Slug::parse(&input.slug)),
+                PaperField::Title => set(&mut v, path, &mut next.title, Title::parse(&input.title)),
+                PaperField::Summary => set(
+                    &mut v,
+                    path,
+                    &mut next.summary,
+                    Summary::parse(&input.summary),
+                ),
+                PaperField::Body => set(&mut v, path, &mut next.body, Body::parse(&input.body)),
+                PaperField::PublicationType => set(
+                    &mut v,
+                    path,
+                    &mut next.publication_type,
+                    required_type(input),
+                ),
+                PaperField::Topics => {
+                    if let Some(t) = nested(&mut v, path, Topics::parse(&input.topics)) {
+                        next.topics = t;
+                    }
+                }
+                PaperField::AuthorIds => {
+                    if let Some(a) = nested(&mut v, path, AuthorIds::parse(&input.author_ids)) {
+                        next.author_ids = a;
+                    }
+                }
+                PaperField::FundingNote => set(
+                    &mut v,
+                    path,
+                    &mut next.funding_note,
+                    FundingNote::parse(&input.funding_note),
+                ),
+            }
+        }
+        v.into_result(|| (slug, next))
+    }
+
+    /// The update-mask paths whose values differ between `self` and `other`.
+    pub fn changed_fields(&self, other: &Self) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut note = |differs: bool, field: PaperField| {
+            if differs {
+                changed.push(field.path());
+            }
+        };
+        note(self.title != other.title, PaperField::Title);
+        note(self.summary != other.summary, PaperField::Summary);
+        note(self.body != other.body, PaperField::Body);
+        note(
+            self.publication_type != other.publication_type,
+            PaperField::PublicationType,
+        );
+        note(self.topics != other.topics, PaperField::Topics);
+        note(self.author_ids != other.author_ids, PaperField::AuthorIds);
+        note(self.funding_note != other.funding_note, PaperField::FundingNote);
+        changed
+    }
+}
+
+fn parse_optional_slug(v: &mut Violations, input: &str) -> Option<Slug> {
+    if input.is_empty() {
+        None
+    } else {
+        v.check("slug", Slug::parse(input))
+    }
+}
+
+fn required_type(input: &PaperInput) -> Result<PublicationType, String> {
+    input
+        .publication_type
+        .ok_or_else(|| "is required: choose a publication type such as PUBLICATION_TYPE_REPORT".to_owned())
+}
+
+fn set<T>(v: &mut Violations, path: &str, slot: &mut T, value: Result<T, String>) {
+    if let Some(value) = v.check(path, value) {
+        *slot = value;
+    }
+}
+
+fn nested<T>(v: &mut Violations, path: &str, result: Result<T, Violations>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(inner) => {
+            v.extend_prefixed(path, inner);
+            None
+        }
+    }
+}
+
+/// Whether a workflow step changed anything; an unchanged paper is not saved again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The paper changed and must be saved as a new version.
+    Changed,
+    /// Nothing to save: the paper already was in the asked state.
+    Unchanged,
+}
+
+/// Why a workflow step is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    /// Publishing needs a byline.
+    #[error("paper {0} has no authors: credit at least one author before publishing")]
+    NoAuthors(PaperId),
+    /// Only a published paper can be withdrawn.
+    #[error("paper {0} is a draft that was never published, so it cannot be unpublished")]
+    NeverPublished(PaperId),
+    /// A publish time outside what a publication date can be; says why.
+    #[error("publish_time: {0}")]
+    BadPublishTime(String),
+}
+
+/// A paper as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paper {
+    /// Identity, never changes.
+    pub id: PaperId,
+    /// Current slug; former ones keep resolving.
+    pub slug: Slug,
+    /// The editable content.
+    pub fields: PaperFields,
+    /// Workflow state.
+    pub status: PaperStatus,
+    /// First publication (or the back-dated one); kept when unpublished.
+    pub publish_time: Option<DateTime<Utc>>,
+    /// Incremented on every saved change; guards against lost updates.
+    pub version: i64,
+    /// When created.
+    pub create_time: DateTime<Utc>,
+    /// When last saved.
+    pub update_time: DateTime<Utc>,
+}
+
+impl Paper {
+    /// A new draft, version 1.
+    pub fn new_draft(slug: Slug, fields: PaperFields, now: DateTime<Utc>) -> Self {
+        Self {
+            id: PaperId::generate(),
+            slug,
+            fields,
+            status: PaperStatus::Draft,
+            publish_time: None,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    /// Publishes: needs an author. Keeps the first publication date unless `at` back-dates it.
+    pub fn publish(
+        &mut self,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, WorkflowError> {
+        if self.fields.author_ids.is_empty() {
+            return Err(WorkflowError::NoAuthors(self.id));
+        }
+        if let Some(at) = at {
+            if at < crate::time::earliest_publish_time() {
+                return Err(WorkflowError::BadPublishTime(
+                    "must not be before 1900-01-01".to_owned(),
+                ));
+            }
+            if at > now + TimeDelta::minutes(5) {
+                return Err(WorkflowError::BadPublishTime(
+                    "must not be in the future; publish when the paper is due".to_owned(),
+                ));
+            }
+        }
+        let publish_time = at
+            .map(crate::time::truncate)
+            .or(self.publish_time)
+            .unwrap_or(now);
+        if self.status == PaperStatus::Published && self.publish_time == Some(publish_time) {
+            return Ok(Transition::Unchanged);
+        }
+        self.status = PaperStatus::Published;
+        self.publish_time = Some(publish_time);
+        Ok(Transition::Changed)
+    }
+
+    /// Withdraws a published paper; it becomes archived and keeps its publication date.
+    pub fn unpublish(&mut self) -> Result<Transition, WorkflowError> {
+        match self.status {
+            PaperStatus::Draft => Err(WorkflowError::NeverPublished(self.id)),
+            PaperStatus::Archived => Ok(Transition::Unchanged),
+            PaperStatus::Published => {
+                self.status = PaperStatus::Archived;
+                Ok(Transition::Changed)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn input() -> PaperInput {
+        PaperInput {
+            title: "Rethinking US-Pakistan Relations".into(),
+            publication_type: Some(PublicationType::DiscussionPaper),
+            topics: vec!["Global Policy".into(), " global  policy ".into(), "".into()],
+            author_ids: vec![AuthorId::generate().to_string()],
+            ..PaperInput::default()
+        }
+    }
+
+    #[test]
+    fn topics_are_trimmed_and_deduplicated_ignoring_case() {
+        let (slug, fields) = PaperFields::parse(&input()).unwrap();
+        assert!(slug.is_none());
+        let topics: Vec<_> = fields.topics.as_slice().iter().map(Topic::as_str).collect();
+        assert_eq!(topics, ["Global Policy"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let id = AuthorId::generate().to_string();
+        let bad = PaperInput {
+            slug: "Bad Slug".into(),
+            title: " ".into(),
+            publication_type: None,
+            author_ids: vec![id.clone(), "x".into(), id],
+            ..PaperInput::default()
+        };
+        let err = PaperFields::parse(&bad).unwrap_err();
+        let fields: Vec<_> = err.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["slug", "title", "publication_type", "author_ids[1]", "author_ids[2]"]
+        );
+        assert!(err.to_string().contains("already credited at position 0"));
+    }
+
+    #[test]
+    fn apply_validates_only_masked_fields() {
+        let (_, fields) = PaperFields::parse(&input()).unwrap();
+        let patch = PaperInput {
+            summary: "New summary".into(),
+            ..PaperInput::default()
+        };
+        let (slug, next) = fields.apply(&patch, &[PaperField::Summary]).unwrap();
+        assert!(slug.is_none());
+        assert_eq!(next.summary.as_str(), "New summary");
+        assert_eq!(next.title, fields.title);
+        assert_eq!(fields.changed_fields(&next), ["summary"]);
+        let err = fields.apply(&patch, &[PaperField::Title]).unwrap_err();
+        assert_eq!(err.to_string(), "title: must not be empty");
+    }
+
+    #[test]
+    fn mask_paths() {
+        assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 8);
+        let err = PaperField::parse_mask(&["status".into()]).unwrap_err();
+        assert!(err.to_string().starts_with("update_mask: 'status' is not an updatable field"));
+    }
+
+    #[test]
+    fn workflow() {
+        let (_, mut fields) = PaperFields::parse(&input()).unwrap();
+        let now = crate::time::now();
+        let mut paper = Paper::new_draft(Slug::derive("t", "paper"), fields.clone(), now);
+        assert_eq!(
+            paper.unpublish(),
+            Err(WorkflowError::NeverPublished(paper.id))
+        );
+        assert_eq!(paper.publish(None, now), Ok(Transition::Changed));
+        assert_eq!(paper.publish_time, Some(now));
+        assert_eq!(paper.publish(None, now), Ok(Transition::Unchanged));
+        assert_eq!(paper.unpublish(), Ok(Transition::Changed));
+        assert_eq!(paper.status, PaperStatus::Archived);
+        assert_eq!(paper.unpublish(), Ok(Transition::Unchanged));
+        let later = now + TimeDelta::days(1);
+        assert_eq!(paper.publish(None, later), Ok(Transition::Changed));
+        assert_eq!(paper.publish_time, Some(now), "first publication date is kept");
+        let earlier = now - TimeDelta::days(400);
+        assert_eq!(paper.publish(Some(earlier), later), Ok(Transition::Changed));
+        assert_eq!(paper.publish_time, Some(earlier));
+        assert!(paper.publish(Some(now + TimeDelta::days(2)), now).is_err());
+
+        fields.author_ids = AuthorIds::default();
+        let mut lonely = Paper::new_draft(Slug::derive("t", "paper"), fields, now);
+        assert_eq!(
+            lonely.publish(None, now),
+            Err(WorkflowError::NoAuthors(lonely.id))
+        );
+    }
+
+    #[test]
+    fn enum_names_round_trip() {
+        for t in PublicationType::ALL {
+            assert_eq!(PublicationType::from_str_opt(t.as_str()), Some(t));
+        }
+        assert_eq!(PaperStatus::from_str_opt("archived"), Some(PaperStatus::Archived));
+    }
+
+    proptest! {
+        #[test]
+        fn topics_never_hold_case_duplicates(inputs in proptest::collection::vec("[a-zA-Z ]{0,12}", 0..30)) {
+            if let Ok(topics) = Topics::parse(&inputs) {
+                let keys: Vec<String> = topics.as_slice().iter().map(Topic::key).collect();
+                let mut dedup = keys.clone();
+                dedup.sort();
+                dedup.dedup();
+                prop_assert_eq!(keys.len(), dedup.len());
+                prop_assert!(keys.len() <= MAX_TOPICS);
+            }
+        }
+
+        #[test]
+        fn author_ids_never_hold_duplicates(picks in proptest::collection::vec(0usize..5, 0..12)) {
+            let pool: Vec<String> = (0..5).map(|_| AuthorId::generate().to_string()).collect();
+            let inputs: Vec<String> = picks.iter().map(|i| pool[*i].clone()).collect();
+            let mut unique = picks.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            prop_assert_eq!(AuthorIds::parse(&inputs).is_ok(), unique.len() == picks.len());
+        }
+    }
+}

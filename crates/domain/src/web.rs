@@ -1,0 +1,99 @@
+//! Web links stored on profiles: absolute http(s) URLs only, so nothing stored can become a
+//! `javascript:` or `data:` link on a partner's page.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::shorten;
+
+/// Longest URL accepted; browsers and CDNs handle this much everywhere.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// An absolute `http` or `https` URL with a host and no embedded credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    /// Parses and normalises (`HTTPS://Example.org` becomes `https://example.org/`).
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let trimmed = input.trim();
+        if trimmed.len() > MAX_URL_LEN {
+            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        let url = url::Url::parse(trimmed).map_err(|e| {
+            format!(
+                "'{}' is not an absolute URL ({e}); use http:// or https://",
+                shorten(trimmed)
+            )
+        })?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(format!(
+                "'{}' uses the scheme '{}': only http and https URLs are allowed",
+                shorten(trimmed),
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("'{}' has no host", shorten(trimmed)));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain a user name or password".to_owned());
+        }
+        Ok(Self(url.into()))
+    }
+
+    /// Wraps a URL read back from storage, where only parsed URLs are written.
+    pub fn from_trusted(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// The normalised URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_http_and_https() {
+        assert_eq!(
+            HttpUrl::parse("HTTPS://Example.org/a b").unwrap().as_str(),
+            "https://example.org/a%20b"
+        );
+        assert!(HttpUrl::parse("http://127.0.0.1:8080/x.jpg").is_ok());
+    }
+
+    #[test]
+    fn refuses_other_schemes_relative_and_credentials() {
+        assert!(
+            HttpUrl::parse("javascript:alert(1)")
+                .unwrap_err()
+                .contains("only http and https")
+        );
+        assert!(HttpUrl::parse("ftp://example.org/").is_err());
+        assert!(HttpUrl::parse("/photo.jpg").is_err());
+        assert!(HttpUrl::parse("https://u:p@example.org/").is_err());
+        assert!(HttpUrl::parse("").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_output_reparses(s in ".*") {
+            if let Ok(url) = HttpUrl::parse(&s) {
+                prop_assert_eq!(HttpUrl::parse(url.as_str()), Ok(url.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Database connections for sea-orm on PostgreSQL (production) and SQLite (the embedded
+//! default), with the settings each needs to be safe under concurrent use, and migrations that
+//! several replicas may start at once.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::settings::DatabaseSettings;
+
+/// How long start-up keeps retrying a database that refuses connections (it may be starting
+/// beside us, as in compose or Kubernetes).
+const CONNECT_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// A connection pool, plus a writer lock on SQLite.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// The sea-orm pool.
+    conn: DatabaseConnection,
+    /// SQLite allows one writer at a time; a deferred transaction that reads, then writes, can
+    /// fail with SQLITE_BUSY when another writer got in between. Serialising writers in the
+    /// process (the only one using the file) avoids that. `None` on PostgreSQL.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it holds the writer lock until it ends.
+#[derive(Debug)]
+pub struct WriteTx {
+    /// The transaction.
+    tx: DatabaseTransaction,
+    /// Released after commit or rollback.
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+impl WriteTx {
+    /// Commits, then releases the writer lock.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.tx.commit().await
+    }
+}
+
+/// Why no database could be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL cannot be used.
+    #[error("database URL '{url}': {reason}")]
+    BadUrl {
+        /// The URL, without its password.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database did not answer.
+    #[error("cannot connect to {url}: {source}")]
+    Unreachable {
+        /// The URL, without its password.
+        url: String,
+        /// The last error.
+        source: sqlx::Error,
+    },
+}
+
+impl Database {
+    /// Opens a pool for `url` (`postgres://…` or `sqlite://…`). SQLite files and their
+    /// directories are created when missing.
+    pub async fn connect(url: &str, settings: &DatabaseSettings) -> Result<Self, ConnectError> {
+        let shown = redact(url);
+        let bad = |reason: String| ConnectError::BadUrl {
+            url: shown.clone(),
+            reason,
+        };
+        let acquire = Duration::from_secs(settings.acquire_timeout_secs.max(1));
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| bad(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let file = options.get_filename();
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    bad(format!("cannot create the directory {}: {e}", dir.display()))
+                })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .map_err(|source| ConnectError::Unreachable {
+                    url: shown.clone(),
+                    source,
+                })?;
+            Ok(Self {
+                conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+                write_lock: Some(Arc::new(Mutex::new(()))),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+            let started = Instant::now();
+            let mut delay = Duration::from_millis(200);
+            let pool = loop {
+                let attempt = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_with(options.clone())
+                    .await;
+                match attempt {
+                    Ok(pool) => break pool,
+                    Err(e) if is_transient(&e) && started.elapsed() < CONNECT_RETRY_FOR => {
+                        tracing::warn!(url = %shown, error = %e, "database not reachable yet; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(3));
+                    }
+                    Err(source) => {
+                        return Err(ConnectError::Unreachable {
+                            url: shown.clone(),
+                            source,
+                        });
+                    }
+                }
+            };
+            Ok(Self {
+                conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                write_lock: None,
+            })
+        } else {
+            Err(bad("use postgres://… or sqlite://…".to_owned()))
+        }
+    }
+
+    /// The pool, for reads.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Which SQL dialect this is.
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a write transaction (after taking the writer lock on SQLite).
+    pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            None => None,
+        };
+        let tx = self.conn.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// One round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    /// Applies pending migrations of `M`. On PostgreSQL they run in one transaction under an
+    /// advisory lock keyed by the migration table, so replicas starting together take turns and
+    /// the second finds nothing left to do.
+    pub async fn migrate<M: MigratorTrait>(&self) -> Result<(), DbErr> {
+        match self.backend() {
+            DbBackend::Postgres => {
+                let tx = self.conn.begin().await?;
+                let key = lock_key(&M::migration_table_name().to_string());
+                tx.execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [key.into()],
+                ))
+                .await?;
+                M::up(&tx, None).await?;
+                tx.commit().await
+            }
+            _ => {
+                let _guard = match &self.write_lock {
+                    Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+                    None => None,
+                };
+                M::up(&self.conn, None).await
+            }
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        if let Err(e) = self.conn.clone().close().await {
+            tracing::debug!(error = %e, "closing the database pool");
+        }
+    }
+}
+
+/// True when `err` is a unique-constraint violation.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn is_transient(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+        || matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("57P03"))
+}
+
+/// A stable 64-bit key for an advisory lock (FNV-1a).
+fn lock_key(name: &str) -> i64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The URL with any password replaced, for logs and messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn lock_keys_are_stable() {
+        assert_eq!(lock_key("papers_migrations"), lock_key("papers_migrations"));
+        assert_ne!(lock_key("papers_migrations"), lock_key("authors_migrations"));
+    }
+}

@@ -1,0 +1,17 @@
+//! What every Imprint service shares, written once: layered configuration, logging, database
+//! pools and migrations, the error type and its mapping to gRPC statuses, list paging, channels
+//! to other services, health and readiness, and graceful shutdown.
+
+pub mod clients;
+pub mod db;
+pub mod error;
+pub mod paging;
+pub mod request;
+pub mod server;
+pub mod settings;
+pub mod slugs;
+pub mod telemetry;
+
+pub use db::Database;
+pub use error::ServiceError;
+pub use settings::Settings;

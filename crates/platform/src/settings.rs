@@ -1,0 +1,309 @@
+//! Configuration, layered: built-in defaults < a TOML file (`--config`) < `IMPRINT__SECTION__KEY`
+//! environment variables < command-line flags. Unknown keys and bad values are refused before
+//! any port is bound, with the key named.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the `imprint` binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the embedded default keeps its SQLite files.
+    pub data_dir: PathBuf,
+    /// Listening addresses and shutdown.
+    pub server: ServerSettings,
+    /// The database every service in this process uses unless it has its own.
+    pub database: DatabaseSettings,
+    /// The papers service.
+    pub papers: ServiceSettings,
+    /// The authors service.
+    pub authors: ServiceSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Listening addresses and shutdown behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// gRPC listener for every service of this process, with health and reflection.
+    pub grpc_addr: SocketAddr,
+    /// HTTP listener for `/healthz` and `/readyz`.
+    pub http_addr: SocketAddr,
+    /// How long in-flight calls get to finish after SIGTERM before the process exits anyway.
+    pub shutdown_grace_secs: u64,
+    /// How long health reports NOT_SERVING before the listeners close, so that load balancers
+    /// stop routing here first. Zero on a laptop, a few seconds behind a balancer.
+    pub shutdown_delay_secs: u64,
+}
+
+/// A database connection pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user@host/db` or `sqlite:///path/file.db`; empty means one SQLite file per
+    /// service under `data_dir`.
+    pub url: String,
+    /// Pool size per service.
+    pub max_connections: u32,
+    /// How long to wait for a connection before answering UNAVAILABLE.
+    pub acquire_timeout_secs: u64,
+    /// Run pending migrations at start (the embedded default). Production runs
+    /// `imprint migrate` once instead, before the roles start.
+    pub migrate_on_start: bool,
+}
+
+/// Settings of one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// This service's own database, overriding `database.url`.
+    pub database_url: String,
+    /// Where other processes reach this service (`http://papers:50051`); empty means it runs
+    /// in this process.
+    pub url: String,
+    /// Deadline for calls to this service from other services.
+    pub timeout_ms: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter: `info`, `imprint_papers=debug,info`. `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let service = ServiceSettings {
+            database_url: String::new(),
+            url: String::new(),
+            timeout_ms: 5_000,
+        };
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerSettings {
+                grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+                http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                shutdown_grace_secs: 30,
+                shutdown_delay_secs: 0,
+            },
+            database: DatabaseSettings {
+                url: String::new(),
+                max_connections: 10,
+                acquire_timeout_secs: 5,
+                migrate_on_start: true,
+            },
+            papers: service.clone(),
+            authors: service,
+            log: LogSettings {
+                format: LogFormat::Text,
+                level: "info".to_owned(),
+            },
+        }
+    }
+}
+
+/// A setting that could not be loaded, naming the key or file.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `IMPRINT__…` variables from `env`, then the
+    /// `overrides` (flag key, value) pairs; then validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[(&str, String)],
+    ) -> Result<Self, SettingsError> {
+        let defaults = config::Config::try_from(&Settings::default())
+            .map_err(|e| SettingsError(e.to_string()))?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("IMPRINT__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("IMPRINT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        for (key, value) in overrides {
+            builder = builder
+                .set_override(*key, value.as_str())
+                .map_err(|e| SettingsError(format!("{key}: {e}")))?;
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (key, url) in [
+            ("database.url", &self.database.url),
+            ("papers.database_url", &self.papers.database_url),
+            ("authors.database_url", &self.authors.database_url),
+        ] {
+            if !url.is_empty() && !is_supported_database_url(url) {
+                return Err(SettingsError(format!(
+                    "{key}: '{url}' is not a database URL Imprint supports; use postgres://… or sqlite://…"
+                )));
+            }
+        }
+        for (key, url) in [("papers.url", &self.papers.url), ("authors.url", &self.authors.url)] {
+            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(SettingsError(format!(
+                    "{key}: '{url}' must be an http:// or https:// URL such as http://papers:50051"
+                )));
+            }
+        }
+        if self.database.max_connections == 0 {
+            return Err(SettingsError(
+                "database.max_connections: must be at least 1".to_owned(),
+            ));
+        }
+        for (key, ms) in [
+            ("papers.timeout_ms", self.papers.timeout_ms),
+            ("authors.timeout_ms", self.authors.timeout_ms),
+        ] {
+            if ms == 0 {
+                return Err(SettingsError(format!("{key}: must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL of a service: its own, else the shared one, else a SQLite file named
+    /// after it under `data_dir`.
+    pub fn database_url_for(&self, service: &str) -> String {
+        let own = match service {
+            "papers" => &self.papers.database_url,
+            "authors" => &self.authors.database_url,
+            _ => &self.database.url,
+        };
+        if !own.is_empty() {
+            own.clone()
+        } else if !self.database.url.is_empty() {
+            self.database.url.clone()
+        } else {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join(format!("{service}.db")).display()
+            )
+        }
+    }
+}
+
+fn is_supported_database_url(url: &str) -> bool {
+    ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load(None, env(&[]), &[]).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(
+            s.database_url_for("papers"),
+            "sqlite://./data/papers.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn layers_file_env_and_flags_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imprint.toml");
+        std::fs::write(
+            &file,
+            "[server]\ngrpc_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\n[log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&file),
+            env(&[
+                ("IMPRINT__SERVER__GRPC_ADDR", "127.0.0.1:3"),
+                ("IMPRINT__DATABASE__URL", "postgres://postgres@127.0.0.1/x"),
+                ("IMPRINT__DATABASE__MAX_CONNECTIONS", "4"),
+                ("OTHER", "ignored"),
+            ]),
+            &[("server.grpc_addr", "127.0.0.1:4".to_owned())],
+        )
+        .unwrap();
+        assert_eq!(s.server.grpc_addr.port(), 4, "flags beat env");
+        assert_eq!(s.server.http_addr.port(), 2, "file beats defaults");
+        assert_eq!(s.log.level, "debug");
+        assert_eq!(s.database.max_connections, 4);
+        assert_eq!(
+            s.database_url_for("authors"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Settings::load(None, env(&[("IMPRINT__SERVER__GRPC_ADDR", "nowhere")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.grpc_addr"), "{err}");
+        let err = Settings::load(None, env(&[("IMPRINT__DATABASE__URL", "mysql://x")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+        let err = Settings::load(None, env(&[("IMPRINT__LOG__FORMAT", "xml")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.format"), "{err}");
+        let err = Settings::load(None, env(&[("IMPRINT__SERVER__GRPC_PORT", "1")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grpc_port"), "{err}");
+    }
+}

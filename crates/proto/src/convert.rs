@@ -1,0 +1,209 @@
+//! Conversions between generated messages and domain types. Outgoing conversions cannot fail;
+//! incoming ones only gather the raw input, which the domain parsers then validate.
+
+use chrono::{DateTime, Utc};
+use imprint_domain as domain;
+use imprint_domain::Violations;
+use prost_types::Timestamp;
+
+use crate::{authors, papers};
+
+/// A domain time as a protobuf `Timestamp`.
+pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// A protobuf `Timestamp` from outside as a domain time.
+pub fn from_timestamp(t: &Timestamp) -> Result<DateTime<Utc>, String> {
+    let nanos = u32::try_from(t.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)
+        .ok_or_else(|| format!("nanos {} is not between 0 and 999,999,999", t.nanos))?;
+    DateTime::from_timestamp(t.seconds, nanos)
+        .ok_or_else(|| format!("{} seconds is outside the supported range", t.seconds))
+}
+
+/// The domain publication type as its proto enum.
+pub fn publication_type_to_proto(t: domain::PublicationType) -> papers::PublicationType {
+    use domain::PublicationType as D;
+    use papers::PublicationType as P;
+    match t {
+        D::Report => P::Report,
+        D::DiscussionPaper => P::DiscussionPaper,
+        D::QuestionAndAnswer => P::QuestionAndAnswer,
+        D::Analysis => P::Analysis,
+        D::Article => P::Article,
+        D::PolicyBrief => P::PolicyBrief,
+        D::WorkingPaper => P::WorkingPaper,
+        D::Preprint => P::Preprint,
+        D::ConferencePaper => P::ConferencePaper,
+        D::JournalArticle => P::JournalArticle,
+        D::Book => P::Book,
+    }
+}
+
+/// A proto publication type from outside: `None` when unspecified, an error for a number the
+/// contract does not define.
+pub fn publication_type_from_proto(value: i32) -> Result<Option<domain::PublicationType>, String> {
+    use domain::PublicationType as D;
+    use papers::PublicationType as P;
+    let known = P::try_from(value)
+        .map_err(|_| format!("{value} is not a known PublicationType value"))?;
+    Ok(match known {
+        P::Unspecified => None,
+        P::Report => Some(D::Report),
+        P::DiscussionPaper => Some(D::DiscussionPaper),
+        P::QuestionAndAnswer => Some(D::QuestionAndAnswer),
+        P::Analysis => Some(D::Analysis),
+        P::Article => Some(D::Article),
+        P::PolicyBrief => Some(D::PolicyBrief),
+        P::WorkingPaper => Some(D::WorkingPaper),
+        P::Preprint => Some(D::Preprint),
+        P::ConferencePaper => Some(D::ConferencePaper),
+        P::JournalArticle => Some(D::JournalArticle),
+        P::Book => Some(D::Book),
+    })
+}
+
+/// The domain status as its proto enum.
+pub fn status_to_proto(s: domain::PaperStatus) -> papers::PaperStatus {
+    match s {
+        domain::PaperStatus::Draft => papers::PaperStatus::Draft,
+        domain::PaperStatus::Published => papers::PaperStatus::Published,
+        domain::PaperStatus::Archived => papers::PaperStatus::Archived,
+    }
+}
+
+/// A proto status from outside: `None` when unspecified.
+pub fn status_from_proto(value: i32) -> Result<Option<domain::PaperStatus>, String> {
+    let known = papers::PaperStatus::try_from(value)
+        .map_err(|_| format!("{value} is not a known PaperStatus value"))?;
+    Ok(match known {
+        papers::PaperStatus::Unspecified => None,
+        papers::PaperStatus::Draft => Some(domain::PaperStatus::Draft),
+        papers::PaperStatus::Published => Some(domain::PaperStatus::Published),
+        papers::PaperStatus::Archived => Some(domain::PaperStatus::Archived),
+    })
+}
+
+impl From<&domain::Paper> for papers::Paper {
+    fn from(p: &domain::Paper) -> Self {
+        let f = &p.fields;
+        Self {
+            id: p.id.to_string(),
+            slug: p.slug.to_string(),
+            title: f.title.to_string(),
+            summary: f.summary.to_string(),
+            body: f.body.to_string(),
+            publication_type: publication_type_to_proto(f.publication_type).into(),
+            topics: f
+                .topics
+                .as_slice()
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            author_ids: f.author_ids.as_slice().iter().map(ToString::to_string).collect(),
+            funding_note: f.funding_note.to_string(),
+            status: status_to_proto(p.status).into(),
+            publish_time: p.publish_time.map(timestamp),
+            version: p.version,
+            create_time: Some(timestamp(p.create_time)),
+            update_time: Some(timestamp(p.update_time)),
+        }
+    }
+}
+
+/// The editable fields of a paper message, for the domain to validate.
+pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> {
+    let publication_type = publication_type_from_proto(p.publication_type)
+        .map_err(|e| Violations::one("publication_type", e))?;
+    Ok(domain::PaperInput {
+        slug: p.slug.clone(),
+        title: p.title.clone(),
+        summary: p.summary.clone(),
+        body: p.body.clone(),
+        publication_type,
+        topics: p.topics.clone(),
+        author_ids: p.author_ids.clone(),
+        funding_note: p.funding_note.clone(),
+    })
+}
+
+impl From<&domain::Author> for authors::Author {
+    fn from(a: &domain::Author) -> Self {
+        let f = &a.fields;
+        Self {
+            id: a.id.to_string(),
+            slug: a.slug.to_string(),
+            name: f.name.to_string(),
+            bio: f.bio.to_string(),
+            positions: f
+                .positions
+                .iter()
+                .map(|p| authors::Position {
+                    title: p.title.to_string(),
+                    organization: p.organization.to_string(),
+                })
+                .collect(),
+            orcid: f.orcid.as_ref().map(ToString::to_string).unwrap_or_default(),
+            photo_url: f
+                .photo_url
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            version: a.version,
+            create_time: Some(timestamp(a.create_time)),
+            update_time: Some(timestamp(a.update_time)),
+        }
+    }
+}
+
+/// The editable fields of an author message, for the domain to validate.
+pub fn author_input(a: &authors::Author) -> domain::AuthorInput {
+    domain::AuthorInput {
+        slug: a.slug.clone(),
+        name: a.name.clone(),
+        bio: a.bio.clone(),
+        positions: a
+            .positions
+            .iter()
+            .map(|p| (p.title.clone(), p.organization.clone()))
+            .collect(),
+        orcid: a.orcid.clone(),
+        photo_url: a.photo_url.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_refuse_bad_nanos() {
+        let now = domain::time::now();
+        assert_eq!(from_timestamp(&timestamp(now)), Ok(now));
+        let bad = Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
+        assert!(from_timestamp(&bad).unwrap_err().contains("nanos -1"));
+        let huge = Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        };
+        assert!(from_timestamp(&huge).is_err());
+    }
+
+    #[test]
+    fn every_publication_type_maps_both_ways() {
+        for t in domain::PublicationType::ALL {
+            let p = publication_type_to_proto(t) as i32;
+            assert_eq!(publication_type_from_proto(p), Ok(Some(t)));
+        }
+        assert_eq!(publication_type_from_proto(0), Ok(None));
+        assert!(publication_type_from_proto(999).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! The gRPC contract, generated from `proto/` at build time, plus what every edge needs to speak
+//! it: conversions between the generated messages and the domain types, and the mapping of
+//! domain validation errors to `google.rpc.BadRequest` details. The `.proto` files are the API;
+//! this crate only mirrors them.
+
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
+    clippy::pedantic,
+    rust_2018_idioms
+)]
+mod generated {
+    pub mod imprint {
+        pub mod authors {
+            pub mod v1 {
+                tonic::include_proto!("imprint.authors.v1");
+            }
+        }
+        pub mod papers {
+            pub mod v1 {
+                tonic::include_proto!("imprint.papers.v1");
+            }
+        }
+    }
+}
+
+pub mod convert;
+pub mod status;
+
+pub use generated::imprint::authors::v1 as authors;
+pub use generated::imprint::papers::v1 as papers;
+
+/// Encoded `FileDescriptorSet` of every Imprint proto and its imports, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/imprint_descriptor.bin"));

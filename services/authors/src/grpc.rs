@@ -1,0 +1,139 @@
+//! `imprint.authors.v1.AuthorService` over gRPC: requests become domain input, results become
+//! messages, and every error becomes a status in `ServiceError`'s one mapping.
+
+use imprint_domain::{AuthorField, AuthorId, MaskField, Violations};
+use imprint_platform::ServiceError;
+use imprint_platform::paging::page_size;
+use imprint_platform::request::{optional_version, required_version};
+use imprint_proto::authors::author_service_server::AuthorService;
+use imprint_proto::authors::{
+    self as pb, BatchGetAuthorsRequest, BatchGetAuthorsResponse, CreateAuthorRequest,
+    CreateAuthorResponse, DeleteAuthorRequest, DeleteAuthorResponse, GetAuthorRequest,
+    GetAuthorResponse, ListAuthorsRequest, ListAuthorsResponse, UpdateAuthorRequest,
+    UpdateAuthorResponse, get_author_request,
+};
+use imprint_proto::convert::author_input;
+use tonic::{Request, Response, Status};
+
+use crate::service::{AuthorKey, AuthorsService};
+
+/// The gRPC face of [`AuthorsService`].
+#[derive(Debug, Clone)]
+pub struct AuthorsGrpc {
+    /// The use cases.
+    service: AuthorsService,
+}
+
+impl AuthorsGrpc {
+    /// Serves `service`.
+    pub fn new(service: AuthorsService) -> Self {
+        Self { service }
+    }
+}
+
+fn required(author: Option<pb::Author>) -> Result<pb::Author, ServiceError> {
+    author.ok_or_else(|| Violations::one("author", "is required").into())
+}
+
+fn parse_id(field: &str, raw: &str) -> Result<AuthorId, ServiceError> {
+    AuthorId::parse(raw).map_err(|e| Violations::one(field, e).into())
+}
+
+#[tonic::async_trait]
+impl AuthorService for AuthorsGrpc {
+    async fn create_author(
+        &self,
+        request: Request<CreateAuthorRequest>,
+    ) -> Result<Response<CreateAuthorResponse>, Status> {
+        let author = required(request.into_inner().author)?;
+        let created = self
+            .service
+            .create(&author_input(&author))
+            .await
+            .map_err(|e| e.under("author"))?;
+        Ok(Response::new(CreateAuthorResponse {
+            author: Some((&created).into()),
+        }))
+    }
+
+    async fn get_author(
+        &self,
+        request: Request<GetAuthorRequest>,
+    ) -> Result<Response<GetAuthorResponse>, Status> {
+        let key = match request.into_inner().key {
+            Some(get_author_request::Key::Id(id)) => AuthorKey::Id(parse_id("id", &id)?),
+            Some(get_author_request::Key::Slug(slug)) => AuthorKey::Slug(slug),
+            None => {
+                return Err(ServiceError::from(Violations::one(
+                    "key",
+                    "set either id or slug",
+                ))
+                .into());
+            }
+        };
+        let author = self.service.get(&key).await?;
+        Ok(Response::new(GetAuthorResponse {
+            author: Some((&author).into()),
+        }))
+    }
+
+    async fn batch_get_authors(
+        &self,
+        request: Request<BatchGetAuthorsRequest>,
+    ) -> Result<Response<BatchGetAuthorsResponse>, Status> {
+        let (authors, missing_ids) = self.service.batch_get(&request.into_inner().ids).await?;
+        Ok(Response::new(BatchGetAuthorsResponse {
+            authors: authors.iter().map(Into::into).collect(),
+            missing_ids,
+        }))
+    }
+
+    async fn list_authors(
+        &self,
+        request: Request<ListAuthorsRequest>,
+    ) -> Result<Response<ListAuthorsResponse>, Status> {
+        let request = request.into_inner();
+        let size = page_size(request.page_size)
+            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let (authors, next_page_token) = self
+            .service
+            .list(&request.query, size, &request.page_token)
+            .await?;
+        Ok(Response::new(ListAuthorsResponse {
+            authors: authors.iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_author(
+        &self,
+        request: Request<UpdateAuthorRequest>,
+    ) -> Result<Response<UpdateAuthorResponse>, Status> {
+        let request = request.into_inner();
+        let author = required(request.author)?;
+        let id = parse_id("author.id", &author.id)?;
+        let version = required_version("author.version", author.version)?;
+        let mask =
+            AuthorField::parse_mask(&request.update_mask.map(|m| m.paths).unwrap_or_default())
+                .map_err(ServiceError::from)?;
+        let updated = self
+            .service
+            .update(id, version, &author_input(&author), &mask)
+            .await
+            .map_err(|e| e.under("author"))?;
+        Ok(Response::new(UpdateAuthorResponse {
+            author: Some((&updated).into()),
+        }))
+    }
+
+    async fn delete_author(
+        &self,
+        request: Request<DeleteAuthorRequest>,
+    ) -> Result<Response<DeleteAuthorResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        self.service.delete(id, version).await?;
+        Ok(Response::new(DeleteAuthorResponse {}))
+    }
+}

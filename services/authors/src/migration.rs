@@ -1,0 +1,134 @@
+//! The authors database schema, as sea-orm migrations that run unchanged on PostgreSQL and
+//! SQLite. Migrations are recorded in `authors_migrations`, so this service can share a
+//! database with others without their histories colliding.
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration of the authors service, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateAuthors)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("authors_migrations").into_iden()
+    }
+}
+
+#[derive(DeriveIden)]
+enum Authors {
+    Table,
+    Id,
+    Slug,
+    Name,
+    NameKey,
+    Bio,
+    Positions,
+    Orcid,
+    PhotoUrl,
+    Version,
+    CreateTime,
+    UpdateTime,
+}
+
+#[derive(DeriveIden)]
+enum AuthorSlugs {
+    Table,
+    Slug,
+    AuthorId,
+}
+
+struct CreateAuthors;
+
+impl MigrationName for CreateAuthors {
+    fn name(&self) -> &str {
+        "m20261128_000001_create_authors"
+    }
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateAuthors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Authors::Table)
+                    .col(ColumnDef::new(Authors::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Authors::Slug).string_len(100).not_null())
+                    .col(ColumnDef::new(Authors::Name).string_len(200).not_null())
+                    .col(ColumnDef::new(Authors::NameKey).string_len(400).not_null())
+                    .col(ColumnDef::new(Authors::Bio).text().not_null())
+                    .col(ColumnDef::new(Authors::Positions).text().not_null())
+                    .col(ColumnDef::new(Authors::Orcid).string_len(19).null())
+                    .col(ColumnDef::new(Authors::PhotoUrl).string_len(2048).null())
+                    .col(ColumnDef::new(Authors::Version).big_integer().not_null())
+                    .col(ColumnDef::new(Authors::CreateTime).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Authors::UpdateTime).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("authors_slug_key")
+                    .table(Authors::Table)
+                    .col(Authors::Slug)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("authors_orcid_key")
+                    .table(Authors::Table)
+                    .col(Authors::Orcid)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("authors_name_key_id_idx")
+                    .table(Authors::Table)
+                    .col(Authors::NameKey)
+                    .col(Authors::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuthorSlugs::Table)
+                    .col(ColumnDef::new(AuthorSlugs::Slug).string_len(100).not_null().primary_key())
+                    .col(ColumnDef::new(AuthorSlugs::AuthorId).uuid().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("author_slugs_author_id_idx")
+                    .table(AuthorSlugs::Table)
+                    .col(AuthorSlugs::AuthorId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(AuthorSlugs::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Authors::Table).to_owned())
+            .await
+    }
+}

@@ -1,0 +1,264 @@
+//! The authors use cases: create, read, list, update and delete profiles, keeping slugs and
+//! ORCID iDs unique and refusing to delete anyone a paper still credits.
+
+use std::collections::HashMap;
+
+use imprint_domain::text::fold;
+use imprint_domain::{
+    Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations,
+    time,
+};
+use imprint_platform::ServiceError;
+use imprint_platform::error::from_peer;
+use imprint_platform::paging::{decode_token, encode_token};
+use imprint_proto::papers::ListPapersRequest;
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use tonic::transport::Channel;
+
+use crate::storage::{AuthorStore, ListKey, WriteError};
+
+/// Most ids one `BatchGetAuthors` call may ask for.
+pub const MAX_BATCH: usize = 1000;
+/// How often a create retries when another create took its derived slug meanwhile.
+const SLUG_RETRIES: usize = 5;
+
+/// How a client names an author.
+#[derive(Debug, Clone)]
+pub enum AuthorKey {
+    /// By id.
+    Id(AuthorId),
+    /// By a current or former slug.
+    Slug(String),
+}
+
+/// The authors service's use cases.
+#[derive(Debug, Clone)]
+pub struct AuthorsService {
+    /// Profiles and slugs.
+    store: AuthorStore,
+    /// Asked, before a delete, whether any paper credits the author.
+    papers: PaperServiceClient<Channel>,
+}
+
+impl AuthorsService {
+    /// The service over its store, with a client of the papers service.
+    pub fn new(store: AuthorStore, papers: PaperServiceClient<Channel>) -> Self {
+        Self { store, papers }
+    }
+
+    /// Creates an author; derives a free slug from the name when none is given.
+    pub async fn create(&self, input: &AuthorInput) -> Result<Author, ServiceError> {
+        let (slug, fields) = AuthorFields::parse(input)?;
+        self.check_orcid_free(fields.orcid.as_ref(), None).await?;
+        let explicit = slug.is_some();
+        for _ in 0..SLUG_RETRIES {
+            let slug = match &slug {
+                Some(s) => s.clone(),
+                None => {
+                    self.store
+                        .first_free_slug(&Slug::derive(fields.name.as_str(), "author"))
+                        .await?
+                }
+            };
+            let author = Author::new(slug, fields.clone(), time::now());
+            match self.store.insert(&author).await {
+                Ok(()) => {
+                    tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
+                    return Ok(author);
+                }
+                Err(WriteError::SlugTaken(_)) if !explicit => {}
+                Err(e) => return Err(write_error(e, author.id)),
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "could not find a free slug while other authors were being created; retry".to_owned(),
+        ))
+    }
+
+    /// One author.
+    pub async fn get(&self, key: &AuthorKey) -> Result<Author, ServiceError> {
+        let found = match key {
+            AuthorKey::Id(id) => self.store.find(*id).await?,
+            AuthorKey::Slug(slug) => self.store.find_by_slug(slug).await?,
+        };
+        found.ok_or_else(|| match key {
+            AuthorKey::Id(id) => ServiceError::not_found("author", id.to_string()),
+            AuthorKey::Slug(slug) => ServiceError::not_found("author", slug.clone()),
+        })
+    }
+
+    /// The authors named by `ids` in the order asked (each once), and the ids naming nobody.
+    pub async fn batch_get(&self, ids: &[String]) -> Result<(Vec<Author>, Vec<String>), ServiceError> {
+        if ids.len() > MAX_BATCH {
+            return Err(Violations::one(
+                "ids",
+                format!("at most {MAX_BATCH} ids per call (got {})", ids.len()),
+            )
+            .into());
+        }
+        let mut violations = Violations::new();
+        let mut parsed = Vec::with_capacity(ids.len());
+        for (i, raw) in ids.iter().enumerate() {
+            if let Some(id) = violations.check(&format!("ids[{i}]"), AuthorId::parse(raw)) {
+                if !parsed.contains(&id) {
+                    parsed.push(id);
+                }
+            }
+        }
+        if !violations.is_empty() {
+            return Err(violations.into());
+        }
+        let mut found: HashMap<AuthorId, Author> = self
+            .store
+            .find_many(&parsed)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let mut authors = Vec::with_capacity(found.len());
+        let mut missing = Vec::new();
+        for id in parsed {
+            match found.remove(&id) {
+                Some(author) => authors.push(author),
+                None => missing.push(id.to_string()),
+            }
+        }
+        Ok((authors, missing))
+    }
+
+    /// A page of authors ordered by name, filtered by a name substring.
+    pub async fn list(
+        &self,
+        query: &str,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Author>, String), ServiceError> {
+        let query = fold(query);
+        let filters = format!("query={query}");
+        let after: Option<ListKey> = decode_token(&filters, page_token)
+            .map_err(|e| Violations::one("page_token", e))?;
+        let mut authors = self
+            .store
+            .list(&query, after.as_ref(), page_size + 1)
+            .await?;
+        let next = if authors.len() as u64 > page_size {
+            authors.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+            authors
+                .last()
+                .map(|a| encode_token(&filters, &(fold(a.fields.name.as_str()), a.id.as_uuid())))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((authors, next))
+    }
+
+    /// Applies the masked fields of `input` to author `id`, if `version` is still current.
+    pub async fn update(
+        &self,
+        id: AuthorId,
+        version: i64,
+        input: &AuthorInput,
+        mask: &[AuthorField],
+    ) -> Result<Author, ServiceError> {
+        let current = self.get(&AuthorKey::Id(id)).await?;
+        check_version(&current, version)?;
+        let (new_slug, fields) = current.fields.apply(input, mask)?;
+        let slug = new_slug.unwrap_or_else(|| current.slug.clone());
+        if fields == current.fields && slug == current.slug {
+            return Ok(current);
+        }
+        if fields.orcid != current.fields.orcid {
+            self.check_orcid_free(fields.orcid.as_ref(), Some(id)).await?;
+        }
+        let next = Author {
+            slug,
+            fields,
+            version: current.version + 1,
+            update_time: time::now(),
+            ..current
+        };
+        self.store
+            .update(&next, version)
+            .await
+            .map_err(|e| write_error(e, id))?;
+        tracing::info!(author_id = %id, version = next.version, "author updated");
+        Ok(next)
+    }
+
+    /// Deletes author `id` unless a paper credits it.
+    pub async fn delete(&self, id: AuthorId, version: Option<i64>) -> Result<(), ServiceError> {
+        let current = self.get(&AuthorKey::Id(id)).await?;
+        if let Some(v) = version {
+            check_version(&current, v)?;
+        }
+        let credited = self
+            .papers
+            .clone()
+            .list_papers(ListPapersRequest {
+                author_id: id.to_string(),
+                page_size: 1,
+                ..ListPapersRequest::default()
+            })
+            .await
+            .map_err(|status| from_peer("papers", &status))?
+            .into_inner()
+            .papers;
+        if let Some(paper) = credited.first() {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "author {id} ({}) is credited on paper '{}' ({}); remove the credit from every paper first",
+                current.fields.name, paper.slug, paper.id
+            )));
+        }
+        self.store
+            .delete(id, version)
+            .await
+            .map_err(|e| write_error(e, id))?;
+        tracing::info!(author_id = %id, "author deleted");
+        Ok(())
+    }
+
+    async fn check_orcid_free(
+        &self,
+        orcid: Option<&Orcid>,
+        except: Option<AuthorId>,
+    ) -> Result<(), ServiceError> {
+        let Some(orcid) = orcid else { return Ok(()) };
+        match self.store.orcid_owner(orcid).await? {
+            Some(owner) if Some(owner) != except => Err(ServiceError::AlreadyExists(format!(
+                "ORCID iD {orcid} already belongs to author {owner}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_version(current: &Author, version: i64) -> Result<(), ServiceError> {
+    if version == current.version {
+        Ok(())
+    } else {
+        Err(stale(current.id, version, current.version))
+    }
+}
+
+fn stale(id: AuthorId, yours: i64, current: i64) -> ServiceError {
+    ServiceError::Aborted(format!(
+        "author {id} was changed by someone else: you sent version {yours}, the stored one is {current}; reload it and apply your change again"
+    ))
+}
+
+fn write_error(err: WriteError, id: AuthorId) -> ServiceError {
+    match err {
+        WriteError::SlugTaken(slug) => {
+            ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another author"))
+        }
+        WriteError::OrcidTaken(orcid) => {
+            ServiceError::AlreadyExists(format!("ORCID iD {orcid} already belongs to another author"))
+        }
+        WriteError::Stale { current } => ServiceError::Aborted(format!(
+            "author {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
+        )),
+        WriteError::NotFound => ServiceError::not_found("author", id.to_string()),
+        WriteError::Db(e) => e.into(),
+    }
+}

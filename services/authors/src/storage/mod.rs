@@ -1,0 +1,302 @@
+//! Authors storage: the `authors` table and the `author_slugs` registry, with optimistic
+//! concurrency (an update names the version it read; a stale one writes nothing).
+
+mod entity;
+
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use imprint_domain::text::{Bio, PersonName, PositionText, fold};
+use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, Slug};
+use imprint_platform::Database;
+use imprint_platform::db::is_unique_violation;
+use imprint_platform::slugs::SlugTable;
+
+use entity::{ActiveModel, Column, Entity, Model};
+
+/// Every slug any author ever had.
+pub const SLUGS: SlugTable = SlugTable {
+    table: "author_slugs",
+    owner: "author_id",
+};
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another author has or had this slug.
+    #[error("slug '{0}' is taken")]
+    SlugTaken(Slug),
+    /// Another author has this ORCID iD.
+    #[error("ORCID iD '{0}' belongs to another author")]
+    OrcidTaken(String),
+    /// The stored version is not the one the client read.
+    #[error("stale version; current is {current}")]
+    Stale {
+        /// The stored version.
+        current: i64,
+    },
+    /// No such author.
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The sort key of the authors list: folded name, then id.
+pub type ListKey = (String, Uuid);
+
+/// Reads and writes authors.
+#[derive(Debug, Clone)]
+pub struct AuthorStore {
+    /// This service's own database.
+    db: Database,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPosition {
+    title: String,
+    organization: String,
+}
+
+impl AuthorStore {
+    /// A store over `db`, whose migrations have run.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// The first free slug among `base`, `base-2`, …
+    pub async fn first_free_slug(&self, base: &Slug) -> Result<Slug, DbErr> {
+        SLUGS.first_free(self.db.conn(), base).await
+    }
+
+    /// The author holding `orcid`, if any.
+    pub async fn orcid_owner(&self, orcid: &Orcid) -> Result<Option<AuthorId>, DbErr> {
+        Ok(Entity::find()
+            .filter(Column::Orcid.eq(orcid.as_str()))
+            .one(self.db.conn())
+            .await?
+            .map(|m| AuthorId::from_uuid(m.id)))
+    }
+
+    /// Stores a new author and reserves its slug.
+    pub async fn insert(&self, author: &Author) -> Result<(), WriteError> {
+        let tx = self.db.begin_write().await?;
+        reserve_slug(&tx, author).await?;
+        let mut row = to_active(author);
+        row.id = Set(author.id.as_uuid());
+        Entity::insert(row)
+            .exec_without_returning(&*tx)
+            .await
+            .map_err(|e| unique_error(e, author))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One author by id.
+    pub async fn find(&self, id: AuthorId) -> Result<Option<Author>, DbErr> {
+        Entity::find_by_id(id.as_uuid())
+            .one(self.db.conn())
+            .await?
+            .map(from_model)
+            .transpose()
+    }
+
+    /// One author by any slug it has or had.
+    pub async fn find_by_slug(&self, slug: &str) -> Result<Option<Author>, DbErr> {
+        Entity::find()
+            .filter(Column::Id.in_subquery(SLUGS.owner_query(slug)))
+            .one(self.db.conn())
+            .await?
+            .map(from_model)
+            .transpose()
+    }
+
+    /// The authors among `ids` that exist, in no particular order.
+    pub async fn find_many(&self, ids: &[AuthorId]) -> Result<Vec<Author>, DbErr> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = Entity::find()
+                .filter(Column::Id.is_in(chunk.iter().map(AuthorId::as_uuid)))
+                .all(self.db.conn())
+                .await?;
+            for row in rows {
+                out.push(from_model(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` authors ordered by folded name then id, after `after`, whose folded name
+    /// contains `query` (already folded).
+    pub async fn list(
+        &self,
+        query: &str,
+        after: Option<&ListKey>,
+        limit: u64,
+    ) -> Result<Vec<Author>, DbErr> {
+        let mut select = Entity::find();
+        if !query.is_empty() {
+            let pattern = format!("%{}%", escape_like(query));
+            select = select.filter(Column::NameKey.like(LikeExpr::new(pattern).escape('\\')));
+        }
+        if let Some((name_key, id)) = after {
+            select = select.filter(
+                Condition::any().add(Column::NameKey.gt(name_key.as_str())).add(
+                    Condition::all()
+                        .add(Column::NameKey.eq(name_key.as_str()))
+                        .add(Column::Id.gt(*id)),
+                ),
+            );
+        }
+        select
+            .order_by_asc(Column::NameKey)
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(from_model)
+            .collect()
+    }
+
+    /// Saves `author` (whose version is already incremented) if the stored version is still
+    /// `expected_version`. A new slug is reserved; the old ones keep resolving.
+    pub async fn update(&self, author: &Author, expected_version: i64) -> Result<(), WriteError> {
+        let tx = self.db.begin_write().await?;
+        reserve_slug(&tx, author).await?;
+        let result = Entity::update_many()
+            .set(to_active(author))
+            .filter(Column::Id.eq(author.id.as_uuid()))
+            .filter(Column::Version.eq(expected_version))
+            .exec(&*tx)
+            .await
+            .map_err(|e| unique_error(e, author))?;
+        if result.rows_affected == 0 {
+            return Err(version_conflict(&tx, author.id).await);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes an author and frees its slugs, if its version is still `expected_version`
+    /// (when given).
+    pub async fn delete(&self, id: AuthorId, expected_version: Option<i64>) -> Result<(), WriteError> {
+        let tx = self.db.begin_write().await?;
+        let mut delete = Entity::delete_many().filter(Column::Id.eq(id.as_uuid()));
+        if let Some(v) = expected_version {
+            delete = delete.filter(Column::Version.eq(v));
+        }
+        let result = delete.exec(&*tx).await?;
+        if result.rows_affected == 0 {
+            return Err(version_conflict(&tx, id).await);
+        }
+        SLUGS.release_all(&*tx, id.as_uuid()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn reserve_slug(tx: &imprint_platform::db::WriteTx, author: &Author) -> Result<(), WriteError> {
+    match SLUGS.reserve(&**tx, &author.slug, author.id.as_uuid()).await {
+        Ok(()) => Ok(()),
+        Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(author.slug.clone())),
+        Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(author.slug.clone())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a conditional write touched no row: the row is gone, or its version moved on.
+async fn version_conflict(tx: &imprint_platform::db::WriteTx, id: AuthorId) -> WriteError {
+    match Entity::find_by_id(id.as_uuid()).one(&**tx).await {
+        Ok(Some(row)) => WriteError::Stale {
+            current: row.version,
+        },
+        Ok(None) => WriteError::NotFound,
+        Err(e) => WriteError::Db(e),
+    }
+}
+
+fn unique_error(err: DbErr, author: &Author) -> WriteError {
+    if !is_unique_violation(&err) {
+        return WriteError::Db(err);
+    }
+    if err.to_string().contains("orcid") {
+        let orcid = author
+            .fields
+            .orcid
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        WriteError::OrcidTaken(orcid)
+    } else {
+        WriteError::SlugTaken(author.slug.clone())
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Every column but the id, for inserts and updates.
+fn to_active(author: &Author) -> ActiveModel {
+    let f = &author.fields;
+    let positions: Vec<StoredPosition> = f
+        .positions
+        .iter()
+        .map(|p| StoredPosition {
+            title: p.title.to_string(),
+            organization: p.organization.to_string(),
+        })
+        .collect();
+    ActiveModel {
+        id: NotSet,
+        slug: Set(author.slug.to_string()),
+        name: Set(f.name.to_string()),
+        name_key: Set(fold(f.name.as_str())),
+        bio: Set(f.bio.to_string()),
+        positions: Set(serde_json::to_string(&positions).unwrap_or_else(|_| "[]".to_owned())),
+        orcid: Set(f.orcid.as_ref().map(ToString::to_string)),
+        photo_url: Set(f.photo_url.as_ref().map(ToString::to_string)),
+        version: Set(author.version),
+        create_time: Set(author.create_time),
+        update_time: Set(author.update_time),
+    }
+}
+
+fn from_model(m: Model) -> Result<Author, DbErr> {
+    let positions: Vec<StoredPosition> = serde_json::from_str(&m.positions)
+        .map_err(|e| DbErr::Custom(format!("authors.positions of {}: {e}", m.id)))?;
+    Ok(Author {
+        id: AuthorId::from_uuid(m.id),
+        slug: Slug::from_trusted(m.slug),
+        fields: AuthorFields {
+            name: PersonName::from_trusted(m.name),
+            bio: Bio::from_trusted(m.bio),
+            positions: positions
+                .into_iter()
+                .map(|p| Position {
+                    title: PositionText::from_trusted(p.title),
+                    organization: PositionText::from_trusted(p.organization),
+                })
+                .collect(),
+            orcid: m.orcid.map(Orcid::from_trusted),
+            photo_url: m.photo_url.map(HttpUrl::from_trusted),
+        },
+        version: m.version,
+        create_time: m.create_time,
+        update_time: m.update_time,
+    })
+}

@@ -1,0 +1,288 @@
+//! Composition of the roles into one process: listeners, databases, migrations, the gRPC server
+//! with health and reflection, and the run loop that stops gracefully.
+//!
+//! `Application::build` does everything that can fail before serving (configuration is already
+//! validated, ports are bound, databases opened and migrated), so a bad setting stops the
+//! process before it takes traffic; `run_until_stopped` then serves until the token is
+//! cancelled.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use imprint_platform::server::{Check, Health};
+use imprint_platform::{Database, Settings, clients, db};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Every service in one process: the embedded default.
+    All,
+    /// Only the papers service.
+    Papers,
+    /// Only the authors service.
+    Authors,
+}
+
+impl Role {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Papers => "papers",
+            Self::Authors => "authors",
+        }
+    }
+
+    fn runs_papers(self) -> bool {
+        matches!(self, Self::All | Self::Papers)
+    }
+
+    fn runs_authors(self) -> bool {
+        matches!(self, Self::All | Self::Authors)
+    }
+}
+
+/// Why the application could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A setting is missing or contradicts the role.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A database could not be opened.
+    #[error(transparent)]
+    Database(#[from] db::ConnectError),
+    /// Migrations failed.
+    #[error("migrating the {service} database: {source}")]
+    Migration {
+        /// Which service.
+        service: &'static str,
+        /// Why.
+        source: sea_orm::DbErr,
+    },
+    /// The server failed while running.
+    #[error("{0}")]
+    Serve(String),
+}
+
+/// A started, not yet serving, Imprint process.
+#[derive(Debug)]
+pub struct Application {
+    /// Bound gRPC listener.
+    grpc_listener: TcpListener,
+    /// Bound HTTP listener.
+    http_listener: TcpListener,
+    /// Where the gRPC listener really is (port 0 resolved).
+    grpc_addr: SocketAddr,
+    /// Where the HTTP listener really is.
+    http_addr: SocketAddr,
+    /// The gRPC services and their health, ready to serve.
+    router: tonic::transport::server::Router,
+    /// Readiness and gRPC health.
+    health: Health,
+    /// Pools to close at the end.
+    databases: Vec<Database>,
+    /// Settings, for shutdown timings.
+    settings: Settings,
+}
+
+impl Application {
+    /// Binds, connects, migrates and assembles the services of `role`.
+    pub async fn build(settings: Settings, role: Role) -> Result<Self, AppError> {
+        let (grpc_listener, grpc_addr) = bind("gRPC", settings.server.grpc_addr).await?;
+        let (http_listener, http_addr) = bind("HTTP", settings.server.http_addr).await?;
+        let own_url = format!("http://{}", loopback_for(grpc_addr));
+        let peer_url = |own: &str, key: &str, runs_here: bool| -> Result<String, AppError> {
+            if !own.is_empty() {
+                Ok(own.to_owned())
+            } else if runs_here {
+                Ok(own_url.clone())
+            } else {
+                let service = key.trim_end_matches(".url");
+                Err(AppError::Config(format!(
+                    "{key} is required with --role {}: the address of the {service} service, e.g. http://{service}:50051",
+                    role.name()
+                )))
+            }
+        };
+
+        let mut databases = Vec::new();
+        let mut checks: Vec<(String, Check)> = Vec::new();
+        let mut services = Vec::new();
+
+        let papers = if role.runs_papers() {
+            let db = open("papers", &settings).await?;
+            if settings.database.migrate_on_start {
+                db.migrate::<imprint_papers::Migrator>()
+                    .await
+                    .map_err(|source| AppError::Migration { service: "papers", source })?;
+            }
+            let authors_url = peer_url(&settings.authors.url, "authors.url", role.runs_authors())?;
+            let authors = clients::channel(&authors_url, settings.authors.timeout_ms)
+                .map_err(AppError::Config)?;
+            checks.push(("papers database".to_owned(), Health::database_check(&db)));
+            services.push(imprint_papers::SERVICE_NAME.to_owned());
+            databases.push(db.clone());
+            Some(imprint_papers::server(db, authors))
+        } else {
+            None
+        };
+        let authors = if role.runs_authors() {
+            let db = open("authors", &settings).await?;
+            if settings.database.migrate_on_start {
+                db.migrate::<imprint_authors::Migrator>()
+                    .await
+                    .map_err(|source| AppError::Migration { service: "authors", source })?;
+            }
+            let papers_url = peer_url(&settings.papers.url, "papers.url", role.runs_papers())?;
+            let papers = clients::channel(&papers_url, settings.papers.timeout_ms)
+                .map_err(AppError::Config)?;
+            checks.push(("authors database".to_owned(), Health::database_check(&db)));
+            services.push(imprint_authors::SERVICE_NAME.to_owned());
+            databases.push(db.clone());
+            Some(imprint_authors::server(db, papers))
+        } else {
+            None
+        };
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = Health::new(reporter, services, checks);
+        health.set_ready(false).await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(imprint_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| AppError::Serve(format!("reflection: {e}")))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(imprint_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| AppError::Serve(format!("reflection: {e}")))?;
+
+        let router = Server::builder()
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_optional_service(papers)
+            .add_optional_service(authors);
+
+        Ok(Self {
+            grpc_listener,
+            http_listener,
+            grpc_addr,
+            http_addr,
+            router,
+            health,
+            databases,
+            settings,
+        })
+    }
+
+    /// The gRPC address actually bound.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The HTTP address actually bound.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops gracefully.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let Self {
+            grpc_listener,
+            http_listener,
+            grpc_addr,
+            http_addr,
+            router,
+            health,
+            databases,
+            settings,
+        } = self;
+        health.set_ready(true).await;
+        tracing::info!(%grpc_addr, %http_addr, "serving");
+        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let outcome = imprint_platform::server::run(
+            move |signal| router.serve_with_incoming_shutdown(incoming, signal),
+            http_listener,
+            health.router(),
+            health.clone(),
+            shutdown,
+            &settings.server,
+        )
+        .await;
+        for db in &databases {
+            db.close().await;
+        }
+        tracing::info!("stopped");
+        outcome.map_err(AppError::Serve)
+    }
+}
+
+/// Runs every pending migration of the services of `role`, then returns.
+pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
+    if role.runs_papers() {
+        let db = open("papers", settings).await?;
+        db.migrate::<imprint_papers::Migrator>()
+            .await
+            .map_err(|source| AppError::Migration { service: "papers", source })?;
+        db.close().await;
+        tracing::info!("papers database migrated");
+    }
+    if role.runs_authors() {
+        let db = open("authors", settings).await?;
+        db.migrate::<imprint_authors::Migrator>()
+            .await
+            .map_err(|source| AppError::Migration { service: "authors", source })?;
+        db.close().await;
+        tracing::info!("authors database migrated");
+    }
+    Ok(())
+}
+
+async fn open(service: &'static str, settings: &Settings) -> Result<Database, AppError> {
+    let url = settings.database_url_for(service);
+    let db = Database::connect(&url, &settings.database).await?;
+    tracing::info!(service, url = %db::redact(&url), "database open");
+    Ok(db)
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<(TcpListener, SocketAddr), AppError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { what, addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| AppError::Bind { what, addr, source })?;
+    Ok((listener, local))
+}
+
+/// An address this process can dial to reach its own listener.
+pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}

@@ -1,0 +1,112 @@
+//! The command line. Flags are the last configuration layer: they override the file and the
+//! `IMPRINT__…` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use imprint_platform::settings::LogFormat;
+
+use crate::app::Role;
+
+/// Imprint: the back end of a research institute's publications website.
+#[derive(Debug, Parser)]
+#[command(name = "imprint", version, about, long_about = None)]
+pub struct Cli {
+    /// A TOML configuration file (keys as in `IMPRINT__SECTION__KEY`, lowercase).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format: `text` for people, `json` for collectors.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one role, or all of them in one process (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(MigrateArgs),
+}
+
+/// Options of `imprint serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which services to run in this process.
+    #[arg(long, value_enum, default_value = "all")]
+    pub role: Role,
+    /// Where the embedded SQLite files live (when no database URL is set).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address (every service, health and reflection).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// HTTP listen address (`/healthz`, `/readyz`).
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Database URL for every service of this process (`postgres://…`, `sqlite://…`).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Load the demo publication page into an empty database and print where to look.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Options of `imprint migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Whose databases to migrate.
+    #[arg(long, value_enum, default_value = "all")]
+    pub role: Role,
+    /// Where the embedded SQLite files live (when no database URL is set).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL for every service of this role.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("'{other}' is not a log format; use text or json")),
+    }
+}
+
+impl Cli {
+    /// The settings the flags override, as (key, value) pairs.
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(format) = self.log_format {
+            let name = match format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            };
+            out.push(("log.format", name.to_owned()));
+        }
+        let (data_dir, database_url) = match &self.command {
+            Command::Serve(a) => {
+                if let Some(addr) = a.grpc_addr {
+                    out.push(("server.grpc_addr", addr.to_string()));
+                }
+                if let Some(addr) = a.http_addr {
+                    out.push(("server.http_addr", addr.to_string()));
+                }
+                (&a.data_dir, &a.database_url)
+            }
+            Command::Migrate(a) => (&a.data_dir, &a.database_url),
+        };
+        if let Some(dir) = data_dir {
+            out.push(("data_dir", dir.display().to_string()));
+        }
+        if let Some(url) = database_url {
+            out.push(("database.url", url.clone()));
+        }
+        out
+    }
+}

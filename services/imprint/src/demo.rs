@@ -1,0 +1,199 @@
+//! The demo content: the seed publication page (a paper, its four authors with their bios, and
+//! the three related publications with their dates, types and topics), loaded through the
+//! public gRPC API exactly as an editor's front end would, into an empty database.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use imprint_domain::PublicationType;
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::authors::{Author, CreateAuthorRequest, Position};
+use imprint_proto::convert::{publication_type_to_proto, timestamp};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{CreatePaperRequest, ListPapersRequest, Paper, PublishPaperRequest};
+use serde::Deserialize;
+use tonic::transport::{Channel, Endpoint};
+
+/// The fixture, transcribed from `shared/seed/publication-page.txt`.
+const FIXTURE: &str = include_str!("../fixtures/demo.json");
+
+#[derive(Debug, Deserialize)]
+struct Fixture {
+    authors: Vec<FixtureAuthor>,
+    papers: Vec<FixturePaper>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixtureAuthor {
+    key: String,
+    name: String,
+    bio: String,
+    positions: Vec<FixturePosition>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixturePosition {
+    title: String,
+    organization: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixturePaper {
+    title: String,
+    summary: String,
+    publication_type: String,
+    topics: Vec<String>,
+    authors: Vec<String>,
+    funding_note: String,
+    publish_time: Option<DateTime<Utc>>,
+}
+
+/// What the demo loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The papers created, the seed page's paper first.
+    pub papers: Vec<Paper>,
+    /// The authors created.
+    pub authors: Vec<Author>,
+}
+
+/// Loads the demo through the gRPC API at `grpc`, unless the database already holds papers
+/// (then `None`: the demo never touches real content).
+pub async fn load(grpc: SocketAddr) -> Result<Option<Loaded>, String> {
+    let fixture: Fixture =
+        serde_json::from_str(FIXTURE).map_err(|e| format!("demo fixture: {e}"))?;
+    let channel = connect(grpc).await?;
+    let mut papers = PaperServiceClient::new(channel.clone());
+    let mut authors = AuthorServiceClient::new(channel);
+    let existing = papers
+        .list_papers(ListPapersRequest {
+            page_size: 1,
+            ..ListPapersRequest::default()
+        })
+        .await
+        .map_err(|s| format!("listing papers: {}", s.message()))?
+        .into_inner();
+    if !existing.papers.is_empty() {
+        return Ok(None);
+    }
+
+    let mut created_authors = Vec::new();
+    for a in &fixture.authors {
+        let author = Author {
+            name: a.name.clone(),
+            bio: a.bio.clone(),
+            positions: a
+                .positions
+                .iter()
+                .map(|p| Position {
+                    title: p.title.clone(),
+                    organization: p.organization.clone(),
+                })
+                .collect(),
+            ..Author::default()
+        };
+        let created = authors
+            .create_author(CreateAuthorRequest {
+                author: Some(author),
+            })
+            .await
+            .map_err(|s| format!("creating author {}: {}", a.name, s.message()))?
+            .into_inner()
+            .author
+            .ok_or("the authors service returned no author")?;
+        created_authors.push((a.key.clone(), created));
+    }
+
+    let mut created_papers = Vec::new();
+    for p in &fixture.papers {
+        let publication_type = PublicationType::from_str_opt(&p.publication_type)
+            .ok_or_else(|| format!("demo fixture: unknown type {}", p.publication_type))?;
+        let mut author_ids = Vec::new();
+        for key in &p.authors {
+            let (_, author) = created_authors
+                .iter()
+                .find(|(k, _)| k == key)
+                .ok_or_else(|| format!("demo fixture: no author '{key}'"))?;
+            author_ids.push(author.id.clone());
+        }
+        let draft = Paper {
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            publication_type: publication_type_to_proto(publication_type).into(),
+            topics: p.topics.clone(),
+            author_ids,
+            funding_note: p.funding_note.clone(),
+            ..Paper::default()
+        };
+        let created = papers
+            .create_paper(CreatePaperRequest { paper: Some(draft) })
+            .await
+            .map_err(|s| format!("creating paper '{}': {}", p.title, s.message()))?
+            .into_inner()
+            .paper
+            .ok_or("the papers service returned no paper")?;
+        let published = papers
+            .publish_paper(PublishPaperRequest {
+                id: created.id.clone(),
+                version: created.version,
+                publish_time: p.publish_time.map(timestamp),
+            })
+            .await
+            .map_err(|s| format!("publishing paper '{}': {}", p.title, s.message()))?
+            .into_inner()
+            .paper
+            .ok_or("the papers service returned no paper")?;
+        created_papers.push(published);
+    }
+    Ok(Some(Loaded {
+        papers: created_papers,
+        authors: created_authors.into_iter().map(|(_, a)| a).collect(),
+    }))
+}
+
+/// Loads the demo and prints where to look.
+#[allow(clippy::print_stdout)] // Talking to the person who ran `imprint serve --demo`.
+pub async fn load_and_announce(grpc: SocketAddr, http: SocketAddr) -> Result<(), String> {
+    let loaded = load(grpc).await?;
+    let slug = match &loaded {
+        Some(l) => l.papers.first().map(|p| p.slug.clone()).unwrap_or_default(),
+        None => String::new(),
+    };
+    println!();
+    match &loaded {
+        Some(l) => println!(
+            "Imprint demo loaded: {} papers and {} authors from the seed publication page.",
+            l.papers.len(),
+            l.authors.len()
+        ),
+        None => println!("The database already holds papers; the demo content was not loaded again."),
+    }
+    println!("  gRPC (with reflection): http://{grpc}");
+    println!("  readiness:              http://{http}/readyz");
+    if !slug.is_empty() {
+        println!("  try:");
+        println!(
+            "    npx @bufbuild/buf curl --protocol grpc --http2-prior-knowledge \\\n      --data '{{\"slug\": \"{slug}\"}}' \\\n      http://{grpc}/imprint.papers.v1.PaperService/GetPaper"
+        );
+    }
+    println!();
+    Ok(())
+}
+
+async fn connect(addr: SocketAddr) -> Result<Channel, String> {
+    let endpoint = Endpoint::from_shared(format!("http://{}", crate::app::loopback_for(addr)))
+        .map_err(|e| e.to_string())?
+        .timeout(Duration::from_secs(10));
+    let started = Instant::now();
+    loop {
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) if started.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %e, "waiting for the gRPC listener");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("cannot reach the gRPC listener at {addr}: {e}")),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The one Imprint binary, as a library so tests can start it in-process: the command line,
+//! the composition of the services into roles, and the demo content.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+
+pub use app::{AppError, Application, Role};

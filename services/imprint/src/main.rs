@@ -1,0 +1,74 @@
+//! `imprint`: serves any role, migrates databases, loads the demo content.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use imprint::app::{self, Application};
+use imprint::cli::{Cli, Command};
+use imprint::demo;
+use imprint_platform::{Settings, server, telemetry};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imprint: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    // Variables that are not valid Unicode cannot be Imprint settings; skip them.
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let settings = match Settings::load(cli.config.as_deref(), env, &cli.overrides()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("imprint: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let outcome = match cli.command {
+        Command::Serve(args) => serve(settings, args.role, args.demo).await,
+        Command::Migrate(args) => app::migrate(&settings, args.role).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "imprint failed");
+            eprintln!("imprint: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings, role: app::Role, load_demo: bool) -> Result<(), app::AppError> {
+    if load_demo && role != app::Role::All {
+        return Err(app::AppError::Config(
+            "--demo needs --role all: the demo loads papers and authors together".to_owned(),
+        ));
+    }
+    let application = Application::build(settings, role).await?;
+    let shutdown = CancellationToken::new();
+    server::cancel_on_signals(shutdown.clone());
+    if load_demo {
+        let grpc = application.grpc_addr();
+        let http = application.http_addr();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = demo::load_and_announce(grpc, http).await {
+                tracing::error!(error = %e, "loading the demo failed");
+                stop.cancel();
+            }
+        });
+    }
+    application.run_until_stopped(shutdown).await
+}

@@ -1,0 +1,224 @@
+//! `imprint.papers.v1.PaperService` over gRPC: requests become domain input, results become
+//! messages, and every error becomes a status in `ServiceError`'s one mapping.
+
+use imprint_domain::{AuthorId, MaskField, PaperField, PaperId, Topic, Violations};
+use imprint_platform::ServiceError;
+use imprint_platform::paging::page_size;
+use imprint_platform::request::{optional_version, required_version};
+use imprint_proto::convert::{
+    from_timestamp, paper_input, publication_type_from_proto, status_from_proto, timestamp,
+};
+use imprint_proto::papers::paper_service_server::PaperService;
+use imprint_proto::papers::{
+    self as pb, CreatePaperRequest, CreatePaperResponse, DeletePaperRequest, DeletePaperResponse,
+    GetPaperRequest, GetPaperResponse, ListPaperRevisionsRequest, ListPaperRevisionsResponse,
+    ListPapersRequest, ListPapersResponse, PublishPaperRequest, PublishPaperResponse,
+    UnpublishPaperRequest, UnpublishPaperResponse, UpdatePaperRequest, UpdatePaperResponse,
+    get_paper_request,
+};
+use tonic::{Request, Response, Status};
+
+use crate::service::{PaperKey, PapersService};
+use crate::storage::{ListFilter, Revision, RevisionKind};
+
+/// The gRPC face of [`PapersService`].
+#[derive(Debug, Clone)]
+pub struct PapersGrpc {
+    /// The use cases.
+    service: PapersService,
+}
+
+impl PapersGrpc {
+    /// Serves `service`.
+    pub fn new(service: PapersService) -> Self {
+        Self { service }
+    }
+}
+
+fn required(paper: Option<pb::Paper>) -> Result<pb::Paper, ServiceError> {
+    paper.ok_or_else(|| Violations::one("paper", "is required").into())
+}
+
+fn parse_id(field: &str, raw: &str) -> Result<PaperId, ServiceError> {
+    PaperId::parse(raw).map_err(|e| Violations::one(field, e).into())
+}
+
+fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> {
+    let mut v = Violations::new();
+    let status = v.check("status", status_from_proto(request.status)).flatten();
+    let publication_type = v
+        .check(
+            "publication_type",
+            publication_type_from_proto(request.publication_type),
+        )
+        .flatten();
+    let author_id = if request.author_id.is_empty() {
+        None
+    } else {
+        v.check("author_id", AuthorId::parse(&request.author_id))
+    };
+    let topic_key = Some(Topic::key_of(&request.topic)).filter(|k| !k.is_empty());
+    v.into_result(|| ListFilter {
+        status,
+        topic_key,
+        publication_type,
+        author_id,
+    })
+    .map_err(ServiceError::from)
+}
+
+fn revision_to_proto(r: &Revision) -> pb::PaperRevision {
+    let kind = match r.kind {
+        RevisionKind::Created => pb::RevisionKind::Created,
+        RevisionKind::Updated => pb::RevisionKind::Updated,
+        RevisionKind::Published => pb::RevisionKind::Published,
+        RevisionKind::Unpublished => pb::RevisionKind::Unpublished,
+    };
+    pb::PaperRevision {
+        version: r.paper.version,
+        kind: kind.into(),
+        changed_fields: r.changed_fields.clone(),
+        create_time: Some(timestamp(r.paper.update_time)),
+        paper: Some((&r.paper).into()),
+    }
+}
+
+#[tonic::async_trait]
+impl PaperService for PapersGrpc {
+    async fn create_paper(
+        &self,
+        request: Request<CreatePaperRequest>,
+    ) -> Result<Response<CreatePaperResponse>, Status> {
+        let paper = required(request.into_inner().paper)?;
+        let input = paper_input(&paper).map_err(|v| ServiceError::from(v).under("paper"))?;
+        let created = self
+            .service
+            .create(&input)
+            .await
+            .map_err(|e| e.under("paper"))?;
+        Ok(Response::new(CreatePaperResponse {
+            paper: Some((&created).into()),
+        }))
+    }
+
+    async fn get_paper(
+        &self,
+        request: Request<GetPaperRequest>,
+    ) -> Result<Response<GetPaperResponse>, Status> {
+        let key = match request.into_inner().key {
+            Some(get_paper_request::Key::Id(id)) => PaperKey::Id(parse_id("id", &id)?),
+            Some(get_paper_request::Key::Slug(slug)) => PaperKey::Slug(slug),
+            None => {
+                return Err(
+                    ServiceError::from(Violations::one("key", "set either id or slug")).into(),
+                );
+            }
+        };
+        let paper = self.service.get(&key).await?;
+        Ok(Response::new(GetPaperResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn list_papers(
+        &self,
+        request: Request<ListPapersRequest>,
+    ) -> Result<Response<ListPapersResponse>, Status> {
+        let request = request.into_inner();
+        let size = page_size(request.page_size)
+            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let filter = list_filter(&request)?;
+        let (papers, next_page_token) = self
+            .service
+            .list(&filter, size, &request.page_token)
+            .await?;
+        Ok(Response::new(ListPapersResponse {
+            papers: papers.iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_paper(
+        &self,
+        request: Request<UpdatePaperRequest>,
+    ) -> Result<Response<UpdatePaperResponse>, Status> {
+        let request = request.into_inner();
+        let paper = required(request.paper)?;
+        let id = parse_id("paper.id", &paper.id)?;
+        let version = required_version("paper.version", paper.version)?;
+        let mask =
+            PaperField::parse_mask(&request.update_mask.map(|m| m.paths).unwrap_or_default())
+                .map_err(ServiceError::from)?;
+        let input = paper_input(&paper).map_err(|v| ServiceError::from(v).under("paper"))?;
+        let updated = self
+            .service
+            .update(id, version, &input, &mask)
+            .await
+            .map_err(|e| e.under("paper"))?;
+        Ok(Response::new(UpdatePaperResponse {
+            paper: Some((&updated).into()),
+        }))
+    }
+
+    async fn publish_paper(
+        &self,
+        request: Request<PublishPaperRequest>,
+    ) -> Result<Response<PublishPaperResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        let at = match &request.publish_time {
+            Some(t) => Some(
+                from_timestamp(t)
+                    .map_err(|e| ServiceError::from(Violations::one("publish_time", e)))?,
+            ),
+            None => None,
+        };
+        let paper = self.service.publish(id, version, at).await?;
+        Ok(Response::new(PublishPaperResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn unpublish_paper(
+        &self,
+        request: Request<UnpublishPaperRequest>,
+    ) -> Result<Response<UnpublishPaperResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        let paper = self.service.unpublish(id, version).await?;
+        Ok(Response::new(UnpublishPaperResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn delete_paper(
+        &self,
+        request: Request<DeletePaperRequest>,
+    ) -> Result<Response<DeletePaperResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        self.service.delete(id, version).await?;
+        Ok(Response::new(DeletePaperResponse {}))
+    }
+
+    async fn list_paper_revisions(
+        &self,
+        request: Request<ListPaperRevisionsRequest>,
+    ) -> Result<Response<ListPaperRevisionsResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let size = page_size(request.page_size)
+            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let (revisions, next_page_token) = self
+            .service
+            .revisions(id, size, &request.page_token)
+            .await?;
+        Ok(Response::new(ListPaperRevisionsResponse {
+            revisions: revisions.iter().map(revision_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}

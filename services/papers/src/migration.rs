@@ -1,0 +1,223 @@
+//! The papers database schema, as sea-orm migrations that run unchanged on PostgreSQL and
+//! SQLite. Migrations are recorded in `papers_migrations`, so this service can share a database
+//! with others without their histories colliding.
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration of the papers service, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreatePapers)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("papers_migrations").into_iden()
+    }
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Papers {
+    Table,
+    Id,
+    Slug,
+    Title,
+    Summary,
+    Body,
+    PublicationType,
+    Topics,
+    AuthorIds,
+    FundingNote,
+    Status,
+    PublishTime,
+    Version,
+    CreateTime,
+    UpdateTime,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum PaperSlugs {
+    Table,
+    Slug,
+    PaperId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum PaperTopics {
+    Table,
+    PaperId,
+    TopicKey,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum PaperAuthors {
+    Table,
+    PaperId,
+    AuthorId,
+    Position,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum PaperRevisions {
+    Table,
+    PaperId,
+    Version,
+    Kind,
+    ChangedFields,
+    Snapshot,
+    CreateTime,
+}
+
+struct CreatePapers;
+
+impl MigrationName for CreatePapers {
+    fn name(&self) -> &str {
+        "m20261128_000001_create_papers"
+    }
+}
+
+fn index(name: &str, table: impl IntoIden + 'static, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for col in cols {
+        index.col(Alias::new(*col));
+    }
+    index.to_owned()
+}
+
+fn child_of_paper(
+    table: impl IntoIden + Copy + 'static,
+    column: impl IntoIden + Copy + 'static,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(Papers::Table, Papers::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreatePapers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Papers::Table)
+                    .col(ColumnDef::new(Papers::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Papers::Slug).string_len(100).not_null())
+                    .col(ColumnDef::new(Papers::Title).text().not_null())
+                    .col(ColumnDef::new(Papers::Summary).text().not_null())
+                    .col(ColumnDef::new(Papers::Body).text().not_null())
+                    .col(ColumnDef::new(Papers::PublicationType).string_len(40).not_null())
+                    .col(ColumnDef::new(Papers::Topics).text().not_null())
+                    .col(ColumnDef::new(Papers::AuthorIds).text().not_null())
+                    .col(ColumnDef::new(Papers::FundingNote).text().not_null())
+                    .col(ColumnDef::new(Papers::Status).string_len(20).not_null())
+                    .col(ColumnDef::new(Papers::PublishTime).timestamp_with_time_zone().null())
+                    .col(ColumnDef::new(Papers::Version).big_integer().not_null())
+                    .col(ColumnDef::new(Papers::CreateTime).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Papers::UpdateTime).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index("papers_slug_key", Papers::Table, &["slug"]).unique().to_owned())
+            .await?;
+        manager
+            .create_index(index("papers_status_id_idx", Papers::Table, &["status", "id"]))
+            .await?;
+        manager
+            .create_index(index(
+                "papers_publication_type_id_idx",
+                Papers::Table,
+                &["publication_type", "id"],
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(PaperSlugs::Table)
+                    .col(ColumnDef::new(PaperSlugs::Slug).string_len(100).not_null().primary_key())
+                    .col(ColumnDef::new(PaperSlugs::PaperId).uuid().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index("paper_slugs_paper_id_idx", PaperSlugs::Table, &["paper_id"]))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(PaperTopics::Table)
+                    .col(ColumnDef::new(PaperTopics::PaperId).uuid().not_null())
+                    .col(ColumnDef::new(PaperTopics::TopicKey).string_len(400).not_null())
+                    .primary_key(Index::create().col(PaperTopics::PaperId).col(PaperTopics::TopicKey))
+                    .foreign_key(&mut child_of_paper(PaperTopics::Table, PaperTopics::PaperId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "paper_topics_topic_key_paper_id_idx",
+                PaperTopics::Table,
+                &["topic_key", "paper_id"],
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(PaperAuthors::Table)
+                    .col(ColumnDef::new(PaperAuthors::PaperId).uuid().not_null())
+                    .col(ColumnDef::new(PaperAuthors::AuthorId).uuid().not_null())
+                    .col(ColumnDef::new(PaperAuthors::Position).integer().not_null())
+                    .primary_key(Index::create().col(PaperAuthors::PaperId).col(PaperAuthors::AuthorId))
+                    .foreign_key(&mut child_of_paper(PaperAuthors::Table, PaperAuthors::PaperId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "paper_authors_author_id_paper_id_idx",
+                PaperAuthors::Table,
+                &["author_id", "paper_id"],
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(PaperRevisions::Table)
+                    .col(ColumnDef::new(PaperRevisions::PaperId).uuid().not_null())
+                    .col(ColumnDef::new(PaperRevisions::Version).big_integer().not_null())
+                    .col(ColumnDef::new(PaperRevisions::Kind).string_len(20).not_null())
+                    .col(ColumnDef::new(PaperRevisions::ChangedFields).text().not_null())
+                    .col(ColumnDef::new(PaperRevisions::Snapshot).text().not_null())
+                    .col(ColumnDef::new(PaperRevisions::CreateTime).timestamp_with_time_zone().not_null())
+                    .primary_key(Index::create().col(PaperRevisions::PaperId).col(PaperRevisions::Version))
+                    .foreign_key(&mut child_of_paper(PaperRevisions::Table, PaperRevisions::PaperId))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            PaperRevisions::Table.into_iden(),
+            PaperAuthors::Table.into_iden(),
+            PaperTopics::Table.into_iden(),
+            PaperSlugs::Table.into_iden(),
+            Papers::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,325 @@
+//! The papers use cases: drafts, edits with optimistic concurrency, publishing and withdrawing,
+//! deletion, revisions, and credits checked against the authors service.
+
+use imprint_domain::{
+    AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition, Violations,
+    WorkflowError, time,
+};
+use imprint_platform::ServiceError;
+use imprint_platform::error::from_peer;
+use imprint_platform::paging::{decode_token, encode_token};
+use imprint_proto::authors::BatchGetAuthorsRequest;
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use tonic::transport::Channel;
+
+use crate::storage::{ListFilter, PaperStore, Revision, RevisionKind, WriteError};
+
+/// How often a create retries when another create took its derived slug meanwhile.
+const SLUG_RETRIES: usize = 5;
+
+/// How a client names a paper.
+#[derive(Debug, Clone)]
+pub enum PaperKey {
+    /// By id.
+    Id(PaperId),
+    /// By a current or former slug.
+    Slug(String),
+}
+
+/// The papers service's use cases.
+#[derive(Debug, Clone)]
+pub struct PapersService {
+    /// Papers, slugs, indexes and revisions.
+    store: PaperStore,
+    /// Asked whether credited authors exist.
+    authors: AuthorServiceClient<Channel>,
+}
+
+impl PapersService {
+    /// The service over its store, with a client of the authors service.
+    pub fn new(store: PaperStore, authors: AuthorServiceClient<Channel>) -> Self {
+        Self { store, authors }
+    }
+
+    /// Creates a draft; derives a free slug from the title when none is given.
+    pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
+        let (slug, fields) = PaperFields::parse(input)?;
+        self.check_authors_exist(&fields.author_ids, &[]).await?;
+        let explicit = slug.is_some();
+        for _ in 0..SLUG_RETRIES {
+            let slug = match &slug {
+                Some(s) => s.clone(),
+                None => {
+                    self.store
+                        .first_free_slug(&Slug::derive(fields.title.as_str(), "paper"))
+                        .await?
+                }
+            };
+            let paper = Paper::new_draft(slug, fields.clone(), time::now());
+            let revision = Revision {
+                kind: RevisionKind::Created,
+                changed_fields: Vec::new(),
+                paper,
+            };
+            match self.store.insert(&revision).await {
+                Ok(()) => {
+                    let paper = revision.paper;
+                    tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
+                    return Ok(paper);
+                }
+                Err(WriteError::SlugTaken(_)) if !explicit => {}
+                Err(e) => return Err(write_error(e, revision.paper.id)),
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "could not find a free slug while other papers were being created; retry".to_owned(),
+        ))
+    }
+
+    /// One paper.
+    pub async fn get(&self, key: &PaperKey) -> Result<Paper, ServiceError> {
+        let found = match key {
+            PaperKey::Id(id) => self.store.find(*id).await?,
+            PaperKey::Slug(slug) => self.store.find_by_slug(slug).await?,
+        };
+        found.ok_or_else(|| match key {
+            PaperKey::Id(id) => ServiceError::not_found("paper", id.to_string()),
+            PaperKey::Slug(slug) => ServiceError::not_found("paper", slug.clone()),
+        })
+    }
+
+    /// A page of papers matching `filter`, newest first.
+    pub async fn list(
+        &self,
+        filter: &ListFilter,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Paper>, String), ServiceError> {
+        let fingerprint = format!(
+            "status={:?};topic={:?};type={:?};author={:?}",
+            filter.status.map(|s| s.as_str()),
+            filter.topic_key,
+            filter.publication_type.map(|t| t.as_str()),
+            filter.author_id.map(|a| a.to_string()),
+        );
+        let before: Option<uuid::Uuid> = decode_token(&fingerprint, page_token)
+            .map_err(|e| Violations::one("page_token", e))?;
+        let mut papers = self.store.list(filter, before, page_size + 1).await?;
+        let next = if papers.len() as u64 > page_size {
+            papers.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+            papers
+                .last()
+                .map(|p| encode_token(&fingerprint, &p.id.as_uuid()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((papers, next))
+    }
+
+    /// Applies the masked fields of `input` to paper `id`, if `version` is still current.
+    /// Saving nothing new returns the paper unchanged, without a new version.
+    pub async fn update(
+        &self,
+        id: PaperId,
+        version: i64,
+        input: &PaperInput,
+        mask: &[PaperField],
+    ) -> Result<Paper, ServiceError> {
+        let current = self.get(&PaperKey::Id(id)).await?;
+        check_version(&current, Some(version))?;
+        let (new_slug, fields) = current.fields.apply(input, mask)?;
+        let slug = new_slug.unwrap_or_else(|| current.slug.clone());
+        let mut changed: Vec<String> = current
+            .fields
+            .changed_fields(&fields)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if slug != current.slug {
+            changed.push("slug".to_owned());
+        }
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        if fields.author_ids != current.fields.author_ids {
+            self.check_authors_exist(&fields.author_ids, current.fields.author_ids.as_slice())
+                .await?;
+        }
+        let next = Paper {
+            slug,
+            fields,
+            version: current.version + 1,
+            update_time: time::now(),
+            ..current
+        };
+        self.save(next, version, RevisionKind::Updated, changed).await
+    }
+
+    /// Publishes paper `id` (back-dated to `at` when given).
+    pub async fn publish(
+        &self,
+        id: PaperId,
+        version: Option<i64>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Paper, ServiceError> {
+        let current = self.get(&PaperKey::Id(id)).await?;
+        check_version(&current, version)?;
+        let mut next = current.clone();
+        let now = time::now();
+        match next.publish(at, now).map_err(workflow_error)? {
+            Transition::Unchanged => Ok(current),
+            Transition::Changed => {
+                next.version += 1;
+                next.update_time = now;
+                let changed = vec!["status".to_owned(), "publish_time".to_owned()];
+                self.save(next, current.version, RevisionKind::Published, changed)
+                    .await
+            }
+        }
+    }
+
+    /// Withdraws paper `id` from the public site.
+    pub async fn unpublish(&self, id: PaperId, version: Option<i64>) -> Result<Paper, ServiceError> {
+        let current = self.get(&PaperKey::Id(id)).await?;
+        check_version(&current, version)?;
+        let mut next = current.clone();
+        match next.unpublish().map_err(workflow_error)? {
+            Transition::Unchanged => Ok(current),
+            Transition::Changed => {
+                next.version += 1;
+                next.update_time = time::now();
+                self.save(
+                    next,
+                    current.version,
+                    RevisionKind::Unpublished,
+                    vec!["status".to_owned()],
+                )
+                .await
+            }
+        }
+    }
+
+    /// Deletes paper `id` and its revisions.
+    pub async fn delete(&self, id: PaperId, version: Option<i64>) -> Result<(), ServiceError> {
+        self.store
+            .delete(id, version)
+            .await
+            .map_err(|e| write_error(e, id))?;
+        tracing::info!(paper_id = %id, "paper deleted");
+        Ok(())
+    }
+
+    /// A page of the revisions of paper `id`, newest first.
+    pub async fn revisions(
+        &self,
+        id: PaperId,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Revision>, String), ServiceError> {
+        let fingerprint = format!("revisions={id}");
+        let before: Option<i64> = decode_token(&fingerprint, page_token)
+            .map_err(|e| Violations::one("page_token", e))?;
+        // NOT_FOUND for an unknown paper rather than an empty list.
+        self.get(&PaperKey::Id(id)).await?;
+        let mut revisions = self.store.revisions(id, before, page_size + 1).await?;
+        let next = if revisions.len() as u64 > page_size {
+            revisions.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+            revisions
+                .last()
+                .map(|r| encode_token(&fingerprint, &r.paper.version))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((revisions, next))
+    }
+
+    async fn save(
+        &self,
+        paper: Paper,
+        expected_version: i64,
+        kind: RevisionKind,
+        changed_fields: Vec<String>,
+    ) -> Result<Paper, ServiceError> {
+        let id = paper.id;
+        let revision = Revision {
+            kind,
+            changed_fields,
+            paper,
+        };
+        self.store
+            .save(&revision, expected_version)
+            .await
+            .map_err(|e| write_error(e, id))?;
+        tracing::info!(paper_id = %id, version = revision.paper.version, kind = ?kind, "paper saved");
+        Ok(revision.paper)
+    }
+
+    /// Refuses credits of authors that do not exist, naming each by its place in the byline.
+    /// Ids in `already_credited` were checked when they were added and are not asked again.
+    async fn check_authors_exist(
+        &self,
+        ids: &AuthorIds,
+        already_credited: &[imprint_domain::AuthorId],
+    ) -> Result<(), ServiceError> {
+        let to_check: Vec<String> = ids
+            .as_slice()
+            .iter()
+            .filter(|id| !already_credited.contains(id))
+            .map(ToString::to_string)
+            .collect();
+        if to_check.is_empty() {
+            return Ok(());
+        }
+        let missing = self
+            .authors
+            .clone()
+            .batch_get_authors(BatchGetAuthorsRequest { ids: to_check })
+            .await
+            .map_err(|status| from_peer("authors", &status))?
+            .into_inner()
+            .missing_ids;
+        let mut violations = Violations::new();
+        for (i, id) in ids.as_slice().iter().enumerate() {
+            let id = id.to_string();
+            if missing.contains(&id) {
+                violations.push(
+                    format!("author_ids[{i}]"),
+                    format!("author {id} does not exist; create the author first"),
+                );
+            }
+        }
+        violations.into_result(|| ()).map_err(ServiceError::from)
+    }
+}
+
+fn check_version(current: &Paper, version: Option<i64>) -> Result<(), ServiceError> {
+    match version {
+        Some(v) if v != current.version => Err(ServiceError::Aborted(format!(
+            "paper {} was changed by someone else: you sent version {v}, the stored one is {}; reload it and apply your change again",
+            current.id, current.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn workflow_error(err: WorkflowError) -> ServiceError {
+    match err {
+        WorkflowError::BadPublishTime(m) => ServiceError::Invalid(Violations::one("publish_time", m)),
+        other => ServiceError::FailedPrecondition(other.to_string()),
+    }
+}
+
+fn write_error(err: WriteError, id: PaperId) -> ServiceError {
+    match err {
+        WriteError::SlugTaken(slug) => {
+            ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another paper"))
+        }
+        WriteError::Stale { current } => ServiceError::Aborted(format!(
+            "paper {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
+        )),
+        WriteError::NotFound => ServiceError::not_found("paper", id.to_string()),
+        WriteError::Db(e) => e.into(),
+    }
+}

@@ -1,0 +1,132 @@
+//! The papers tables as sea-orm entities. Topics and author ids are stored twice on purpose: as
+//! JSON arrays on the paper row, so a paper is read in one query, and as rows of
+//! `paper_topics`/`paper_authors`, which are the indexes the list filters use.
+
+// sea-orm's derives generate public items (Column, ActiveModel, …) reached only through this
+// private module.
+#![allow(unreachable_pub)]
+
+/// `papers`: one row per paper, its current state.
+pub mod paper {
+    use sea_orm::entity::prelude::*;
+
+    /// One paper row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "papers")]
+    pub struct Model {
+        /// UUIDv7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Current slug (every slug ever held is in `paper_slugs`).
+        pub slug: String,
+        /// Title.
+        pub title: String,
+        /// Summary.
+        pub summary: String,
+        /// Full text.
+        pub body: String,
+        /// Storage name of the publication type.
+        pub publication_type: String,
+        /// JSON array of topics as written.
+        pub topics: String,
+        /// JSON array of author ids in byline order.
+        pub author_ids: String,
+        /// Funding note.
+        pub funding_note: String,
+        /// Storage name of the status.
+        pub status: String,
+        /// First (or back-dated) publication.
+        pub publish_time: Option<DateTimeUtc>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub create_time: DateTimeUtc,
+        /// Last save.
+        pub update_time: DateTimeUtc,
+    }
+
+    /// Children are written by the store directly.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `paper_topics`: which paper carries which topic (lowercase key), for the topic filter.
+pub mod paper_topic {
+    use sea_orm::entity::prelude::*;
+
+    /// One (paper, topic) pair.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "paper_topics")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub paper_id: Uuid,
+        /// Lowercase topic.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub topic_key: String,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `paper_authors`: which paper credits which author, for the author filter and credit checks.
+pub mod paper_author {
+    use sea_orm::entity::prelude::*;
+
+    /// One credit.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "paper_authors")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub paper_id: Uuid,
+        /// The author.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub author_id: Uuid,
+        /// Place in the byline, from 0.
+        pub position: i32,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `paper_revisions`: the paper as saved by each change.
+pub mod paper_revision {
+    use sea_orm::entity::prelude::*;
+
+    /// One saved change.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "paper_revisions")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub paper_id: Uuid,
+        /// The paper's version after the change.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        /// `created`, `updated`, `published`, `unpublished`.
+        pub kind: String,
+        /// JSON array of update-mask paths the change touched.
+        pub changed_fields: String,
+        /// JSON of the whole paper as saved.
+        pub snapshot: String,
+        /// When saved.
+        pub create_time: DateTimeUtc,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,461 @@
+//! Papers storage: the current state of each paper, the indexes its list filters use, its slug
+//! registry and its revisions. Every saved change writes the paper and its revision in one
+//! transaction, conditional on the version the change was based on.
+
+mod entity;
+
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use imprint_domain::text::{Body, FundingNote, Summary, Title};
+use imprint_domain::{
+    AuthorId, AuthorIds, Paper, PaperFields, PaperId, PaperStatus, PublicationType, Slug, Topic,
+    Topics,
+};
+use imprint_platform::Database;
+use imprint_platform::db::{WriteTx, is_unique_violation};
+use imprint_platform::slugs::SlugTable;
+
+use entity::{paper, paper_author, paper_revision, paper_topic};
+
+/// Every slug any paper ever had.
+pub const SLUGS: SlugTable = SlugTable {
+    table: "paper_slugs",
+    owner: "paper_id",
+};
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another paper has or had this slug.
+    #[error("slug '{0}' is taken")]
+    SlugTaken(Slug),
+    /// The stored version is not the one the change was based on.
+    #[error("stale version; current is {current}")]
+    Stale {
+        /// The stored version.
+        current: i64,
+    },
+    /// No such paper.
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What a saved change did, as recorded in its revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionKind {
+    /// The paper was created.
+    Created,
+    /// Fields were edited.
+    Updated,
+    /// The paper was published.
+    Published,
+    /// The paper was withdrawn.
+    Unpublished,
+}
+
+impl RevisionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Published => "published",
+            Self::Unpublished => "unpublished",
+        }
+    }
+
+    fn from_str_opt(s: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Updated,
+            Self::Published,
+            Self::Unpublished,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A paper as one change saved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// What the change did.
+    pub kind: RevisionKind,
+    /// Update-mask paths the change touched.
+    pub changed_fields: Vec<String>,
+    /// The paper after the change; its version and update time are the revision's own.
+    pub paper: Paper,
+}
+
+/// List filters; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<PaperStatus>,
+    /// Only this topic (a lowercase key).
+    pub topic_key: Option<String>,
+    /// Only this type.
+    pub publication_type: Option<PublicationType>,
+    /// Only papers crediting this author.
+    pub author_id: Option<AuthorId>,
+}
+
+/// Reads and writes papers.
+#[derive(Debug, Clone)]
+pub struct PaperStore {
+    /// This service's own database.
+    db: Database,
+}
+
+impl PaperStore {
+    /// A store over `db`, whose migrations have run.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// The first free slug among `base`, `base-2`, …
+    pub async fn first_free_slug(&self, base: &Slug) -> Result<Slug, DbErr> {
+        SLUGS.first_free(self.db.conn(), base).await
+    }
+
+    /// Stores a new paper with its first revision.
+    pub async fn insert(&self, revision: &Revision) -> Result<(), WriteError> {
+        let p = &revision.paper;
+        let tx = self.db.begin_write().await?;
+        reserve_slug(&tx, p).await?;
+        let mut row = to_active(p);
+        row.id = Set(p.id.as_uuid());
+        paper::Entity::insert(row)
+            .exec_without_returning(&*tx)
+            .await
+            .map_err(|e| slug_error(e, p))?;
+        write_indexes(&tx, p).await?;
+        write_revision(&tx, revision).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Saves a changed paper (its version already incremented) with its revision, if the
+    /// stored version is still `expected_version`.
+    pub async fn save(&self, revision: &Revision, expected_version: i64) -> Result<(), WriteError> {
+        let p = &revision.paper;
+        let tx = self.db.begin_write().await?;
+        reserve_slug(&tx, p).await?;
+        let result = paper::Entity::update_many()
+            .set(to_active(p))
+            .filter(paper::Column::Id.eq(p.id.as_uuid()))
+            .filter(paper::Column::Version.eq(expected_version))
+            .exec(&*tx)
+            .await
+            .map_err(|e| slug_error(e, p))?;
+        if result.rows_affected == 0 {
+            return Err(version_conflict(&tx, p.id).await);
+        }
+        if revision
+            .changed_fields
+            .iter()
+            .any(|f| f == "topics" || f == "author_ids")
+        {
+            paper_topic::Entity::delete_many()
+                .filter(paper_topic::Column::PaperId.eq(p.id.as_uuid()))
+                .exec(&*tx)
+                .await?;
+            paper_author::Entity::delete_many()
+                .filter(paper_author::Column::PaperId.eq(p.id.as_uuid()))
+                .exec(&*tx)
+                .await?;
+            write_indexes(&tx, p).await?;
+        }
+        write_revision(&tx, revision).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a paper with its revisions and indexes and frees its slugs, if its version is
+    /// still `expected_version` (when given).
+    pub async fn delete(&self, id: PaperId, expected_version: Option<i64>) -> Result<(), WriteError> {
+        let tx = self.db.begin_write().await?;
+        let mut delete = paper::Entity::delete_many().filter(paper::Column::Id.eq(id.as_uuid()));
+        if let Some(v) = expected_version {
+            delete = delete.filter(paper::Column::Version.eq(v));
+        }
+        // Children go first explicitly: the foreign keys cascade too, but SQLite enforces them
+        // only when its foreign_keys pragma is on, and this must not depend on it.
+        let uuid = id.as_uuid();
+        let exists = paper::Entity::find_by_id(uuid).one(&*tx).await?;
+        if exists.is_none() {
+            return Err(WriteError::NotFound);
+        }
+        let result = delete.exec(&*tx).await?;
+        if result.rows_affected == 0 {
+            return Err(version_conflict(&tx, id).await);
+        }
+        paper_topic::Entity::delete_many()
+            .filter(paper_topic::Column::PaperId.eq(uuid))
+            .exec(&*tx)
+            .await?;
+        paper_author::Entity::delete_many()
+            .filter(paper_author::Column::PaperId.eq(uuid))
+            .exec(&*tx)
+            .await?;
+        paper_revision::Entity::delete_many()
+            .filter(paper_revision::Column::PaperId.eq(uuid))
+            .exec(&*tx)
+            .await?;
+        SLUGS.release_all(&*tx, uuid).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One paper by id.
+    pub async fn find(&self, id: PaperId) -> Result<Option<Paper>, DbErr> {
+        paper::Entity::find_by_id(id.as_uuid())
+            .one(self.db.conn())
+            .await?
+            .map(from_model)
+            .transpose()
+    }
+
+    /// One paper by any slug it has or had.
+    pub async fn find_by_slug(&self, slug: &str) -> Result<Option<Paper>, DbErr> {
+        paper::Entity::find()
+            .filter(paper::Column::Id.in_subquery(SLUGS.owner_query(slug)))
+            .one(self.db.conn())
+            .await?
+            .map(from_model)
+            .transpose()
+    }
+
+    /// Up to `limit` papers matching `filter`, newest first, created before `before`.
+    pub async fn list(
+        &self,
+        filter: &ListFilter,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Paper>, DbErr> {
+        let mut select = paper::Entity::find();
+        if let Some(status) = filter.status {
+            select = select.filter(paper::Column::Status.eq(status.as_str()));
+        }
+        if let Some(t) = filter.publication_type {
+            select = select.filter(paper::Column::PublicationType.eq(t.as_str()));
+        }
+        if let Some(key) = &filter.topic_key {
+            select = select.filter(
+                paper::Column::Id.in_subquery(
+                    Query::select()
+                        .column(paper_topic::Column::PaperId)
+                        .from(paper_topic::Entity)
+                        .and_where(paper_topic::Column::TopicKey.eq(key.as_str()))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(author) = filter.author_id {
+            select = select.filter(
+                paper::Column::Id.in_subquery(
+                    Query::select()
+                        .column(paper_author::Column::PaperId)
+                        .from(paper_author::Entity)
+                        .and_where(paper_author::Column::AuthorId.eq(author.as_uuid()))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(before) = before {
+            select = select.filter(paper::Column::Id.lt(before));
+        }
+        select
+            .order_by_desc(paper::Column::Id)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(from_model)
+            .collect()
+    }
+
+    /// Up to `limit` revisions of paper `id`, newest first, older than version `before`.
+    pub async fn revisions(
+        &self,
+        id: PaperId,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Revision>, DbErr> {
+        let mut select =
+            paper_revision::Entity::find().filter(paper_revision::Column::PaperId.eq(id.as_uuid()));
+        if let Some(before) = before {
+            select = select.filter(paper_revision::Column::Version.lt(before));
+        }
+        select
+            .order_by_desc(paper_revision::Column::Version)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|row| {
+                let kind = RevisionKind::from_str_opt(&row.kind).ok_or_else(|| {
+                    DbErr::Custom(format!("paper_revisions.kind '{}' is unknown", row.kind))
+                })?;
+                let changed_fields: Vec<String> = serde_json::from_str(&row.changed_fields)
+                    .map_err(|e| DbErr::Custom(format!("paper_revisions.changed_fields: {e}")))?;
+                let paper: Paper = serde_json::from_str(&row.snapshot)
+                    .map_err(|e| DbErr::Custom(format!("paper_revisions.snapshot: {e}")))?;
+                Ok(Revision {
+                    kind,
+                    changed_fields,
+                    paper,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn reserve_slug(tx: &WriteTx, p: &Paper) -> Result<(), WriteError> {
+    match SLUGS.reserve(&**tx, &p.slug, p.id.as_uuid()).await {
+        Ok(()) => Ok(()),
+        Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(p.slug.clone())),
+        Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(p.slug.clone())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn slug_error(err: DbErr, p: &Paper) -> WriteError {
+    if is_unique_violation(&err) {
+        WriteError::SlugTaken(p.slug.clone())
+    } else {
+        WriteError::Db(err)
+    }
+}
+
+async fn version_conflict(tx: &WriteTx, id: PaperId) -> WriteError {
+    match paper::Entity::find_by_id(id.as_uuid()).one(&**tx).await {
+        Ok(Some(row)) => WriteError::Stale {
+            current: row.version,
+        },
+        Ok(None) => WriteError::NotFound,
+        Err(e) => WriteError::Db(e),
+    }
+}
+
+async fn write_indexes(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
+    let topics: Vec<paper_topic::ActiveModel> = p
+        .fields
+        .topics
+        .as_slice()
+        .iter()
+        .map(|t| paper_topic::ActiveModel {
+            paper_id: Set(p.id.as_uuid()),
+            topic_key: Set(t.key()),
+        })
+        .collect();
+    if !topics.is_empty() {
+        paper_topic::Entity::insert_many(topics)
+            .exec_without_returning(&**tx)
+            .await?;
+    }
+    let authors: Vec<paper_author::ActiveModel> = p
+        .fields
+        .author_ids
+        .as_slice()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| paper_author::ActiveModel {
+            paper_id: Set(p.id.as_uuid()),
+            author_id: Set(a.as_uuid()),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+        })
+        .collect();
+    for chunk in authors.chunks(300) {
+        paper_author::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&**tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn write_revision(tx: &WriteTx, revision: &Revision) -> Result<(), DbErr> {
+    let p = &revision.paper;
+    let snapshot = serde_json::to_string(p)
+        .map_err(|e| DbErr::Custom(format!("serialising paper {}: {e}", p.id)))?;
+    let changed = serde_json::to_string(&revision.changed_fields)
+        .map_err(|e| DbErr::Custom(format!("serialising changed fields: {e}")))?;
+    paper_revision::Entity::insert(paper_revision::ActiveModel {
+        paper_id: Set(p.id.as_uuid()),
+        version: Set(p.version),
+        kind: Set(revision.kind.as_str().to_owned()),
+        changed_fields: Set(changed),
+        snapshot: Set(snapshot),
+        create_time: Set(p.update_time),
+    })
+    .exec_without_returning(&**tx)
+    .await?;
+    Ok(())
+}
+
+/// Every column but the id, for inserts and updates.
+fn to_active(p: &Paper) -> paper::ActiveModel {
+    let f = &p.fields;
+    let topics: Vec<&str> = f.topics.as_slice().iter().map(Topic::as_str).collect();
+    let authors: Vec<String> = f
+        .author_ids
+        .as_slice()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    paper::ActiveModel {
+        id: NotSet,
+        slug: Set(p.slug.to_string()),
+        title: Set(f.title.to_string()),
+        summary: Set(f.summary.to_string()),
+        body: Set(f.body.to_string()),
+        publication_type: Set(f.publication_type.as_str().to_owned()),
+        topics: Set(serde_json::to_string(&topics).unwrap_or_else(|_| "[]".to_owned())),
+        author_ids: Set(serde_json::to_string(&authors).unwrap_or_else(|_| "[]".to_owned())),
+        funding_note: Set(f.funding_note.to_string()),
+        status: Set(p.status.as_str().to_owned()),
+        publish_time: Set(p.publish_time),
+        version: Set(p.version),
+        create_time: Set(p.create_time),
+        update_time: Set(p.update_time),
+    }
+}
+
+fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
+    let corrupt = |what: &str, detail: String| DbErr::Custom(format!("papers.{what} of {}: {detail}", m.id));
+    let topics: Vec<String> =
+        serde_json::from_str(&m.topics).map_err(|e| corrupt("topics", e.to_string()))?;
+    let topics = Topics::parse(&topics).map_err(|e| corrupt("topics", e.to_string()))?;
+    let author_ids: Vec<String> =
+        serde_json::from_str(&m.author_ids).map_err(|e| corrupt("author_ids", e.to_string()))?;
+    let author_ids = AuthorIds::parse(&author_ids).map_err(|e| corrupt("author_ids", e.to_string()))?;
+    let publication_type = PublicationType::from_str_opt(&m.publication_type)
+        .ok_or_else(|| corrupt("publication_type", m.publication_type.clone()))?;
+    let status =
+        PaperStatus::from_str_opt(&m.status).ok_or_else(|| corrupt("status", m.status.clone()))?;
+    Ok(Paper {
+        id: PaperId::from_uuid(m.id),
+        slug: Slug::from_trusted(m.slug),
+        fields: PaperFields {
+            title: Title::from_trusted(m.title),
+            summary: Summary::from_trusted(m.summary),
+            body: Body::from_trusted(m.body),
+            publication_type,
+            topics,
+            author_ids,
+            funding_note: FundingNote::from_trusted(m.funding_note),
+        },
+        status,
+        publish_time: m.publish_time,
+        version: m.version,
+        create_time: m.create_time,
+        update_time: m.update_time,
+    })
+}
