@@ -100,7 +100,10 @@ mod tests {
     fn refuses_junk_with_a_message() {
         let err = AuthorId::parse("nope").unwrap_err();
         assert!(err.starts_with("'nope' is not an author id"), "{err}");
-        assert_eq!(AuthorId::parse("  ").unwrap_err(), "an author id is required");
+        assert_eq!(
+            AuthorId::parse("  ").unwrap_err(),
+            "an author id is required"
+        );
     }
 
     proptest! {

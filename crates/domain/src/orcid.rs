@@ -42,7 +42,7 @@ impl Orcid {
         }
         let mut canonical = String::with_capacity(19);
         for (i, c) in chars.iter().enumerate() {
-            if i > 0 && i % 4 == 0 {
+            if i > 0 && i.is_multiple_of(4) {
                 canonical.push('-');
             }
             canonical.push(c.to_ascii_uppercase());
@@ -78,14 +78,11 @@ fn hyphens_well_placed(bare: &str) -> bool {
 
 /// ISO 7064 MOD 11-2 over the first 15 digits, as ORCID specifies.
 fn check_character(digits: &[char]) -> char {
-    let total = digits.iter().fold(0u32, |total, c| {
-        (total + c.to_digit(10).unwrap_or(0)) * 2
-    });
+    let total = digits
+        .iter()
+        .fold(0u32, |total, c| (total + c.to_digit(10).unwrap_or(0)) * 2);
     let result = (12 - total % 11) % 11;
-    match char::from_digit(result, 10) {
-        Some(c) => c,
-        None => 'X',
-    }
+    char::from_digit(result, 10).unwrap_or('X')
 }
 
 impl fmt::Display for Orcid {
@@ -122,8 +119,17 @@ mod tests {
     #[test]
     fn refuses_a_wrong_check_digit_and_bad_shapes() {
         let err = Orcid::parse("0000-0002-1825-0098").unwrap_err();
-        assert!(err.contains("check character is 8, but its digits give 7"), "{err}");
-        for bad in ["", "1234", "0000-0002-1825-009", "00000-002-1825-0097", "abcd-0002-1825-0097"] {
+        assert!(
+            err.contains("check character is 8, but its digits give 7"),
+            "{err}"
+        );
+        for bad in [
+            "",
+            "1234",
+            "0000-0002-1825-009",
+            "00000-002-1825-0097",
+            "abcd-0002-1825-0097",
+        ] {
             assert!(Orcid::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -137,14 +143,14 @@ mod tests {
             let parsed = Orcid::parse(&raw);
             prop_assert!(parsed.is_ok());
             let parsed = parsed.unwrap_or_else(|_| Orcid(String::new()));
-            prop_assert_eq!(Orcid::parse(parsed.as_str()), Ok(parsed.clone()));
+            prop_assert_eq!(Orcid::parse(parsed.as_str()), Ok(parsed));
         }
 
         #[test]
         fn a_changed_digit_is_caught(digits in proptest::collection::vec(0u32..10, 15), pos in 0usize..15, delta in 1u32..10) {
             let chars: Vec<char> = digits.iter().filter_map(|d| char::from_digit(*d, 10)).collect();
             let check = check_character(&chars);
-            let mut typo = chars.clone();
+            let mut typo = chars;
             typo[pos] = char::from_digit((digits[pos] + delta) % 10, 10).unwrap_or('0');
             let mut raw: String = typo.iter().collect();
             raw.push(check);

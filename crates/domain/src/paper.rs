@@ -451,7 +451,10 @@ impl PaperFields {
         );
         note(self.topics != other.topics, PaperField::Topics);
         note(self.author_ids != other.author_ids, PaperField::AuthorIds);
-        note(self.funding_note != other.funding_note, PaperField::FundingNote);
+        note(
+            self.funding_note != other.funding_note,
+            PaperField::FundingNote,
+        );
         changed
     }
 }
@@ -465,9 +468,9 @@ fn parse_optional_slug(v: &mut Violations, input: &str) -> Option<Slug> {
 }
 
 fn required_type(input: &PaperInput) -> Result<PublicationType, String> {
-    input
-        .publication_type
-        .ok_or_else(|| "is required: choose a publication type such as PUBLICATION_TYPE_REPORT".to_owned())
+    input.publication_type.ok_or_else(|| {
+        "is required: choose a publication type such as PUBLICATION_TYPE_REPORT".to_owned()
+    })
 }
 
 fn set<T>(v: &mut Violations, path: &str, slot: &mut T, value: Result<T, String>) {
@@ -628,7 +631,13 @@ mod tests {
         let fields: Vec<_> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["slug", "title", "publication_type", "author_ids[1]", "author_ids[2]"]
+            [
+                "slug",
+                "title",
+                "publication_type",
+                "author_ids[1]",
+                "author_ids[2]"
+            ]
         );
         assert!(err.to_string().contains("already credited at position 0"));
     }
@@ -653,7 +662,10 @@ mod tests {
     fn mask_paths() {
         assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 8);
         let err = PaperField::parse_mask(&["status".into()]).unwrap_err();
-        assert!(err.to_string().starts_with("update_mask: 'status' is not an updatable field"));
+        assert!(
+            err.to_string()
+                .starts_with("update_mask: 'status' is not an updatable field")
+        );
     }
 
     #[test]
@@ -673,7 +685,11 @@ mod tests {
         assert_eq!(paper.unpublish(), Ok(Transition::Unchanged));
         let later = now + TimeDelta::days(1);
         assert_eq!(paper.publish(None, later), Ok(Transition::Changed));
-        assert_eq!(paper.publish_time, Some(now), "first publication date is kept");
+        assert_eq!(
+            paper.publish_time,
+            Some(now),
+            "first publication date is kept"
+        );
         let earlier = now - TimeDelta::days(400);
         assert_eq!(paper.publish(Some(earlier), later), Ok(Transition::Changed));
         assert_eq!(paper.publish_time, Some(earlier));
@@ -692,7 +708,10 @@ mod tests {
         for t in PublicationType::ALL {
             assert_eq!(PublicationType::from_str_opt(t.as_str()), Some(t));
         }
-        assert_eq!(PaperStatus::from_str_opt("archived"), Some(PaperStatus::Archived));
+        assert_eq!(
+            PaperStatus::from_str_opt("archived"),
+            Some(PaperStatus::Archived)
+        );
     }
 
     proptest! {

@@ -57,7 +57,7 @@ fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -160,7 +160,10 @@ mod tests {
     fn trims_and_refuses_control_characters() {
         assert_eq!(clean("  a  ", 1, 10, false).unwrap(), "a");
         assert_eq!(Title::parse("   ").unwrap_err(), "must not be empty");
-        assert!(Title::parse("a\nb").is_ok(), "line breaks in a title collapse to a space");
+        assert!(
+            Title::parse("a\nb").is_ok(),
+            "line breaks in a title collapse to a space"
+        );
         assert_eq!(Title::parse("a\n b").unwrap().as_str(), "a b");
         assert!(Summary::parse("a\nb").is_ok());
         assert!(Summary::parse("a\u{0}b").unwrap_err().contains("U+0000"));
@@ -186,7 +189,7 @@ mod tests {
             if let Ok(t) = Title::parse(&s) {
                 prop_assert!(!t.as_str().contains('\n'));
                 prop_assert!((1..=300).contains(&t.as_str().chars().count()));
-                prop_assert_eq!(Title::parse(t.as_str()), Ok(t.clone()));
+                prop_assert_eq!(Title::parse(t.as_str()), Ok(t));
             }
         }
     }

@@ -92,7 +92,7 @@ mod tests {
         #[test]
         fn parse_never_panics_and_output_reparses(s in ".*") {
             if let Ok(url) = HttpUrl::parse(&s) {
-                prop_assert_eq!(HttpUrl::parse(url.as_str()), Ok(url.clone()));
+                prop_assert_eq!(HttpUrl::parse(url.as_str()), Ok(url));
             }
         }
     }

@@ -98,7 +98,10 @@ impl Database {
             let file = options.get_filename();
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    bad(format!("cannot create the directory {}: {e}", dir.display()))
+                    bad(format!(
+                        "cannot create the directory {}: {e}",
+                        dir.display()
+                    ))
                 })?;
             }
             let pool = SqlitePoolOptions::new()
@@ -251,10 +254,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
     }
@@ -262,6 +262,9 @@ mod tests {
     #[test]
     fn lock_keys_are_stable() {
         assert_eq!(lock_key("papers_migrations"), lock_key("papers_migrations"));
-        assert_ne!(lock_key("papers_migrations"), lock_key("authors_migrations"));
+        assert_ne!(
+            lock_key("papers_migrations"),
+            lock_key("authors_migrations")
+        );
     }
 }

@@ -92,7 +92,10 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                Status::new(Code::Internal, "internal error; the details are in the server log")
+                Status::new(
+                    Code::Internal,
+                    "internal error; the details are in the server log",
+                )
             }
         }
     }

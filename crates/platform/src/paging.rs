@@ -50,7 +50,10 @@ pub fn decode_token<T: DeserializeOwned>(filters: &str, token: &str) -> Result<O
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let token: Token<T> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if token.f != filters {
-        return Err("was issued for other filters; repeat the same filters or start again without a token".to_owned());
+        return Err(
+            "was issued for other filters; repeat the same filters or start again without a token"
+                .to_owned(),
+        );
     }
     Ok(Some(token.k))
 }
@@ -70,8 +73,15 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_bind_filters() {
         let t = encode_token("topic=x", &("name", 3));
-        assert_eq!(decode_token::<(String, i32)>("topic=x", &t), Ok(Some(("name".to_owned(), 3))));
-        assert!(decode_token::<(String, i32)>("topic=y", &t).unwrap_err().contains("other filters"));
+        assert_eq!(
+            decode_token::<(String, i32)>("topic=x", &t),
+            Ok(Some(("name".to_owned(), 3)))
+        );
+        assert!(
+            decode_token::<(String, i32)>("topic=y", &t)
+                .unwrap_err()
+                .contains("other filters")
+        );
         assert!(decode_token::<(String, i32)>("", "garbage!").is_err());
         assert!(decode_token::<(String, i32)>("", "Zm9v").is_err());
         assert_eq!(decode_token::<i32>("", ""), Ok(None));

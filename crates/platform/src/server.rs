@@ -49,7 +49,11 @@ impl std::fmt::Debug for Health {
 
 impl Health {
     /// Health for `services`, starting not ready.
-    pub fn new(reporter: HealthReporter, services: Vec<String>, checks: Vec<(String, Check)>) -> Self {
+    pub fn new(
+        reporter: HealthReporter,
+        services: Vec<String>,
+        checks: Vec<(String, Check)>,
+    ) -> Self {
         Self {
             reporter,
             services: Arc::new(services),

@@ -186,8 +186,11 @@ impl Settings {
                 )));
             }
         }
-        for (key, url) in [("papers.url", &self.papers.url), ("authors.url", &self.authors.url)] {
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        for (key, url) in [
+            ("papers.url", &self.papers.url),
+            ("authors.url", &self.authors.url),
+        ] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError(format!(
                     "{key}: '{url}' must be an http:// or https:// URL such as http://papers:50051"
                 )));

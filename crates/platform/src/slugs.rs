@@ -31,7 +31,11 @@ impl SlugTable {
     }
 
     /// The owner of `slug`, if any resource has or had it.
-    pub async fn owner_of<C: ConnectionTrait>(&self, db: &C, slug: &str) -> Result<Option<Uuid>, DbErr> {
+    pub async fn owner_of<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        slug: &str,
+    ) -> Result<Option<Uuid>, DbErr> {
         let stmt = StatementBuilder::build(&self.owner_query(slug), &db.get_database_backend());
         match db.query_one(stmt).await? {
             Some(row) => Ok(Some(row.try_get_by_index::<Uuid>(0)?)),
@@ -59,7 +63,10 @@ impl SlugTable {
             let slug: String = row.try_get_by_index(0)?;
             if slug == base.as_str() {
                 taken.insert(1);
-            } else if let Some(n) = slug.strip_prefix(&prefix).and_then(|s| s.parse::<u32>().ok()) {
+            } else if let Some(n) = slug
+                .strip_prefix(&prefix)
+                .and_then(|s| s.parse::<u32>().ok())
+            {
                 taken.insert(n);
             }
         }
@@ -71,16 +78,23 @@ impl SlugTable {
 
     /// Records `slug` for `owner`. Re-recording an owner's own slug is a no-op; a slug owned by
     /// another resource fails with a unique violation, which callers map to ALREADY_EXISTS.
-    pub async fn reserve<C: ConnectionTrait>(&self, db: &C, slug: &Slug, owner: Uuid) -> Result<(), DbErr> {
-        if let Some(current) = self.owner_of(db, slug.as_str()).await? {
-            if current == owner {
-                return Ok(());
-            }
+    pub async fn reserve<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        slug: &Slug,
+        owner: Uuid,
+    ) -> Result<(), DbErr> {
+        if self.owner_of(db, slug.as_str()).await? == Some(owner) {
+            return Ok(());
         }
         let mut stmt = Query::insert();
         stmt.into_table(Alias::new(self.table))
             .columns([Alias::new("slug"), Alias::new(self.owner)])
-            .on_conflict(OnConflict::column(Alias::new("slug")).do_nothing().to_owned());
+            .on_conflict(
+                OnConflict::column(Alias::new("slug"))
+                    .do_nothing()
+                    .to_owned(),
+            );
         stmt.values([slug.as_str().into(), owner.into()])
             .map_err(|e| DbErr::Custom(e.to_string()))?;
         let result = db

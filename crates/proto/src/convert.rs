@@ -50,8 +50,8 @@ pub fn publication_type_to_proto(t: domain::PublicationType) -> papers::Publicat
 pub fn publication_type_from_proto(value: i32) -> Result<Option<domain::PublicationType>, String> {
     use domain::PublicationType as D;
     use papers::PublicationType as P;
-    let known = P::try_from(value)
-        .map_err(|_| format!("{value} is not a known PublicationType value"))?;
+    let known =
+        P::try_from(value).map_err(|_| format!("{value} is not a known PublicationType value"))?;
     Ok(match known {
         P::Unspecified => None,
         P::Report => Some(D::Report),
@@ -105,7 +105,12 @@ impl From<&domain::Paper> for papers::Paper {
                 .iter()
                 .map(|t| t.as_str().to_owned())
                 .collect(),
-            author_ids: f.author_ids.as_slice().iter().map(ToString::to_string).collect(),
+            author_ids: f
+                .author_ids
+                .as_slice()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             funding_note: f.funding_note.to_string(),
             status: status_to_proto(p.status).into(),
             publish_time: p.publish_time.map(timestamp),
@@ -148,7 +153,11 @@ impl From<&domain::Author> for authors::Author {
                     organization: p.organization.to_string(),
                 })
                 .collect(),
-            orcid: f.orcid.as_ref().map(ToString::to_string).unwrap_or_default(),
+            orcid: f
+                .orcid
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             photo_url: f
                 .photo_url
                 .as_ref()

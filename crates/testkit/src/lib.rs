@@ -1,1 +1,140 @@
-//! placeholder
+//! Test support shared by every crate's tests: a fresh PostgreSQL database per test (dropped
+//! afterwards), SQLite files in a temporary directory, and PostgreSQL started when it is down,
+//! so a run never collides with another and never needs hand-made setup.
+
+#![allow(clippy::expect_used, clippy::panic)] // Test support: failing loudly is the point.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+/// The server tests create their databases on; `IMPRINT_TEST_POSTGRES_URL` overrides it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("IMPRINT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database created for one test, dropped when this goes out of scope.
+#[derive(Debug)]
+pub struct PgDatabase {
+    /// Connection URL of the new database.
+    pub url: String,
+    /// Its name.
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates an empty database with a unique name.
+    pub async fn create() -> Self {
+        ensure_postgres().await;
+        let name = format!("imprint_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = postgres_admin_url();
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {admin}: {e}"));
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+        let url = match admin.rfind('/') {
+            Some(slash) => format!("{}/{name}", &admin[..slash]),
+            None => panic!("{admin} has no database part"),
+        };
+        Self { url, name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; use a small runtime on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect(&postgres_admin_url()).await.ok()?;
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("testkit: could not drop database {}", self.name);
+        }
+    }
+}
+
+/// Makes sure PostgreSQL answers, starting the local cluster when it does not.
+pub async fn ensure_postgres() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    if STARTED.get().is_some() {
+        return;
+    }
+    let admin = postgres_admin_url();
+    if PgConnection::connect(&admin).await.is_ok() {
+        let _ = STARTED.set(());
+        return;
+    }
+    start_local_postgres();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match PgConnection::connect(&admin).await {
+            Ok(_) => {
+                let _ = STARTED.set(());
+                return;
+            }
+            Err(e) if Instant::now() > deadline => {
+                panic!("PostgreSQL at {admin} does not answer and could not be started: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Starts Debian's PostgreSQL cluster (`pg_ctlcluster`), as `scripts/test` would.
+fn start_local_postgres() {
+    let Ok(versions) = std::fs::read_dir("/etc/postgresql") else {
+        return;
+    };
+    for version in versions.flatten() {
+        let version = version.file_name();
+        let status = Command::new("pg_ctlcluster")
+            .arg("--skip-systemctl-redirect")
+            .arg(&version)
+            .arg("main")
+            .arg("start")
+            .status();
+        eprintln!("testkit: starting PostgreSQL {version:?}: {status:?}");
+    }
+}
+
+/// A SQLite URL for a file `name` in `dir`, created on first connect.
+pub fn sqlite_url(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join(name).display())
+}
+
+/// A plain HTTP/1.1 GET, for health endpoints: the status code and the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}

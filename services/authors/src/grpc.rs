@@ -64,11 +64,9 @@ impl AuthorService for AuthorsGrpc {
             Some(get_author_request::Key::Id(id)) => AuthorKey::Id(parse_id("id", &id)?),
             Some(get_author_request::Key::Slug(slug)) => AuthorKey::Slug(slug),
             None => {
-                return Err(ServiceError::from(Violations::one(
-                    "key",
-                    "set either id or slug",
-                ))
-                .into());
+                return Err(
+                    ServiceError::from(Violations::one("key", "set either id or slug")).into(),
+                );
             }
         };
         let author = self.service.get(&key).await?;

@@ -20,6 +20,9 @@ pub const SERVICE_NAME: &str = "imprint.authors.v1.AuthorService";
 
 /// The gRPC server of the authors service over `db` (migrated), asking `papers` about credits.
 pub fn server(db: Database, papers: Channel) -> AuthorServiceServer<grpc::AuthorsGrpc> {
-    let service = AuthorsService::new(storage::AuthorStore::new(db), PaperServiceClient::new(papers));
+    let service = AuthorsService::new(
+        storage::AuthorStore::new(db),
+        PaperServiceClient::new(papers),
+    );
     AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
 }

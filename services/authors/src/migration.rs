@@ -68,8 +68,16 @@ impl MigrationTrait for CreateAuthors {
                     .col(ColumnDef::new(Authors::Orcid).string_len(19).null())
                     .col(ColumnDef::new(Authors::PhotoUrl).string_len(2048).null())
                     .col(ColumnDef::new(Authors::Version).big_integer().not_null())
-                    .col(ColumnDef::new(Authors::CreateTime).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Authors::UpdateTime).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Authors::CreateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Authors::UpdateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -107,7 +115,12 @@ impl MigrationTrait for CreateAuthors {
             .create_table(
                 Table::create()
                     .table(AuthorSlugs::Table)
-                    .col(ColumnDef::new(AuthorSlugs::Slug).string_len(100).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(AuthorSlugs::Slug)
+                            .string_len(100)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(AuthorSlugs::AuthorId).uuid().not_null())
                     .to_owned(),
             )

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use imprint_domain::text::fold;
 use imprint_domain::{
-    Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations,
-    time,
+    Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
@@ -88,7 +87,10 @@ impl AuthorsService {
     }
 
     /// The authors named by `ids` in the order asked (each once), and the ids naming nobody.
-    pub async fn batch_get(&self, ids: &[String]) -> Result<(Vec<Author>, Vec<String>), ServiceError> {
+    pub async fn batch_get(
+        &self,
+        ids: &[String],
+    ) -> Result<(Vec<Author>, Vec<String>), ServiceError> {
         if ids.len() > MAX_BATCH {
             return Err(Violations::one(
                 "ids",
@@ -99,10 +101,10 @@ impl AuthorsService {
         let mut violations = Violations::new();
         let mut parsed = Vec::with_capacity(ids.len());
         for (i, raw) in ids.iter().enumerate() {
-            if let Some(id) = violations.check(&format!("ids[{i}]"), AuthorId::parse(raw)) {
-                if !parsed.contains(&id) {
-                    parsed.push(id);
-                }
+            if let Some(id) = violations.check(&format!("ids[{i}]"), AuthorId::parse(raw))
+                && !parsed.contains(&id)
+            {
+                parsed.push(id);
             }
         }
         if !violations.is_empty() {
@@ -135,8 +137,8 @@ impl AuthorsService {
     ) -> Result<(Vec<Author>, String), ServiceError> {
         let query = fold(query);
         let filters = format!("query={query}");
-        let after: Option<ListKey> = decode_token(&filters, page_token)
-            .map_err(|e| Violations::one("page_token", e))?;
+        let after: Option<ListKey> =
+            decode_token(&filters, page_token).map_err(|e| Violations::one("page_token", e))?;
         let mut authors = self
             .store
             .list(&query, after.as_ref(), page_size + 1)
@@ -169,7 +171,8 @@ impl AuthorsService {
             return Ok(current);
         }
         if fields.orcid != current.fields.orcid {
-            self.check_orcid_free(fields.orcid.as_ref(), Some(id)).await?;
+            self.check_orcid_free(fields.orcid.as_ref(), Some(id))
+                .await?;
         }
         let next = Author {
             slug,
@@ -252,9 +255,9 @@ fn write_error(err: WriteError, id: AuthorId) -> ServiceError {
         WriteError::SlugTaken(slug) => {
             ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another author"))
         }
-        WriteError::OrcidTaken(orcid) => {
-            ServiceError::AlreadyExists(format!("ORCID iD {orcid} already belongs to another author"))
-        }
+        WriteError::OrcidTaken(orcid) => ServiceError::AlreadyExists(format!(
+            "ORCID iD {orcid} already belongs to another author"
+        )),
         WriteError::Stale { current } => ServiceError::Aborted(format!(
             "author {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
         )),

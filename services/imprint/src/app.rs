@@ -128,7 +128,10 @@ impl Application {
             if settings.database.migrate_on_start {
                 db.migrate::<imprint_papers::Migrator>()
                     .await
-                    .map_err(|source| AppError::Migration { service: "papers", source })?;
+                    .map_err(|source| AppError::Migration {
+                        service: "papers",
+                        source,
+                    })?;
             }
             let authors_url = peer_url(&settings.authors.url, "authors.url", role.runs_authors())?;
             let authors = clients::channel(&authors_url, settings.authors.timeout_ms)
@@ -145,7 +148,10 @@ impl Application {
             if settings.database.migrate_on_start {
                 db.migrate::<imprint_authors::Migrator>()
                     .await
-                    .map_err(|source| AppError::Migration { service: "authors", source })?;
+                    .map_err(|source| AppError::Migration {
+                        service: "authors",
+                        source,
+                    })?;
             }
             let papers_url = peer_url(&settings.papers.url, "papers.url", role.runs_papers())?;
             let papers = clients::channel(&papers_url, settings.papers.timeout_ms)
@@ -242,7 +248,10 @@ pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
         let db = open("papers", settings).await?;
         db.migrate::<imprint_papers::Migrator>()
             .await
-            .map_err(|source| AppError::Migration { service: "papers", source })?;
+            .map_err(|source| AppError::Migration {
+                service: "papers",
+                source,
+            })?;
         db.close().await;
         tracing::info!("papers database migrated");
     }
@@ -250,7 +259,10 @@ pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
         let db = open("authors", settings).await?;
         db.migrate::<imprint_authors::Migrator>()
             .await
-            .map_err(|source| AppError::Migration { service: "authors", source })?;
+            .map_err(|source| AppError::Migration {
+                service: "authors",
+                source,
+            })?;
         db.close().await;
         tracing::info!("authors database migrated");
     }

@@ -167,7 +167,9 @@ pub async fn load_and_announce(grpc: SocketAddr, http: SocketAddr) -> Result<(),
             l.papers.len(),
             l.authors.len()
         ),
-        None => println!("The database already holds papers; the demo content was not loaded again."),
+        None => {
+            println!("The database already holds papers; the demo content was not loaded again.");
+        }
     }
     println!("  gRPC (with reflection): http://{grpc}");
     println!("  readiness:              http://{http}/readyz");

@@ -45,7 +45,9 @@ fn parse_id(field: &str, raw: &str) -> Result<PaperId, ServiceError> {
 
 fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> {
     let mut v = Violations::new();
-    let status = v.check("status", status_from_proto(request.status)).flatten();
+    let status = v
+        .check("status", status_from_proto(request.status))
+        .flatten();
     let publication_type = v
         .check(
             "publication_type",

@@ -21,6 +21,9 @@ pub const SERVICE_NAME: &str = "imprint.papers.v1.PaperService";
 
 /// The gRPC server of the papers service over `db` (migrated), checking credits with `authors`.
 pub fn server(db: Database, authors: Channel) -> PaperServiceServer<grpc::PapersGrpc> {
-    let service = PapersService::new(storage::PaperStore::new(db), AuthorServiceClient::new(authors));
+    let service = PapersService::new(
+        storage::PaperStore::new(db),
+        AuthorServiceClient::new(authors),
+    );
     PaperServiceServer::new(grpc::PapersGrpc::new(service))
 }

@@ -79,7 +79,11 @@ impl MigrationName for CreatePapers {
     }
 }
 
-fn index(name: &str, table: impl IntoIden + 'static, cols: &[&'static str]) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: impl IntoIden + 'static,
+    cols: &[&'static str],
+) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(table);
     for col in cols {
@@ -113,23 +117,47 @@ impl MigrationTrait for CreatePapers {
                     .col(ColumnDef::new(Papers::Title).text().not_null())
                     .col(ColumnDef::new(Papers::Summary).text().not_null())
                     .col(ColumnDef::new(Papers::Body).text().not_null())
-                    .col(ColumnDef::new(Papers::PublicationType).string_len(40).not_null())
+                    .col(
+                        ColumnDef::new(Papers::PublicationType)
+                            .string_len(40)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Papers::Topics).text().not_null())
                     .col(ColumnDef::new(Papers::AuthorIds).text().not_null())
                     .col(ColumnDef::new(Papers::FundingNote).text().not_null())
                     .col(ColumnDef::new(Papers::Status).string_len(20).not_null())
-                    .col(ColumnDef::new(Papers::PublishTime).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(Papers::PublishTime)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .col(ColumnDef::new(Papers::Version).big_integer().not_null())
-                    .col(ColumnDef::new(Papers::CreateTime).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Papers::UpdateTime).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Papers::CreateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Papers::UpdateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("papers_slug_key", Papers::Table, &["slug"]).unique().to_owned())
+            .create_index(
+                index("papers_slug_key", Papers::Table, &["slug"])
+                    .unique()
+                    .to_owned(),
+            )
             .await?;
         manager
-            .create_index(index("papers_status_id_idx", Papers::Table, &["status", "id"]))
+            .create_index(index(
+                "papers_status_id_idx",
+                Papers::Table,
+                &["status", "id"],
+            ))
             .await?;
         manager
             .create_index(index(
@@ -143,13 +171,22 @@ impl MigrationTrait for CreatePapers {
             .create_table(
                 Table::create()
                     .table(PaperSlugs::Table)
-                    .col(ColumnDef::new(PaperSlugs::Slug).string_len(100).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(PaperSlugs::Slug)
+                            .string_len(100)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(PaperSlugs::PaperId).uuid().not_null())
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("paper_slugs_paper_id_idx", PaperSlugs::Table, &["paper_id"]))
+            .create_index(index(
+                "paper_slugs_paper_id_idx",
+                PaperSlugs::Table,
+                &["paper_id"],
+            ))
             .await?;
 
         manager
@@ -157,9 +194,20 @@ impl MigrationTrait for CreatePapers {
                 Table::create()
                     .table(PaperTopics::Table)
                     .col(ColumnDef::new(PaperTopics::PaperId).uuid().not_null())
-                    .col(ColumnDef::new(PaperTopics::TopicKey).string_len(400).not_null())
-                    .primary_key(Index::create().col(PaperTopics::PaperId).col(PaperTopics::TopicKey))
-                    .foreign_key(&mut child_of_paper(PaperTopics::Table, PaperTopics::PaperId))
+                    .col(
+                        ColumnDef::new(PaperTopics::TopicKey)
+                            .string_len(400)
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(PaperTopics::PaperId)
+                            .col(PaperTopics::TopicKey),
+                    )
+                    .foreign_key(&mut child_of_paper(
+                        PaperTopics::Table,
+                        PaperTopics::PaperId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -178,8 +226,15 @@ impl MigrationTrait for CreatePapers {
                     .col(ColumnDef::new(PaperAuthors::PaperId).uuid().not_null())
                     .col(ColumnDef::new(PaperAuthors::AuthorId).uuid().not_null())
                     .col(ColumnDef::new(PaperAuthors::Position).integer().not_null())
-                    .primary_key(Index::create().col(PaperAuthors::PaperId).col(PaperAuthors::AuthorId))
-                    .foreign_key(&mut child_of_paper(PaperAuthors::Table, PaperAuthors::PaperId))
+                    .primary_key(
+                        Index::create()
+                            .col(PaperAuthors::PaperId)
+                            .col(PaperAuthors::AuthorId),
+                    )
+                    .foreign_key(&mut child_of_paper(
+                        PaperAuthors::Table,
+                        PaperAuthors::PaperId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -196,13 +251,36 @@ impl MigrationTrait for CreatePapers {
                 Table::create()
                     .table(PaperRevisions::Table)
                     .col(ColumnDef::new(PaperRevisions::PaperId).uuid().not_null())
-                    .col(ColumnDef::new(PaperRevisions::Version).big_integer().not_null())
-                    .col(ColumnDef::new(PaperRevisions::Kind).string_len(20).not_null())
-                    .col(ColumnDef::new(PaperRevisions::ChangedFields).text().not_null())
+                    .col(
+                        ColumnDef::new(PaperRevisions::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PaperRevisions::Kind)
+                            .string_len(20)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PaperRevisions::ChangedFields)
+                            .text()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(PaperRevisions::Snapshot).text().not_null())
-                    .col(ColumnDef::new(PaperRevisions::CreateTime).timestamp_with_time_zone().not_null())
-                    .primary_key(Index::create().col(PaperRevisions::PaperId).col(PaperRevisions::Version))
-                    .foreign_key(&mut child_of_paper(PaperRevisions::Table, PaperRevisions::PaperId))
+                    .col(
+                        ColumnDef::new(PaperRevisions::CreateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(PaperRevisions::PaperId)
+                            .col(PaperRevisions::Version),
+                    )
+                    .foreign_key(&mut child_of_paper(
+                        PaperRevisions::Table,
+                        PaperRevisions::PaperId,
+                    ))
                     .to_owned(),
             )
             .await
@@ -216,7 +294,9 @@ impl MigrationTrait for CreatePapers {
             PaperSlugs::Table.into_iden(),
             Papers::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -102,8 +102,8 @@ impl PapersService {
             filter.publication_type.map(|t| t.as_str()),
             filter.author_id.map(|a| a.to_string()),
         );
-        let before: Option<uuid::Uuid> = decode_token(&fingerprint, page_token)
-            .map_err(|e| Violations::one("page_token", e))?;
+        let before: Option<uuid::Uuid> =
+            decode_token(&fingerprint, page_token).map_err(|e| Violations::one("page_token", e))?;
         let mut papers = self.store.list(filter, before, page_size + 1).await?;
         let next = if papers.len() as u64 > page_size {
             papers.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
@@ -153,7 +153,8 @@ impl PapersService {
             update_time: time::now(),
             ..current
         };
-        self.save(next, version, RevisionKind::Updated, changed).await
+        self.save(next, version, RevisionKind::Updated, changed)
+            .await
     }
 
     /// Publishes paper `id` (back-dated to `at` when given).
@@ -180,7 +181,11 @@ impl PapersService {
     }
 
     /// Withdraws paper `id` from the public site.
-    pub async fn unpublish(&self, id: PaperId, version: Option<i64>) -> Result<Paper, ServiceError> {
+    pub async fn unpublish(
+        &self,
+        id: PaperId,
+        version: Option<i64>,
+    ) -> Result<Paper, ServiceError> {
         let current = self.get(&PaperKey::Id(id)).await?;
         check_version(&current, version)?;
         let mut next = current.clone();
@@ -218,8 +223,8 @@ impl PapersService {
         page_token: &str,
     ) -> Result<(Vec<Revision>, String), ServiceError> {
         let fingerprint = format!("revisions={id}");
-        let before: Option<i64> = decode_token(&fingerprint, page_token)
-            .map_err(|e| Violations::one("page_token", e))?;
+        let before: Option<i64> =
+            decode_token(&fingerprint, page_token).map_err(|e| Violations::one("page_token", e))?;
         // NOT_FOUND for an unknown paper rather than an empty list.
         self.get(&PaperKey::Id(id)).await?;
         let mut revisions = self.store.revisions(id, before, page_size + 1).await?;
@@ -306,7 +311,9 @@ fn check_version(current: &Paper, version: Option<i64>) -> Result<(), ServiceErr
 
 fn workflow_error(err: WorkflowError) -> ServiceError {
     match err {
-        WorkflowError::BadPublishTime(m) => ServiceError::Invalid(Violations::one("publish_time", m)),
+        WorkflowError::BadPublishTime(m) => {
+            ServiceError::Invalid(Violations::one("publish_time", m))
+        }
         other => ServiceError::FailedPrecondition(other.to_string()),
     }
 }

@@ -147,11 +147,13 @@ impl AuthorStore {
         }
         if let Some((name_key, id)) = after {
             select = select.filter(
-                Condition::any().add(Column::NameKey.gt(name_key.as_str())).add(
-                    Condition::all()
-                        .add(Column::NameKey.eq(name_key.as_str()))
-                        .add(Column::Id.gt(*id)),
-                ),
+                Condition::any()
+                    .add(Column::NameKey.gt(name_key.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(Column::NameKey.eq(name_key.as_str()))
+                            .add(Column::Id.gt(*id)),
+                    ),
             );
         }
         select
@@ -186,7 +188,11 @@ impl AuthorStore {
 
     /// Deletes an author and frees its slugs, if its version is still `expected_version`
     /// (when given).
-    pub async fn delete(&self, id: AuthorId, expected_version: Option<i64>) -> Result<(), WriteError> {
+    pub async fn delete(
+        &self,
+        id: AuthorId,
+        expected_version: Option<i64>,
+    ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let mut delete = Entity::delete_many().filter(Column::Id.eq(id.as_uuid()));
         if let Some(v) = expected_version {
@@ -202,8 +208,14 @@ impl AuthorStore {
     }
 }
 
-async fn reserve_slug(tx: &imprint_platform::db::WriteTx, author: &Author) -> Result<(), WriteError> {
-    match SLUGS.reserve(&**tx, &author.slug, author.id.as_uuid()).await {
+async fn reserve_slug(
+    tx: &imprint_platform::db::WriteTx,
+    author: &Author,
+) -> Result<(), WriteError> {
+    match SLUGS
+        .reserve(&**tx, &author.slug, author.id.as_uuid())
+        .await
+    {
         Ok(()) => Ok(()),
         Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(author.slug.clone())),
         Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(author.slug.clone())),

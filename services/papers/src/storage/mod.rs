@@ -180,7 +180,11 @@ impl PaperStore {
 
     /// Deletes a paper with its revisions and indexes and frees its slugs, if its version is
     /// still `expected_version` (when given).
-    pub async fn delete(&self, id: PaperId, expected_version: Option<i64>) -> Result<(), WriteError> {
+    pub async fn delete(
+        &self,
+        id: PaperId,
+        expected_version: Option<i64>,
+    ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let mut delete = paper::Entity::delete_many().filter(paper::Column::Id.eq(id.as_uuid()));
         if let Some(v) = expected_version {
@@ -429,13 +433,15 @@ fn to_active(p: &Paper) -> paper::ActiveModel {
 }
 
 fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
-    let corrupt = |what: &str, detail: String| DbErr::Custom(format!("papers.{what} of {}: {detail}", m.id));
+    let corrupt =
+        |what: &str, detail: String| DbErr::Custom(format!("papers.{what} of {}: {detail}", m.id));
     let topics: Vec<String> =
         serde_json::from_str(&m.topics).map_err(|e| corrupt("topics", e.to_string()))?;
     let topics = Topics::parse(&topics).map_err(|e| corrupt("topics", e.to_string()))?;
     let author_ids: Vec<String> =
         serde_json::from_str(&m.author_ids).map_err(|e| corrupt("author_ids", e.to_string()))?;
-    let author_ids = AuthorIds::parse(&author_ids).map_err(|e| corrupt("author_ids", e.to_string()))?;
+    let author_ids =
+        AuthorIds::parse(&author_ids).map_err(|e| corrupt("author_ids", e.to_string()))?;
     let publication_type = PublicationType::from_str_opt(&m.publication_type)
         .ok_or_else(|| corrupt("publication_type", m.publication_type.clone()))?;
     let status =

@@ -1,0 +1,193 @@
+//! Starts the real application in-process on port 0 with a fresh database, on SQLite or on
+//! PostgreSQL, and hands out gRPC clients generated from `proto/`.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use imprint::{AppError, Application, Role};
+use imprint_platform::Settings;
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::authors::{Author, CreateAuthorRequest};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType};
+use imprint_testkit::PgDatabase;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// Which database the application runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(super::common::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(super::common::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+/// A running application and clients for it.
+pub struct TestApp {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub papers: PaperServiceClient<Channel>,
+    pub authors: AuthorServiceClient<Channel>,
+    shutdown: CancellationToken,
+    handle: JoinHandle<Result<(), AppError>>,
+    settings: Settings,
+    dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await),
+        };
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
+        settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+        settings.database.max_connections = 5;
+        settings.log.level = "warn".to_owned();
+        if let Some(pg) = &pg {
+            settings.database.url = pg.url.clone();
+        }
+        imprint_platform::telemetry::init(&settings.log);
+        Self::start(settings, dir, pg).await
+    }
+
+    async fn start(settings: Settings, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> Self {
+        let app = Application::build(settings.clone(), Role::All)
+            .await
+            .expect("application starts");
+        let grpc = app.grpc_addr();
+        let http = app.http_addr();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+            .unwrap()
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        Self {
+            grpc,
+            http,
+            papers: PaperServiceClient::new(channel.clone()),
+            authors: AuthorServiceClient::new(channel),
+            shutdown,
+            handle,
+            settings,
+            dir,
+            pg,
+        }
+    }
+
+    /// Stops the application and starts it again on the same database and ports.
+    pub async fn restart(self) -> Self {
+        let Self {
+            grpc,
+            http,
+            shutdown,
+            handle,
+            mut settings,
+            dir,
+            pg,
+            ..
+        } = self;
+        shutdown.cancel();
+        handle.await.unwrap().expect("clean stop");
+        settings.server.grpc_addr = grpc;
+        settings.server.http_addr = http;
+        Self::start(settings, dir, pg).await
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.unwrap().expect("clean stop");
+    }
+
+    /// Creates an author named `name`.
+    pub async fn author(&mut self, name: &str) -> Author {
+        self.authors
+            .create_author(CreateAuthorRequest {
+                author: Some(Author {
+                    name: name.to_owned(),
+                    ..Author::default()
+                }),
+            })
+            .await
+            .expect("author created")
+            .into_inner()
+            .author
+            .unwrap()
+    }
+
+    /// Creates a draft from `paper`.
+    pub async fn create(&mut self, paper: Paper) -> Result<Paper, Status> {
+        self.papers
+            .create_paper(CreatePaperRequest { paper: Some(paper) })
+            .await
+            .map(|r| r.into_inner().paper.unwrap())
+    }
+}
+
+/// A valid draft titled `title` crediting `authors`.
+pub fn draft(title: &str, authors: &[&Author]) -> Paper {
+    Paper {
+        title: title.to_owned(),
+        summary: format!("About {title}."),
+        publication_type: PublicationType::Report.into(),
+        topics: vec!["Global Policy".to_owned()],
+        author_ids: authors.iter().map(|a| a.id.clone()).collect(),
+        ..Paper::default()
+    }
+}
+
+/// Asserts `result` failed with `code`, returning the status.
+#[track_caller]
+pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
+        Err(s) => {
+            assert_eq!(s.code(), code, "unexpected status: {s:?}");
+            s
+        }
+    }
+}
+
+/// The fields named by the `BadRequest` details of `status`.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    imprint_proto::status::field_violations(status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect()
+}

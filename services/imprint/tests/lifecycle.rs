@@ -1,0 +1,168 @@
+//! The application as a whole: data survives a restart, health and readiness answer, the demo
+//! loads the seed page once, and configuration mistakes stop it before it serves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, TestApp, draft};
+use imprint::{Application, Role};
+use imprint_platform::Settings;
+use imprint_proto::papers::{
+    GetPaperRequest, ListPapersRequest, PaperStatus, PublicationType, PublishPaperRequest,
+    get_paper_request::Key,
+};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+async fn everything_survives_a_restart(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let a = app.author("Hamza Ijaz").await;
+    let created = app.create(draft("Durable", &[&a])).await.unwrap();
+    let published = app
+        .papers
+        .publish_paper(PublishPaperRequest {
+            id: created.id.clone(),
+            ..PublishPaperRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let mut app = app.restart().await;
+    let after = app
+        .papers
+        .get_paper(GetPaperRequest {
+            key: Some(Key::Slug("durable".into())),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(after, published);
+    // The restarted process still talks to its other half.
+    app.create(draft("After Restart", &[&a])).await.unwrap();
+    app.stop().await;
+}
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, body) = imprint_testkit::http_get(app.http, "/healthz")
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, body) = imprint_testkit::http_get(app.http, "/readyz")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in [
+        "",
+        "imprint.papers.v1.PaperService",
+        "imprint.authors.v1.AuthorService",
+    ] {
+        let reply = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.status, 1, "{service} is SERVING");
+    }
+    app.stop().await;
+}
+
+async fn demo_loads_the_seed_page_once(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let loaded = imprint::demo::load(app.grpc)
+        .await
+        .unwrap()
+        .expect("loaded");
+    assert_eq!(loaded.authors.len(), 8);
+    let main = &loaded.papers[0];
+    assert_eq!(main.publication_type(), PublicationType::DiscussionPaper);
+    assert_eq!(main.status(), PaperStatus::Published);
+    let byline: Vec<String> = {
+        let got = app
+            .authors
+            .batch_get_authors(imprint_proto::authors::BatchGetAuthorsRequest {
+                ids: main.author_ids.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        got.authors.into_iter().map(|a| a.name).collect()
+    };
+    assert_eq!(
+        byline,
+        ["Hamza Ijaz", "Imran Khan", "Maryam Kiyani", "Adnan Rafiq"]
+    );
+    assert!(
+        main.funding_note
+            .starts_with("This research was funded by USIP’s Asia Center")
+    );
+    let sco = &loaded.papers[1];
+    assert_eq!(sco.publication_type(), PublicationType::QuestionAndAnswer);
+    assert_eq!(
+        sco.publish_time.as_ref().map(|t| t.seconds),
+        Some(1_717_070_400),
+        "Thursday, May 30, 2024"
+    );
+    assert_eq!(
+        loaded.papers[3].topics,
+        ["Global Policy", "Violent Extremism"]
+    );
+    // A second run leaves the content alone.
+    assert!(imprint::demo::load(app.grpc).await.unwrap().is_none());
+    let all = app
+        .papers
+        .list_papers(ListPapersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.papers.len(), 4);
+    app.stop().await;
+}
+
+on_both_backends!(
+    everything_survives_a_restart,
+    health_and_readiness_answer,
+    demo_loads_the_seed_page_once,
+);
+
+#[tokio::test]
+async fn a_role_without_its_peer_is_refused_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+    let err = Application::build(settings, Role::Papers)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("authors.url is required with --role papers"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_reported_with_its_url() {
+    let mut settings = Settings::default();
+    settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+    settings.database.url = "sqlite:///proc/no-such-dir/x.db?mode=rwc".to_owned();
+    let err = Application::build(settings, Role::All).await.unwrap_err();
+    assert!(err.to_string().contains("/proc/no-such-dir"), "{err}");
+}
