@@ -1,0 +1,100 @@
+# Shared by scripts/demo and scripts/test: make sure what Imprint needs is installed and
+# running, installing it on a Debian machine when we are root. Sourced, not run.
+
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/imprint"
+MIN_RUST="1.88"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null || die "missing $*; install it with your package manager"
+  say "installing $* (apt)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+ensure_rust() {
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  command -v cc >/dev/null || apt_install build-essential
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  local have=""
+  command -v cargo >/dev/null && have="$(cargo --version | awk '{print $2}')"
+  if [ -z "$have" ] || ! version_ge "$have" "$MIN_RUST"; then
+    say "installing the Rust toolchain with rustup (found: ${have:-none}; need >= $MIN_RUST)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
+      --component rustfmt,clippy || die "could not install Rust; see https://rustup.rs"
+    . "$HOME/.cargo/env"
+  fi
+}
+
+ensure_rust_components() {
+  if command -v rustup >/dev/null; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  fi
+}
+
+# PostgreSQL on 127.0.0.1:5432, installed and started when missing. Exports
+# IMPRINT_TEST_POSTGRES_URL when the server needs a password (a fresh Debian install).
+ensure_postgres() {
+  local url="${IMPRINT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  command -v psql >/dev/null || apt_install postgresql postgresql-client
+  if ! psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
+    if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+      for v in $(ls /etc/postgresql); do
+        say "starting PostgreSQL $v"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+      done
+      for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+    fi
+  fi
+  if ! psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
+    # A fresh install answers on TCP with password authentication: give the postgres role one
+    # (over the local socket, as the postgres user) and use it.
+    local pw_url="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+    if psql "$pw_url" -qAtc 'select 1' >/dev/null 2>&1; then
+      url="$pw_url"
+    elif as_root su postgres -c "psql -qAtc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 \
+        && psql "$pw_url" -qAtc 'select 1' >/dev/null 2>&1; then
+      url="$pw_url"
+    else
+      die "PostgreSQL does not answer at $url; set IMPRINT_TEST_POSTGRES_URL to a server the tests may create databases on"
+    fi
+  fi
+  export IMPRINT_TEST_POSTGRES_URL="$url"
+}
+
+# A virtualenv with the contract test's Python packages, cached by the requirements' hash.
+ensure_python() {
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  local req="$REPO/tests/contract/requirements.txt"
+  local venv="$CACHE/venv-$(sha256sum "$req" | cut -c1-12)"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc, grpc_tools, grpc_status' 2>/dev/null; then
+    say "installing the Python contract client (grpcio) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  fi
+  export IMPRINT_PYTHON="$venv/bin/python"
+}
+
+# buf, from npm, for `buf lint` and the README's `buf curl` tour.
+ensure_node_tools() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -x "$REPO/tools/node_modules/.bin/buf" ]; then
+    say "installing buf (npm)"
+    (cd "$REPO/tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  export PATH="$REPO/tools/node_modules/.bin:$PATH"
+}

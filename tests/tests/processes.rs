@@ -1,0 +1,197 @@
+//! The binary as operators run it: graceful shutdown on SIGTERM, and the roles in separate
+//! processes on PostgreSQL, talking to each other over gRPC.
+
+use std::time::{Duration, Instant};
+
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::authors::{Author, CreateAuthorRequest, DeleteAuthorRequest};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{CreatePaperRequest, ListPapersRequest, Paper, PublicationType};
+use imprint_system_tests::Process;
+use imprint_testkit::{PgDatabase, http_get};
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+fn paper(title: &str, authors: Vec<String>) -> CreatePaperRequest {
+    CreatePaperRequest {
+        paper: Some(Paper {
+            title: title.to_owned(),
+            publication_type: PublicationType::Report.into(),
+            author_ids: authors,
+            ..Paper::default()
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_turns_not_serving_finishes_calls_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Process::serve(
+        &["--data-dir", dir.path().to_str().unwrap()],
+        &[("IMPRINT__SERVER__SHUTDOWN_DELAY_SECS", "2".to_owned())],
+    )
+    .await;
+    let channel = server.channel().await;
+    let mut health = HealthClient::new(channel.clone());
+    let serving = health
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(serving, 1, "SERVING before the signal");
+
+    // A client keeps calling through the shutdown.
+    let papers = PaperServiceClient::new(channel.clone());
+    let caller = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(6) {
+            let result = papers
+                .clone()
+                .list_papers(ListPapersRequest::default())
+                .await;
+            outcomes.push(result.map(|_| ()).map_err(|s| s.code()));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        outcomes
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // During the delay: not ready anywhere, yet still answering.
+    let status = health
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, 2, "NOT_SERVING after SIGTERM");
+    let (code, _) = http_get(server.http, "/readyz").await.unwrap();
+    assert_eq!(code, 503);
+    assert_eq!(server.wait().await, Some(0), "exit code 0");
+
+    let outcomes = caller.await.unwrap();
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert!(ok > 10, "calls succeeded during the drain: {ok}");
+    for outcome in &outcomes {
+        if let Err(code) = outcome {
+            assert_eq!(
+                *code,
+                Code::Unavailable,
+                "after exit calls fail as UNAVAILABLE only"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_run_as_separate_processes_on_postgres() {
+    let papers_db = PgDatabase::create().await;
+    let authors_db = PgDatabase::create().await;
+    let authors_port = imprint_system_tests::free_port();
+    let papers_port = imprint_system_tests::free_port();
+    let authors_url = format!("http://127.0.0.1:{authors_port}");
+    let papers_url = format!("http://127.0.0.1:{papers_port}");
+
+    // Each role gets only environment variables, as a container would.
+    let authors = Process::serve_on(
+        authors_port,
+        &["--role", "authors"],
+        &[
+            ("IMPRINT__DATABASE__URL", authors_db.url.clone()),
+            ("IMPRINT__PAPERS__URL", papers_url.clone()),
+        ],
+    )
+    .await;
+    let papers = Process::serve_on(
+        papers_port,
+        &["--role", "papers"],
+        &[
+            ("IMPRINT__DATABASE__URL", papers_db.url.clone()),
+            ("IMPRINT__AUTHORS__URL", authors_url.clone()),
+            ("IMPRINT__AUTHORS__TIMEOUT_MS", "1000".to_owned()),
+        ],
+    )
+    .await;
+    let mut author_client = AuthorServiceClient::new(authors.channel().await);
+    let mut paper_client = PaperServiceClient::new(papers.channel().await);
+
+    // Each process serves only its own service.
+    let status = PaperServiceClient::new(authors.channel().await)
+        .list_papers(ListPapersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+
+    let author = author_client
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                name: "Imran Khan".into(),
+                ..Author::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .author
+        .unwrap();
+    let created = paper_client
+        .create_paper(paper("Across Processes", vec![author.id.clone()]))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(created.author_ids, std::slice::from_ref(&author.id));
+    let unknown = paper_client
+        .create_paper(paper(
+            "Ghost Credit",
+            vec!["01900000-0000-7000-8000-000000000000".into()],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.code(),
+        Code::InvalidArgument,
+        "papers asked authors: {unknown:?}"
+    );
+    let refused = author_client
+        .delete_author(DeleteAuthorRequest {
+            id: author.id.clone(),
+            version: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "authors asked papers: {refused:?}"
+    );
+
+    // With the authors role gone, papers answers UNAVAILABLE at once rather than hanging.
+    authors.terminate();
+    assert_eq!(authors.wait().await, Some(0));
+    let started = Instant::now();
+    let down = paper_client
+        .create_paper(paper("While Authors Is Down", vec![author.id.clone()]))
+        .await
+        .unwrap_err();
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    // Reads that need no other service keep working.
+    let listed = paper_client
+        .list_papers(ListPapersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.papers.len(), 1);
+    papers.terminate();
+    assert_eq!(papers.wait().await, Some(0));
+}
