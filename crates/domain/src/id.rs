@@ -71,8 +71,9 @@ uuid_id!(
     "an author"
 );
 
-/// Cuts echoed input so that an error message stays readable when the input is huge.
-pub(crate) fn shorten(input: &str) -> String {
+/// Cuts echoed input so that an error message stays readable, and small enough to travel in a
+/// response header, when the input is huge.
+pub fn shorten(input: &str) -> String {
     const MAX: usize = 64;
     if input.chars().count() <= MAX {
         input.to_owned()

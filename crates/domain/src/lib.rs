@@ -16,7 +16,7 @@ pub mod web;
 
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
 pub use error::{FieldViolation, Violations};
-pub use id::{AuthorId, PaperId};
+pub use id::{AuthorId, PaperId, shorten};
 pub use mask::MaskField;
 pub use orcid::Orcid;
 pub use paper::{

@@ -42,7 +42,7 @@ impl ServiceError {
     pub fn not_found(resource: &'static str, key: impl Into<String>) -> Self {
         Self::NotFound {
             resource,
-            key: key.into(),
+            key: imprint_domain::shorten(&key.into()),
         }
     }
 }

@@ -5,17 +5,46 @@ use imprint_domain::Violations;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// `INVALID_ARGUMENT` with one `BadRequest.FieldViolation` per bad field.
+/// Most field violations sent back in the details, and most repeated in the message. Both
+/// travel in HTTP/2 headers (the message percent-encoded, the details in base64 with the message
+/// again), which clients cap at 16 KiB by default; a request with thousands of bad fields gets
+/// the first ones and a count, and every response stays well under the cap.
+const MAX_VIOLATIONS: usize = 20;
+const MAX_IN_MESSAGE: usize = 3;
+/// Longest field path and description kept.
+const MAX_FIELD: usize = 100;
+const MAX_DESCRIPTION: usize = 200;
+
+/// `INVALID_ARGUMENT` with one `BadRequest.FieldViolation` per bad field (the first 20).
 pub fn invalid_argument(violations: &Violations) -> Status {
     let mut details = ErrorDetails::new();
-    for v in violations.iter() {
-        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    let mut message = String::from("invalid request: ");
+    let total = violations.iter().count();
+    for (i, v) in violations.iter().take(MAX_VIOLATIONS).enumerate() {
+        let field = cut(&v.field, MAX_FIELD);
+        let description = cut(&v.description, MAX_DESCRIPTION);
+        if i < MAX_IN_MESSAGE {
+            if i > 0 {
+                message.push_str("; ");
+            }
+            message.push_str(&format!("{field}: {description}"));
+        }
+        details.add_bad_request_violation(field, description);
     }
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("invalid request: {violations}"),
-        details,
-    )
+    if total > MAX_IN_MESSAGE {
+        message.push_str(&format!("; and {} more", total - MAX_IN_MESSAGE));
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(max).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// `NOT_FOUND` naming the resource, with `ResourceInfo` details.
@@ -61,5 +90,18 @@ mod tests {
             ]
         );
         assert!(status.message().contains("paper.title: must not be empty"));
+    }
+
+    #[test]
+    fn many_violations_stay_small() {
+        let mut v = Violations::new();
+        for i in 0..1000 {
+            v.push(format!("paper.author_ids[{i}]"), "x".repeat(5000));
+        }
+        let status = invalid_argument(&v);
+        assert_eq!(field_violations(&status).len(), 20);
+        assert!(status.message().ends_with("and 997 more"));
+        assert!(status.message().len() < 1000);
+        assert!(status.details().len() < 6000);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use imprint_domain::text::fold;
+use imprint_domain::text::{PersonName, fold};
 use imprint_domain::{
     Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations, time,
 };
@@ -78,6 +78,8 @@ impl AuthorsService {
     pub async fn get(&self, key: &AuthorKey) -> Result<Author, ServiceError> {
         let found = match key {
             AuthorKey::Id(id) => self.store.find(*id).await?,
+            // A string that cannot be a slug names no author; it never reaches the database.
+            AuthorKey::Slug(slug) if Slug::parse(slug).is_err() => None,
             AuthorKey::Slug(slug) => self.store.find_by_slug(slug).await?,
         };
         found.ok_or_else(|| match key {
@@ -135,7 +137,12 @@ impl AuthorsService {
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<Author>, String), ServiceError> {
-        let query = fold(query);
+        let query = if query.trim().is_empty() {
+            String::new()
+        } else {
+            let name = PersonName::parse(query).map_err(|e| Violations::one("query", e))?;
+            fold(name.as_str())
+        };
         let filters = format!("query={query}");
         let after: Option<ListKey> =
             decode_token(&filters, page_token).map_err(|e| Violations::one("page_token", e))?;

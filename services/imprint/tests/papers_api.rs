@@ -412,8 +412,43 @@ async fn update_applies_masks_and_refuses_stale_versions(backend: Backend) {
     );
     assert_eq!(violated_fields(&status), ["paper.author_ids[0]"]);
 
+    // New topics and credits are what the list filters see from then on.
+    let v3 = update(
+        Paper {
+            id: created.id.clone(),
+            version: 2,
+            topics: vec!["Trade".into()],
+            author_ids: vec![a.id.clone()],
+            ..Paper::default()
+        },
+        &["topics", "author_ids"],
+    )
+    .await
+    .unwrap();
+    let listed = |topic: &str, author: &str| {
+        let mut client = papers.clone();
+        let request = ListPapersRequest {
+            topic: topic.to_owned(),
+            author_id: author.to_owned(),
+            ..ListPapersRequest::default()
+        };
+        async move {
+            client
+                .list_papers(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .papers
+                .len()
+        }
+    };
+    assert_eq!(listed("trade", "").await, 1);
+    assert_eq!(listed("global policy", "").await, 0);
+    assert_eq!(listed("", &b.id).await, 0);
+    assert_eq!(listed("", &a.id).await, 1);
+
     let other = app.create(draft("Other", &[&a])).await.unwrap();
-    let mut steal = v2.clone();
+    let mut steal = v3.clone();
     steal.slug = other.slug.clone();
     expect_code(update(steal, &["slug"]).await, Code::AlreadyExists);
     app.stop().await;

@@ -59,7 +59,12 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
     } else {
         v.check("author_id", AuthorId::parse(&request.author_id))
     };
-    let topic_key = Some(Topic::key_of(&request.topic)).filter(|k| !k.is_empty());
+    let topic_key = if request.topic.trim().is_empty() {
+        None
+    } else {
+        v.check("topic", Topic::parse(&request.topic))
+            .map(|t| t.key())
+    };
     v.into_result(|| ListFilter {
         status,
         topic_key,

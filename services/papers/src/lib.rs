@@ -16,6 +16,9 @@ use tonic::transport::Channel;
 pub use migration::Migrator;
 pub use service::PapersService;
 
+/// Largest request accepted.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
 /// The full gRPC name of the service, for health reporting.
 pub const SERVICE_NAME: &str = "imprint.papers.v1.PaperService";
 
@@ -25,5 +28,8 @@ pub fn server(db: Database, authors: Channel) -> PaperServiceServer<grpc::Papers
         storage::PaperStore::new(db),
         AuthorServiceClient::new(authors),
     );
+    // A body may hold a million characters, up to 4 MiB of UTF-8: leave room beyond tonic's
+    // 4 MiB default so that the length check, not the transport, answers.
     PaperServiceServer::new(grpc::PapersGrpc::new(service))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
 }

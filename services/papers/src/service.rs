@@ -80,6 +80,8 @@ impl PapersService {
     pub async fn get(&self, key: &PaperKey) -> Result<Paper, ServiceError> {
         let found = match key {
             PaperKey::Id(id) => self.store.find(*id).await?,
+            // A string that cannot be a slug names no paper; it never reaches the database.
+            PaperKey::Slug(slug) if Slug::parse(slug).is_err() => None,
             PaperKey::Slug(slug) => self.store.find_by_slug(slug).await?,
         };
         found.ok_or_else(|| match key {

@@ -1,0 +1,270 @@
+//! `imprint-loadgen`: the load generator behind `BENCHMARKS.md`.
+//!
+//! `run` sends requests open-loop at a fixed rate (each request starts at its scheduled time,
+//! whether or not earlier ones finished, and its latency counts from that time, so a stalled
+//! server cannot hide its stalls), then reports latency percentiles and the CPU time the
+//! measured processes spent per request, read from `/proc`. `echo-server` is the baseline: a
+//! bare tonic server answering `grpc.health.v1.Health/Check`.
+
+#![allow(clippy::print_stdout)] // Its output is the report.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use imprint_proto::papers::GetPaperRequest;
+use imprint_proto::papers::get_paper_request::Key;
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imprint-loadgen",
+    about = "Fixed-rate gRPC load with latency and CPU figures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the baseline: a bare tonic server with grpc.health.v1 only.
+    EchoServer {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:50100")]
+        addr: SocketAddr,
+    },
+    /// Send load and report.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// gRPC target, `http://host:port`.
+    #[arg(long)]
+    target: String,
+    /// What to call.
+    #[arg(long, value_enum)]
+    rpc: Rpc,
+    /// The slug for `get-paper-by-slug`.
+    #[arg(long, default_value = "")]
+    slug: String,
+    /// Requests per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Unmeasured warm-up seconds at the same rate.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// HTTP/2 connections, used round-robin.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Process ids whose CPU time counts as the server's (repeatable).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+    /// Processes, by command name (e.g. `postgres`), whose CPU is reported as the database's.
+    #[arg(long = "db-comm")]
+    db_comms: Vec<String>,
+    /// A label for the report line.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Rpc {
+    /// grpc.health.v1.Health/Check.
+    Health,
+    /// imprint.papers.v1.PaperService/GetPaper by slug.
+    GetPaperBySlug,
+}
+
+fn main() -> Result<(), String> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::EchoServer { addr } => echo_server(addr).await,
+            Command::Run(args) => run(args).await,
+        }
+    })
+}
+
+async fn echo_server(addr: SocketAddr) -> Result<(), String> {
+    let (_reporter, service) = tonic_health::server::health_reporter();
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_shutdown(addr, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Clone)]
+enum Client {
+    Health(HealthClient<Channel>),
+    Paper(PaperServiceClient<Channel>, String),
+}
+
+impl Client {
+    async fn call(&mut self) -> Result<(), tonic::Status> {
+        match self {
+            Self::Health(c) => c.check(HealthCheckRequest::default()).await.map(|_| ()),
+            Self::Paper(c, slug) => c
+                .get_paper(GetPaperRequest {
+                    key: Some(Key::Slug(slug.clone())),
+                })
+                .await
+                .map(|_| ()),
+        }
+    }
+}
+
+/// Total user + system CPU time of the given processes, in clock ticks.
+fn cpu_ticks(pids: &[u32], comms: &[String]) -> u64 {
+    let mut total = 0;
+    let mut add = |stat: &str| {
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+            let utime = fields
+                .get(11)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let stime = fields
+                .get(12)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            total += utime + stime;
+        }
+    };
+    for pid in pids {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            add(&stat);
+        }
+    }
+    if !comms.is_empty()
+        && let Ok(entries) = std::fs::read_dir("/proc")
+    {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comms.iter().any(|c| c == comm.trim())
+                && let Ok(stat) = std::fs::read_to_string(path.join("stat"))
+            {
+                add(&stat);
+            }
+        }
+    }
+    total
+}
+
+fn ticks_per_second() -> u64 {
+    // Linux reports CPU times in USER_HZ, 100 on every mainstream architecture.
+    100
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let mut clients = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections.max(1) {
+        let channel = Endpoint::from_shared(args.target.clone())
+            .map_err(|e| e.to_string())?
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .map_err(|e| format!("connecting to {}: {e}", args.target))?;
+        clients.push(match args.rpc {
+            Rpc::Health => Client::Health(HealthClient::new(channel)),
+            Rpc::GetPaperBySlug => {
+                Client::Paper(PaperServiceClient::new(channel), args.slug.clone())
+            }
+        });
+    }
+    // One call up front: a wrong slug or target fails here, not as a wall of errors.
+    clients[0]
+        .clone()
+        .call()
+        .await
+        .map_err(|s| format!("the first call failed: {s:?}"))?;
+
+    let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
+    let warmup_n = args.rate * args.warmup;
+    let measured_n = args.rate * args.duration;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(bool, Duration, bool)>();
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut cpu_start = None;
+    let mut measured_start = None;
+    for i in 0..(warmup_n + measured_n) {
+        let scheduled = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let measured = i >= warmup_n;
+        if measured && cpu_start.is_none() {
+            cpu_start = Some((cpu_ticks(&args.pids, &[]), cpu_ticks(&[], &args.db_comms)));
+            measured_start = Some(Instant::now());
+        }
+        let mut client = clients[usize::try_from(i).unwrap_or(0) % clients.len()].clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let ok = client.call().await.is_ok();
+            let _ = tx.send((measured, scheduled.elapsed(), ok));
+        });
+    }
+    drop(tx);
+    let mut latencies = Vec::with_capacity(usize::try_from(measured_n).unwrap_or(0));
+    let mut errors = 0u64;
+    while let Some((measured, latency, ok)) = rx.recv().await {
+        if measured {
+            if ok {
+                latencies.push(latency);
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    let wall = measured_start.map(|s| s.elapsed()).unwrap_or_default();
+    let (server_start, db_start) = cpu_start.unwrap_or_default();
+    let server_cpu = cpu_ticks(&args.pids, &[]).saturating_sub(server_start);
+    let db_cpu = cpu_ticks(&[], &args.db_comms).saturating_sub(db_start);
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[idx.min(latencies.len() - 1)].as_secs_f64() * 1e6
+    };
+    let done = latencies.len() as f64;
+    let per_req = |ticks: u64| ticks as f64 * 1e6 / ticks_per_second() as f64 / done.max(1.0);
+    let db = if args.db_comms.is_empty() {
+        String::new()
+    } else {
+        format!("  database CPU {:>6.1} µs/req", per_req(db_cpu))
+    };
+    println!(
+        "{label:<28} rate {rate:>6}/s  ok {ok:>7}  errors {errors:>4}  achieved {achieved:>8.0}/s  \
+         p50 {p50:>7.0} µs  p90 {p90:>7.0} µs  p99 {p99:>7.0} µs  max {max:>8.0} µs  \
+         server CPU {server:>6.1} µs/req{db}",
+        label = args.label,
+        rate = args.rate,
+        ok = latencies.len(),
+        achieved = done / wall.as_secs_f64().max(1e-9),
+        p50 = pct(0.50),
+        p90 = pct(0.90),
+        p99 = pct(0.99),
+        max = pct(1.0),
+        server = per_req(server_cpu),
+    );
+    Ok(())
+}
