@@ -195,3 +195,50 @@ async fn roles_run_as_separate_processes_on_postgres() {
     papers.terminate();
     assert_eq!(papers.wait().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_bad_setting_stops_the_process_naming_the_key() {
+    let output = tokio::process::Command::new(imprint_system_tests::imprint_binary())
+        .arg("serve")
+        .env("IMPRINT__SERVER__GRPC_ADDR", "not-an-address")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.grpc_addr"), "{stderr}");
+
+    let output = tokio::process::Command::new(imprint_system_tests::imprint_binary())
+        .args(["serve", "--role", "papers"])
+        .env("IMPRINT__DATABASE__URL", "mysql://nope")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("database.url"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_logs_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(imprint_system_tests::imprint_binary())
+        .args(["migrate", "--log-format", "json", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        assert!(
+            line.starts_with('{') && line.ends_with('}') && line.contains("\"level\""),
+            "not a JSON log line: {line}"
+        );
+    }
+    assert!(stderr.contains("papers database migrated"), "{stderr}");
+    assert!(dir.path().join("papers.db").exists());
+    assert!(dir.path().join("authors.db").exists());
+}
