@@ -125,43 +125,35 @@ impl AuthorFields {
             let path = field.path();
             match field {
                 AuthorField::Slug => slug = v.check(path, Slug::parse(&input.slug)),
-                AuthorField::Name => {
-                    if let Some(name) = v.check(path, PersonName::parse(&input.name)) {
-                        next.name = name;
+                AuthorField::Name => v.assign(path, &mut next.name, PersonName::parse(&input.name)),
+                AuthorField::Bio => v.assign(path, &mut next.bio, Bio::parse(&input.bio)),
+                AuthorField::Positions => {
+                    if let Some(p) = v.nested(path, parse_positions(&input.positions)) {
+                        next.positions = p;
                     }
                 }
-                AuthorField::Bio => {
-                    if let Some(bio) = v.check(path, Bio::parse(&input.bio)) {
-                        next.bio = bio;
-                    }
-                }
-                AuthorField::Positions => match parse_positions(&input.positions) {
-                    Ok(p) => next.positions = p,
-                    Err(inner) => v.extend_prefixed(path, inner),
-                },
                 AuthorField::Orcid => {
-                    let parsed = if input.orcid.trim().is_empty() {
-                        Ok(None)
-                    } else {
-                        Orcid::parse(&input.orcid).map(Some)
-                    };
-                    if let Some(orcid) = v.check(path, parsed) {
-                        next.orcid = orcid;
-                    }
+                    v.assign(path, &mut next.orcid, optional(&input.orcid, Orcid::parse));
                 }
                 AuthorField::PhotoUrl => {
-                    let parsed = if input.photo_url.trim().is_empty() {
-                        Ok(None)
-                    } else {
-                        HttpUrl::parse(&input.photo_url).map(Some)
-                    };
-                    if let Some(url) = v.check(path, parsed) {
-                        next.photo_url = url;
-                    }
+                    let url = optional(&input.photo_url, HttpUrl::parse);
+                    v.assign(path, &mut next.photo_url, url);
                 }
             }
         }
         v.into_result(|| (slug, next))
+    }
+}
+
+/// An optional value: blank input clears it.
+fn optional<T>(
+    input: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    if input.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse(input).map(Some)
     }
 }
 

@@ -47,6 +47,24 @@ impl Violations {
         }
     }
 
+    /// Stores the value of `result` in `slot`, or records its error against `field`.
+    pub fn assign<T>(&mut self, field: &str, slot: &mut T, result: Result<T, String>) {
+        if let Some(value) = self.check(field, result) {
+            *slot = value;
+        }
+    }
+
+    /// Keeps the value of a nested parse, or records its violations under `prefix`.
+    pub fn nested<T>(&mut self, prefix: &str, result: Result<T, Violations>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(inner) => {
+                self.extend_prefixed(prefix, inner);
+                None
+            }
+        }
+    }
+
     /// Adds the violations of a nested value, its paths under `prefix`.
     pub fn extend_prefixed(&mut self, prefix: &str, other: Violations) {
         for v in other.0 {

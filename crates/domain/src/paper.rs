@@ -348,8 +348,8 @@ impl PaperFields {
         let summary = v.check("summary", Summary::parse(&input.summary));
         let body = v.check("body", Body::parse(&input.body));
         let publication_type = v.check("publication_type", required_type(input));
-        let topics = nested(&mut v, "topics", Topics::parse(&input.topics));
-        let author_ids = nested(&mut v, "author_ids", AuthorIds::parse(&input.author_ids));
+        let topics = v.nested("topics", Topics::parse(&input.topics));
+        let author_ids = v.nested("author_ids", AuthorIds::parse(&input.author_ids));
         let funding_note = v.check("funding_note", FundingNote::parse(&input.funding_note));
         match (
             title,
@@ -399,36 +399,28 @@ impl PaperFields {
             let path = field.path();
             match field {
                 PaperField::Slug => slug = v.check(path, Slug::parse(&input.slug)),
-                PaperField::Title => set(&mut v, path, &mut next.title, Title::parse(&input.title)),
-                PaperField::Summary => set(
-                    &mut v,
-                    path,
-                    &mut next.summary,
-                    Summary::parse(&input.summary),
-                ),
-                PaperField::Body => set(&mut v, path, &mut next.body, Body::parse(&input.body)),
-                PaperField::PublicationType => set(
-                    &mut v,
-                    path,
-                    &mut next.publication_type,
-                    required_type(input),
-                ),
+                PaperField::Title => v.assign(path, &mut next.title, Title::parse(&input.title)),
+                PaperField::Summary => {
+                    v.assign(path, &mut next.summary, Summary::parse(&input.summary));
+                }
+                PaperField::Body => v.assign(path, &mut next.body, Body::parse(&input.body)),
+                PaperField::PublicationType => {
+                    v.assign(path, &mut next.publication_type, required_type(input));
+                }
                 PaperField::Topics => {
-                    if let Some(t) = nested(&mut v, path, Topics::parse(&input.topics)) {
+                    if let Some(t) = v.nested(path, Topics::parse(&input.topics)) {
                         next.topics = t;
                     }
                 }
                 PaperField::AuthorIds => {
-                    if let Some(a) = nested(&mut v, path, AuthorIds::parse(&input.author_ids)) {
+                    if let Some(a) = v.nested(path, AuthorIds::parse(&input.author_ids)) {
                         next.author_ids = a;
                     }
                 }
-                PaperField::FundingNote => set(
-                    &mut v,
-                    path,
-                    &mut next.funding_note,
-                    FundingNote::parse(&input.funding_note),
-                ),
+                PaperField::FundingNote => {
+                    let note = FundingNote::parse(&input.funding_note);
+                    v.assign(path, &mut next.funding_note, note);
+                }
             }
         }
         v.into_result(|| (slug, next))
@@ -471,22 +463,6 @@ fn required_type(input: &PaperInput) -> Result<PublicationType, String> {
     input.publication_type.ok_or_else(|| {
         "is required: choose a publication type such as PUBLICATION_TYPE_REPORT".to_owned()
     })
-}
-
-fn set<T>(v: &mut Violations, path: &str, slot: &mut T, value: Result<T, String>) {
-    if let Some(value) = v.check(path, value) {
-        *slot = value;
-    }
-}
-
-fn nested<T>(v: &mut Violations, path: &str, result: Result<T, Violations>) -> Option<T> {
-    match result {
-        Ok(value) => Some(value),
-        Err(inner) => {
-            v.extend_prefixed(path, inner);
-            None
-        }
-    }
 }
 
 /// Whether a workflow step changed anything; an unchanged paper is not saved again.

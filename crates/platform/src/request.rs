@@ -1,6 +1,8 @@
 //! Checks on request fields that every service reads the same way.
 
-use imprint_domain::Violations;
+use std::fmt;
+
+use imprint_domain::{Slug, Violations};
 
 use crate::ServiceError;
 
@@ -22,4 +24,32 @@ pub fn required_version(field: &str, version: i64) -> Result<i64, ServiceError> 
         )
         .into()
     })
+}
+
+/// How a client names a resource: by id, or by any slug it has or had.
+#[derive(Debug, Clone)]
+pub enum Key<I> {
+    /// By id.
+    Id(I),
+    /// By a current or former slug.
+    Slug(String),
+}
+
+impl<I: fmt::Display> Key<I> {
+    /// The slug to look up, or `None` when the text cannot be a slug and so names nothing: such
+    /// text never reaches the database.
+    pub fn lookup_slug(&self) -> Option<&str> {
+        match self {
+            Self::Slug(s) if Slug::parse(s).is_ok() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// NOT_FOUND for this key.
+    pub fn not_found(&self, resource: &'static str) -> ServiceError {
+        match self {
+            Self::Id(id) => ServiceError::not_found(resource, id.to_string()),
+            Self::Slug(slug) => ServiceError::not_found(resource, slug.clone()),
+        }
+    }
 }

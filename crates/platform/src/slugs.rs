@@ -8,6 +8,85 @@ use uuid::Uuid;
 
 use imprint_domain::Slug;
 
+use crate::ServiceError;
+use crate::db::is_unique_violation;
+
+/// How often a create retries when a concurrent create took its derived slug meanwhile.
+const SLUG_RETRIES: usize = 5;
+
+/// Why a write to a service's store did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another resource has or had this slug.
+    #[error("slug '{0}' is taken")]
+    SlugTaken(Slug),
+    /// Another resource holds this unique value (an ORCID iD, say).
+    #[error("{what} '{value}' is taken")]
+    Taken {
+        /// What kind of value: "ORCID iD".
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The stored version is not the one the change was based on.
+    #[error("stale version; current is {current}")]
+    Stale {
+        /// The stored version.
+        current: i64,
+    },
+    /// No such resource.
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl WriteError {
+    /// The use-case error for a write to `resource` (`paper`) `id`.
+    pub fn for_resource(self, resource: &'static str, id: &dyn std::fmt::Display) -> ServiceError {
+        match self {
+            Self::SlugTaken(slug) => {
+                ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another {resource}"))
+            }
+            Self::Taken { what, value } => ServiceError::AlreadyExists(format!(
+                "{what} {value} already belongs to another {resource}"
+            )),
+            Self::Stale { current } => ServiceError::Aborted(format!(
+                "{resource} {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
+            )),
+            Self::NotFound => ServiceError::not_found(resource, id.to_string()),
+            Self::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Stores a new resource under `explicit` or, when none was chosen, under the first free
+/// variant of `base` (`title`, `title-2`, …), trying the next free one when a concurrent create
+/// took it first. `insert` gets the slug to use.
+pub async fn with_free_slug<T, Free, Insert>(
+    explicit: Option<Slug>,
+    base: &Slug,
+    first_free: impl Fn(Slug) -> Free,
+    insert: impl Fn(Slug) -> Insert,
+) -> Result<T, WriteError>
+where
+    Free: Future<Output = Result<Slug, DbErr>>,
+    Insert: Future<Output = Result<T, WriteError>>,
+{
+    if let Some(slug) = explicit {
+        return insert(slug).await;
+    }
+    let mut last = WriteError::SlugTaken(base.clone());
+    for _ in 0..SLUG_RETRIES {
+        match insert(first_free(base.clone()).await?).await {
+            Err(e @ WriteError::SlugTaken(_)) => last = e,
+            done => return done,
+        }
+    }
+    Err(last)
+}
+
 /// Most numbered variants tried for a derived slug before giving up (`title-2` … `title-N`).
 const MAX_SUFFIX: u32 = 10_000;
 
@@ -76,9 +155,25 @@ impl SlugTable {
             .ok_or_else(|| DbErr::Custom(format!("no free slug left for '{base}'")))
     }
 
+    /// Records `slug` for `owner` inside a write; a slug another resource has or had is
+    /// [`WriteError::SlugTaken`].
+    pub async fn claim<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        slug: &Slug,
+        owner: Uuid,
+    ) -> Result<(), WriteError> {
+        match self.reserve(db, slug, owner).await {
+            Ok(()) => Ok(()),
+            Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(slug.clone())),
+            Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(slug.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records `slug` for `owner`. Re-recording an owner's own slug is a no-op; a slug owned by
-    /// another resource fails with a unique violation, which callers map to ALREADY_EXISTS.
-    pub async fn reserve<C: ConnectionTrait>(
+    /// another resource fails with `RecordNotInserted`.
+    async fn reserve<C: ConnectionTrait>(
         &self,
         db: &C,
         slug: &Slug,

@@ -10,25 +10,19 @@ use imprint_domain::{
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{decode_token, encode_token};
+use imprint_platform::request::Key;
+use imprint_platform::slugs::with_free_slug;
 use imprint_proto::papers::ListPapersRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use tonic::transport::Channel;
 
-use crate::storage::{AuthorStore, ListKey, WriteError};
+use crate::storage::{AuthorStore, ListKey};
 
 /// Most ids one `BatchGetAuthors` call may ask for.
 pub const MAX_BATCH: usize = 1000;
-/// How often a create retries when another create took its derived slug meanwhile.
-const SLUG_RETRIES: usize = 5;
 
 /// How a client names an author.
-#[derive(Debug, Clone)]
-pub enum AuthorKey {
-    /// By id.
-    Id(AuthorId),
-    /// By a current or former slug.
-    Slug(String),
-}
+pub type AuthorKey = Key<AuthorId>;
 
 /// The authors service's use cases.
 #[derive(Debug, Clone)]
@@ -49,43 +43,29 @@ impl AuthorsService {
     pub async fn create(&self, input: &AuthorInput) -> Result<Author, ServiceError> {
         let (slug, fields) = AuthorFields::parse(input)?;
         self.check_orcid_free(fields.orcid.as_ref(), None).await?;
-        let explicit = slug.is_some();
-        for _ in 0..SLUG_RETRIES {
-            let slug = match &slug {
-                Some(s) => s.clone(),
-                None => {
-                    self.store
-                        .first_free_slug(&Slug::derive(fields.name.as_str(), "author"))
-                        .await?
-                }
-            };
-            let author = Author::new(slug, fields.clone(), time::now());
-            match self.store.insert(&author).await {
-                Ok(()) => {
-                    tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
-                    return Ok(author);
-                }
-                Err(WriteError::SlugTaken(_)) if !explicit => {}
-                Err(e) => return Err(write_error(e, author.id)),
-            }
-        }
-        Err(ServiceError::Unavailable(
-            "could not find a free slug while other authors were being created; retry".to_owned(),
-        ))
+        let author = with_free_slug(
+            slug,
+            &Slug::derive(fields.name.as_str(), "author"),
+            |base| async move { self.store.first_free_slug(&base).await },
+            |slug| {
+                let author = Author::new(slug, fields.clone(), time::now());
+                async move { self.store.insert(&author).await.map(|()| author) }
+            },
+        )
+        .await
+        .map_err(|e| e.for_resource("author", &"(new)"))?;
+        tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
+        Ok(author)
     }
 
     /// One author.
     pub async fn get(&self, key: &AuthorKey) -> Result<Author, ServiceError> {
-        let found = match key {
-            AuthorKey::Id(id) => self.store.find(*id).await?,
-            // A string that cannot be a slug names no author; it never reaches the database.
-            AuthorKey::Slug(slug) if Slug::parse(slug).is_err() => None,
-            AuthorKey::Slug(slug) => self.store.find_by_slug(slug).await?,
+        let found = match (key, key.lookup_slug()) {
+            (Key::Id(id), _) => self.store.find(*id).await?,
+            (Key::Slug(_), Some(slug)) => self.store.find_by_slug(slug).await?,
+            (Key::Slug(_), None) => None,
         };
-        found.ok_or_else(|| match key {
-            AuthorKey::Id(id) => ServiceError::not_found("author", id.to_string()),
-            AuthorKey::Slug(slug) => ServiceError::not_found("author", slug.clone()),
-        })
+        found.ok_or_else(|| key.not_found("author"))
     }
 
     /// The authors named by `ids` in the order asked (each once), and the ids naming nobody.
@@ -170,7 +150,7 @@ impl AuthorsService {
         input: &AuthorInput,
         mask: &[AuthorField],
     ) -> Result<Author, ServiceError> {
-        let current = self.get(&AuthorKey::Id(id)).await?;
+        let current = self.get(&Key::Id(id)).await?;
         check_version(&current, version)?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
@@ -191,14 +171,14 @@ impl AuthorsService {
         self.store
             .update(&next, version)
             .await
-            .map_err(|e| write_error(e, id))?;
+            .map_err(|e| e.for_resource("author", &id))?;
         tracing::info!(author_id = %id, version = next.version, "author updated");
         Ok(next)
     }
 
     /// Deletes author `id` unless a paper credits it.
     pub async fn delete(&self, id: AuthorId, version: Option<i64>) -> Result<(), ServiceError> {
-        let current = self.get(&AuthorKey::Id(id)).await?;
+        let current = self.get(&Key::Id(id)).await?;
         if let Some(v) = version {
             check_version(&current, v)?;
         }
@@ -223,7 +203,7 @@ impl AuthorsService {
         self.store
             .delete(id, version)
             .await
-            .map_err(|e| write_error(e, id))?;
+            .map_err(|e| e.for_resource("author", &id))?;
         tracing::info!(author_id = %id, "author deleted");
         Ok(())
     }
@@ -255,20 +235,4 @@ fn stale(id: AuthorId, yours: i64, current: i64) -> ServiceError {
     ServiceError::Aborted(format!(
         "author {id} was changed by someone else: you sent version {yours}, the stored one is {current}; reload it and apply your change again"
     ))
-}
-
-fn write_error(err: WriteError, id: AuthorId) -> ServiceError {
-    match err {
-        WriteError::SlugTaken(slug) => {
-            ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another author"))
-        }
-        WriteError::OrcidTaken(orcid) => ServiceError::AlreadyExists(format!(
-            "ORCID iD {orcid} already belongs to another author"
-        )),
-        WriteError::Stale { current } => ServiceError::Aborted(format!(
-            "author {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
-        )),
-        WriteError::NotFound => ServiceError::not_found("author", id.to_string()),
-        WriteError::Db(e) => e.into(),
-    }
 }

@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use imprint_platform::server::{Check, Health};
+use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
+use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
@@ -105,60 +107,44 @@ impl Application {
         let (grpc_listener, grpc_addr) = bind("gRPC", settings.server.grpc_addr).await?;
         let (http_listener, http_addr) = bind("HTTP", settings.server.http_addr).await?;
         let own_url = format!("http://{}", loopback_for(grpc_addr));
-        let peer_url = |own: &str, key: &str, runs_here: bool| -> Result<String, AppError> {
-            if !own.is_empty() {
-                Ok(own.to_owned())
+        // A channel to another service: the configured URL, else this very process when it runs
+        // that service too; a role without its peer is a configuration error.
+        let peer = |peer: &ServiceSettings, name: &str, runs_here: bool| {
+            let url = if !peer.url.is_empty() {
+                peer.url.clone()
             } else if runs_here {
-                Ok(own_url.clone())
+                own_url.clone()
             } else {
-                let service = key.trim_end_matches(".url");
-                Err(AppError::Config(format!(
-                    "{key} is required with --role {}: the address of the {service} service, e.g. http://{service}:50051",
+                return Err(AppError::Config(format!(
+                    "{name}.url is required with --role {}: the address of the {name} service, e.g. http://{name}:50051",
                     role.name()
-                )))
-            }
+                )));
+            };
+            clients::channel(&url, peer.timeout_ms).map_err(AppError::Config)
         };
-
+        let migrate = settings.database.migrate_on_start;
         let mut databases = Vec::new();
         let mut checks: Vec<(String, Check)> = Vec::new();
         let mut services = Vec::new();
+        let mut register = |db: &Database, service: &str, grpc_name: &str| {
+            checks.push((format!("{service} database"), Health::database_check(db)));
+            services.push(grpc_name.to_owned());
+            databases.push(db.clone());
+        };
 
         let papers = if role.runs_papers() {
-            let db = open("papers", &settings).await?;
-            if settings.database.migrate_on_start {
-                db.migrate::<imprint_papers::Migrator>()
-                    .await
-                    .map_err(|source| AppError::Migration {
-                        service: "papers",
-                        source,
-                    })?;
-            }
-            let authors_url = peer_url(&settings.authors.url, "authors.url", role.runs_authors())?;
-            let authors = clients::channel(&authors_url, settings.authors.timeout_ms)
-                .map_err(AppError::Config)?;
-            checks.push(("papers database".to_owned(), Health::database_check(&db)));
-            services.push(imprint_papers::SERVICE_NAME.to_owned());
-            databases.push(db.clone());
+            let db = open_service::<imprint_papers::Migrator>("papers", &settings, migrate).await?;
+            let authors = peer(&settings.authors, "authors", role.runs_authors())?;
+            register(&db, "papers", imprint_papers::SERVICE_NAME);
             Some(imprint_papers::server(db, authors))
         } else {
             None
         };
         let authors = if role.runs_authors() {
-            let db = open("authors", &settings).await?;
-            if settings.database.migrate_on_start {
-                db.migrate::<imprint_authors::Migrator>()
-                    .await
-                    .map_err(|source| AppError::Migration {
-                        service: "authors",
-                        source,
-                    })?;
-            }
-            let papers_url = peer_url(&settings.papers.url, "papers.url", role.runs_papers())?;
-            let papers = clients::channel(&papers_url, settings.papers.timeout_ms)
-                .map_err(AppError::Config)?;
-            checks.push(("authors database".to_owned(), Health::database_check(&db)));
-            services.push(imprint_authors::SERVICE_NAME.to_owned());
-            databases.push(db.clone());
+            let db =
+                open_service::<imprint_authors::Migrator>("authors", &settings, migrate).await?;
+            let papers = peer(&settings.papers, "papers", role.runs_papers())?;
+            register(&db, "authors", imprint_authors::SERVICE_NAME);
             Some(imprint_authors::server(db, papers))
         } else {
             None
@@ -245,34 +231,36 @@ impl Application {
 /// Runs every pending migration of the services of `role`, then returns.
 pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
     if role.runs_papers() {
-        let db = open("papers", settings).await?;
-        db.migrate::<imprint_papers::Migrator>()
-            .await
-            .map_err(|source| AppError::Migration {
-                service: "papers",
-                source,
-            })?;
-        db.close().await;
+        open_service::<imprint_papers::Migrator>("papers", settings, true)
+            .await?
+            .close()
+            .await;
         tracing::info!("papers database migrated");
     }
     if role.runs_authors() {
-        let db = open("authors", settings).await?;
-        db.migrate::<imprint_authors::Migrator>()
-            .await
-            .map_err(|source| AppError::Migration {
-                service: "authors",
-                source,
-            })?;
-        db.close().await;
+        open_service::<imprint_authors::Migrator>("authors", settings, true)
+            .await?
+            .close()
+            .await;
         tracing::info!("authors database migrated");
     }
     Ok(())
 }
 
-async fn open(service: &'static str, settings: &Settings) -> Result<Database, AppError> {
+/// Opens the database of `service` and, when `migrate`, applies its pending migrations.
+async fn open_service<M: MigratorTrait>(
+    service: &'static str,
+    settings: &Settings,
+    migrate: bool,
+) -> Result<Database, AppError> {
     let url = settings.database_url_for(service);
     let db = Database::connect(&url, &settings.database).await?;
     tracing::info!(service, url = %db::redact(&url), "database open");
+    if migrate {
+        db.migrate::<M>()
+            .await
+            .map_err(|source| AppError::Migration { service, source })?;
+    }
     Ok(db)
 }
 

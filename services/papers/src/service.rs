@@ -8,23 +8,16 @@ use imprint_domain::{
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{decode_token, encode_token};
+use imprint_platform::request::Key;
+use imprint_platform::slugs::with_free_slug;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use tonic::transport::Channel;
 
-use crate::storage::{ListFilter, PaperStore, Revision, RevisionKind, WriteError};
-
-/// How often a create retries when another create took its derived slug meanwhile.
-const SLUG_RETRIES: usize = 5;
+use crate::storage::{ListFilter, PaperStore, Revision, RevisionKind};
 
 /// How a client names a paper.
-#[derive(Debug, Clone)]
-pub enum PaperKey {
-    /// By id.
-    Id(PaperId),
-    /// By a current or former slug.
-    Slug(String),
-}
+pub type PaperKey = Key<PaperId>;
 
 /// The papers service's use cases.
 #[derive(Debug, Clone)]
@@ -45,49 +38,33 @@ impl PapersService {
     pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
         let (slug, fields) = PaperFields::parse(input)?;
         self.check_authors_exist(&fields.author_ids, &[]).await?;
-        let explicit = slug.is_some();
-        for _ in 0..SLUG_RETRIES {
-            let slug = match &slug {
-                Some(s) => s.clone(),
-                None => {
-                    self.store
-                        .first_free_slug(&Slug::derive(fields.title.as_str(), "paper"))
-                        .await?
-                }
-            };
-            let paper = Paper::new_draft(slug, fields.clone(), time::now());
-            let revision = Revision {
-                kind: RevisionKind::Created,
-                changed_fields: Vec::new(),
-                paper,
-            };
-            match self.store.insert(&revision).await {
-                Ok(()) => {
-                    let paper = revision.paper;
-                    tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
-                    return Ok(paper);
-                }
-                Err(WriteError::SlugTaken(_)) if !explicit => {}
-                Err(e) => return Err(write_error(e, revision.paper.id)),
-            }
-        }
-        Err(ServiceError::Unavailable(
-            "could not find a free slug while other papers were being created; retry".to_owned(),
-        ))
+        let paper = with_free_slug(
+            slug,
+            &Slug::derive(fields.title.as_str(), "paper"),
+            |base| async move { self.store.first_free_slug(&base).await },
+            |slug| {
+                let revision = Revision {
+                    kind: RevisionKind::Created,
+                    changed_fields: Vec::new(),
+                    paper: Paper::new_draft(slug, fields.clone(), time::now()),
+                };
+                async move { self.store.insert(&revision).await.map(|()| revision.paper) }
+            },
+        )
+        .await
+        .map_err(|e| e.for_resource("paper", &"(new)"))?;
+        tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
+        Ok(paper)
     }
 
     /// One paper.
     pub async fn get(&self, key: &PaperKey) -> Result<Paper, ServiceError> {
-        let found = match key {
-            PaperKey::Id(id) => self.store.find(*id).await?,
-            // A string that cannot be a slug names no paper; it never reaches the database.
-            PaperKey::Slug(slug) if Slug::parse(slug).is_err() => None,
-            PaperKey::Slug(slug) => self.store.find_by_slug(slug).await?,
+        let found = match (key, key.lookup_slug()) {
+            (Key::Id(id), _) => self.store.find(*id).await?,
+            (Key::Slug(_), Some(slug)) => self.store.find_by_slug(slug).await?,
+            (Key::Slug(_), None) => None,
         };
-        found.ok_or_else(|| match key {
-            PaperKey::Id(id) => ServiceError::not_found("paper", id.to_string()),
-            PaperKey::Slug(slug) => ServiceError::not_found("paper", slug.clone()),
-        })
+        found.ok_or_else(|| key.not_found("paper"))
     }
 
     /// A page of papers matching `filter`, newest first.
@@ -128,7 +105,7 @@ impl PapersService {
         input: &PaperInput,
         mask: &[PaperField],
     ) -> Result<Paper, ServiceError> {
-        let current = self.get(&PaperKey::Id(id)).await?;
+        let current = self.get(&Key::Id(id)).await?;
         check_version(&current, Some(version))?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
@@ -166,7 +143,7 @@ impl PapersService {
         version: Option<i64>,
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Paper, ServiceError> {
-        let current = self.get(&PaperKey::Id(id)).await?;
+        let current = self.get(&Key::Id(id)).await?;
         check_version(&current, version)?;
         let mut next = current.clone();
         let now = time::now();
@@ -188,7 +165,7 @@ impl PapersService {
         id: PaperId,
         version: Option<i64>,
     ) -> Result<Paper, ServiceError> {
-        let current = self.get(&PaperKey::Id(id)).await?;
+        let current = self.get(&Key::Id(id)).await?;
         check_version(&current, version)?;
         let mut next = current.clone();
         match next.unpublish().map_err(workflow_error)? {
@@ -212,7 +189,7 @@ impl PapersService {
         self.store
             .delete(id, version)
             .await
-            .map_err(|e| write_error(e, id))?;
+            .map_err(|e| e.for_resource("paper", &id))?;
         tracing::info!(paper_id = %id, "paper deleted");
         Ok(())
     }
@@ -228,7 +205,7 @@ impl PapersService {
         let before: Option<i64> =
             decode_token(&fingerprint, page_token).map_err(|e| Violations::one("page_token", e))?;
         // NOT_FOUND for an unknown paper rather than an empty list.
-        self.get(&PaperKey::Id(id)).await?;
+        self.get(&Key::Id(id)).await?;
         let mut revisions = self.store.revisions(id, before, page_size + 1).await?;
         let next = if revisions.len() as u64 > page_size {
             revisions.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
@@ -258,7 +235,7 @@ impl PapersService {
         self.store
             .save(&revision, expected_version)
             .await
-            .map_err(|e| write_error(e, id))?;
+            .map_err(|e| e.for_resource("paper", &id))?;
         tracing::info!(paper_id = %id, version = revision.paper.version, kind = ?kind, "paper saved");
         Ok(revision.paper)
     }
@@ -317,18 +294,5 @@ fn workflow_error(err: WorkflowError) -> ServiceError {
             ServiceError::Invalid(Violations::one("publish_time", m))
         }
         other => ServiceError::FailedPrecondition(other.to_string()),
-    }
-}
-
-fn write_error(err: WriteError, id: PaperId) -> ServiceError {
-    match err {
-        WriteError::SlugTaken(slug) => {
-            ServiceError::AlreadyExists(format!("slug '{slug}' is taken by another paper"))
-        }
-        WriteError::Stale { current } => ServiceError::Aborted(format!(
-            "paper {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
-        )),
-        WriteError::NotFound => ServiceError::not_found("paper", id.to_string()),
-        WriteError::Db(e) => e.into(),
     }
 }

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use imprint_domain::text::{Bio, PersonName, PositionText, fold};
 use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, Slug};
 use imprint_platform::Database;
-use imprint_platform::db::is_unique_violation;
-use imprint_platform::slugs::SlugTable;
+use imprint_platform::db::{WriteTx, is_unique_violation};
+use imprint_platform::slugs::{SlugTable, WriteError};
 
 use entity::{ActiveModel, Column, Entity, Model};
 
@@ -24,29 +24,6 @@ pub const SLUGS: SlugTable = SlugTable {
     table: "author_slugs",
     owner: "author_id",
 };
-
-/// Why a write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Another author has or had this slug.
-    #[error("slug '{0}' is taken")]
-    SlugTaken(Slug),
-    /// Another author has this ORCID iD.
-    #[error("ORCID iD '{0}' belongs to another author")]
-    OrcidTaken(String),
-    /// The stored version is not the one the client read.
-    #[error("stale version; current is {current}")]
-    Stale {
-        /// The stored version.
-        current: i64,
-    },
-    /// No such author.
-    #[error("not found")]
-    NotFound,
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
 
 /// The sort key of the authors list: folded name, then id.
 pub type ListKey = (String, Uuid);
@@ -87,7 +64,7 @@ impl AuthorStore {
     /// Stores a new author and reserves its slug.
     pub async fn insert(&self, author: &Author) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        reserve_slug(&tx, author).await?;
+        SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
         let mut row = to_active(author);
         row.id = Set(author.id.as_uuid());
         Entity::insert(row)
@@ -171,7 +148,7 @@ impl AuthorStore {
     /// `expected_version`. A new slug is reserved; the old ones keep resolving.
     pub async fn update(&self, author: &Author, expected_version: i64) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        reserve_slug(&tx, author).await?;
+        SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
         let result = Entity::update_many()
             .set(to_active(author))
             .filter(Column::Id.eq(author.id.as_uuid()))
@@ -208,23 +185,8 @@ impl AuthorStore {
     }
 }
 
-async fn reserve_slug(
-    tx: &imprint_platform::db::WriteTx,
-    author: &Author,
-) -> Result<(), WriteError> {
-    match SLUGS
-        .reserve(&**tx, &author.slug, author.id.as_uuid())
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(author.slug.clone())),
-        Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(author.slug.clone())),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Why a conditional write touched no row: the row is gone, or its version moved on.
-async fn version_conflict(tx: &imprint_platform::db::WriteTx, id: AuthorId) -> WriteError {
+async fn version_conflict(tx: &WriteTx, id: AuthorId) -> WriteError {
     match Entity::find_by_id(id.as_uuid()).one(&**tx).await {
         Ok(Some(row)) => WriteError::Stale {
             current: row.version,
@@ -245,7 +207,10 @@ fn unique_error(err: DbErr, author: &Author) -> WriteError {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        WriteError::OrcidTaken(orcid)
+        WriteError::Taken {
+            what: "ORCID iD",
+            value: orcid,
+        }
     } else {
         WriteError::SlugTaken(author.slug.clone())
     }

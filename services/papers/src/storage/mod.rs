@@ -18,7 +18,7 @@ use imprint_domain::{
 };
 use imprint_platform::Database;
 use imprint_platform::db::{WriteTx, is_unique_violation};
-use imprint_platform::slugs::SlugTable;
+use imprint_platform::slugs::{SlugTable, WriteError};
 
 use entity::{paper, paper_author, paper_revision, paper_topic};
 
@@ -27,26 +27,6 @@ pub const SLUGS: SlugTable = SlugTable {
     table: "paper_slugs",
     owner: "paper_id",
 };
-
-/// Why a write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Another paper has or had this slug.
-    #[error("slug '{0}' is taken")]
-    SlugTaken(Slug),
-    /// The stored version is not the one the change was based on.
-    #[error("stale version; current is {current}")]
-    Stale {
-        /// The stored version.
-        current: i64,
-    },
-    /// No such paper.
-    #[error("not found")]
-    NotFound,
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
 
 /// What a saved change did, as recorded in its revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +109,7 @@ impl PaperStore {
     pub async fn insert(&self, revision: &Revision) -> Result<(), WriteError> {
         let p = &revision.paper;
         let tx = self.db.begin_write().await?;
-        reserve_slug(&tx, p).await?;
+        SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
         let mut row = to_active(p);
         row.id = Set(p.id.as_uuid());
         paper::Entity::insert(row)
@@ -147,7 +127,7 @@ impl PaperStore {
     pub async fn save(&self, revision: &Revision, expected_version: i64) -> Result<(), WriteError> {
         let p = &revision.paper;
         let tx = self.db.begin_write().await?;
-        reserve_slug(&tx, p).await?;
+        SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
         let result = paper::Entity::update_many()
             .set(to_active(p))
             .filter(paper::Column::Id.eq(p.id.as_uuid()))
@@ -319,15 +299,6 @@ impl PaperStore {
                 })
             })
             .collect()
-    }
-}
-
-async fn reserve_slug(tx: &WriteTx, p: &Paper) -> Result<(), WriteError> {
-    match SLUGS.reserve(&**tx, &p.slug, p.id.as_uuid()).await {
-        Ok(()) => Ok(()),
-        Err(DbErr::RecordNotInserted) => Err(WriteError::SlugTaken(p.slug.clone())),
-        Err(e) if is_unique_violation(&e) => Err(WriteError::SlugTaken(p.slug.clone())),
-        Err(e) => Err(e.into()),
     }
 }
 
