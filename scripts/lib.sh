@@ -14,12 +14,19 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
 }
 
+APT_UPDATED=""
 apt_install() {
   command -v apt-get >/dev/null || die "missing $*; install it with your package manager"
   say "installing $* (apt)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+  if [ -z "$APT_UPDATED" ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+    APT_UPDATED=1
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# psql that never prompts for a password (a prompt would hang an unattended run).
+pg_ok() { psql -w "$1" -qAtc 'select 1' </dev/null >/dev/null 2>&1; }
 
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 
@@ -49,7 +56,7 @@ ensure_rust_components() {
 ensure_postgres() {
   local url="${IMPRINT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   command -v psql >/dev/null || apt_install postgresql postgresql-client
-  if ! psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
+  if ! pg_ok "$url"; then
     if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
       for v in $(ls /etc/postgresql); do
         say "starting PostgreSQL $v"
@@ -58,14 +65,16 @@ ensure_postgres() {
       for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
     fi
   fi
-  if ! psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
-    # A fresh install answers on TCP with password authentication: give the postgres role one
-    # (over the local socket, as the postgres user) and use it.
+  if ! pg_ok "$url"; then
+    # A fresh install answers on TCP with password authentication: give the postgres role the
+    # password "postgres" (over the local socket, as the postgres user) and use it. Only on a
+    # server that had no working password-less access; say so.
     local pw_url="postgres://postgres:postgres@127.0.0.1:5432/postgres"
-    if psql "$pw_url" -qAtc 'select 1' >/dev/null 2>&1; then
+    if pg_ok "$pw_url"; then
       url="$pw_url"
-    elif as_root su postgres -c "psql -qAtc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 \
-        && psql "$pw_url" -qAtc 'select 1' >/dev/null 2>&1; then
+    elif as_root su postgres -c "psql -w -qAtc \"ALTER USER postgres PASSWORD 'postgres'\"" </dev/null >/dev/null 2>&1 \
+        && pg_ok "$pw_url"; then
+      say "set the PostgreSQL role 'postgres' password to 'postgres' for the tests"
       url="$pw_url"
     else
       die "PostgreSQL does not answer at $url; set IMPRINT_TEST_POSTGRES_URL to a server the tests may create databases on"
@@ -92,9 +101,12 @@ ensure_python() {
 # buf, from npm, for `buf lint` and the README's `buf curl` tour.
 ensure_node_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
-  if [ ! -x "$REPO/tools/node_modules/.bin/buf" ]; then
+  # Reinstall whenever the lock file changes (a stamp records the one installed).
+  local stamp="$REPO/tools/node_modules/.imprint-lock"
+  if [ ! -x "$REPO/tools/node_modules/.bin/buf" ] || ! cmp -s "$REPO/tools/package-lock.json" "$stamp"; then
     say "installing buf (npm)"
     (cd "$REPO/tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$REPO/tools/package-lock.json" "$stamp"
   fi
   export PATH="$REPO/tools/node_modules/.bin:$PATH"
 }

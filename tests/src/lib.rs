@@ -61,6 +61,8 @@ pub struct Process {
     pub grpc: SocketAddr,
     /// Its HTTP address.
     pub http: SocketAddr,
+    /// What it printed to stdout, when captured.
+    stdout: Option<std::sync::Arc<tokio::sync::Mutex<String>>>,
 }
 
 impl Process {
@@ -72,6 +74,15 @@ impl Process {
 
     /// As [`serve`](Self::serve), with gRPC on `grpc_port` (for peers that must know it first).
     pub async fn serve_on(grpc_port: u16, args: &[&str], env: &[(&str, String)]) -> Self {
+        Self::start(grpc_port, args, env, false).await
+    }
+
+    /// As [`serve`](Self::serve), keeping what the process prints to stdout.
+    pub async fn serve_capturing(args: &[&str], env: &[(&str, String)]) -> Self {
+        Self::start(free_port(), args, env, true).await
+    }
+
+    async fn start(grpc_port: u16, args: &[&str], env: &[(&str, String)], capture: bool) -> Self {
         let grpc: SocketAddr = format!("127.0.0.1:{grpc_port}").parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut command = Command::new(imprint_binary());
@@ -86,7 +97,24 @@ impl Process {
         for (key, value) in env {
             command.env(key, value);
         }
+        if capture {
+            command.stdout(Stdio::piped());
+        }
         let mut child = command.spawn().expect("imprint starts");
+        let stdout = child.stdout.take().map(|out| {
+            let buffer = std::sync::Arc::new(tokio::sync::Mutex::new(String::new()));
+            let sink = std::sync::Arc::clone(&buffer);
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut lines = tokio::io::BufReader::new(out).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut sink = sink.lock().await;
+                    sink.push_str(&line);
+                    sink.push('\n');
+                }
+            });
+            buffer
+        });
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok((200, _)) = imprint_testkit::http_get(http, "/readyz").await {
@@ -98,7 +126,29 @@ impl Process {
             assert!(Instant::now() < deadline, "imprint not ready within 60s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Self { child, grpc, http }
+        Self {
+            child,
+            grpc,
+            http,
+            stdout,
+        }
+    }
+
+    /// Waits (at most 30 s) until the captured stdout contains `needle`, and returns it all.
+    pub async fn wait_for_stdout(&self, needle: &str) -> String {
+        let buffer = self.stdout.as_ref().expect("stdout captured");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = buffer.lock().await.clone();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no '{needle}' in stdout:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The gRPC URL.

@@ -242,3 +242,46 @@ async fn migrate_logs_json_when_asked() {
     assert!(dir.path().join("papers.db").exists());
     assert!(dir.path().join("authors.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_loads_the_seed_page_once_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    for run in 0..2 {
+        let server = Process::serve_capturing(&["--demo", "--data-dir", &data_dir], &[]).await;
+        let expected = if run == 0 {
+            "Imprint demo loaded: 4 papers and 8 authors"
+        } else {
+            "already holds papers or authors"
+        };
+        server.wait_for_stdout(expected).await;
+        let mut papers = PaperServiceClient::new(server.channel().await);
+        let paper = papers
+            .get_paper(imprint_proto::papers::GetPaperRequest {
+                key: Some(imprint_proto::papers::get_paper_request::Key::Slug(
+                    "a-rethinking-of-us-pakistan-relations".into(),
+                )),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .paper
+            .unwrap();
+        assert_eq!(paper.author_ids.len(), 4);
+        let all = papers
+            .list_papers(ListPapersRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(all.papers.len(), 4, "run {run}: the demo is loaded once");
+        let authors = AuthorServiceClient::new(server.channel().await)
+            .list_authors(imprint_proto::authors::ListAuthorsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(authors.authors.len(), 8, "run {run}");
+        server.terminate();
+        assert_eq!(server.wait().await, Some(0));
+    }
+}

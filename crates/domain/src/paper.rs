@@ -480,6 +480,11 @@ pub enum WorkflowError {
     /// Publishing needs a byline.
     #[error("paper {0} has no authors: credit at least one author before publishing")]
     NoAuthors(PaperId),
+    /// A published paper keeps at least one author.
+    #[error(
+        "paper {0} is published and must keep at least one author; unpublish it first to remove them all"
+    )]
+    PublishedWithoutAuthors(PaperId),
     /// Only a published paper can be withdrawn.
     #[error("paper {0} is a draft that was never published, so it cannot be unpublished")]
     NeverPublished(PaperId),
@@ -522,6 +527,14 @@ impl Paper {
             create_time: now,
             update_time: now,
         }
+    }
+
+    /// Checks that `fields` may replace this paper's fields: a published paper keeps a byline.
+    pub fn check_edit(&self, fields: &PaperFields) -> Result<(), WorkflowError> {
+        if self.status == PaperStatus::Published && fields.author_ids.is_empty() {
+            return Err(WorkflowError::PublishedWithoutAuthors(self.id));
+        }
+        Ok(())
     }
 
     /// Publishes: needs an author. Keeps the first publication date unless `at` back-dates it.
@@ -670,6 +683,17 @@ mod tests {
         assert_eq!(paper.publish(Some(earlier), later), Ok(Transition::Changed));
         assert_eq!(paper.publish_time, Some(earlier));
         assert!(paper.publish(Some(now + TimeDelta::days(2)), now).is_err());
+
+        let no_authors = PaperFields {
+            author_ids: AuthorIds::default(),
+            ..fields.clone()
+        };
+        assert_eq!(
+            paper.check_edit(&no_authors),
+            Err(WorkflowError::PublishedWithoutAuthors(paper.id))
+        );
+        paper.unpublish().unwrap();
+        assert_eq!(paper.check_edit(&no_authors), Ok(()));
 
         fields.author_ids = AuthorIds::default();
         let mut lonely = Paper::new_draft(Slug::derive("t", "paper"), fields, now);

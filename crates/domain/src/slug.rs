@@ -80,6 +80,16 @@ impl Slug {
         }
     }
 
+    /// This slug with a random suffix (`title-k3x9qa`), for when the numbered ones are taken.
+    pub fn with_random_suffix(&self) -> Self {
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let random = uuid::Uuid::new_v4().as_u128();
+        let suffix: String = (0..6)
+            .map(|i| char::from(ALPHABET[usize::try_from((random >> (i * 6)) % 36).unwrap_or(0)]))
+            .collect();
+        Self(format!("{}-{suffix}", self.0))
+    }
+
     /// Wraps a slug read back from storage, where only valid slugs are written.
     pub fn from_trusted(stored: String) -> Self {
         Self(stored)
@@ -158,6 +168,10 @@ mod tests {
         let s = Slug::parse("t").unwrap();
         assert_eq!(s.with_suffix(1).as_str(), "t");
         assert_eq!(s.with_suffix(3).as_str(), "t-3");
+        let random = s.with_random_suffix();
+        assert_eq!(random.as_str().len(), 8);
+        assert_ne!(random, s.with_random_suffix());
+        assert_eq!(Slug::parse(random.as_str()), Ok(random));
     }
 
     proptest! {
@@ -166,6 +180,7 @@ mod tests {
             let slug = Slug::derive(&text, "paper");
             prop_assert_eq!(Slug::parse(slug.as_str()), Ok(slug.clone()));
             prop_assert!(slug.with_suffix(99).as_str().len() <= MAX_SLUG_LEN);
+            prop_assert!(slug.with_random_suffix().as_str().len() <= MAX_SLUG_LEN);
         }
 
         #[test]

@@ -41,7 +41,14 @@ impl HttpUrl {
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not contain a user name or password".to_owned());
         }
-        Ok(Self(url.into()))
+        let normalised: String = url.into();
+        if normalised.len() > MAX_URL_LEN {
+            return Err(format!(
+                "must be at most {MAX_URL_LEN} characters once percent-encoded (got {})",
+                normalised.len()
+            ));
+        }
+        Ok(Self(normalised))
     }
 
     /// Wraps a URL read back from storage, where only parsed URLs are written.
@@ -86,6 +93,12 @@ mod tests {
         assert!(HttpUrl::parse("/photo.jpg").is_err());
         assert!(HttpUrl::parse("https://u:p@example.org/").is_err());
         assert!(HttpUrl::parse("").is_err());
+        let long = format!("https://example.org/{}", "é".repeat(1000));
+        assert!(
+            HttpUrl::parse(&long)
+                .unwrap_err()
+                .contains("percent-encoded")
+        );
     }
 
     proptest! {

@@ -40,6 +40,8 @@ enum Command {
     },
     /// Send load and report.
     Run(RunArgs),
+    /// Print a loopback port nobody listens on, for scripts.
+    FreePort,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,6 +97,13 @@ fn main() -> Result<(), String> {
             .block_on(echo_server(addr)),
         // The generator runs on one thread, pinned to its own core: pacing and response
         // handling interleave cooperatively instead of fighting over the core.
+        Command::FreePort => {
+            let listener =
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            println!("{port}");
+            Ok(())
+        }
         Command::Run(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -128,6 +137,7 @@ impl Client {
             Self::Paper(c, slug) => c
                 .get_paper(GetPaperRequest {
                     key: Some(Key::Slug(slug.clone())),
+                    ..GetPaperRequest::default()
                 })
                 .await
                 .map(|_| ()),

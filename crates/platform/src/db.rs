@@ -28,8 +28,23 @@ pub struct Database {
     conn: DatabaseConnection,
     /// SQLite allows one writer at a time; a deferred transaction that reads, then writes, can
     /// fail with SQLITE_BUSY when another writer got in between. Serialising writers in the
-    /// process (the only one using the file) avoids that. `None` on PostgreSQL.
+    /// process (the only one using the file) avoids that. One lock per file, shared by every
+    /// pool on it (services may share a file). `None` on PostgreSQL.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// How long a write waits for the writer lock before answering UNAVAILABLE.
+    write_wait: Duration,
+}
+
+/// The writer lock of the SQLite file at `key`, shared by every pool of this process on it.
+fn sqlite_writer_lock(key: std::path::PathBuf) -> Arc<Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(Default::default);
+    let mut locks = locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(key).or_default())
 }
 
 /// A write transaction; on SQLite it holds the writer lock until it ends.
@@ -95,7 +110,7 @@ impl Database {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let file = options.get_filename();
+            let file = options.get_filename().to_path_buf();
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     bad(format!(
@@ -104,6 +119,14 @@ impl Database {
                     ))
                 })?;
             }
+            let writer = match (file.parent(), file.file_name()) {
+                (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => {
+                    std::fs::canonicalize(dir)
+                        .unwrap_or_else(|_| dir.to_path_buf())
+                        .join(name)
+                }
+                _ => std::path::PathBuf::from(url),
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire)
@@ -115,7 +138,8 @@ impl Database {
                 })?;
             Ok(Self {
                 conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
-                write_lock: Some(Arc::new(Mutex::new(()))),
+                write_lock: Some(sqlite_writer_lock(writer)),
+                write_wait: acquire,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
@@ -145,6 +169,7 @@ impl Database {
             Ok(Self {
                 conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
                 write_lock: None,
+                write_wait: acquire,
             })
         } else {
             Err(bad("use postgres://… or sqlite://…".to_owned()))
@@ -161,10 +186,15 @@ impl Database {
         self.conn.get_database_backend()
     }
 
-    /// Begins a write transaction (after taking the writer lock on SQLite).
+    /// Begins a write transaction (after taking the writer lock on SQLite, waiting at most the
+    /// pool's acquire timeout, like a connection).
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let guard = match &self.write_lock {
-            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            Some(lock) => Some(
+                tokio::time::timeout(self.write_wait, Arc::clone(lock).lock_owned())
+                    .await
+                    .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))?,
+            ),
             None => None,
         };
         let tx = self.conn.begin().await?;
@@ -221,8 +251,8 @@ fn is_transient(err: &sqlx::Error) -> bool {
         || matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("57P03"))
 }
 
-/// A stable 64-bit key for an advisory lock (FNV-1a).
-fn lock_key(name: &str) -> i64 {
+/// A stable 64-bit key for a PostgreSQL advisory lock (FNV-1a).
+pub(crate) fn lock_key(name: &str) -> i64 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });

@@ -3,22 +3,58 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use imprint_domain::Violations;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::ServiceError;
 
 /// Page size when the client asks for none.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Largest page served; larger requests are served this many.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// The page size to serve for a requested one: 0 means the default, above the cap means the
-/// cap, negative is an error.
-pub fn page_size(requested: i32) -> Result<u64, String> {
+/// The page size to serve for a requested `page_size`: 0 means the default, above `max` means
+/// `max`, negative is an error naming the field.
+pub fn page_size(requested: i32, max: u64) -> Result<u64, ServiceError> {
     match u64::try_from(requested) {
-        Err(_) => Err(format!("must not be negative (got {requested})")),
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
-        Ok(n) => Ok(n.min(MAX_PAGE_SIZE)),
+        Err(_) => Err(Violations::one(
+            "page_size",
+            format!("must not be negative (got {requested})"),
+        )
+        .into()),
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        Ok(n) => Ok(n.min(max)),
     }
+}
+
+/// The key a `page_token` resumes after under `filters`, as an error naming the field when the
+/// token is not one of ours.
+pub fn resume_after<T: DeserializeOwned>(
+    filters: &str,
+    page_token: &str,
+) -> Result<Option<T>, ServiceError> {
+    decode_token(filters, page_token).map_err(|e| Violations::one("page_token", e).into())
+}
+
+/// Cuts a page from the `size + 1` rows a store returned: the first `size`, and a token to
+/// resume after the last of them when there were more.
+pub fn finish_page<T, K: Serialize>(
+    mut rows: Vec<T>,
+    size: u64,
+    filters: &str,
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, String) {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if rows.len() <= size {
+        return (rows, String::new());
+    }
+    rows.truncate(size);
+    let token = rows
+        .last()
+        .map(|last| encode_token(filters, &key(last)))
+        .unwrap_or_default();
+    (rows, token)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,10 +104,20 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(page_size(0), Ok(20));
-        assert_eq!(page_size(7), Ok(7));
-        assert_eq!(page_size(1000), Ok(100));
-        assert!(page_size(-1).is_err());
+        assert_eq!(page_size(0, MAX_PAGE_SIZE).ok(), Some(20));
+        assert_eq!(page_size(7, MAX_PAGE_SIZE).ok(), Some(7));
+        assert_eq!(page_size(1000, MAX_PAGE_SIZE).ok(), Some(100));
+        assert_eq!(page_size(0, 10).ok(), Some(10));
+        assert!(page_size(-1, MAX_PAGE_SIZE).is_err());
+    }
+
+    #[test]
+    fn pages_are_cut_with_a_token_only_when_more_exist() {
+        let (rows, token) = finish_page(vec![1, 2, 3], 3, "f", |r| *r);
+        assert_eq!((rows, token.as_str()), (vec![1, 2, 3], ""));
+        let (rows, token) = finish_page(vec![1, 2, 3, 4], 3, "f", |r| *r);
+        assert_eq!(rows, [1, 2, 3]);
+        assert_eq!(decode_token::<i32>("f", &token), Ok(Some(3)));
     }
 
     #[test]

@@ -6,6 +6,11 @@ use imprint_domain::{Slug, Violations};
 
 use crate::ServiceError;
 
+/// A message field the request must carry.
+pub fn required<T>(field: &str, value: Option<T>) -> Result<T, ServiceError> {
+    value.ok_or_else(|| Violations::one(field, "is required").into())
+}
+
 /// A `version` precondition that may be left out (0): `Some` when the client set one.
 pub fn optional_version(field: &str, version: i64) -> Result<Option<i64>, ServiceError> {
     match version {

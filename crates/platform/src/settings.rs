@@ -190,11 +190,18 @@ impl Settings {
             ("papers.url", &self.papers.url),
             ("authors.url", &self.authors.url),
         ] {
-            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            // Services talk plain HTTP/2 inside the cluster; TLS, where wanted, is the mesh's.
+            if !(url.is_empty() || url.starts_with("http://")) {
                 return Err(SettingsError(format!(
-                    "{key}: '{url}' must be an http:// or https:// URL such as http://papers:50051"
+                    "{key}: '{url}' must be an http:// URL such as http://papers:50051 (TLS between services belongs to the service mesh)"
                 )));
             }
+        }
+        if !is_log_filter(&self.log.level) {
+            return Err(SettingsError(format!(
+                "log.level: '{}' is not a log filter; use error, warn, info, debug or trace, optionally per module: imprint_papers=debug,info",
+                self.log.level
+            )));
         }
         if self.database.max_connections == 0 {
             return Err(SettingsError(
@@ -231,6 +238,21 @@ impl Settings {
             )
         }
     }
+}
+
+/// A `tracing` filter of levels, each optionally for a target: `info`, `imprint_papers=debug,warn`.
+/// Stricter than `EnvFilter`, which takes a misspelt level for a target name and logs nothing.
+fn is_log_filter(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |s: &str| LEVELS.contains(&s.trim().to_ascii_lowercase().as_str());
+    !filter.trim().is_empty()
+        && filter
+            .split(',')
+            .all(|directive| match directive.split_once('=') {
+                Some((target, level)) => !target.trim().is_empty() && is_level(level),
+                None => is_level(directive),
+            })
+        && tracing_subscriber::EnvFilter::try_new(filter).is_ok()
 }
 
 fn is_supported_database_url(url: &str) -> bool {
@@ -304,6 +326,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("log.format"), "{err}");
+        assert!(is_log_filter("info") && is_log_filter("imprint_papers=debug,WARN"));
+        let err = Settings::load(None, env(&[("IMPRINT__LOG__LEVEL", "verbose")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.level"), "{err}");
+        let err = Settings::load(None, env(&[("IMPRINT__AUTHORS__URL", "https://a:1")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authors.url"), "{err}");
         let err = Settings::load(None, env(&[("IMPRINT__SERVER__GRPC_PORT", "1")]), &[])
             .unwrap_err()
             .to_string();

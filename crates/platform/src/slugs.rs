@@ -3,7 +3,7 @@
 //! no other resource can take them over. The same queries serve papers and authors.
 
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, StatementBuilder};
 use uuid::Uuid;
 
 use imprint_domain::Slug;
@@ -11,8 +11,9 @@ use imprint_domain::Slug;
 use crate::ServiceError;
 use crate::db::is_unique_violation;
 
-/// How often a create retries when a concurrent create took its derived slug meanwhile.
-const SLUG_RETRIES: usize = 5;
+/// Numbered variants tried for a derived slug (`title`, `title-2` … `title-20`) before a random
+/// suffix is used.
+const NUMBERED_CANDIDATES: u32 = 20;
 
 /// Why a write to a service's store did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum WriteError {
     /// No such resource.
     #[error("not found")]
     NotFound,
+    /// A concurrent create took the free slug found; retrying will work.
+    #[error("the free slug found was taken meanwhile")]
+    Contended,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -56,39 +60,29 @@ impl WriteError {
                 "{resource} {id} was changed by someone else meanwhile (now version {current}); reload it and apply your change again"
             )),
             Self::NotFound => ServiceError::not_found(resource, id.to_string()),
+            Self::Contended => ServiceError::Aborted(format!(
+                "another {resource} took the same slug at the same moment; retry"
+            )),
             Self::Db(e) => e.into(),
         }
     }
 }
 
-/// Stores a new resource under `explicit` or, when none was chosen, under the first free
-/// variant of `base` (`title`, `title-2`, …), trying the next free one when a concurrent create
-/// took it first. `insert` gets the slug to use.
-pub async fn with_free_slug<T, Free, Insert>(
-    explicit: Option<Slug>,
-    base: &Slug,
-    first_free: impl Fn(Slug) -> Free,
-    insert: impl Fn(Slug) -> Insert,
-) -> Result<T, WriteError>
-where
-    Free: Future<Output = Result<Slug, DbErr>>,
-    Insert: Future<Output = Result<T, WriteError>>,
-{
-    if let Some(slug) = explicit {
-        return insert(slug).await;
-    }
-    let mut last = WriteError::SlugTaken(base.clone());
-    for _ in 0..SLUG_RETRIES {
-        match insert(first_free(base.clone()).await?).await {
-            Err(e @ WriteError::SlugTaken(_)) => last = e,
-            done => return done,
-        }
-    }
-    Err(last)
+/// The slug a new resource asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlugChoice {
+    /// This slug, chosen by the client; taken means ALREADY_EXISTS.
+    Exact(Slug),
+    /// The first free one of `base`, `base-2`, …, derived from the title or name.
+    FreeFrom(Slug),
 }
 
-/// Most numbered variants tried for a derived slug before giving up (`title-2` … `title-N`).
-const MAX_SUFFIX: u32 = 10_000;
+impl SlugChoice {
+    /// The client's slug when it chose one, else a free variant of `base`.
+    pub fn new(explicit: Option<Slug>, base: Slug) -> Self {
+        explicit.map_or(Self::FreeFrom(base), Self::Exact)
+    }
+}
 
 /// One service's slug table.
 #[derive(Debug, Clone, Copy)]
@@ -122,16 +116,19 @@ impl SlugTable {
         }
     }
 
-    /// The first of `base`, `base-2`, `base-3`, … that no resource has or had.
+    /// The first of `base`, `base-2`, … `base-20` that no resource has or had, else `base-`
+    /// and a random suffix. Only exact slugs are looked up, one query, so the cost does not grow
+    /// with the table or depend on the database's collation.
     pub async fn first_free<C: ConnectionTrait>(&self, db: &C, base: &Slug) -> Result<Slug, DbErr> {
-        let prefix = format!("{}-", base.as_str());
+        let candidates: Vec<Slug> = (1..=NUMBERED_CANDIDATES)
+            .map(|n| base.with_suffix(n))
+            .collect();
         let stmt = Query::select()
             .column(Alias::new("slug"))
             .from(Alias::new(self.table))
-            .cond_where(
+            .and_where(
                 Expr::col(Alias::new("slug"))
-                    .eq(base.as_str())
-                    .or(Expr::col(Alias::new("slug")).like(format!("{prefix}%"))),
+                    .is_in(candidates.iter().map(|c| c.as_str().to_owned())),
             )
             .to_owned();
         let rows = db
@@ -139,20 +136,47 @@ impl SlugTable {
             .await?;
         let mut taken = std::collections::HashSet::new();
         for row in rows {
-            let slug: String = row.try_get_by_index(0)?;
-            if slug == base.as_str() {
-                taken.insert(1);
-            } else if let Some(n) = slug
-                .strip_prefix(&prefix)
-                .and_then(|s| s.parse::<u32>().ok())
-            {
-                taken.insert(n);
+            taken.insert(row.try_get_by_index::<String>(0)?);
+        }
+        Ok(candidates
+            .into_iter()
+            .find(|c| !taken.contains(c.as_str()))
+            .unwrap_or_else(|| base.with_random_suffix()))
+    }
+
+    /// Inside a write, turns `choice` into the slug `owner` gets and records it. Derived slugs are
+    /// chosen under a lock on their base (the SQLite writer lock, or a PostgreSQL advisory lock
+    /// held to the end of the transaction), so concurrent creates with one title queue up
+    /// instead of colliding.
+    pub async fn claim_choice<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        choice: &SlugChoice,
+        owner: Uuid,
+    ) -> Result<Slug, WriteError> {
+        match choice {
+            SlugChoice::Exact(slug) => {
+                self.claim(db, slug, owner).await?;
+                Ok(slug.clone())
+            }
+            SlugChoice::FreeFrom(base) => {
+                if db.get_database_backend() == DbBackend::Postgres {
+                    let key = crate::db::lock_key(&format!("{}:{base}", self.table));
+                    db.execute(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT pg_advisory_xact_lock($1)",
+                        [key.into()],
+                    ))
+                    .await?;
+                }
+                let slug = self.first_free(db, base).await?;
+                match self.claim(db, &slug, owner).await {
+                    // Only a client claiming this exact slug meanwhile gets here.
+                    Err(WriteError::SlugTaken(_)) => Err(WriteError::Contended),
+                    other => other.map(|()| slug),
+                }
             }
         }
-        (1..=MAX_SUFFIX)
-            .find(|n| !taken.contains(n))
-            .map(|n| base.with_suffix(n))
-            .ok_or_else(|| DbErr::Custom(format!("no free slug left for '{base}'")))
     }
 
     /// Records `slug` for `owner` inside a write; a slug another resource has or had is

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, LogSettings};
 
-/// Installs the global subscriber. Safe to call more than once (tests): later calls are no-ops.
+/// Installs the global subscriber (the level was validated with the settings). Safe to call more
+/// than once (tests): later calls are no-ops.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))

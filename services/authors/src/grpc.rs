@@ -3,14 +3,14 @@
 
 use imprint_domain::{AuthorField, AuthorId, MaskField, Violations};
 use imprint_platform::ServiceError;
-use imprint_platform::paging::page_size;
-use imprint_platform::request::{optional_version, required_version};
+use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
+use imprint_platform::request::{optional_version, required, required_version};
 use imprint_proto::authors::author_service_server::AuthorService;
 use imprint_proto::authors::{
-    self as pb, BatchGetAuthorsRequest, BatchGetAuthorsResponse, CreateAuthorRequest,
-    CreateAuthorResponse, DeleteAuthorRequest, DeleteAuthorResponse, GetAuthorRequest,
-    GetAuthorResponse, ListAuthorsRequest, ListAuthorsResponse, UpdateAuthorRequest,
-    UpdateAuthorResponse, get_author_request,
+    BatchGetAuthorsRequest, BatchGetAuthorsResponse, CreateAuthorRequest, CreateAuthorResponse,
+    DeleteAuthorRequest, DeleteAuthorResponse, GetAuthorRequest, GetAuthorResponse,
+    ListAuthorsRequest, ListAuthorsResponse, UpdateAuthorRequest, UpdateAuthorResponse,
+    get_author_request,
 };
 use imprint_proto::convert::author_input;
 use tonic::{Request, Response, Status};
@@ -31,10 +31,6 @@ impl AuthorsGrpc {
     }
 }
 
-fn required(author: Option<pb::Author>) -> Result<pb::Author, ServiceError> {
-    author.ok_or_else(|| Violations::one("author", "is required").into())
-}
-
 fn parse_id(field: &str, raw: &str) -> Result<AuthorId, ServiceError> {
     AuthorId::parse(raw).map_err(|e| Violations::one(field, e).into())
 }
@@ -45,7 +41,7 @@ impl AuthorService for AuthorsGrpc {
         &self,
         request: Request<CreateAuthorRequest>,
     ) -> Result<Response<CreateAuthorResponse>, Status> {
-        let author = required(request.into_inner().author)?;
+        let author = required("author", request.into_inner().author)?;
         let created = self
             .service
             .create(&author_input(&author))
@@ -91,8 +87,7 @@ impl AuthorService for AuthorsGrpc {
         request: Request<ListAuthorsRequest>,
     ) -> Result<Response<ListAuthorsResponse>, Status> {
         let request = request.into_inner();
-        let size = page_size(request.page_size)
-            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let size = page_size(request.page_size, MAX_PAGE_SIZE)?;
         let (authors, next_page_token) = self
             .service
             .list(&request.query, size, &request.page_token)
@@ -108,7 +103,7 @@ impl AuthorService for AuthorsGrpc {
         request: Request<UpdateAuthorRequest>,
     ) -> Result<Response<UpdateAuthorResponse>, Status> {
         let request = request.into_inner();
-        let author = required(request.author)?;
+        let author = required("author", request.author)?;
         let id = parse_id("author.id", &author.id)?;
         let version = required_version("author.version", author.version)?;
         let mask =

@@ -61,12 +61,14 @@ impl MigrationTrait for CreateAuthors {
                     .table(Authors::Table)
                     .col(ColumnDef::new(Authors::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Authors::Slug).string_len(100).not_null())
-                    .col(ColumnDef::new(Authors::Name).string_len(200).not_null())
-                    .col(ColumnDef::new(Authors::NameKey).string_len(400).not_null())
+                    // Lengths are checked in characters by the domain; folding for search and
+                    // percent-encoding URLs lengthen text, so these columns are unbounded text.
+                    .col(ColumnDef::new(Authors::Name).text().not_null())
+                    .col(ColumnDef::new(Authors::NameKey).text().not_null())
                     .col(ColumnDef::new(Authors::Bio).text().not_null())
                     .col(ColumnDef::new(Authors::Positions).text().not_null())
                     .col(ColumnDef::new(Authors::Orcid).string_len(19).null())
-                    .col(ColumnDef::new(Authors::PhotoUrl).string_len(2048).null())
+                    .col(ColumnDef::new(Authors::PhotoUrl).text().null())
                     .col(ColumnDef::new(Authors::Version).big_integer().not_null())
                     .col(
                         ColumnDef::new(Authors::CreateTime)

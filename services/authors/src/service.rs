@@ -9,9 +9,9 @@ use imprint_domain::{
 };
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
-use imprint_platform::paging::{decode_token, encode_token};
+use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::Key;
-use imprint_platform::slugs::with_free_slug;
+use imprint_platform::slugs::SlugChoice;
 use imprint_proto::papers::ListPapersRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use tonic::transport::Channel;
@@ -43,17 +43,12 @@ impl AuthorsService {
     pub async fn create(&self, input: &AuthorInput) -> Result<Author, ServiceError> {
         let (slug, fields) = AuthorFields::parse(input)?;
         self.check_orcid_free(fields.orcid.as_ref(), None).await?;
-        let author = with_free_slug(
-            slug,
-            &Slug::derive(fields.name.as_str(), "author"),
-            |base| async move { self.store.first_free_slug(&base).await },
-            |slug| {
-                let author = Author::new(slug, fields.clone(), time::now());
-                async move { self.store.insert(&author).await.map(|()| author) }
-            },
-        )
-        .await
-        .map_err(|e| e.for_resource("author", &"(new)"))?;
+        let base = Slug::derive(fields.name.as_str(), "author");
+        let mut author = Author::new(base.clone(), fields, time::now());
+        self.store
+            .insert(&mut author, &SlugChoice::new(slug, base))
+            .await
+            .map_err(|e| e.for_resource("author", &author.id))?;
         tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
         Ok(author)
     }
@@ -124,22 +119,14 @@ impl AuthorsService {
             fold(name.as_str())
         };
         let filters = format!("query={query}");
-        let after: Option<ListKey> =
-            decode_token(&filters, page_token).map_err(|e| Violations::one("page_token", e))?;
-        let mut authors = self
+        let after: Option<ListKey> = resume_after(&filters, page_token)?;
+        let rows = self
             .store
             .list(&query, after.as_ref(), page_size + 1)
             .await?;
-        let next = if authors.len() as u64 > page_size {
-            authors.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-            authors
-                .last()
-                .map(|a| encode_token(&filters, &(fold(a.fields.name.as_str()), a.id.as_uuid())))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok((authors, next))
+        Ok(finish_page(rows, page_size, &filters, |a| {
+            (fold(a.fields.name.as_str()), a.id.as_uuid())
+        }))
     }
 
     /// Applies the masked fields of `input` to author `id`, if `version` is still current.

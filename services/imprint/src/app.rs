@@ -78,6 +78,9 @@ pub enum AppError {
     /// The server failed while running.
     #[error("{0}")]
     Serve(String),
+    /// The demo content could not be loaded.
+    #[error("loading the demo: {0}")]
+    Demo(String),
 }
 
 /// A started, not yet serving, Imprint process.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use imprint_domain::PublicationType;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
-use imprint_proto::authors::{Author, CreateAuthorRequest, Position};
+use imprint_proto::authors::{Author, CreateAuthorRequest, ListAuthorsRequest, Position};
 use imprint_proto::convert::{publication_type_to_proto, timestamp};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{CreatePaperRequest, ListPapersRequest, Paper, PublishPaperRequest};
@@ -58,23 +58,35 @@ pub struct Loaded {
     pub authors: Vec<Author>,
 }
 
-/// Loads the demo through the gRPC API at `grpc`, unless the database already holds papers
-/// (then `None`: the demo never touches real content).
+/// Loads the demo through the gRPC API at `grpc`, unless the databases already hold papers or
+/// authors (then `None`: the demo never touches real content).
 pub async fn load(grpc: SocketAddr) -> Result<Option<Loaded>, String> {
     let fixture: Fixture =
         serde_json::from_str(FIXTURE).map_err(|e| format!("demo fixture: {e}"))?;
     let channel = connect(grpc).await?;
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
-    let existing = papers
+    let has_papers = !papers
         .list_papers(ListPapersRequest {
             page_size: 1,
             ..ListPapersRequest::default()
         })
         .await
         .map_err(|s| format!("listing papers: {}", s.message()))?
-        .into_inner();
-    if !existing.papers.is_empty() {
+        .into_inner()
+        .papers
+        .is_empty();
+    let has_authors = !authors
+        .list_authors(ListAuthorsRequest {
+            page_size: 1,
+            ..ListAuthorsRequest::default()
+        })
+        .await
+        .map_err(|s| format!("listing authors: {}", s.message()))?
+        .into_inner()
+        .authors
+        .is_empty();
+    if has_papers || has_authors {
         return Ok(None);
     }
 
@@ -168,7 +180,9 @@ pub async fn load_and_announce(grpc: SocketAddr, http: SocketAddr) -> Result<(),
             l.authors.len()
         ),
         None => {
-            println!("The database already holds papers; the demo content was not loaded again.");
+            println!(
+                "The database already holds papers or authors; the demo content was not loaded again."
+            );
         }
     }
     println!("  gRPC (with reflection): http://{grpc}");

@@ -59,16 +59,30 @@ async fn serve(settings: Settings, role: app::Role, load_demo: bool) -> Result<(
     let application = Application::build(settings, role).await?;
     let shutdown = CancellationToken::new();
     server::cancel_on_signals(shutdown.clone());
-    if load_demo {
+    let demo = load_demo.then(|| {
         let grpc = application.grpc_addr();
         let http = application.http_addr();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) = demo::load_and_announce(grpc, http).await {
-                tracing::error!(error = %e, "loading the demo failed");
+            let loaded = demo::load_and_announce(grpc, http).await;
+            if loaded.is_err() {
+                // Nothing to show: stop rather than serve an empty demo.
                 stop.cancel();
             }
-        });
+            loaded
+        })
+    });
+    application.run_until_stopped(shutdown).await?;
+    match demo {
+        Some(task) if task.is_finished() => match task.await {
+            Ok(Err(e)) => Err(app::AppError::Demo(e)),
+            Err(e) => Err(app::AppError::Demo(e.to_string())),
+            Ok(Ok(())) => Ok(()),
+        },
+        Some(task) => {
+            task.abort();
+            Ok(())
+        }
+        None => Ok(()),
     }
-    application.run_until_stopped(shutdown).await
 }

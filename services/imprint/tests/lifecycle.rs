@@ -35,6 +35,7 @@ async fn everything_survives_a_restart(backend: Backend) {
         .papers
         .get_paper(GetPaperRequest {
             key: Some(Key::Slug("durable".into())),
+            ..GetPaperRequest::default()
         })
         .await
         .unwrap()

@@ -9,8 +9,8 @@ use common::{Backend, TestApp, draft, expect_code, violated_fields};
 use imprint_proto::convert::timestamp;
 use imprint_proto::papers::{
     DeletePaperRequest, GetPaperRequest, ListPaperRevisionsRequest, ListPapersRequest, Paper,
-    PaperStatus, PublicationType, PublishPaperRequest, RevisionKind, UnpublishPaperRequest,
-    UpdatePaperRequest, get_paper_request::Key,
+    PaperStatus, PaperView, PublicationType, PublishPaperRequest, RevisionKind,
+    UnpublishPaperRequest, UpdatePaperRequest, get_paper_request::Key,
 };
 use prost_types::FieldMask;
 use tonic::Code;
@@ -18,12 +18,14 @@ use tonic::Code;
 fn by_id(id: &str) -> GetPaperRequest {
     GetPaperRequest {
         key: Some(Key::Id(id.to_owned())),
+        ..GetPaperRequest::default()
     }
 }
 
 fn by_slug(slug: &str) -> GetPaperRequest {
     GetPaperRequest {
         key: Some(Key::Slug(slug.to_owned())),
+        ..GetPaperRequest::default()
     }
 }
 
@@ -174,7 +176,12 @@ async fn get_by_id_slug_and_former_slug(backend: Backend) {
     );
     assert_eq!(violated_fields(&status), ["id"]);
     let status = expect_code(
-        app.papers.get_paper(GetPaperRequest { key: None }).await,
+        app.papers
+            .get_paper(GetPaperRequest {
+                key: None,
+                ..GetPaperRequest::default()
+            })
+            .await,
         Code::InvalidArgument,
     );
     assert_eq!(violated_fields(&status), ["key"]);
@@ -524,6 +531,22 @@ async fn publish_unpublish_and_republish(backend: Backend) {
         "first date kept"
     );
 
+    // A published paper keeps a byline.
+    let status = expect_code(
+        app.papers
+            .update_paper(UpdatePaperRequest {
+                paper: Some(Paper {
+                    id: created.id.clone(),
+                    version: republished.version,
+                    ..Paper::default()
+                }),
+                update_mask: mask(&["author_ids"]),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().contains("at least one author"));
+
     let date = chrono::DateTime::parse_from_rfc3339("2024-05-30T12:00:00Z")
         .unwrap()
         .to_utc();
@@ -578,6 +601,18 @@ async fn delete_then_not_found(backend: Backend) {
         app.papers.get_paper(by_slug(&created.slug)).await,
         Code::NotFound,
     );
+    for table in [
+        "paper_revisions",
+        "paper_topics",
+        "paper_authors",
+        "paper_slugs",
+    ] {
+        assert_eq!(
+            app.count_paper_rows(table, &created.id).await,
+            0,
+            "{table} rows of a deleted paper remain"
+        );
+    }
     expect_code(
         app.papers
             .list_paper_revisions(ListPaperRevisionsRequest {
@@ -605,7 +640,9 @@ async fn delete_then_not_found(backend: Backend) {
 async fn revisions_newest_first(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let a = app.author("Maryam Kiyani").await;
-    let created = app.create(draft("Draft One", &[&a])).await.unwrap();
+    let mut first_draft = draft("Draft One", &[&a]);
+    first_draft.body = "The body.".into();
+    let created = app.create(first_draft).await.unwrap();
     app.papers
         .update_paper(UpdatePaperRequest {
             paper: Some(Paper {
@@ -639,6 +676,7 @@ async fn revisions_newest_first(backend: Backend) {
             id: created.id.clone(),
             page_size: 3,
             page_token: String::new(),
+            view: PaperView::Full.into(),
         })
         .await
         .unwrap()
@@ -657,12 +695,14 @@ async fn revisions_newest_first(backend: Backend) {
         first.revisions[2].paper.as_ref().unwrap().title,
         "Draft Two"
     );
+    assert_eq!(first.revisions[2].paper.as_ref().unwrap().body, "The body.");
     let rest = app
         .papers
         .list_paper_revisions(ListPaperRevisionsRequest {
             id: created.id.clone(),
             page_size: 3,
             page_token: first.next_page_token,
+            view: PaperView::Unspecified.into(),
         })
         .await
         .unwrap()
@@ -671,11 +711,167 @@ async fn revisions_newest_first(backend: Backend) {
     assert_eq!(rest.revisions[0].kind(), RevisionKind::Created);
     assert_eq!(rest.revisions[0].paper.as_ref().unwrap().title, "Draft One");
     assert_eq!(rest.revisions[0].version, 1);
+    assert_eq!(
+        rest.revisions[0].paper.as_ref().unwrap().body,
+        "",
+        "BASIC by default"
+    );
     assert!(rest.next_page_token.is_empty());
+    let status = expect_code(
+        app.papers
+            .list_paper_revisions(ListPaperRevisionsRequest {
+                id: created.id.clone(),
+                page_token: "bm90LWEtdG9rZW4".into(),
+                ..ListPaperRevisionsRequest::default()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["page_token"]);
+    expect_code(
+        app.papers
+            .list_paper_revisions(ListPaperRevisionsRequest {
+                id: "01900000-0000-7000-8000-000000000000".into(),
+                ..ListPaperRevisionsRequest::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    app.stop().await;
+}
+
+async fn views_leave_bodies_out_of_lists(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let a = app.author("Bates Gill").await;
+    for i in 0..12 {
+        let mut p = draft(&format!("Long {i}"), &[&a]);
+        p.body = "Body text.".repeat(100);
+        app.create(p).await.unwrap();
+    }
+    let list = |view: PaperView, page_size: i32| {
+        let mut client = app.papers.clone();
+        async move {
+            client
+                .list_papers(ListPapersRequest {
+                    view: view.into(),
+                    page_size,
+                    ..ListPapersRequest::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .papers
+        }
+    };
+    let basic = list(PaperView::Unspecified, 50).await;
+    assert_eq!(basic.len(), 12);
+    assert!(
+        basic
+            .iter()
+            .all(|p| p.body.is_empty() && !p.summary.is_empty())
+    );
+    let full = list(PaperView::Full, 50).await;
+    assert_eq!(full.len(), 10, "FULL pages hold at most 10");
+    assert!(full.iter().all(|p| p.body.len() == 1000));
+    let got = app
+        .papers
+        .get_paper(by_slug("long-3"))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(got.body.len(), 1000, "GetPaper is FULL by default");
+    let basic_one = app
+        .papers
+        .get_paper(GetPaperRequest {
+            key: Some(Key::Slug("long-3".into())),
+            view: PaperView::Basic.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert!(basic_one.body.is_empty());
+    let status = expect_code(
+        app.papers
+            .get_paper(GetPaperRequest {
+                key: Some(Key::Slug("long-3".into())),
+                view: 42,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["view"]);
+    app.stop().await;
+}
+
+async fn concurrent_writers_never_lose_an_edit(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let a = app.author("Carla Freeman").await;
+    let created = app.create(draft("Contested", &[&a])).await.unwrap();
+    // Eight editors save the version they all read, at once: one wins, the rest are told.
+    let edits = (0..8).map(|i| {
+        let mut client = app.papers.clone();
+        let id = created.id.clone();
+        async move {
+            client
+                .update_paper(UpdatePaperRequest {
+                    paper: Some(Paper {
+                        id,
+                        version: 1,
+                        summary: format!("Edit {i}"),
+                        ..Paper::default()
+                    }),
+                    update_mask: mask(&["summary"]),
+                })
+                .await
+                .map(|r| r.into_inner().paper.unwrap())
+        }
+    });
+    let results = futures::future::join_all(edits).await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for result in &results {
+        if let Err(status) = result {
+            assert_eq!(status.code(), Code::Aborted, "{status:?}");
+        }
+    }
+    let stored = app.papers.get_paper(by_id(&created.id)).await.unwrap();
+    let stored = stored.into_inner().paper.unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.summary, winners[0].summary,
+        "the winner's edit is the one stored"
+    );
+
+    // Eight creates with one title at once: eight papers, eight slugs.
+    let creates = (0..8).map(|_| {
+        let mut client = app.papers.clone();
+        let paper = draft("Same Title", &[&a]);
+        async move {
+            client
+                .create_paper(imprint_proto::papers::CreatePaperRequest { paper: Some(paper) })
+                .await
+                .map(|r| r.into_inner().paper.unwrap().slug)
+        }
+    });
+    let mut slugs: Vec<String> = futures::future::join_all(creates)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    slugs.sort();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 8, "{slugs:?}");
+    assert!(slugs.contains(&"same-title".to_owned()));
     app.stop().await;
 }
 
 on_both_backends!(
+    views_leave_bodies_out_of_lists,
+    concurrent_writers_never_lose_an_edit,
     create_stores_a_draft_with_ordered_credits,
     create_refuses_bad_input_naming_each_field,
     get_by_id_slug_and_former_slug,

@@ -3,8 +3,8 @@
 
 use imprint_domain::{AuthorId, MaskField, PaperField, PaperId, Topic, Violations};
 use imprint_platform::ServiceError;
-use imprint_platform::paging::page_size;
-use imprint_platform::request::{optional_version, required_version};
+use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
+use imprint_platform::request::{optional_version, required, required_version};
 use imprint_proto::convert::{
     from_timestamp, paper_input, publication_type_from_proto, status_from_proto, timestamp,
 };
@@ -35,8 +35,36 @@ impl PapersGrpc {
     }
 }
 
-fn required(paper: Option<pb::Paper>) -> Result<pb::Paper, ServiceError> {
-    paper.ok_or_else(|| Violations::one("paper", "is required").into())
+/// Most papers in a page of FULL views: bodies can be large.
+const MAX_FULL_PAGE: u64 = 10;
+
+/// The view asked for, `default` when unspecified.
+fn view(value: i32, default: pb::PaperView) -> Result<pb::PaperView, ServiceError> {
+    match pb::PaperView::try_from(value) {
+        Ok(pb::PaperView::Unspecified) => Ok(default),
+        Ok(view) => Ok(view),
+        Err(_) => {
+            Err(Violations::one("view", format!("{value} is not a known PaperView value")).into())
+        }
+    }
+}
+
+/// The largest page for `view`.
+fn max_page(view: pb::PaperView) -> u64 {
+    if view == pb::PaperView::Full {
+        MAX_FULL_PAGE
+    } else {
+        MAX_PAGE_SIZE
+    }
+}
+
+/// A paper as `view` shows it.
+fn present(paper: &imprint_domain::Paper, view: pb::PaperView) -> pb::Paper {
+    let mut message = pb::Paper::from(paper);
+    if view == pb::PaperView::Basic {
+        message.body.clear();
+    }
+    message
 }
 
 fn parse_id(field: &str, raw: &str) -> Result<PaperId, ServiceError> {
@@ -74,7 +102,7 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
     .map_err(ServiceError::from)
 }
 
-fn revision_to_proto(r: &Revision) -> pb::PaperRevision {
+fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
     let kind = match r.kind {
         RevisionKind::Created => pb::RevisionKind::Created,
         RevisionKind::Updated => pb::RevisionKind::Updated,
@@ -86,7 +114,7 @@ fn revision_to_proto(r: &Revision) -> pb::PaperRevision {
         kind: kind.into(),
         changed_fields: r.changed_fields.clone(),
         create_time: Some(timestamp(r.paper.update_time)),
-        paper: Some((&r.paper).into()),
+        paper: Some(present(&r.paper, view)),
     }
 }
 
@@ -96,7 +124,7 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<CreatePaperRequest>,
     ) -> Result<Response<CreatePaperResponse>, Status> {
-        let paper = required(request.into_inner().paper)?;
+        let paper = required("paper", request.into_inner().paper)?;
         let input = paper_input(&paper).map_err(|v| ServiceError::from(v).under("paper"))?;
         let created = self
             .service
@@ -112,7 +140,9 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<GetPaperRequest>,
     ) -> Result<Response<GetPaperResponse>, Status> {
-        let key = match request.into_inner().key {
+        let request = request.into_inner();
+        let view = view(request.view, pb::PaperView::Full)?;
+        let key = match request.key {
             Some(get_paper_request::Key::Id(id)) => PaperKey::Id(parse_id("id", &id)?),
             Some(get_paper_request::Key::Slug(slug)) => PaperKey::Slug(slug),
             None => {
@@ -123,7 +153,7 @@ impl PaperService for PapersGrpc {
         };
         let paper = self.service.get(&key).await?;
         Ok(Response::new(GetPaperResponse {
-            paper: Some((&paper).into()),
+            paper: Some(present(&paper, view)),
         }))
     }
 
@@ -132,15 +162,15 @@ impl PaperService for PapersGrpc {
         request: Request<ListPapersRequest>,
     ) -> Result<Response<ListPapersResponse>, Status> {
         let request = request.into_inner();
-        let size = page_size(request.page_size)
-            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let view = view(request.view, pb::PaperView::Basic)?;
+        let size = page_size(request.page_size, max_page(view))?;
         let filter = list_filter(&request)?;
         let (papers, next_page_token) = self
             .service
             .list(&filter, size, &request.page_token)
             .await?;
         Ok(Response::new(ListPapersResponse {
-            papers: papers.iter().map(Into::into).collect(),
+            papers: papers.iter().map(|p| present(p, view)).collect(),
             next_page_token,
         }))
     }
@@ -150,7 +180,7 @@ impl PaperService for PapersGrpc {
         request: Request<UpdatePaperRequest>,
     ) -> Result<Response<UpdatePaperResponse>, Status> {
         let request = request.into_inner();
-        let paper = required(request.paper)?;
+        let paper = required("paper", request.paper)?;
         let id = parse_id("paper.id", &paper.id)?;
         let version = required_version("paper.version", paper.version)?;
         let mask =
@@ -217,14 +247,17 @@ impl PaperService for PapersGrpc {
     ) -> Result<Response<ListPaperRevisionsResponse>, Status> {
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
-        let size = page_size(request.page_size)
-            .map_err(|e| ServiceError::from(Violations::one("page_size", e)))?;
+        let view = view(request.view, pb::PaperView::Basic)?;
+        let size = page_size(request.page_size, max_page(view))?;
         let (revisions, next_page_token) = self
             .service
             .revisions(id, size, &request.page_token)
             .await?;
         Ok(Response::new(ListPaperRevisionsResponse {
-            revisions: revisions.iter().map(revision_to_proto).collect(),
+            revisions: revisions
+                .iter()
+                .map(|r| revision_to_proto(r, view))
+                .collect(),
             next_page_token,
         }))
     }

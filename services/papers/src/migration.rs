@@ -194,11 +194,7 @@ impl MigrationTrait for CreatePapers {
                 Table::create()
                     .table(PaperTopics::Table)
                     .col(ColumnDef::new(PaperTopics::PaperId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(PaperTopics::TopicKey)
-                            .string_len(400)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(PaperTopics::TopicKey).text().not_null())
                     .primary_key(
                         Index::create()
                             .col(PaperTopics::PaperId)

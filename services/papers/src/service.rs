@@ -7,9 +7,9 @@ use imprint_domain::{
 };
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
-use imprint_platform::paging::{decode_token, encode_token};
+use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::Key;
-use imprint_platform::slugs::with_free_slug;
+use imprint_platform::slugs::SlugChoice;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use tonic::transport::Channel;
@@ -38,21 +38,17 @@ impl PapersService {
     pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
         let (slug, fields) = PaperFields::parse(input)?;
         self.check_authors_exist(&fields.author_ids, &[]).await?;
-        let paper = with_free_slug(
-            slug,
-            &Slug::derive(fields.title.as_str(), "paper"),
-            |base| async move { self.store.first_free_slug(&base).await },
-            |slug| {
-                let revision = Revision {
-                    kind: RevisionKind::Created,
-                    changed_fields: Vec::new(),
-                    paper: Paper::new_draft(slug, fields.clone(), time::now()),
-                };
-                async move { self.store.insert(&revision).await.map(|()| revision.paper) }
-            },
-        )
-        .await
-        .map_err(|e| e.for_resource("paper", &"(new)"))?;
+        let base = Slug::derive(fields.title.as_str(), "paper");
+        let mut revision = Revision {
+            kind: RevisionKind::Created,
+            changed_fields: Vec::new(),
+            paper: Paper::new_draft(base.clone(), fields, time::now()),
+        };
+        self.store
+            .insert(&mut revision, &SlugChoice::new(slug, base))
+            .await
+            .map_err(|e| e.for_resource("paper", &revision.paper.id))?;
+        let paper = revision.paper;
         tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
         Ok(paper)
     }
@@ -81,19 +77,11 @@ impl PapersService {
             filter.publication_type.map(|t| t.as_str()),
             filter.author_id.map(|a| a.to_string()),
         );
-        let before: Option<uuid::Uuid> =
-            decode_token(&fingerprint, page_token).map_err(|e| Violations::one("page_token", e))?;
-        let mut papers = self.store.list(filter, before, page_size + 1).await?;
-        let next = if papers.len() as u64 > page_size {
-            papers.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-            papers
-                .last()
-                .map(|p| encode_token(&fingerprint, &p.id.as_uuid()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok((papers, next))
+        let before: Option<uuid::Uuid> = resume_after(&fingerprint, page_token)?;
+        let rows = self.store.list(filter, before, page_size + 1).await?;
+        Ok(finish_page(rows, page_size, &fingerprint, |p| {
+            p.id.as_uuid()
+        }))
     }
 
     /// Applies the masked fields of `input` to paper `id`, if `version` is still current.
@@ -121,6 +109,7 @@ impl PapersService {
         if changed.is_empty() {
             return Ok(current);
         }
+        current.check_edit(&fields).map_err(workflow_error)?;
         if fields.author_ids != current.fields.author_ids {
             self.check_authors_exist(&fields.author_ids, current.fields.author_ids.as_slice())
                 .await?;
@@ -202,21 +191,13 @@ impl PapersService {
         page_token: &str,
     ) -> Result<(Vec<Revision>, String), ServiceError> {
         let fingerprint = format!("revisions={id}");
-        let before: Option<i64> =
-            decode_token(&fingerprint, page_token).map_err(|e| Violations::one("page_token", e))?;
+        let before: Option<i64> = resume_after(&fingerprint, page_token)?;
         // NOT_FOUND for an unknown paper rather than an empty list.
         self.get(&Key::Id(id)).await?;
-        let mut revisions = self.store.revisions(id, before, page_size + 1).await?;
-        let next = if revisions.len() as u64 > page_size {
-            revisions.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-            revisions
-                .last()
-                .map(|r| encode_token(&fingerprint, &r.paper.version))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok((revisions, next))
+        let rows = self.store.revisions(id, before, page_size + 1).await?;
+        Ok(finish_page(rows, page_size, &fingerprint, |r| {
+            r.paper.version
+        }))
     }
 
     async fn save(

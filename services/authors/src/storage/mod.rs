@@ -15,7 +15,7 @@ use imprint_domain::text::{Bio, PersonName, PositionText, fold};
 use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, Slug};
 use imprint_platform::Database;
 use imprint_platform::db::{WriteTx, is_unique_violation};
-use imprint_platform::slugs::{SlugTable, WriteError};
+use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
 
 use entity::{ActiveModel, Column, Entity, Model};
 
@@ -47,11 +47,6 @@ impl AuthorStore {
         Self { db }
     }
 
-    /// The first free slug among `base`, `base-2`, …
-    pub async fn first_free_slug(&self, base: &Slug) -> Result<Slug, DbErr> {
-        SLUGS.first_free(self.db.conn(), base).await
-    }
-
     /// The author holding `orcid`, if any.
     pub async fn orcid_owner(&self, orcid: &Orcid) -> Result<Option<AuthorId>, DbErr> {
         Ok(Entity::find()
@@ -61,10 +56,12 @@ impl AuthorStore {
             .map(|m| AuthorId::from_uuid(m.id)))
     }
 
-    /// Stores a new author and reserves its slug.
-    pub async fn insert(&self, author: &Author) -> Result<(), WriteError> {
+    /// Stores a new author under the slug `choice` resolves to, which it sets.
+    pub async fn insert(&self, author: &mut Author, choice: &SlugChoice) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
+        author.slug = SLUGS
+            .claim_choice(&*tx, choice, author.id.as_uuid())
+            .await?;
         let mut row = to_active(author);
         row.id = Set(author.id.as_uuid());
         Entity::insert(row)

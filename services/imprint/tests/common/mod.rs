@@ -130,6 +130,33 @@ impl TestApp {
         Self::start(settings, dir, pg).await
     }
 
+    /// Counts the rows of `table` whose `paper_id` is `id`, straight from the papers database.
+    pub async fn count_paper_rows(&self, table: &str, id: &str) -> i64 {
+        use sea_orm::sea_query::{Alias, Expr, Func, Query};
+        use sea_orm::{ConnectionTrait, StatementBuilder};
+        let db = imprint_platform::Database::connect(
+            &self.settings.database_url_for("papers"),
+            &self.settings.database,
+        )
+        .await
+        .unwrap();
+        let uuid = uuid::Uuid::parse_str(id).unwrap();
+        let stmt = Query::select()
+            .expr(Func::count(Expr::col(Alias::new("paper_id"))))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("paper_id")).eq(uuid))
+            .to_owned();
+        let row = db
+            .conn()
+            .query_one(StatementBuilder::build(&stmt, &db.backend()))
+            .await
+            .unwrap()
+            .unwrap();
+        let count: i64 = row.try_get_by_index(0).unwrap();
+        db.close().await;
+        count
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.handle.await.unwrap().expect("clean stop");

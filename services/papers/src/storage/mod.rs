@@ -18,7 +18,7 @@ use imprint_domain::{
 };
 use imprint_platform::Database;
 use imprint_platform::db::{WriteTx, is_unique_violation};
-use imprint_platform::slugs::{SlugTable, WriteError};
+use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
 
 use entity::{paper, paper_author, paper_revision, paper_topic};
 
@@ -100,16 +100,18 @@ impl PaperStore {
         Self { db }
     }
 
-    /// The first free slug among `base`, `base-2`, …
-    pub async fn first_free_slug(&self, base: &Slug) -> Result<Slug, DbErr> {
-        SLUGS.first_free(self.db.conn(), base).await
-    }
-
-    /// Stores a new paper with its first revision.
-    pub async fn insert(&self, revision: &Revision) -> Result<(), WriteError> {
-        let p = &revision.paper;
+    /// Stores a new paper with its first revision, under the slug `choice` resolves to, which
+    /// it sets.
+    pub async fn insert(
+        &self,
+        revision: &mut Revision,
+        choice: &SlugChoice,
+    ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
+        revision.paper.slug = SLUGS
+            .claim_choice(&*tx, choice, revision.paper.id.as_uuid())
+            .await?;
+        let p = &revision.paper;
         let mut row = to_active(p);
         row.id = Set(p.id.as_uuid());
         paper::Entity::insert(row)
@@ -158,8 +160,9 @@ impl PaperStore {
         Ok(())
     }
 
-    /// Deletes a paper with its revisions and indexes and frees its slugs, if its version is
-    /// still `expected_version` (when given).
+    /// Deletes a paper and frees its slugs, if its version is still `expected_version` (when
+    /// given). Its revisions and index rows go with it (`ON DELETE CASCADE`; SQLite connections
+    /// enable foreign keys).
     pub async fn delete(
         &self,
         id: PaperId,
@@ -170,30 +173,10 @@ impl PaperStore {
         if let Some(v) = expected_version {
             delete = delete.filter(paper::Column::Version.eq(v));
         }
-        // Children go first explicitly: the foreign keys cascade too, but SQLite enforces them
-        // only when its foreign_keys pragma is on, and this must not depend on it.
-        let uuid = id.as_uuid();
-        let exists = paper::Entity::find_by_id(uuid).one(&*tx).await?;
-        if exists.is_none() {
-            return Err(WriteError::NotFound);
-        }
-        let result = delete.exec(&*tx).await?;
-        if result.rows_affected == 0 {
+        if delete.exec(&*tx).await?.rows_affected == 0 {
             return Err(version_conflict(&tx, id).await);
         }
-        paper_topic::Entity::delete_many()
-            .filter(paper_topic::Column::PaperId.eq(uuid))
-            .exec(&*tx)
-            .await?;
-        paper_author::Entity::delete_many()
-            .filter(paper_author::Column::PaperId.eq(uuid))
-            .exec(&*tx)
-            .await?;
-        paper_revision::Entity::delete_many()
-            .filter(paper_revision::Column::PaperId.eq(uuid))
-            .exec(&*tx)
-            .await?;
-        SLUGS.release_all(&*tx, uuid).await?;
+        SLUGS.release_all(&*tx, id.as_uuid()).await?;
         tx.commit().await?;
         Ok(())
     }
