@@ -98,8 +98,7 @@ fn main() -> Result<(), String> {
         // The generator runs on one thread, pinned to its own core: pacing and response
         // handling interleave cooperatively instead of fighting over the core.
         Command::FreePort => {
-            let listener =
-                std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let port = listener.local_addr().map_err(|e| e.to_string())?.port();
             println!("{port}");
             Ok(())

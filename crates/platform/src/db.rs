@@ -47,27 +47,65 @@ fn sqlite_writer_lock(key: std::path::PathBuf) -> Arc<Mutex<()>> {
     Arc::clone(locks.entry(key).or_default())
 }
 
-/// A write transaction; on SQLite it holds the writer lock until it ends.
+/// A write transaction; on SQLite it holds the writer lock until it ends. End it with
+/// [`WriteTx::finish`]. One that is dropped instead (its request was cancelled) is rolled back
+/// by a task of its own, which releases the lock only afterwards.
 #[derive(Debug)]
 pub struct WriteTx {
-    /// The transaction.
-    tx: DatabaseTransaction,
-    /// Released after commit or rollback.
-    _guard: Option<OwnedMutexGuard<()>>,
+    /// The transaction; taken when it ends.
+    tx: Option<DatabaseTransaction>,
+    /// Released once the transaction has ended.
+    guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        &self.tx
+        match &self.tx {
+            Some(tx) => tx,
+            // `tx` is taken only by `finish` (which consumes the value) and by `drop`.
+            None => unreachable!("a finished WriteTx is never used"),
+        }
     }
 }
 
 impl WriteTx {
-    /// Commits, then releases the writer lock.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
+    /// Commits when `result` is `Ok`, rolls back when it is an error, and only then releases
+    /// the writer lock. (A transaction merely dropped is rolled back later, when its connection
+    /// is next used; on SQLite it would still hold the file's write lock when the next writer
+    /// starts, which then fails with "database is locked".)
+    pub async fn finish<T, E: From<DbErr>>(mut self, result: Result<T, E>) -> Result<T, E> {
+        let guard = self.guard.take();
+        let Some(tx) = self.tx.take() else {
+            return result;
+        };
+        let outcome = match result {
+            Ok(value) => tx.commit().await.map(|()| value).map_err(E::from),
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed write");
+                }
+                Err(e)
+            }
+        };
+        drop(guard);
+        outcome
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        let guard = self.guard.take();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "rolling back an abandoned write");
+                }
+                drop(guard);
+            });
+        }
     }
 }
 
@@ -198,7 +236,10 @@ impl Database {
             None => None,
         };
         let tx = self.conn.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx: Some(tx),
+            guard,
+        })
     }
 
     /// One round trip, for readiness.

@@ -811,8 +811,8 @@ async fn concurrent_writers_never_lose_an_edit(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let a = app.author("Carla Freeman").await;
     let created = app.create(draft("Contested", &[&a])).await.unwrap();
-    // Eight editors save the version they all read, at once: one wins, the rest are told.
-    let edits = (0..8).map(|i| {
+    // Sixteen editors save the version they all read, at once: one wins, the rest are told.
+    let edits = (0..16).map(|i| {
         let mut client = app.papers.clone();
         let id = created.id.clone();
         async move {

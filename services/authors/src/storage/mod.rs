@@ -59,17 +59,20 @@ impl AuthorStore {
     /// Stores a new author under the slug `choice` resolves to, which it sets.
     pub async fn insert(&self, author: &mut Author, choice: &SlugChoice) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        author.slug = SLUGS
-            .claim_choice(&*tx, choice, author.id.as_uuid())
-            .await?;
-        let mut row = to_active(author);
-        row.id = Set(author.id.as_uuid());
-        Entity::insert(row)
-            .exec_without_returning(&*tx)
-            .await
-            .map_err(|e| unique_error(e, author))?;
-        tx.commit().await?;
-        Ok(())
+        let result: Result<(), WriteError> = async {
+            author.slug = SLUGS
+                .claim_choice(&*tx, choice, author.id.as_uuid())
+                .await?;
+            let mut row = to_active(author);
+            row.id = Set(author.id.as_uuid());
+            Entity::insert(row)
+                .exec_without_returning(&*tx)
+                .await
+                .map_err(|e| unique_error(e, author))?;
+            Ok(())
+        }
+        .await;
+        tx.finish(result).await
     }
 
     /// One author by id.
@@ -145,19 +148,22 @@ impl AuthorStore {
     /// `expected_version`. A new slug is reserved; the old ones keep resolving.
     pub async fn update(&self, author: &Author, expected_version: i64) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
-        let result = Entity::update_many()
-            .set(to_active(author))
-            .filter(Column::Id.eq(author.id.as_uuid()))
-            .filter(Column::Version.eq(expected_version))
-            .exec(&*tx)
-            .await
-            .map_err(|e| unique_error(e, author))?;
-        if result.rows_affected == 0 {
-            return Err(version_conflict(&tx, author.id).await);
+        let result: Result<(), WriteError> = async {
+            SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
+            let result = Entity::update_many()
+                .set(to_active(author))
+                .filter(Column::Id.eq(author.id.as_uuid()))
+                .filter(Column::Version.eq(expected_version))
+                .exec(&*tx)
+                .await
+                .map_err(|e| unique_error(e, author))?;
+            if result.rows_affected == 0 {
+                return Err(version_conflict(&tx, author.id).await);
+            }
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .await;
+        tx.finish(result).await
     }
 
     /// Deletes an author and frees its slugs, if its version is still `expected_version`
@@ -168,17 +174,20 @@ impl AuthorStore {
         expected_version: Option<i64>,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        let mut delete = Entity::delete_many().filter(Column::Id.eq(id.as_uuid()));
-        if let Some(v) = expected_version {
-            delete = delete.filter(Column::Version.eq(v));
+        let result: Result<(), WriteError> = async {
+            let mut delete = Entity::delete_many().filter(Column::Id.eq(id.as_uuid()));
+            if let Some(v) = expected_version {
+                delete = delete.filter(Column::Version.eq(v));
+            }
+            let result = delete.exec(&*tx).await?;
+            if result.rows_affected == 0 {
+                return Err(version_conflict(&tx, id).await);
+            }
+            SLUGS.release_all(&*tx, id.as_uuid()).await?;
+            Ok(())
         }
-        let result = delete.exec(&*tx).await?;
-        if result.rows_affected == 0 {
-            return Err(version_conflict(&tx, id).await);
-        }
-        SLUGS.release_all(&*tx, id.as_uuid()).await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        tx.finish(result).await
     }
 }
 

@@ -108,20 +108,23 @@ impl PaperStore {
         choice: &SlugChoice,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        revision.paper.slug = SLUGS
-            .claim_choice(&*tx, choice, revision.paper.id.as_uuid())
-            .await?;
-        let p = &revision.paper;
-        let mut row = to_active(p);
-        row.id = Set(p.id.as_uuid());
-        paper::Entity::insert(row)
-            .exec_without_returning(&*tx)
-            .await
-            .map_err(|e| slug_error(e, p))?;
-        write_indexes(&tx, p).await?;
-        write_revision(&tx, revision).await?;
-        tx.commit().await?;
-        Ok(())
+        let result: Result<(), WriteError> = async {
+            revision.paper.slug = SLUGS
+                .claim_choice(&*tx, choice, revision.paper.id.as_uuid())
+                .await?;
+            let p = &revision.paper;
+            let mut row = to_active(p);
+            row.id = Set(p.id.as_uuid());
+            paper::Entity::insert(row)
+                .exec_without_returning(&*tx)
+                .await
+                .map_err(|e| slug_error(e, p))?;
+            write_indexes(&tx, p).await?;
+            write_revision(&tx, revision).await?;
+            Ok(())
+        }
+        .await;
+        tx.finish(result).await
     }
 
     /// Saves a changed paper (its version already incremented) with its revision, if the
@@ -129,35 +132,38 @@ impl PaperStore {
     pub async fn save(&self, revision: &Revision, expected_version: i64) -> Result<(), WriteError> {
         let p = &revision.paper;
         let tx = self.db.begin_write().await?;
-        SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
-        let result = paper::Entity::update_many()
-            .set(to_active(p))
-            .filter(paper::Column::Id.eq(p.id.as_uuid()))
-            .filter(paper::Column::Version.eq(expected_version))
-            .exec(&*tx)
-            .await
-            .map_err(|e| slug_error(e, p))?;
-        if result.rows_affected == 0 {
-            return Err(version_conflict(&tx, p.id).await);
-        }
-        if revision
-            .changed_fields
-            .iter()
-            .any(|f| f == "topics" || f == "author_ids")
-        {
-            paper_topic::Entity::delete_many()
-                .filter(paper_topic::Column::PaperId.eq(p.id.as_uuid()))
+        let result: Result<(), WriteError> = async {
+            SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
+            let result = paper::Entity::update_many()
+                .set(to_active(p))
+                .filter(paper::Column::Id.eq(p.id.as_uuid()))
+                .filter(paper::Column::Version.eq(expected_version))
                 .exec(&*tx)
-                .await?;
-            paper_author::Entity::delete_many()
-                .filter(paper_author::Column::PaperId.eq(p.id.as_uuid()))
-                .exec(&*tx)
-                .await?;
-            write_indexes(&tx, p).await?;
+                .await
+                .map_err(|e| slug_error(e, p))?;
+            if result.rows_affected == 0 {
+                return Err(version_conflict(&tx, p.id).await);
+            }
+            if revision
+                .changed_fields
+                .iter()
+                .any(|f| f == "topics" || f == "author_ids")
+            {
+                paper_topic::Entity::delete_many()
+                    .filter(paper_topic::Column::PaperId.eq(p.id.as_uuid()))
+                    .exec(&*tx)
+                    .await?;
+                paper_author::Entity::delete_many()
+                    .filter(paper_author::Column::PaperId.eq(p.id.as_uuid()))
+                    .exec(&*tx)
+                    .await?;
+                write_indexes(&tx, p).await?;
+            }
+            write_revision(&tx, revision).await?;
+            Ok(())
         }
-        write_revision(&tx, revision).await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        tx.finish(result).await
     }
 
     /// Deletes a paper and frees its slugs, if its version is still `expected_version` (when
@@ -169,16 +175,20 @@ impl PaperStore {
         expected_version: Option<i64>,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
-        let mut delete = paper::Entity::delete_many().filter(paper::Column::Id.eq(id.as_uuid()));
-        if let Some(v) = expected_version {
-            delete = delete.filter(paper::Column::Version.eq(v));
+        let result: Result<(), WriteError> = async {
+            let mut delete =
+                paper::Entity::delete_many().filter(paper::Column::Id.eq(id.as_uuid()));
+            if let Some(v) = expected_version {
+                delete = delete.filter(paper::Column::Version.eq(v));
+            }
+            if delete.exec(&*tx).await?.rows_affected == 0 {
+                return Err(version_conflict(&tx, id).await);
+            }
+            SLUGS.release_all(&*tx, id.as_uuid()).await?;
+            Ok(())
         }
-        if delete.exec(&*tx).await?.rows_affected == 0 {
-            return Err(version_conflict(&tx, id).await);
-        }
-        SLUGS.release_all(&*tx, id.as_uuid()).await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        tx.finish(result).await
     }
 
     /// One paper by id.
