@@ -31,6 +31,22 @@ pub fn required_version(field: &str, version: i64) -> Result<i64, ServiceError> 
     })
 }
 
+/// ABORTED when the client sent a `version` and the stored one differs: someone else saved
+/// first, and nothing may be overwritten.
+pub fn check_version(
+    resource: &str,
+    id: &dyn fmt::Display,
+    sent: Option<i64>,
+    stored: i64,
+) -> Result<(), ServiceError> {
+    match sent {
+        Some(v) if v != stored => Err(ServiceError::Aborted(format!(
+            "{resource} {id} was changed by someone else: you sent version {v}, the stored one is {stored}; reload it and apply your change again"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// How a client names a resource: by id, or by any slug it has or had.
 #[derive(Debug, Clone)]
 pub enum Key<I> {

@@ -8,7 +8,7 @@ use imprint_domain::{
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
-use imprint_platform::request::Key;
+use imprint_platform::request::{Key, check_version};
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
@@ -94,7 +94,7 @@ impl PapersService {
         mask: &[PaperField],
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
-        check_version(&current, Some(version))?;
+        check_version("paper", &id, Some(version), current.version)?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
         let mut changed: Vec<String> = current
@@ -133,7 +133,7 @@ impl PapersService {
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
-        check_version(&current, version)?;
+        check_version("paper", &id, version, current.version)?;
         let mut next = current.clone();
         let now = time::now();
         match next.publish(at, now).map_err(workflow_error)? {
@@ -155,7 +155,7 @@ impl PapersService {
         version: Option<i64>,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
-        check_version(&current, version)?;
+        check_version("paper", &id, version, current.version)?;
         let mut next = current.clone();
         match next.unpublish().map_err(workflow_error)? {
             Transition::Unchanged => Ok(current),
@@ -256,16 +256,6 @@ impl PapersService {
             }
         }
         violations.into_result(|| ()).map_err(ServiceError::from)
-    }
-}
-
-fn check_version(current: &Paper, version: Option<i64>) -> Result<(), ServiceError> {
-    match version {
-        Some(v) if v != current.version => Err(ServiceError::Aborted(format!(
-            "paper {} was changed by someone else: you sent version {v}, the stored one is {}; reload it and apply your change again",
-            current.id, current.version
-        ))),
-        _ => Ok(()),
     }
 }
 
