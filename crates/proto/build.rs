@@ -7,6 +7,7 @@ use prost::Message;
 
 const FILES: &[&str] = &[
     "imprint/authors/v1/authors.proto",
+    "imprint/events/v1/events.proto",
     "imprint/papers/v1/papers.proto",
 ];
 

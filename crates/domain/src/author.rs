@@ -205,6 +205,9 @@ pub struct Author {
     pub create_time: DateTime<Utc>,
     /// When last saved.
     pub update_time: DateTime<Utc>,
+    /// Papers crediting this author, as learned from the papers service's events. Derived, not
+    /// edited: it does not change the version.
+    pub paper_count: i32,
 }
 
 impl Author {
@@ -217,6 +220,7 @@ impl Author {
             version: 1,
             create_time: now,
             update_time: now,
+            paper_count: 0,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Database {
     write_lock: Option<Arc<Mutex<()>>>,
     /// How long a write waits for the writer lock before answering UNAVAILABLE.
     write_wait: Duration,
+    /// The PostgreSQL pool itself, for what sea-orm does not offer (session advisory locks).
+    postgres: Option<sqlx::PgPool>,
 }
 
 /// The writer lock of the SQLite file at `key`, shared by every pool of this process on it.
@@ -178,6 +180,7 @@ impl Database {
                 conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
                 write_lock: Some(sqlite_writer_lock(writer)),
                 write_wait: acquire,
+                postgres: None,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
@@ -205,9 +208,10 @@ impl Database {
                 }
             };
             Ok(Self {
-                conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
                 write_lock: None,
                 write_wait: acquire,
+                postgres: Some(pool),
             })
         } else {
             Err(bad("use postgres://… or sqlite://…".to_owned()))
@@ -217,6 +221,11 @@ impl Database {
     /// The pool, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The PostgreSQL pool, when this is PostgreSQL.
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        self.postgres.as_ref()
     }
 
     /// Which SQL dialect this is.
@@ -254,7 +263,7 @@ impl Database {
         match self.backend() {
             DbBackend::Postgres => {
                 let tx = self.conn.begin().await?;
-                let key = lock_key(&M::migration_table_name().to_string());
+                let key = advisory_key(&M::migration_table_name().to_string());
                 tx.execute(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     "SELECT pg_advisory_xact_lock($1)",
@@ -292,8 +301,8 @@ fn is_transient(err: &sqlx::Error) -> bool {
         || matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("57P03"))
 }
 
-/// A stable 64-bit key for a PostgreSQL advisory lock (FNV-1a).
-pub(crate) fn lock_key(name: &str) -> i64 {
+/// A stable 64-bit key for a PostgreSQL advisory lock named `name` (FNV-1a).
+pub fn advisory_key(name: &str) -> i64 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -332,10 +341,13 @@ mod tests {
 
     #[test]
     fn lock_keys_are_stable() {
-        assert_eq!(lock_key("papers_migrations"), lock_key("papers_migrations"));
+        assert_eq!(
+            advisory_key("papers_migrations"),
+            advisory_key("papers_migrations")
+        );
         assert_ne!(
-            lock_key("papers_migrations"),
-            lock_key("authors_migrations")
+            advisory_key("papers_migrations"),
+            advisory_key("authors_migrations")
         );
     }
 }

@@ -23,6 +23,38 @@ pub struct Settings {
     pub authors: ServiceSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The RabbitMQ broker; without one, events travel inside the process.
+    pub amqp: AmqpSettings,
+    /// Event relaying and consuming.
+    pub events: EventsSettings,
+}
+
+/// The RabbitMQ broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// `amqp://user:password@host:5672/%2f`; empty means in-process events (one process only).
+    pub url: String,
+    /// Unacknowledged deliveries a consumer holds at once.
+    pub prefetch: u16,
+    /// Deliveries of one message before it goes to `<service>.events.dead`.
+    pub delivery_limit: u32,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff_secs: u64,
+}
+
+/// Event relaying and consuming.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Run this process's consumers. Off for replicas that should only serve the API.
+    pub consume: bool,
+    /// Outbox rows published per batch.
+    pub relay_batch: u64,
+    /// How often the relay looks at the outbox when no write woke it.
+    pub relay_poll_ms: u64,
+    /// How long sent outbox rows are kept before they are pruned.
+    pub keep_sent_hours: u64,
 }
 
 /// Listening addresses and shutdown behaviour.
@@ -116,6 +148,18 @@ impl Default for Settings {
                 format: LogFormat::Text,
                 level: "info".to_owned(),
             },
+            amqp: AmqpSettings {
+                url: String::new(),
+                prefetch: 64,
+                delivery_limit: 5,
+                max_backoff_secs: 30,
+            },
+            events: EventsSettings {
+                consume: true,
+                relay_batch: 500,
+                relay_poll_ms: 500,
+                keep_sent_hours: 24,
+            },
         }
     }
 }
@@ -202,6 +246,28 @@ impl Settings {
                 "log.level: '{}' is not a log filter; use error, warn, info, debug or trace, optionally per module: imprint_papers=debug,info",
                 self.log.level
             )));
+        }
+        let amqp = &self.amqp.url;
+        if amqp.starts_with("amqps://") {
+            return Err(SettingsError(
+                "amqp.url: amqps:// needs a build with TLS to the broker; inside a cluster use amqp:// over the service mesh".to_owned(),
+            ));
+        }
+        if !(amqp.is_empty() || amqp.starts_with("amqp://")) {
+            return Err(SettingsError(format!(
+                "amqp.url: '{}' is not an AMQP URL; use amqp://user:password@host:5672/%2f",
+                crate::db::redact(amqp)
+            )));
+        }
+        if self.amqp.prefetch == 0 || self.amqp.delivery_limit == 0 {
+            return Err(SettingsError(
+                "amqp.prefetch and amqp.delivery_limit: must be at least 1".to_owned(),
+            ));
+        }
+        if self.events.relay_batch == 0 || self.events.relay_poll_ms == 0 {
+            return Err(SettingsError(
+                "events.relay_batch and events.relay_poll_ms: must be at least 1".to_owned(),
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(SettingsError(
@@ -335,6 +401,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("authors.url"), "{err}");
+        let err = Settings::load(None, env(&[("IMPRINT__AMQP__URL", "http://rabbit")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("amqp.url"), "{err}");
+        let ok = Settings::load(
+            None,
+            env(&[
+                (
+                    "IMPRINT__AMQP__URL",
+                    "amqp://guest:guest@127.0.0.1:5672/%2f",
+                ),
+                ("IMPRINT__EVENTS__CONSUME", "false"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert!(!ok.events.consume);
         let err = Settings::load(None, env(&[("IMPRINT__SERVER__GRPC_PORT", "1")]), &[])
             .unwrap_err()
             .to_string();

@@ -161,7 +161,7 @@ impl SlugTable {
             }
             SlugChoice::FreeFrom(base) => {
                 if db.get_database_backend() == DbBackend::Postgres {
-                    let key = crate::db::lock_key(&format!("{}:{base}", self.table));
+                    let key = crate::db::advisory_key(&format!("{}:{base}", self.table));
                     db.execute(Statement::from_sql_and_values(
                         DbBackend::Postgres,
                         "SELECT pg_advisory_xact_lock($1)",

@@ -166,6 +166,7 @@ impl From<&domain::Author> for authors::Author {
             version: a.version,
             create_time: Some(timestamp(a.create_time)),
             update_time: Some(timestamp(a.update_time)),
+            paper_count: a.paper_count,
         }
     }
 }

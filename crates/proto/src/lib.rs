@@ -18,6 +18,11 @@ mod generated {
                 tonic::include_proto!("imprint.authors.v1");
             }
         }
+        pub mod events {
+            pub mod v1 {
+                tonic::include_proto!("imprint.events.v1");
+            }
+        }
         pub mod papers {
             pub mod v1 {
                 tonic::include_proto!("imprint.papers.v1");
@@ -30,6 +35,7 @@ pub mod convert;
 pub mod status;
 
 pub use generated::imprint::authors::v1 as authors;
+pub use generated::imprint::events::v1 as events;
 pub use generated::imprint::papers::v1 as papers;
 
 /// Encoded `FileDescriptorSet` of every Imprint proto and its imports, for server reflection.

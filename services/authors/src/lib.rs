@@ -1,12 +1,18 @@
 //! The authors service: author profiles (name, slug, bio, positions, ORCID, photo) in its own
-//! database, served as `imprint.authors.v1.AuthorService`. It talks to the papers service only
-//! through its gRPC client, to learn whether an author is still credited before a delete.
+//! database, served as `imprint.authors.v1.AuthorService`. Every change is written with its
+//! `author.*` event to the service's outbox; the service learns which papers credit each
+//! author from `paper.*` events. It talks to the papers service only through its gRPC client
+//! (whether an author is still credited, before a delete) and through events.
 
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
 pub mod storage;
 
+use std::sync::Arc;
+
+use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_proto::authors::author_service_server::AuthorServiceServer;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -18,11 +24,27 @@ pub use service::AuthorsService;
 /// The full gRPC name of the service, for health reporting.
 pub const SERVICE_NAME: &str = "imprint.authors.v1.AuthorService";
 
-/// The gRPC server of the authors service over `db` (migrated), asking `papers` about credits.
-pub fn server(db: Database, papers: Channel) -> AuthorServiceServer<grpc::AuthorsGrpc> {
-    let service = AuthorsService::new(
-        storage::AuthorStore::new(db),
-        PaperServiceClient::new(papers),
-    );
-    AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
+/// The outbox of `author.*` events.
+pub const OUTBOX: Outbox = Outbox {
+    table: "author_outbox",
+};
+
+/// The authors service's parts: its gRPC server and its event handler.
+#[derive(Debug)]
+pub struct Parts {
+    /// `imprint.authors.v1.AuthorService`.
+    pub server: AuthorServiceServer<grpc::AuthorsGrpc>,
+    /// The handler of the events it consumes.
+    pub handler: Arc<dyn Handler>,
+}
+
+/// The authors service over `db` (migrated), asking `papers` about credits and writing events
+/// through `events`.
+pub fn build(db: Database, papers: Channel, events: Emitter) -> Parts {
+    let store = storage::AuthorStore::new(db, events);
+    let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers));
+    Parts {
+        server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service)),
+        handler: Arc::new(events::PaperCredits::new(store)),
+    }
 }

@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateAuthors)]
+        vec![Box::new(CreateAuthors), Box::new(AddEvents)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -144,6 +144,122 @@ impl MigrationTrait for CreateAuthors {
             .await?;
         manager
             .drop_table(Table::drop().table(Authors::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum AuthorPaperCredits {
+    Table,
+    PaperId,
+    AuthorId,
+}
+
+#[derive(DeriveIden)]
+enum AuthorPaperVersions {
+    Table,
+    PaperId,
+    Version,
+}
+
+/// Events (issue 3): the outbox of `author.*` events, and the read model of paper credits
+/// learned from `paper.*` events, with each author's count.
+struct AddEvents;
+
+impl MigrationName for AddEvents {
+    fn name(&self) -> &str {
+        "m20261128_000002_author_events"
+    }
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.create_table(crate::OUTBOX.create_table()).await?;
+        manager.create_index(crate::OUTBOX.create_index()).await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Authors::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("paper_count"))
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuthorPaperCredits::Table)
+                    .col(
+                        ColumnDef::new(AuthorPaperCredits::PaperId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AuthorPaperCredits::AuthorId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(AuthorPaperCredits::PaperId)
+                            .col(AuthorPaperCredits::AuthorId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("author_paper_credits_author_id_idx")
+                    .table(AuthorPaperCredits::Table)
+                    .col(AuthorPaperCredits::AuthorId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuthorPaperVersions::Table)
+                    .col(
+                        ColumnDef::new(AuthorPaperVersions::PaperId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AuthorPaperVersions::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            AuthorPaperVersions::Table.into_iden(),
+            AuthorPaperCredits::Table.into_iden(),
+            Alias::new(crate::OUTBOX.table).into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Authors::Table)
+                    .drop_column(Alias::new("paper_count"))
+                    .to_owned(),
+            )
             .await
     }
 }

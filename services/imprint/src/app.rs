@@ -9,6 +9,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use imprint_gateway::forward::ForwardedService;
+use imprint_gateway::{AuthorsForward, PapersForward};
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
@@ -17,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+
+use crate::wiring::Events;
 
 /// Which services this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +31,8 @@ pub enum Role {
     Papers,
     /// Only the authors service.
     Authors,
+    /// The public edge: forwards the editorial gRPC services to the papers and authors roles.
+    Gateway,
 }
 
 impl Role {
@@ -36,6 +42,7 @@ impl Role {
             Self::All => "all",
             Self::Papers => "papers",
             Self::Authors => "authors",
+            Self::Gateway => "gateway",
         }
     }
 
@@ -100,6 +107,8 @@ pub struct Application {
     health: Health,
     /// Pools to close at the end.
     databases: Vec<Database>,
+    /// Relays and consumers to start with the servers.
+    events: Events,
     /// Settings, for shutdown timings.
     settings: Settings,
 }
@@ -135,11 +144,15 @@ impl Application {
             databases.push(db.clone());
         };
 
+        let mut events = Events::new(&settings, role.name());
         let papers = if role.runs_papers() {
             let db = open_service::<imprint_papers::Migrator>("papers", &settings, migrate).await?;
             let authors = peer(&settings.authors, "authors", role.runs_authors())?;
             register(&db, "papers", imprint_papers::SERVICE_NAME);
-            Some(imprint_papers::server(db, authors))
+            let emitter = events.producer(&db, imprint_papers::OUTBOX);
+            let parts = imprint_papers::build(db, authors, emitter);
+            events.consumer(parts.handler);
+            Some(parts.server)
         } else {
             None
         };
@@ -148,9 +161,26 @@ impl Application {
                 open_service::<imprint_authors::Migrator>("authors", &settings, migrate).await?;
             let papers = peer(&settings.papers, "papers", role.runs_papers())?;
             register(&db, "authors", imprint_authors::SERVICE_NAME);
-            Some(imprint_authors::server(db, papers))
+            let emitter = events.producer(&db, imprint_authors::OUTBOX);
+            let parts = imprint_authors::build(db, papers, emitter);
+            events.consumer(parts.handler);
+            Some(parts.server)
         } else {
             None
+        };
+        let (papers_forward, authors_forward) = if role == Role::Gateway {
+            services.push(imprint_gateway::forward::Papers::NAME.to_owned());
+            services.push(imprint_gateway::forward::Authors::NAME.to_owned());
+            (
+                Some(PapersForward::new(peer(&settings.papers, "papers", false)?)),
+                Some(AuthorsForward::new(peer(
+                    &settings.authors,
+                    "authors",
+                    false,
+                )?)),
+            )
+        } else {
+            (None, None)
         };
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -175,7 +205,9 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_optional_service(papers)
-            .add_optional_service(authors);
+            .add_optional_service(authors)
+            .add_optional_service(papers_forward)
+            .add_optional_service(authors_forward);
 
         Ok(Self {
             grpc_listener,
@@ -185,6 +217,7 @@ impl Application {
             router,
             health,
             databases,
+            events,
             settings,
         })
     }
@@ -209,20 +242,42 @@ impl Application {
             router,
             health,
             databases,
+            events,
             settings,
         } = self;
+        let metrics = events.metrics.clone();
+        let stop_events = CancellationToken::new();
+        let mut event_tasks = events.start(&stop_events);
         health.set_ready(true).await;
         tracing::info!(%grpc_addr, %http_addr, "serving");
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let http = health.router().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.prometheus() }
+            }),
+        );
         let outcome = imprint_platform::server::run(
             move |signal| router.serve_with_incoming_shutdown(incoming, signal),
             http_listener,
-            health.router(),
+            http,
             health.clone(),
             shutdown,
             &settings.server,
         )
         .await;
+        // Calls are done: no new events will be written. Let relays and consumers finish the
+        // batch or delivery in hand (whatever is unsent or unacknowledged is sent again later).
+        stop_events.cancel();
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while event_tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("event relays and consumers still busy after 10s; stopping them");
+            event_tasks.abort_all();
+        }
         for db in &databases {
             db.close().await;
         }

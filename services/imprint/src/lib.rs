@@ -4,5 +4,6 @@
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod wiring;
 
 pub use app::{AppError, Application, Role};

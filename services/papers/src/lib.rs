@@ -1,13 +1,18 @@
 //! The papers service: papers, their editorial workflow (draft → published → archived),
 //! revisions, slugs that keep resolving after a rename, topics and ordered author credits, in
-//! its own database, served as `imprint.papers.v1.PaperService`. It talks to the authors
-//! service only through its gRPC client, to check that credited authors exist.
+//! its own database, served as `imprint.papers.v1.PaperService`. Every saved change is written
+//! with its `paper.*` event to the service's outbox. It talks to the authors service only
+//! through its gRPC client (do credited authors exist?) and through events (`author.deleted`).
 
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
 pub mod storage;
 
+use std::sync::Arc;
+
+use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
@@ -22,14 +27,32 @@ pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 /// The full gRPC name of the service, for health reporting.
 pub const SERVICE_NAME: &str = "imprint.papers.v1.PaperService";
 
-/// The gRPC server of the papers service over `db` (migrated), checking credits with `authors`.
-pub fn server(db: Database, authors: Channel) -> PaperServiceServer<grpc::PapersGrpc> {
+/// The outbox of `paper.*` events.
+pub const OUTBOX: Outbox = Outbox {
+    table: "paper_outbox",
+};
+
+/// The papers service's parts: its gRPC server and its event handler.
+#[derive(Debug)]
+pub struct Parts {
+    /// `imprint.papers.v1.PaperService`.
+    pub server: PaperServiceServer<grpc::PapersGrpc>,
+    /// The handler of the events it consumes.
+    pub handler: Arc<dyn Handler>,
+}
+
+/// The papers service over `db` (migrated), checking credits with `authors` and writing events
+/// through `events`.
+pub fn build(db: Database, authors: Channel, events: Emitter) -> Parts {
     let service = PapersService::new(
-        storage::PaperStore::new(db),
+        storage::PaperStore::new(db, events),
         AuthorServiceClient::new(authors),
     );
-    // A body may hold a million characters, up to 4 MiB of UTF-8: leave room beyond tonic's
-    // 4 MiB default so that the length check, not the transport, answers.
-    PaperServiceServer::new(grpc::PapersGrpc::new(service))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    Parts {
+        // A body may hold a million characters, up to 4 MiB of UTF-8: leave room beyond
+        // tonic's 4 MiB default so that the length check, not the transport, answers.
+        server: PaperServiceServer::new(grpc::PapersGrpc::new(service.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        handler: Arc::new(events::DeletedAuthors::new(service)),
+    }
 }

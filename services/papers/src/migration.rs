@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreatePapers)]
+        vec![Box::new(CreatePapers), Box::new(CreateOutbox)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -295,5 +295,34 @@ impl MigrationTrait for CreatePapers {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// The outbox of `paper.*` events (issue 3).
+struct CreateOutbox;
+
+impl MigrationName for CreateOutbox {
+    fn name(&self) -> &str {
+        "m20261128_000002_create_paper_outbox"
+    }
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.create_table(crate::OUTBOX.create_table()).await?;
+        manager.create_index(crate::OUTBOX.create_index()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new(crate::OUTBOX.table))
+                    .to_owned(),
+            )
+            .await
     }
 }

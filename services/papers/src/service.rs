@@ -2,8 +2,8 @@
 //! deletion, revisions, and credits checked against the authors service.
 
 use imprint_domain::{
-    AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition, Violations,
-    WorkflowError, time,
+    AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition,
+    Violations, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::error::from_peer;
@@ -171,6 +171,85 @@ impl PapersService {
                 .await
             }
         }
+    }
+
+    /// Removes the credits of a deleted author from every paper, each as a new version. The
+    /// last author of a published paper stays (a published paper keeps a byline) and is
+    /// reported for an editor to fix. Returns how many papers changed.
+    pub async fn drop_credits_of(&self, author: AuthorId) -> Result<usize, ServiceError> {
+        let filter = ListFilter {
+            author_id: Some(author),
+            ..ListFilter::default()
+        };
+        let mut changed = 0;
+        let mut before = None;
+        loop {
+            let page = self.store.list(&filter, before, 100).await?;
+            let Some(last) = page.last() else {
+                return Ok(changed);
+            };
+            before = Some(last.id.as_uuid());
+            for paper in page {
+                if self.drop_credit(paper, author).await? {
+                    changed += 1;
+                }
+            }
+        }
+    }
+
+    async fn drop_credit(&self, mut paper: Paper, author: AuthorId) -> Result<bool, ServiceError> {
+        for _ in 0..5 {
+            let remaining: Vec<AuthorId> = paper
+                .fields
+                .author_ids
+                .as_slice()
+                .iter()
+                .copied()
+                .filter(|a| *a != author)
+                .collect();
+            if remaining.len() == paper.fields.author_ids.as_slice().len() {
+                return Ok(false);
+            }
+            let fields = PaperFields {
+                author_ids: AuthorIds::from_trusted(remaining),
+                ..paper.fields.clone()
+            };
+            if paper.check_edit(&fields).is_err() {
+                tracing::error!(paper_id = %paper.id, author_id = %author, "a deleted author is the only author of a published paper; an editor must credit someone else");
+                return Ok(false);
+            }
+            let expected = paper.version;
+            let next = Paper {
+                fields,
+                version: paper.version + 1,
+                update_time: time::now(),
+                ..paper.clone()
+            };
+            let revision = Revision {
+                kind: RevisionKind::Updated,
+                changed_fields: vec!["author_ids".to_owned()],
+                paper: next,
+            };
+            match self.store.save(&revision, expected).await {
+                Ok(()) => {
+                    tracing::info!(paper_id = %paper.id, author_id = %author, "removed the credit of a deleted author");
+                    return Ok(true);
+                }
+                // Someone saved meanwhile: read it again and retry.
+                Err(imprint_platform::slugs::WriteError::Stale { .. }) => {
+                    match self.store.find(paper.id).await? {
+                        Some(fresh) => paper = fresh,
+                        None => return Ok(false),
+                    }
+                }
+                Err(imprint_platform::slugs::WriteError::NotFound) => return Ok(false),
+                Err(e) => return Err(e.for_resource("paper", &paper.id)),
+            }
+        }
+        Err(ServiceError::Unavailable(format!(
+            "paper {} kept changing while removing a deleted author's credit",
+            paper.id
+        )))
     }
 
     /// Deletes paper `id` and its revisions.

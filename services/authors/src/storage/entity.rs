@@ -34,6 +34,8 @@ pub struct Model {
     pub create_time: DateTimeUtc,
     /// Last save.
     pub update_time: DateTimeUtc,
+    /// Papers crediting the author (read model of paper events).
+    pub paper_count: i32,
 }
 
 /// No relations: slugs are handled by the shared slug registry.

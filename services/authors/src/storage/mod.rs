@@ -1,6 +1,7 @@
 //! Authors storage: the `authors` table and the `author_slugs` registry, with optimistic
 //! concurrency (an update names the version it read; a stale one writes nothing).
 
+mod credits;
 mod entity;
 
 use sea_orm::sea_query::LikeExpr;
@@ -13,9 +14,12 @@ use uuid::Uuid;
 
 use imprint_domain::text::{Bio, PersonName, PositionText, fold};
 use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, Slug};
+use imprint_events::envelope::{AUTHOR_CREATED, AUTHOR_DELETED, AUTHOR_UPDATED};
+use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{WriteTx, is_unique_violation};
 use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
+use imprint_proto::events::event::Payload;
 
 use entity::{ActiveModel, Column, Entity, Model};
 
@@ -33,6 +37,8 @@ pub type ListKey = (String, Uuid);
 pub struct AuthorStore {
     /// This service's own database.
     db: Database,
+    /// Where each change's event is written, in the change's transaction.
+    events: Emitter,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -42,9 +48,9 @@ struct StoredPosition {
 }
 
 impl AuthorStore {
-    /// A store over `db`, whose migrations have run.
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    /// A store over `db`, whose migrations have run, writing events through `events`.
+    pub fn new(db: Database, events: Emitter) -> Self {
+        Self { db, events }
     }
 
     /// The author holding `orcid`, if any.
@@ -69,10 +75,13 @@ impl AuthorStore {
                 .exec_without_returning(&*tx)
                 .await
                 .map_err(|e| unique_error(e, author))?;
+            self.events
+                .emit(&*tx, &author_event(AUTHOR_CREATED, author))
+                .await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// One author by id.
@@ -160,10 +169,13 @@ impl AuthorStore {
             if result.rows_affected == 0 {
                 return Err(version_conflict(&tx, author.id).await);
             }
+            self.events
+                .emit(&*tx, &author_event(AUTHOR_UPDATED, author))
+                .await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// Deletes an author and frees its slugs, if its version is still `expected_version`
@@ -179,16 +191,37 @@ impl AuthorStore {
             if let Some(v) = expected_version {
                 delete = delete.filter(Column::Version.eq(v));
             }
-            let result = delete.exec(&*tx).await?;
-            if result.rows_affected == 0 {
+            let Some(current) = Entity::find_by_id(id.as_uuid()).one(&*tx).await? else {
+                return Err(WriteError::NotFound);
+            };
+            if delete.exec(&*tx).await?.rows_affected == 0 {
                 return Err(version_conflict(&tx, id).await);
             }
             SLUGS.release_all(&*tx, id.as_uuid()).await?;
+            let event = NewEvent::deleted(
+                AUTHOR_DELETED,
+                "author",
+                id.as_uuid(),
+                current.version,
+                imprint_domain::time::now(),
+            );
+            self.events.emit(&*tx, &event).await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
+}
+
+/// The event of an author's change, carrying its whole state.
+fn author_event(routing_key: &str, author: &Author) -> NewEvent {
+    NewEvent::new(
+        routing_key,
+        author.id.as_uuid(),
+        author.version,
+        author.update_time,
+        Payload::Author(author.into()),
+    )
 }
 
 /// Why a conditional write touched no row: the row is gone, or its version moved on.
@@ -256,6 +289,8 @@ fn to_active(author: &Author) -> ActiveModel {
         version: Set(author.version),
         create_time: Set(author.create_time),
         update_time: Set(author.update_time),
+        // Derived from paper events; written only by the credits read model.
+        paper_count: NotSet,
     }
 }
 
@@ -281,5 +316,6 @@ fn from_model(m: Model) -> Result<Author, DbErr> {
         version: m.version,
         create_time: m.create_time,
         update_time: m.update_time,
+        paper_count: m.paper_count,
     })
 }

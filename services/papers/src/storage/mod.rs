@@ -16,9 +16,12 @@ use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperFields, PaperId, PaperStatus, PublicationType, Slug, Topic,
     Topics,
 };
+use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
+use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{WriteTx, is_unique_violation};
 use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
+use imprint_proto::events::event::Payload;
 
 use entity::{paper, paper_author, paper_revision, paper_topic};
 
@@ -92,12 +95,14 @@ pub struct ListFilter {
 pub struct PaperStore {
     /// This service's own database.
     db: Database,
+    /// Where each change's event is written, in the change's transaction.
+    events: Emitter,
 }
 
 impl PaperStore {
-    /// A store over `db`, whose migrations have run.
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    /// A store over `db`, whose migrations have run, writing events through `events`.
+    pub fn new(db: Database, events: Emitter) -> Self {
+        Self { db, events }
     }
 
     /// Stores a new paper with its first revision, under the slug `choice` resolves to, which
@@ -121,10 +126,11 @@ impl PaperStore {
                 .map_err(|e| slug_error(e, p))?;
             write_indexes(&tx, p).await?;
             write_revision(&tx, revision).await?;
+            self.events.emit(&*tx, &paper_event(revision)).await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// Saves a changed paper (its version already incremented) with its revision, if the
@@ -160,10 +166,11 @@ impl PaperStore {
                 write_indexes(&tx, p).await?;
             }
             write_revision(&tx, revision).await?;
+            self.events.emit(&*tx, &paper_event(revision)).await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// Deletes a paper and frees its slugs, if its version is still `expected_version` (when
@@ -181,14 +188,25 @@ impl PaperStore {
             if let Some(v) = expected_version {
                 delete = delete.filter(paper::Column::Version.eq(v));
             }
+            let Some(current) = paper::Entity::find_by_id(id.as_uuid()).one(&*tx).await? else {
+                return Err(WriteError::NotFound);
+            };
             if delete.exec(&*tx).await?.rows_affected == 0 {
                 return Err(version_conflict(&tx, id).await);
             }
             SLUGS.release_all(&*tx, id.as_uuid()).await?;
+            let event = NewEvent::deleted(
+                PAPER_DELETED,
+                "paper",
+                id.as_uuid(),
+                current.version,
+                imprint_domain::time::now(),
+            );
+            self.events.emit(&*tx, &event).await?;
             Ok(())
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// One paper by id.
@@ -293,6 +311,23 @@ impl PaperStore {
             })
             .collect()
     }
+}
+
+/// The event of a saved change, carrying the paper's whole state.
+fn paper_event(revision: &Revision) -> NewEvent {
+    let routing_key = match revision.kind {
+        RevisionKind::Created | RevisionKind::Updated => PAPER_UPDATED,
+        RevisionKind::Published => PAPER_PUBLISHED,
+        RevisionKind::Unpublished => PAPER_UNPUBLISHED,
+    };
+    let p = &revision.paper;
+    NewEvent::new(
+        routing_key,
+        p.id.as_uuid(),
+        p.version,
+        p.update_time,
+        Payload::Paper(p.into()),
+    )
 }
 
 fn slug_error(err: DbErr, p: &Paper) -> WriteError {

@@ -1,0 +1,83 @@
+//! Event counters kept in the process; the operations issue exposes them at `/metrics`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Counters of one process's event traffic. Cloning shares them.
+#[derive(Debug, Clone, Default)]
+pub struct EventMetrics(Arc<Counters>);
+
+/// The counters themselves.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events handed to the transport.
+    pub published: AtomicU64,
+    /// Events the transport confirmed (broker ack, or every in-process handler done).
+    pub confirmed: AtomicU64,
+    /// Events the broker refused (nack) or that failed to publish; they are retried.
+    pub publish_failures: AtomicU64,
+    /// Events a consumer handled (applied or found stale).
+    pub consumed: AtomicU64,
+    /// Events a consumer found not newer than what it holds: duplicates and reordering.
+    pub stale: AtomicU64,
+    /// Deliveries the broker marked as redelivered.
+    pub redelivered: AtomicU64,
+    /// Events given up on: rejected as malformed, or over the delivery limit.
+    pub dead_lettered: AtomicU64,
+    /// Unsent outbox rows, as last measured.
+    pub outbox_backlog: AtomicI64,
+    /// Age in seconds of the oldest unsent outbox row, as last measured (0 when none).
+    pub outbox_oldest_age_secs: AtomicI64,
+}
+
+impl EventMetrics {
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.0
+    }
+
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counters as (name, value) pairs, for exposition and tests.
+    pub fn snapshot(&self) -> Vec<(&'static str, i64)> {
+        let c = &self.0;
+        let u = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        vec![
+            ("imprint_events_published_total", u(&c.published)),
+            ("imprint_events_confirmed_total", u(&c.confirmed)),
+            (
+                "imprint_events_publish_failures_total",
+                u(&c.publish_failures),
+            ),
+            ("imprint_events_consumed_total", u(&c.consumed)),
+            ("imprint_events_stale_total", u(&c.stale)),
+            ("imprint_events_redelivered_total", u(&c.redelivered)),
+            ("imprint_events_dead_lettered_total", u(&c.dead_lettered)),
+            (
+                "imprint_outbox_backlog",
+                c.outbox_backlog.load(Ordering::Relaxed),
+            ),
+            (
+                "imprint_outbox_oldest_age_seconds",
+                c.outbox_oldest_age_secs.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+
+    /// The counters in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in self.snapshot() {
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            out.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        out
+    }
+}

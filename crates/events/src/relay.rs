@@ -1,0 +1,292 @@
+//! The outbox relay: publishes unsent rows in order, marks them sent only after the transport
+//! confirmed them, retries with backoff while the transport is away, prunes sent rows on a
+//! schedule, and measures the backlog. On PostgreSQL only one replica relays at a time (the one
+//! holding an advisory lock), so events of one aggregate keep their order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use imprint_platform::Database;
+use sea_orm::DbErr;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::InProcessBus;
+use crate::envelope::decode;
+use crate::metrics::EventMetrics;
+use crate::outbox::{Outbox, OutboxRow};
+use crate::rabbit::Publisher;
+
+/// Where the relay sends events.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Handlers in this process (no broker configured).
+    InProcess(InProcessBus),
+    /// RabbitMQ, exchange `imprint.events`.
+    Rabbit(Arc<Publisher>),
+}
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// Rows read and published per batch.
+    pub batch: u64,
+    /// How often the outbox is checked when no write signalled new rows.
+    pub poll: Duration,
+    /// How long sent rows are kept before pruning.
+    pub keep_sent: Duration,
+    /// Longest wait between retries while the transport is away.
+    pub max_backoff: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch: 500,
+            poll: Duration::from_millis(500),
+            keep_sent: Duration::from_secs(24 * 3600),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One service's relay.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// The service's database, holding its outbox.
+    db: Database,
+    /// The outbox table.
+    outbox: Outbox,
+    /// Where events go.
+    transport: Transport,
+    /// Rung by the service after each commit that wrote events, so they go out at once.
+    wake: Arc<Notify>,
+    /// Counters.
+    metrics: EventMetrics,
+    /// Pacing.
+    settings: RelaySettings,
+}
+
+impl Relay {
+    /// A relay of `outbox` in `db` to `transport`.
+    pub fn new(
+        db: Database,
+        outbox: Outbox,
+        transport: Transport,
+        metrics: EventMetrics,
+        settings: RelaySettings,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            transport,
+            wake: Arc::new(Notify::new()),
+            metrics,
+            settings,
+        }
+    }
+
+    /// The handle a service rings after committing events.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Relays until `shutdown`; then finishes the batch in hand.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut leader = Leadership::new(&self.db, self.outbox.table);
+        let mut backoff = Duration::from_millis(100);
+        let mut last_housekeeping = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap_or_else(Instant::now);
+        while !shutdown.is_cancelled() {
+            let outcome = if leader.ensure().await {
+                self.drain(&shutdown).await
+            } else {
+                Ok(())
+            };
+            match outcome {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(outbox = self.outbox.table, error = %e, retry_in_ms = backoff.as_millis(), "relaying failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.settings.max_backoff);
+                    continue;
+                }
+            }
+            if last_housekeeping.elapsed() > Duration::from_secs(5) {
+                self.housekeeping().await;
+                last_housekeeping = Instant::now();
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+    }
+
+    /// Publishes every pending row, batch after batch.
+    async fn drain(&self, shutdown: &CancellationToken) -> Result<(), String> {
+        loop {
+            let rows = self
+                .outbox
+                .pending(self.db.conn(), self.settings.batch)
+                .await
+                .map_err(|e| format!("reading the outbox: {e}"))?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let sent = self.send(&rows).await;
+            let confirmed = match &sent {
+                Ok(n) => *n,
+                Err(_) => 0,
+            };
+            if confirmed > 0 {
+                let ids: Vec<i64> = rows[..confirmed].iter().map(|r| r.id).collect();
+                self.mark_sent(&ids)
+                    .await
+                    .map_err(|e| format!("marking rows sent: {e}"))?;
+            }
+            sent?;
+            if confirmed < rows.len() {
+                return Err(format!(
+                    "{} of {} events were not confirmed",
+                    rows.len() - confirmed,
+                    rows.len()
+                ));
+            }
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends rows in order; returns how many leading rows were confirmed.
+    async fn send(&self, rows: &[OutboxRow]) -> Result<usize, String> {
+        match &self.transport {
+            Transport::Rabbit(publisher) => publisher.publish(rows, &self.metrics).await,
+            Transport::InProcess(bus) => {
+                let counters = self.metrics.counters();
+                for (i, row) in rows.iter().enumerate() {
+                    EventMetrics::add(&counters.published, 1);
+                    let event = match decode(&row.body) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            // Written by this very service: a bug, not an input. Skip it.
+                            tracing::error!(outbox = self.outbox.table, id = row.id, error = %e, "undecodable outbox row");
+                            EventMetrics::add(&counters.dead_lettered, 1);
+                            continue;
+                        }
+                    };
+                    if let Err(e) = bus.deliver(&event).await {
+                        EventMetrics::add(&counters.publish_failures, 1);
+                        return if i == 0 { Err(e) } else { Ok(i) };
+                    }
+                    EventMetrics::add(&counters.confirmed, 1);
+                }
+                Ok(rows.len())
+            }
+        }
+    }
+
+    async fn mark_sent(&self, ids: &[i64]) -> Result<(), DbErr> {
+        let tx = self.db.begin_write().await?;
+        let result = self.outbox.mark_sent(&*tx, ids, Utc::now()).await;
+        tx.finish(result).await
+    }
+
+    /// Measures the backlog and prunes old sent rows.
+    async fn housekeeping(&self) {
+        match self.outbox.backlog(self.db.conn()).await {
+            Ok((count, oldest)) => {
+                let counters = self.metrics.counters();
+                counters
+                    .outbox_backlog
+                    .store(count, std::sync::atomic::Ordering::Relaxed);
+                let age = oldest.map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
+                counters
+                    .outbox_oldest_age_secs
+                    .store(age, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(outbox = self.outbox.table, error = %e, "measuring the outbox");
+            }
+        }
+        let keep = chrono::TimeDelta::from_std(self.settings.keep_sent).unwrap_or_default();
+        let pruned = async {
+            let tx = self.db.begin_write().await?;
+            let result = self.outbox.prune(&*tx, Utc::now() - keep).await;
+            tx.finish(result).await
+        }
+        .await;
+        match pruned {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                outbox = self.outbox.table,
+                rows = n,
+                "pruned sent outbox rows"
+            ),
+            Err(e) => tracing::warn!(outbox = self.outbox.table, error = %e, "pruning the outbox"),
+        }
+    }
+}
+
+/// Relay leadership. On PostgreSQL, a session advisory lock held on a connection of its own:
+/// one replica relays, the others wait and take over when its connection drops. SQLite is
+/// used by one process only, which always leads.
+struct Leadership {
+    /// The PostgreSQL pool, when on PostgreSQL.
+    pool: Option<sqlx::PgPool>,
+    /// The connection holding the lock, while leading; detached from the pool, so that the
+    /// lock goes when the connection does.
+    held: Option<sqlx::PgConnection>,
+    /// The lock key.
+    key: i64,
+    /// The outbox, for logs.
+    table: &'static str,
+}
+
+impl Leadership {
+    fn new(db: &Database, table: &'static str) -> Self {
+        Self {
+            pool: db.postgres_pool().cloned(),
+            held: None,
+            key: imprint_platform::db::advisory_key(&format!("relay:{table}")),
+            table,
+        }
+    }
+
+    /// Whether this process leads now, trying to become leader when it does not.
+    async fn ensure(&mut self) -> bool {
+        let Some(pool) = &self.pool else {
+            return true;
+        };
+        if let Some(conn) = self.held.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
+                return true;
+            }
+            tracing::warn!(outbox = self.table, "lost the relay lock's connection");
+            self.held = None;
+        }
+        let Ok(mut conn) = pool.acquire().await else {
+            return false;
+        };
+        let locked: Result<bool, sqlx::Error> =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(self.key)
+                .fetch_one(&mut *conn)
+                .await;
+        if matches!(locked, Ok(true)) {
+            tracing::info!(outbox = self.table, "relaying (leader)");
+            // The lock lives as long as this connection: keep it out of the pool.
+            self.held = Some(conn.detach());
+            true
+        } else {
+            false
+        }
+    }
+}

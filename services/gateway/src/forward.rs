@@ -1,0 +1,121 @@
+//! Transparent forwarding of one gRPC service to the process that serves it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tower::Service;
+
+/// The gRPC service a [`Forward`] stands for.
+pub trait ForwardedService: Send + Sync + 'static {
+    /// Its full name.
+    const NAME: &'static str;
+}
+
+/// `imprint.papers.v1.PaperService`.
+#[derive(Debug, Clone, Copy)]
+pub struct Papers;
+
+impl ForwardedService for Papers {
+    const NAME: &'static str = "imprint.papers.v1.PaperService";
+}
+
+/// `imprint.authors.v1.AuthorService`.
+#[derive(Debug, Clone, Copy)]
+pub struct Authors;
+
+impl ForwardedService for Authors {
+    const NAME: &'static str = "imprint.authors.v1.AuthorService";
+}
+
+/// Forwards every call of service `S` over `channel`.
+#[derive(Debug)]
+pub struct Forward<S> {
+    /// A lazily connecting channel with a per-call deadline, to the owning role.
+    channel: Channel,
+    /// Which service.
+    service: PhantomData<S>,
+}
+
+impl<S> Clone for Forward<S> {
+    fn clone(&self) -> Self {
+        Self {
+            channel: self.channel.clone(),
+            service: PhantomData,
+        }
+    }
+}
+
+/// Forwards `PaperService`.
+pub type PapersForward = Forward<Papers>;
+/// Forwards `AuthorService`.
+pub type AuthorsForward = Forward<Authors>;
+
+impl<S> Forward<S> {
+    /// Forwarding over `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            channel,
+            service: PhantomData,
+        }
+    }
+}
+
+impl<S: ForwardedService> NamedService for Forward<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S: ForwardedService> Service<http::Request<Body>> for Forward<S> {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The channel is polled for readiness in `call`, so that an unreachable role becomes a
+        // gRPC status on that call rather than a stalled server.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let mut channel = self.channel.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            let outcome = async {
+                std::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+                channel.call(request).await
+            }
+            .await;
+            Ok(match outcome {
+                Ok(response) => response,
+                Err(e) => {
+                    let status = status_of(&e, S::NAME);
+                    tracing::warn!(%path, code = ?status.code(), error = %e, "forwarding failed");
+                    status.into_http()
+                }
+            })
+        })
+    }
+}
+
+/// The status a caller gets when the owning role could not be reached in time.
+fn status_of(error: &tonic::transport::Error, service: &str) -> Status {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    let code = if text.contains("timed out") || text.contains("elapsed") {
+        Code::DeadlineExceeded
+    } else {
+        Code::Unavailable
+    };
+    Status::new(code, format!("{service} is not reachable now: {text}"))
+}

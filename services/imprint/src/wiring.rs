@@ -1,0 +1,111 @@
+//! How the services' events are wired in this process: one relay per producing service, over
+//! RabbitMQ when `amqp.url` is set and over the in-process bus otherwise, and the consumers of
+//! each service's handler. Started after the listeners, stopped after them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imprint_events::rabbit::{self, Publisher, RabbitSettings};
+use imprint_events::{
+    Emitter, EventMetrics, Handler, InProcessBus, Outbox, Relay, RelaySettings, Transport,
+};
+use imprint_platform::{Database, Settings};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The event machinery of one process.
+#[derive(Debug)]
+pub struct Events {
+    /// Counters shared by relays and consumers.
+    pub metrics: EventMetrics,
+    /// Where relays send.
+    transport: Transport,
+    /// The broker, when there is one.
+    rabbit: Option<RabbitSettings>,
+    /// Relays to start.
+    relays: Vec<Relay>,
+    /// Handlers to start consuming for.
+    handlers: Vec<Arc<dyn Handler>>,
+    /// Whether this process consumes.
+    consume: bool,
+    /// Relay pacing.
+    relay_settings: RelaySettings,
+}
+
+impl Events {
+    /// The wiring the settings ask for.
+    pub fn new(settings: &Settings, process: &str) -> Self {
+        let metrics = EventMetrics::default();
+        let rabbit = (!settings.amqp.url.is_empty()).then(|| RabbitSettings {
+            url: settings.amqp.url.clone(),
+            prefetch: settings.amqp.prefetch,
+            delivery_limit: settings.amqp.delivery_limit,
+            max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
+            connection_name: format!("imprint-{process}"),
+        });
+        let transport = match &rabbit {
+            Some(r) => Transport::Rabbit(Arc::new(Publisher::new(r.clone()))),
+            None => Transport::InProcess(InProcessBus::new(metrics.clone())),
+        };
+        let relay_settings = RelaySettings {
+            batch: settings.events.relay_batch,
+            poll: Duration::from_millis(settings.events.relay_poll_ms),
+            keep_sent: Duration::from_secs(settings.events.keep_sent_hours * 3600),
+            max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
+        };
+        Self {
+            metrics,
+            transport,
+            rabbit,
+            relays: Vec::new(),
+            handlers: Vec::new(),
+            consume: settings.events.consume,
+            relay_settings,
+        }
+    }
+
+    /// A relay for a producing service's `outbox` in `db`; returns the emitter the service
+    /// writes its events through.
+    pub fn producer(&mut self, db: &Database, outbox: Outbox) -> Emitter {
+        let relay = Relay::new(
+            db.clone(),
+            outbox,
+            self.transport.clone(),
+            self.metrics.clone(),
+            self.relay_settings.clone(),
+        );
+        let emitter = Emitter::new(outbox, relay.waker());
+        self.relays.push(relay);
+        emitter
+    }
+
+    /// A consuming service's handler.
+    pub fn consumer(&mut self, handler: Arc<dyn Handler>) {
+        self.handlers.push(handler);
+    }
+
+    /// Starts relays and consumers; they stop when `stop` is cancelled.
+    pub fn start(self, stop: &CancellationToken) -> JoinSet<()> {
+        let mut tasks = JoinSet::new();
+        if self.consume {
+            for handler in self.handlers {
+                match (&self.transport, &self.rabbit) {
+                    (Transport::InProcess(bus), _) => bus.subscribe(handler),
+                    (Transport::Rabbit(_), Some(settings)) => {
+                        tasks.spawn(rabbit::consume(
+                            settings.clone(),
+                            handler,
+                            self.metrics.clone(),
+                            stop.clone(),
+                        ));
+                    }
+                    (Transport::Rabbit(_), None) => {}
+                }
+            }
+        }
+        for relay in self.relays {
+            tasks.spawn(relay.run(stop.clone()));
+        }
+        tasks
+    }
+}
