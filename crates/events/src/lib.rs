@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod rabbit;
 pub mod relay;
+pub mod topology;
 
 pub use bus::{Handler, HandlerError, HandlerFuture, InProcessBus, Outcome};
 pub use envelope::NewEvent;

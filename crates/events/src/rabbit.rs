@@ -200,9 +200,18 @@ impl Publisher {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(|e| format!("enabling publisher confirms: {e}"))?;
-        declare_exchanges(&channel)
+        // Every consumer's queue exists before the first event goes out, whatever order the
+        // processes started in.
+        for queue in crate::topology::CONSUMERS {
+            declare_consumer(
+                &channel,
+                queue.service,
+                queue.bindings,
+                self.settings.delivery_limit,
+            )
             .await
-            .map_err(|e| format!("declaring exchanges: {e}"))?;
+            .map_err(|e| format!("declaring the queue of {}: {e}", queue.service))?;
+        }
         *open = Some((conn, channel.clone()));
         Ok(channel)
     }
@@ -431,10 +440,7 @@ pub async fn dead_letters(
 
 /// Publishes every dead letter of `service` back to `imprint.events` under its routing key, and
 /// removes it from the dead-letter queue once the broker confirmed the copy. Returns how many.
-pub async fn requeue_dead_letters(
-    settings: &RabbitSettings,
-    service: &str,
-) -> Result<usize, String> {
+pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> Result<u32, String> {
     let conn = connect(settings).await.map_err(|e| e.to_string())?;
     let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
     channel
@@ -442,8 +448,22 @@ pub async fn requeue_dead_letters(
         .await
         .map_err(|e| e.to_string())?;
     let queue = dead_queue_name(service);
+    // Only the letters there now: one that fails again comes back behind them and must not be
+    // picked up a second time.
+    let waiting = channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| format!("{queue}: {e}"))?
+        .message_count();
     let mut moved = 0;
-    loop {
+    while moved < waiting {
         let got = channel
             .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
             .await

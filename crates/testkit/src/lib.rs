@@ -138,3 +138,80 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// A RabbitMQ virtual host created for one test (so runs never share queues), deleted when
+/// this goes out of scope. Needs `rabbitmqctl` (the tests run where the broker does).
+#[derive(Debug)]
+pub struct RabbitVhost {
+    /// `amqp://guest:guest@127.0.0.1:5672/<vhost>`.
+    pub url: String,
+    /// The vhost's name.
+    pub name: String,
+}
+
+impl RabbitVhost {
+    /// Creates a fresh vhost that `guest` may use fully.
+    pub fn create() -> Self {
+        ensure_rabbitmq();
+        let name = format!("imprint_test_{}", uuid::Uuid::now_v7().simple());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        let host =
+            std::env::var("IMPRINT_TEST_AMQP_HOST").unwrap_or_else(|_| "127.0.0.1:5672".to_owned());
+        Self {
+            url: format!("amqp://guest:guest@{host}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl")
+            .args(["-q", "delete_vhost", &self.name])
+            .output();
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let output = Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running rabbitmqctl {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Makes sure RabbitMQ answers on 127.0.0.1:5672, starting it when it does not.
+pub fn ensure_rabbitmq() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let up = || {
+            std::net::TcpStream::connect("127.0.0.1:5672").is_ok()
+                && Command::new("rabbitmqctl")
+                    .args(["-q", "await_startup"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+        };
+        if up() {
+            return;
+        }
+        eprintln!("testkit: starting RabbitMQ");
+        let _ = Command::new("rabbitmq-server").arg("-detached").status();
+        let _ = Command::new("rabbitmqctl")
+            .args(["-q", "start_app"])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !up() {
+            assert!(
+                Instant::now() < deadline,
+                "RabbitMQ did not start within 90s"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+}

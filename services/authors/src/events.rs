@@ -1,7 +1,7 @@
 //! What the authors service learns from other services' events: the papers that credit each
 //! author (`paper.*`), kept as the credits read model behind `Author.paper_count`.
 
-use imprint_events::{Handler, HandlerError, HandlerFuture};
+use imprint_events::{Handler, HandlerError, HandlerFuture, topology};
 use imprint_proto::events::Event;
 use imprint_proto::events::event::Payload;
 use uuid::Uuid;
@@ -24,11 +24,11 @@ impl PaperCredits {
 
 impl Handler for PaperCredits {
     fn service(&self) -> &'static str {
-        "authors"
+        topology::AUTHORS.service
     }
 
     fn bindings(&self) -> &'static [&'static str] {
-        &["paper.*"]
+        topology::AUTHORS.bindings
     }
 
     fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a> {

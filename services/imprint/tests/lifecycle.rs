@@ -168,82 +168,9 @@ async fn an_unreachable_database_is_reported_with_its_url() {
     assert!(err.to_string().contains("/proc/no-such-dir"), "{err}");
 }
 
-/// Polls `check` every 50 ms for up to 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 async fn events_reach_the_other_service_in_process(backend: Backend) {
-    let mut app = TestApp::spawn(backend).await;
-    let a = app.author("Hamza Ijaz").await;
-    let b = app.author("Imran Khan").await;
-    let mut papers = Vec::new();
-    for i in 0..3 {
-        papers.push(
-            app.create(draft(&format!("Credited {i}"), &[&a, &b]))
-                .await
-                .unwrap(),
-        );
-    }
-    let count = |id: String| {
-        let mut authors = app.authors.clone();
-        async move {
-            authors
-                .get_author(imprint_proto::authors::GetAuthorRequest {
-                    key: Some(imprint_proto::authors::get_author_request::Key::Id(id)),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .author
-                .unwrap()
-                .paper_count
-        }
-    };
-    eventually("the authors service counts 3 papers", || async {
-        count(a.id.clone()).await == 3
-    })
-    .await;
-    app.papers
-        .delete_paper(imprint_proto::papers::DeletePaperRequest {
-            id: papers[0].id.clone(),
-            version: 0,
-        })
-        .await
-        .unwrap();
-    eventually("the deletion reaches the authors service", || async {
-        count(b.id.clone()).await == 2
-    })
-    .await;
-    // Every event went out and was confirmed; nothing is left in the outboxes.
-    let (status, metrics) = imprint_testkit::http_get(app.http, "/metrics")
-        .await
-        .unwrap();
-    assert_eq!(status, 200);
-    let value = |name: &str| -> i64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1)
-    };
-    // 2 author.created, 3 paper.updated, 1 paper.deleted.
-    assert!(value("imprint_events_published_total") >= 6, "{metrics}");
-    assert_eq!(
-        value("imprint_events_confirmed_total"),
-        value("imprint_events_published_total"),
-        "{metrics}"
-    );
-    assert!(value("imprint_events_consumed_total") >= 4, "{metrics}");
-    app.stop().await;
+    let app = TestApp::spawn(backend).await;
+    common::events_reach_the_other_service(app).await;
 }
 
 on_both_backends!(events_reach_the_other_service_in_process);

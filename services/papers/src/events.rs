@@ -4,7 +4,7 @@
 //! here.
 
 use imprint_domain::AuthorId;
-use imprint_events::{Handler, HandlerError, HandlerFuture, Outcome};
+use imprint_events::{Handler, HandlerError, HandlerFuture, Outcome, topology};
 use imprint_platform::ServiceError;
 use imprint_proto::events::Event;
 
@@ -26,11 +26,11 @@ impl DeletedAuthors {
 
 impl Handler for DeletedAuthors {
     fn service(&self) -> &'static str {
-        "papers"
+        topology::PAPERS.service
     }
 
     fn bindings(&self) -> &'static [&'static str] {
-        &["author.deleted"]
+        topology::PAPERS.bindings
     }
 
     fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a> {

@@ -62,10 +62,27 @@ pub struct TestApp {
     settings: Settings,
     dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
+    /// The RabbitMQ vhost, when events go through the broker.
+    pub rabbit: Option<std::sync::Arc<imprint_testkit::RabbitVhost>>,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, None).await
+    }
+
+    /// As [`spawn`](Self::spawn), with events over RabbitMQ in a vhost of its own.
+    pub async fn spawn_rabbit(backend: Backend) -> Self {
+        let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
+            .await
+            .unwrap();
+        Self::spawn_with(backend, Some(std::sync::Arc::new(vhost))).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        rabbit: Option<std::sync::Arc<imprint_testkit::RabbitVhost>>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pg = match backend {
             Backend::Sqlite => None,
@@ -82,11 +99,20 @@ impl TestApp {
         if let Some(pg) = &pg {
             settings.database.url = pg.url.clone();
         }
+        if let Some(vhost) = &rabbit {
+            settings.amqp.url = vhost.url.clone();
+            settings.amqp.max_backoff_secs = 1;
+        }
         imprint_platform::telemetry::init(&settings.log);
-        Self::start(settings, dir, pg).await
+        Self::start(settings, dir, pg, rabbit).await
     }
 
-    async fn start(settings: Settings, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> Self {
+    async fn start(
+        settings: Settings,
+        dir: tempfile::TempDir,
+        pg: Option<PgDatabase>,
+        rabbit: Option<std::sync::Arc<imprint_testkit::RabbitVhost>>,
+    ) -> Self {
         let app = Application::build(settings.clone(), Role::All)
             .await
             .expect("application starts");
@@ -108,6 +134,7 @@ impl TestApp {
             settings,
             dir,
             pg,
+            rabbit,
         }
     }
 
@@ -121,13 +148,14 @@ impl TestApp {
             mut settings,
             dir,
             pg,
+            rabbit,
             ..
         } = self;
         shutdown.cancel();
         handle.await.unwrap().expect("clean stop");
         settings.server.grpc_addr = grpc;
         settings.server.http_addr = http;
-        Self::start(settings, dir, pg).await
+        Self::start(settings, dir, pg, rabbit).await
     }
 
     /// Counts the rows of `table` whose `paper_id` is `id`, straight from the papers database.
@@ -155,6 +183,34 @@ impl TestApp {
         let count: i64 = row.try_get_by_index(0).unwrap();
         db.close().await;
         count
+    }
+
+    /// The value of a counter or gauge at `/metrics`.
+    pub async fn metric(&self, name: &str) -> i64 {
+        let (_, body) = imprint_testkit::http_get(self.http, "/metrics")
+            .await
+            .unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    }
+
+    /// The number of papers the authors service counts for `author_id`.
+    pub async fn paper_count(&self, author_id: &str) -> i32 {
+        self.authors
+            .clone()
+            .get_author(imprint_proto::authors::GetAuthorRequest {
+                key: Some(imprint_proto::authors::get_author_request::Key::Id(
+                    author_id.to_owned(),
+                )),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .author
+            .unwrap()
+            .paper_count
     }
 
     pub async fn stop(self) {
@@ -217,4 +273,52 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .into_iter()
         .map(|(field, _)| field)
         .collect()
+}
+
+/// Polls `check` every 50 ms for up to 15 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Papers credit authors, the authors service counts them from the events, a deletion is
+/// counted too, and every event published was confirmed.
+pub async fn events_reach_the_other_service(mut app: TestApp) {
+    let a = app.author("Hamza Ijaz").await;
+    let b = app.author("Imran Khan").await;
+    let mut papers = Vec::new();
+    for i in 0..3 {
+        let paper = app.create(draft(&format!("Credited {i}"), &[&a, &b])).await;
+        papers.push(paper.unwrap());
+    }
+    eventually("the authors service counts 3 papers", || async {
+        app.paper_count(&a.id).await == 3
+    })
+    .await;
+    app.papers
+        .delete_paper(imprint_proto::papers::DeletePaperRequest {
+            id: papers[0].id.clone(),
+            version: 0,
+        })
+        .await
+        .unwrap();
+    eventually("the deletion reaches the authors service", || async {
+        app.paper_count(&b.id).await == 2
+    })
+    .await;
+    // 2 author.created, 3 paper.updated, 1 paper.deleted: all published and confirmed.
+    eventually("every event is confirmed", || async {
+        let published = app.metric("imprint_events_published_total").await;
+        published >= 6 && app.metric("imprint_events_confirmed_total").await == published
+    })
+    .await;
+    assert!(app.metric("imprint_events_consumed_total").await >= 4);
+    app.stop().await;
 }

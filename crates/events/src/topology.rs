@@ -1,0 +1,28 @@
+//! Who consumes which events: one durable queue per consuming service, bound to the routing
+//! keys it needs. Every publisher declares all of them before its first publication, so an
+//! event is never routed nowhere because its consumer has not started yet; each consumer
+//! declares its own as well. Handlers take their bindings from here, the one list.
+
+/// A consuming service's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerQueue {
+    /// The service: its queue is `<service>.events`.
+    pub service: &'static str,
+    /// The routing-key patterns it is bound to.
+    pub bindings: &'static [&'static str],
+}
+
+/// The authors service learns paper credits.
+pub const AUTHORS: ConsumerQueue = ConsumerQueue {
+    service: "authors",
+    bindings: &["paper.*"],
+};
+
+/// The papers service learns of deleted authors.
+pub const PAPERS: ConsumerQueue = ConsumerQueue {
+    service: "papers",
+    bindings: &["author.deleted"],
+};
+
+/// Every consuming service.
+pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS];
