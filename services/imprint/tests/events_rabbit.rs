@@ -2,6 +2,8 @@
 //! letters and the operators' requeue, and consumers that come back after the broker closed
 //! their connections.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Backend, TestApp, draft, eventually};
