@@ -150,7 +150,7 @@ async fn rabbit_dead_letters_can_be_listed_and_requeued(backend: Backend) {
             == 1
     })
     .await;
-    assert_eq!(first.author_ids, [author.id.clone()]);
+    assert_eq!(first.author_ids, std::slice::from_ref(&author.id));
     app.stop().await;
 }
 
