@@ -83,13 +83,26 @@ ensure_postgres() {
   export IMPRINT_TEST_POSTGRES_URL="$url"
 }
 
+# RabbitMQ on 127.0.0.1:5672 with guest/guest, installed and started when missing. Tests make a
+# vhost each with rabbitmqctl, so they need it on this machine.
+ensure_rabbitmq() {
+  command -v rabbitmqctl >/dev/null || apt_install rabbitmq-server
+  if ! as_root rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1; then
+    say "starting RabbitMQ"
+    as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+    as_root rabbitmqctl -q start_app >/dev/null 2>&1 || true
+    as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null 2>&1 \
+      || die "RabbitMQ did not start; see /var/log/rabbitmq"
+  fi
+}
+
 # A virtualenv with the contract test's Python packages, cached by the requirements' hash.
 ensure_python() {
   command -v python3 >/dev/null || apt_install python3 python3-venv
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   local req="$REPO/tests/contract/requirements.txt"
   local venv="$CACHE/venv-$(sha256sum "$req" | cut -c1-12)"
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc, grpc_tools, grpc_status' 2>/dev/null; then
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc, grpc_tools, grpc_status, pika' 2>/dev/null; then
     say "installing the Python contract client (grpcio) into $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"

@@ -23,31 +23,8 @@ from pathlib import Path
 
 import grpc
 from grpc_status import rpc_status
-from grpc_tools import protoc
 
-ROOT = Path(__file__).resolve().parents[2]
-PROTO = ROOT / "proto"
-
-
-def generate_stubs(out: Path) -> None:
-    """Compiles proto/ with grpcio-tools' own protoc into importable modules."""
-    import grpc_tools
-
-    well_known = Path(grpc_tools.__file__).parent / "_proto"
-    files = [str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto")]
-    args = [
-        "protoc",
-        f"-I{PROTO}",
-        f"-I{well_known}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        *files,
-    ]
-    if protoc.main(args) != 0:
-        raise SystemExit("protoc failed on proto/")
-    for pkg in ["imprint", "imprint/papers", "imprint/authors", "imprint/papers/v1", "imprint/authors/v1"]:
-        (out / pkg / "__init__.py").touch()
-    sys.path.insert(0, str(out))
+from stubs import generate_stubs
 
 
 def free_port() -> int:

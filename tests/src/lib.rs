@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType};
 use tokio::process::{Child, Command};
 
 /// The `imprint` binary under test: `IMPRINT_BIN`, or the one built beside this test.
@@ -176,6 +180,33 @@ impl Process {
         assert!(status.success());
     }
 
+    /// Sends SIGTERM and waits (at most 60 s) until the process has exited; its exit code.
+    pub async fn stop(&mut self) -> Option<i32> {
+        self.terminate();
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("exits within 60s")
+            .expect("wait works")
+            .code()
+    }
+
+    /// Kills the process with SIGKILL, as an out-of-memory killer or a lost node would.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = self.child.wait().await;
+    }
+
+    /// The value of a counter or gauge at the process's `/metrics`.
+    pub async fn metric(&self, name: &str) -> i64 {
+        let (_, body) = imprint_testkit::http_get(self.http, "/metrics")
+            .await
+            .expect("metrics answer");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    }
+
     /// Waits for the process to exit (at most 60 s) and returns its exit code.
     pub async fn wait(mut self) -> Option<i32> {
         tokio::time::timeout(Duration::from_secs(60), self.child.wait())
@@ -184,4 +215,188 @@ impl Process {
             .expect("wait works")
             .code()
     }
+}
+
+/// Runs `imprint` with `args` and `env` to completion; returns (success, stdout, stderr).
+pub async fn run_imprint(args: &[&str], env: &[(&str, String)]) -> (bool, String, String) {
+    let mut command = Command::new(imprint_binary());
+    command.args(args).env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().await.expect("imprint runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Polls `check` every 100 ms until it holds, for at most `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never within {secs}s: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The papers, authors and gateway roles as separate processes on PostgreSQL and RabbitMQ,
+/// each configured only by environment variables.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The papers role.
+    pub papers: Process,
+    /// The authors role (API, and consumer unless told otherwise).
+    pub authors: Process,
+    /// The gateway role.
+    pub gateway: Process,
+    /// The papers database.
+    pub papers_db: imprint_testkit::PgDatabase,
+    /// The authors database.
+    pub authors_db: imprint_testkit::PgDatabase,
+    /// The broker's vhost.
+    pub vhost: imprint_testkit::RabbitVhost,
+}
+
+impl Cluster {
+    /// Starts the three roles; `authors_env` adds settings of the authors role.
+    pub async fn start(authors_env: &[(&str, String)]) -> Self {
+        let papers_db = imprint_testkit::PgDatabase::create().await;
+        let authors_db = imprint_testkit::PgDatabase::create().await;
+        let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
+            .await
+            .expect("vhost");
+        let papers_port = free_port();
+        let authors_port = free_port();
+        let papers_url = format!("http://127.0.0.1:{papers_port}");
+        let authors_url = format!("http://127.0.0.1:{authors_port}");
+        let common = |db: &str| {
+            vec![
+                ("IMPRINT__DATABASE__URL", db.to_owned()),
+                ("IMPRINT__AMQP__URL", vhost.url.clone()),
+                ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
+                ("IMPRINT__PAPERS__URL", papers_url.clone()),
+                ("IMPRINT__AUTHORS__URL", authors_url.clone()),
+            ]
+        };
+        let mut env = common(&authors_db.url);
+        env.extend(authors_env.iter().cloned());
+        let authors = Process::serve_on(authors_port, &["--role", "authors"], &env).await;
+        let papers =
+            Process::serve_on(papers_port, &["--role", "papers"], &common(&papers_db.url)).await;
+        let gateway = Process::serve(
+            &["--role", "gateway"],
+            &[
+                ("IMPRINT__PAPERS__URL", papers_url.clone()),
+                ("IMPRINT__AUTHORS__URL", authors_url.clone()),
+            ],
+        )
+        .await;
+        Self {
+            papers,
+            authors,
+            gateway,
+            papers_db,
+            authors_db,
+            vhost,
+        }
+    }
+
+    /// The environment of a process of the authors role.
+    pub fn authors_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("IMPRINT__DATABASE__URL", self.authors_db.url.clone()),
+            ("IMPRINT__AMQP__URL", self.vhost.url.clone()),
+            ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
+            ("IMPRINT__PAPERS__URL", self.papers.url()),
+            ("IMPRINT__AUTHORS__URL", self.authors.url()),
+        ]
+    }
+}
+
+/// Creates `n` papers through `papers`, each crediting one of `authors` in turn, `parallel` at
+/// a time.
+pub async fn create_papers(
+    papers: &PaperServiceClient<tonic::transport::Channel>,
+    authors: &[String],
+    n: usize,
+    parallel: usize,
+) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..parallel {
+        let mut papers = papers.clone();
+        let authors = authors.to_vec();
+        let next = std::sync::Arc::clone(&next);
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                papers
+                    .create_paper(CreatePaperRequest {
+                        paper: Some(Paper {
+                            title: format!("Paper {i}"),
+                            publication_type: PublicationType::Report.into(),
+                            author_ids: vec![authors[i % authors.len()].clone()],
+                            ..Paper::default()
+                        }),
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("creating paper {i}: {e:?}"));
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The papers the authors service counts for each of `authors`.
+pub async fn counts(authors_role: &Process, authors: &[String]) -> Vec<i32> {
+    let mut client = AuthorServiceClient::new(authors_role.channel().await);
+    let mut out = Vec::new();
+    for id in authors {
+        let author = client
+            .get_author(GetAuthorRequest {
+                key: Some(get_author_request::Key::Id(id.clone())),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .into_inner()
+            .author
+            .unwrap_or_else(|| panic!("no author"));
+        out.push(author.paper_count);
+    }
+    out
+}
+
+/// Creates `n` authors through `client`.
+pub async fn create_authors(
+    client: &mut AuthorServiceClient<tonic::transport::Channel>,
+    n: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let author = client
+            .create_author(CreateAuthorRequest {
+                author: Some(Author {
+                    name: format!("Author {i}"),
+                    ..Author::default()
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .into_inner()
+            .author
+            .unwrap_or_else(|| panic!("no author"));
+        ids.push(author.id);
+    }
+    ids
 }

@@ -105,8 +105,21 @@ impl Relay {
             } else {
                 Ok(())
             };
+            // Measured whatever happened: a growing backlog during an outage is what operators
+            // need to see.
+            if last_housekeeping.elapsed() > Duration::from_secs(5) {
+                self.housekeeping().await;
+                last_housekeeping = Instant::now();
+            }
             match outcome {
-                Ok(()) => backoff = Duration::from_millis(100),
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(self.settings.poll) => {}
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(outbox = self.outbox.table, error = %e, retry_in_ms = backoff.as_millis(), "relaying failed; retrying");
                     tokio::select! {
@@ -114,17 +127,7 @@ impl Relay {
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(self.settings.max_backoff);
-                    continue;
                 }
-            }
-            if last_housekeeping.elapsed() > Duration::from_secs(5) {
-                self.housekeeping().await;
-                last_housekeeping = Instant::now();
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.settings.poll) => {}
             }
         }
     }

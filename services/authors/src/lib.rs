@@ -48,3 +48,15 @@ pub fn build(db: Database, papers: Channel, events: Emitter) -> Parts {
         handler: Arc::new(events::PaperCredits::new(store)),
     }
 }
+
+/// Writes the current state of every author saved since `since` to the outbox of `db`
+/// (`imprint events republish`); the running service's relay publishes them. Returns how many.
+pub async fn republish_since(
+    db: Database,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, imprint_platform::slugs::WriteError> {
+    let emitter = Emitter::new(OUTBOX, Arc::new(tokio::sync::Notify::new()));
+    storage::AuthorStore::new(db, emitter)
+        .republish_since(since)
+        .await
+}

@@ -306,7 +306,7 @@ pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
 }
 
 /// Opens the database of `service` and, when `migrate`, applies its pending migrations.
-async fn open_service<M: MigratorTrait>(
+pub async fn open_service<M: MigratorTrait>(
     service: &'static str,
     settings: &Settings,
     migrate: bool,

@@ -31,6 +31,59 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
+    /// Operate the event backbone: dead letters, republishing.
+    Events {
+        /// What to do.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+/// `imprint events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Dead letters: events a consumer gave up on.
+    DeadLetters {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
+    /// Write the current state of everything saved since a time to the outbox again, so a new
+    /// consumer learns the past (existing consumers ignore what they already hold).
+    Republish {
+        /// Whose data: papers, authors, or all.
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+        /// RFC 3339 time, e.g. 2024-01-01T00:00:00Z; use 1970-01-01T00:00:00Z for everything.
+        #[arg(long, value_name = "TIME")]
+        since: chrono::DateTime<chrono::Utc>,
+        /// Database URL for the services of this role.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Where the embedded SQLite files live.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// `imprint events dead-letters …`
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Print them (they stay where they are).
+    List {
+        /// Only this consuming service's (authors, papers); all by default.
+        #[arg(long)]
+        service: Option<String>,
+        /// At most this many per service.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Publish them to imprint.events again, under their routing keys.
+    Requeue {
+        /// Only this consuming service's; all by default.
+        #[arg(long)]
+        service: Option<String>,
+    },
 }
 
 /// Options of `imprint serve`.
@@ -100,6 +153,15 @@ impl Cli {
                 (&a.data_dir, &a.database_url)
             }
             Command::Migrate(a) => (&a.data_dir, &a.database_url),
+            Command::Events {
+                command:
+                    EventsCommand::Republish {
+                        data_dir,
+                        database_url,
+                        ..
+                    },
+            } => (data_dir, database_url),
+            Command::Events { .. } => (&None, &None),
         };
         if let Some(dir) = data_dir {
             out.push(("data_dir", dir.display().to_string()));

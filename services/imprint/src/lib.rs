@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod ops;
 pub mod wiring;
 
 pub use app::{AppError, Application, Role};

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use imprint::app::{self, Application};
-use imprint::cli::{Cli, Command};
-use imprint::demo;
+use imprint::cli::{Cli, Command, DeadLettersCommand, EventsCommand};
+use imprint::{demo, ops};
 use imprint_platform::{Settings, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +39,19 @@ async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(settings, args.role, args.demo).await,
         Command::Migrate(args) => app::migrate(&settings, args.role).await,
+        Command::Events { command } => match command {
+            EventsCommand::DeadLetters { command } => match command {
+                DeadLettersCommand::List { service, limit } => {
+                    ops::list_dead_letters(&settings, service.as_deref(), limit).await
+                }
+                DeadLettersCommand::Requeue { service } => {
+                    ops::requeue_dead_letters(&settings, service.as_deref()).await
+                }
+            },
+            EventsCommand::Republish { role, since, .. } => {
+                ops::republish(&settings, role, since).await
+            }
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

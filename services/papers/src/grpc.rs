@@ -98,6 +98,7 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
         topic_key,
         publication_type,
         author_id,
+        updated_since: None,
     })
     .map_err(ServiceError::from)
 }

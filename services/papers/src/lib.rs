@@ -56,3 +56,15 @@ pub fn build(db: Database, authors: Channel, events: Emitter) -> Parts {
         handler: Arc::new(events::DeletedAuthors::new(service)),
     }
 }
+
+/// Writes the current state of every paper saved since `since` to the outbox of `db`
+/// (`imprint events republish`); the running service's relay publishes them. Returns how many.
+pub async fn republish_since(
+    db: Database,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, imprint_platform::slugs::WriteError> {
+    let emitter = Emitter::new(OUTBOX, Arc::new(tokio::sync::Notify::new()));
+    storage::PaperStore::new(db, emitter)
+        .republish_since(since)
+        .await
+}

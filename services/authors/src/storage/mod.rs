@@ -153,6 +153,46 @@ impl AuthorStore {
             .collect()
     }
 
+    /// Writes an `author.updated` event with the current state of every author saved since
+    /// `since` to the outbox (see the papers service's twin). Returns how many.
+    pub async fn republish_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, WriteError> {
+        let mut after: Option<Uuid> = None;
+        let mut written = 0;
+        loop {
+            let mut select = Entity::find().filter(Column::UpdateTime.gte(since));
+            if let Some(after) = after {
+                select = select.filter(Column::Id.gt(after));
+            }
+            let page: Vec<Author> = select
+                .order_by_asc(Column::Id)
+                .limit(500)
+                .all(self.db.conn())
+                .await?
+                .into_iter()
+                .map(from_model)
+                .collect::<Result<_, _>>()?;
+            let Some(last) = page.last() else {
+                return Ok(written);
+            };
+            after = Some(last.id.as_uuid());
+            let tx = self.db.begin_write().await?;
+            let result: Result<(), WriteError> = async {
+                for author in &page {
+                    self.events
+                        .emit(&*tx, &author_event(AUTHOR_UPDATED, author))
+                        .await?;
+                }
+                Ok(())
+            }
+            .await;
+            self.events.finish(tx, result).await?;
+            written += page.len();
+        }
+    }
+
     /// Saves `author` (whose version is already incremented) if the stored version is still
     /// `expected_version`. A new slug is reserved; the old ones keep resolving.
     pub async fn update(&self, author: &Author, expected_version: i64) -> Result<(), WriteError> {

@@ -88,6 +88,8 @@ pub struct ListFilter {
     pub publication_type: Option<PublicationType>,
     /// Only papers crediting this author.
     pub author_id: Option<AuthorId>,
+    /// Only papers saved at or after this time.
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Reads and writes papers.
@@ -209,6 +211,38 @@ impl PaperStore {
         self.events.finish(tx, result).await
     }
 
+    /// Writes an event with the current state of every paper saved since `since` to the
+    /// outbox, for consumers that need the past (a new service, a rebuilt read model). Existing
+    /// consumers ignore them: their versions are not newer. Returns how many.
+    pub async fn republish_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, WriteError> {
+        let filter = ListFilter {
+            updated_since: Some(since),
+            ..ListFilter::default()
+        };
+        let mut before = None;
+        let mut written = 0;
+        loop {
+            let page = self.list(&filter, before, 500).await?;
+            let Some(last) = page.last() else {
+                return Ok(written);
+            };
+            before = Some(last.id.as_uuid());
+            let tx = self.db.begin_write().await?;
+            let result: Result<(), WriteError> = async {
+                for paper in &page {
+                    self.events.emit(&*tx, &current_state(paper)).await?;
+                }
+                Ok(())
+            }
+            .await;
+            self.events.finish(tx, result).await?;
+            written += page.len();
+        }
+    }
+
     /// One paper by id.
     pub async fn find(&self, id: PaperId) -> Result<Option<Paper>, DbErr> {
         paper::Entity::find_by_id(id.as_uuid())
@@ -263,6 +297,9 @@ impl PaperStore {
                         .to_owned(),
                 ),
             );
+        }
+        if let Some(since) = filter.updated_since {
+            select = select.filter(paper::Column::UpdateTime.gte(since));
         }
         if let Some(before) = before {
             select = select.filter(paper::Column::Id.lt(before));
@@ -321,6 +358,22 @@ fn paper_event(revision: &Revision) -> NewEvent {
         RevisionKind::Unpublished => PAPER_UNPUBLISHED,
     };
     let p = &revision.paper;
+    NewEvent::new(
+        routing_key,
+        p.id.as_uuid(),
+        p.version,
+        p.update_time,
+        Payload::Paper(p.into()),
+    )
+}
+
+/// An event restating a paper's current state, keyed by its status.
+fn current_state(p: &Paper) -> NewEvent {
+    let routing_key = match p.status {
+        PaperStatus::Draft => PAPER_UPDATED,
+        PaperStatus::Published => PAPER_PUBLISHED,
+        PaperStatus::Archived => PAPER_UNPUBLISHED,
+    };
     NewEvent::new(
         routing_key,
         p.id.as_uuid(),

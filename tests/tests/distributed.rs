@@ -1,0 +1,85 @@
+//! Distributed mode: the papers, authors and gateway roles as separate processes on PostgreSQL
+//! and RabbitMQ, configured only by environment variables, checked by clients nobody on the
+//! team wrote.
+
+#![allow(clippy::panic)]
+
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_system_tests::{
+    Cluster, counts, create_authors, create_papers, eventually, python, repo_root,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pika_receives_paper_published_through_the_gateway() {
+    let cluster = Cluster::start(&[]).await;
+    let output = tokio::process::Command::new(python())
+        .arg(repo_root().join("tests/contract/events_test.py"))
+        .args(["--gateway", &cluster.gateway.grpc.to_string()])
+        .args(["--amqp-url", &cluster.vhost.url])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {}: {e}", python().display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("every event contract check passed"),
+        "{}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_answers_unavailable_at_once_when_a_role_is_down() {
+    let mut cluster = Cluster::start(&[]).await;
+    let mut via_gateway = AuthorServiceClient::new(cluster.gateway.channel().await);
+    let author = via_gateway
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                name: "Bates Gill".into(),
+                ..Author::default()
+            }),
+        })
+        .await
+        .expect("forwarded to the authors role")
+        .into_inner()
+        .author
+        .expect("an author");
+    assert_eq!(cluster.authors.stop().await, Some(0));
+    let started = std::time::Instant::now();
+    let down = via_gateway
+        .get_author(GetAuthorRequest {
+            key: Some(get_author_request::Key::Id(author.id)),
+        })
+        .await
+        .expect_err("the authors role is gone");
+    assert_eq!(down.code(), tonic::Code::Unavailable, "{down:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The other role still answers through the same gateway.
+    let listed = PaperServiceClient::new(cluster.gateway.channel().await)
+        .list_papers(imprint_proto::papers::ListPapersRequest::default())
+        .await;
+    assert!(listed.is_ok(), "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_paper_credit_reaches_the_authors_role() {
+    let cluster = Cluster::start(&[]).await;
+    let mut authors = AuthorServiceClient::new(cluster.gateway.channel().await);
+    let papers = PaperServiceClient::new(cluster.gateway.channel().await);
+    let ids = create_authors(&mut authors, 3).await;
+    create_papers(&papers, &ids, 30, 4).await;
+    eventually(30, "the authors role counts every credit", || async {
+        counts(&cluster.authors, &ids).await == [10, 10, 10]
+    })
+    .await;
+    eventually(10, "the papers outbox is empty", || async {
+        cluster.papers.metric("imprint_outbox_backlog").await == 0
+    })
+    .await;
+}
