@@ -307,6 +307,17 @@ impl Cluster {
         }
     }
 
+    /// The environment of a process of the papers role.
+    pub fn papers_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("IMPRINT__DATABASE__URL", self.papers_db.url.clone()),
+            ("IMPRINT__AMQP__URL", self.vhost.url.clone()),
+            ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
+            ("IMPRINT__PAPERS__URL", self.papers.url()),
+            ("IMPRINT__AUTHORS__URL", self.authors.url()),
+        ]
+    }
+
     /// The environment of a process of the authors role.
     pub fn authors_env(&self) -> Vec<(&'static str, String)> {
         vec![

@@ -83,3 +83,43 @@ async fn every_paper_credit_reaches_the_authors_role() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_papers_replicas_relay_each_event_once() {
+    let cluster = Cluster::start(&[]).await;
+    let replica =
+        imprint_system_tests::Process::serve(&["--role", "papers"], &cluster.papers_env()).await;
+    let mut authors = AuthorServiceClient::new(cluster.authors.channel().await);
+    let ids = create_authors(&mut authors, 2).await;
+    create_papers(
+        &PaperServiceClient::new(cluster.papers.channel().await),
+        &ids,
+        20,
+        4,
+    )
+    .await;
+    create_papers(
+        &PaperServiceClient::new(replica.channel().await),
+        &ids,
+        20,
+        4,
+    )
+    .await;
+    eventually(30, "every credit arrives", || async {
+        counts(&cluster.authors, &ids).await == [20, 20]
+    })
+    .await;
+    // One relay leads (the PostgreSQL advisory lock): each event went out once, from one of
+    // the two replicas, and the consumer saw no duplicate.
+    let first = cluster
+        .papers
+        .metric("imprint_events_published_total")
+        .await;
+    let second = replica.metric("imprint_events_published_total").await;
+    assert_eq!(first + second, 40, "published {first} + {second}");
+    assert!(first == 0 || second == 0, "published {first} + {second}");
+    assert_eq!(
+        cluster.authors.metric("imprint_events_stale_total").await,
+        0
+    );
+}

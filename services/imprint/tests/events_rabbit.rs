@@ -188,6 +188,53 @@ async fn rabbit_consumers_reconnect_after_the_broker_drops_them(backend: Backend
     app.stop().await;
 }
 
+/// A consumer that keeps failing gives the event up after the delivery limit; once the cause
+/// is repaired, requeueing the dead letter applies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbit_failing_deliveries_are_dead_lettered_at_the_limit_and_requeued() {
+    let mut app = TestApp::spawn_rabbit(Backend::Postgres).await;
+    let author = app.author("Carla Freeman").await;
+    app.create(draft("One", &[&author])).await.unwrap();
+    eventually("the consumer is running", || async {
+        app.paper_count(&author.id).await == 1
+    })
+    .await;
+    app.execute(
+        "authors",
+        "ALTER TABLE author_paper_versions RENAME TO author_paper_versions_away",
+    )
+    .await;
+    app.create(draft("Two", &[&author])).await.unwrap();
+    let settings = settings(&app);
+    eventually("the event is dead-lettered after 5 deliveries", || async {
+        rabbit::dead_letters(&settings, "authors", 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.reason.contains("delivery_limit"))
+    })
+    .await;
+    assert!(app.metric("imprint_events_redelivered_total").await >= 4);
+    assert_eq!(app.paper_count(&author.id).await, 1);
+
+    app.execute(
+        "authors",
+        "ALTER TABLE author_paper_versions_away RENAME TO author_paper_versions",
+    )
+    .await;
+    assert_eq!(
+        rabbit::requeue_dead_letters(&settings, "authors")
+            .await
+            .unwrap(),
+        1
+    );
+    eventually("the requeued event is applied", || async {
+        app.paper_count(&author.id).await == 2
+    })
+    .await;
+    app.stop().await;
+}
+
 on_both_backends!(
     rabbit_events_reach_the_other_service,
     rabbit_dead_letters_can_be_listed_and_requeued,

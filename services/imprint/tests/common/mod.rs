@@ -158,6 +158,19 @@ impl TestApp {
         Self::start(settings, dir, pg, rabbit).await
     }
 
+    /// Runs `sql` on `service`'s database, behind the service's back (to break or repair it).
+    pub async fn execute(&self, service: &str, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let db = imprint_platform::Database::connect(
+            &self.settings.database_url_for(service),
+            &self.settings.database,
+        )
+        .await
+        .unwrap();
+        db.conn().execute_unprepared(sql).await.unwrap();
+        db.close().await;
+    }
+
     /// Counts the rows of `table` whose `paper_id` is `id`, straight from the papers database.
     pub async fn count_paper_rows(&self, table: &str, id: &str) -> i64 {
         use sea_orm::sea_query::{Alias, Expr, Func, Query};
