@@ -102,6 +102,9 @@ async fn sigterm_turns_not_serving_finishes_calls_and_exits_zero() {
 async fn roles_run_as_separate_processes_on_postgres() {
     let papers_db = PgDatabase::create().await;
     let authors_db = PgDatabase::create().await;
+    let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
+        .await
+        .unwrap();
     let authors_port = imprint_system_tests::free_port();
     let papers_port = imprint_system_tests::free_port();
     let authors_url = format!("http://127.0.0.1:{authors_port}");
@@ -113,6 +116,7 @@ async fn roles_run_as_separate_processes_on_postgres() {
         &["--role", "authors"],
         &[
             ("IMPRINT__DATABASE__URL", authors_db.url.clone()),
+            ("IMPRINT__AMQP__URL", vhost.url.clone()),
             ("IMPRINT__PAPERS__URL", papers_url.clone()),
         ],
     )
@@ -122,6 +126,7 @@ async fn roles_run_as_separate_processes_on_postgres() {
         &["--role", "papers"],
         &[
             ("IMPRINT__DATABASE__URL", papers_db.url.clone()),
+            ("IMPRINT__AMQP__URL", vhost.url.clone()),
             ("IMPRINT__AUTHORS__URL", authors_url.clone()),
             ("IMPRINT__AUTHORS__TIMEOUT_MS", "1000".to_owned()),
         ],

@@ -99,12 +99,7 @@ impl InProcessBus {
         for handler in handlers {
             let counters = self.metrics.counters();
             match handler.handle(event).await {
-                Ok(outcome) => {
-                    EventMetrics::add(&counters.consumed, 1);
-                    if outcome == Outcome::Stale {
-                        EventMetrics::add(&counters.stale, 1);
-                    }
-                }
+                Ok(outcome) => self.metrics.handled(outcome),
                 Err(HandlerError::Retry(e)) => {
                     return Err(format!(
                         "{} could not handle {}: {e}",

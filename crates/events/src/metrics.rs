@@ -36,6 +36,14 @@ impl EventMetrics {
         &self.0
     }
 
+    /// Counts a handled event: consumed, and stale when it was not newer.
+    pub fn handled(&self, outcome: crate::bus::Outcome) {
+        Self::add(&self.0.consumed, 1);
+        if outcome == crate::bus::Outcome::Stale {
+            Self::add(&self.0.stale, 1);
+        }
+    }
+
     /// Adds `n` to `counter`.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

@@ -122,12 +122,41 @@ impl Outbox {
         Ok(())
     }
 
-    /// Up to `limit` unsent rows, oldest first.
+    /// Unsent rows, oldest first: at most `limit`, and no more than `max_bytes` of bodies
+    /// (but at least one row), so a run of large papers cannot exhaust memory.
     pub async fn pending<C: ConnectionTrait>(
         &self,
         db: &C,
         limit: u64,
+        max_bytes: u64,
     ) -> Result<Vec<OutboxRow>, DbErr> {
+        let backend = db.get_database_backend();
+        // `length` of a bytea (PostgreSQL) or a blob (SQLite) is its size in bytes.
+        let sizes = Query::select()
+            .column(col("id"))
+            .expr_as(Expr::cust("CAST(length(body) AS BIGINT)"), col("size"))
+            .from(col(self.table))
+            .and_where(Expr::col(col("sent_at")).is_null())
+            .order_by(col("id"), Order::Asc)
+            .limit(limit)
+            .to_owned();
+        let mut ids = Vec::new();
+        let mut total: u64 = 0;
+        for row in db
+            .query_all(StatementBuilder::build(&sizes, &backend))
+            .await?
+        {
+            let id: i64 = row.try_get("", "id")?;
+            let size: i64 = row.try_get("", "size")?;
+            total = total.saturating_add(u64::try_from(size).unwrap_or(0));
+            if !ids.is_empty() && total > max_bytes {
+                break;
+            }
+            ids.push(id);
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let stmt = Query::select()
             .columns([
                 col("id"),
@@ -138,12 +167,11 @@ impl Outbox {
                 col("created_at"),
             ])
             .from(col(self.table))
-            .and_where(Expr::col(col("sent_at")).is_null())
+            .and_where(Expr::col(col("id")).is_in(ids))
             .order_by(col("id"), Order::Asc)
-            .limit(limit)
             .to_owned();
         let rows = db
-            .query_all(StatementBuilder::build(&stmt, &db.get_database_backend()))
+            .query_all(StatementBuilder::build(&stmt, &backend))
             .await?;
         rows.into_iter()
             .map(|row| {

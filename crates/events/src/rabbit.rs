@@ -3,9 +3,10 @@
 //! reconnecting and re-declaring by itself).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
     BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
@@ -16,15 +17,22 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Handler, HandlerError, Outcome};
+use crate::bus::{Handler, HandlerError};
 use crate::envelope::{CONTENT_TYPE, decode};
 use crate::metrics::EventMetrics;
 use crate::outbox::OutboxRow;
+use crate::topology::{self, DELIVERY_LIMIT};
 
 /// The topic exchange every event is published to.
 pub const EXCHANGE: &str = "imprint.events";
 /// The exchange dead letters go to, routed to `<service>.events.dead`.
 pub const DEAD_EXCHANGE: &str = "imprint.dead";
+
+/// How long connecting and declaring may take before the attempt counts as failed.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the broker may take to confirm a batch (it withholds confirms under a resource
+/// alarm); the unconfirmed rows are sent again.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a process talks to RabbitMQ.
 #[derive(Debug, Clone)]
@@ -33,10 +41,13 @@ pub struct RabbitSettings {
     pub url: String,
     /// Unacknowledged deliveries a consumer may hold.
     pub prefetch: u16,
-    /// Deliveries of one message before it is dead-lettered.
-    pub delivery_limit: u32,
     /// Longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// Attempts at a delivery whose handler failed passingly, in this process with doubling
+    /// pauses from 200 ms, before it goes back to the queue, where the broker counts it
+    /// against the delivery limit: a database restart of a few seconds must not dead-letter
+    /// the events in flight.
+    pub attempts: u32,
     /// Names this process's connections in the broker's management views.
     pub connection_name: String,
 }
@@ -51,12 +62,24 @@ pub fn dead_queue_name(service: &str) -> String {
     format!("{service}.events.dead")
 }
 
-/// Opens a connection.
-pub async fn connect(settings: &RabbitSettings) -> Result<Connection, lapin::Error> {
+/// Opens a connection, giving up after [`SETUP_TIMEOUT`].
+pub async fn connect(settings: &RabbitSettings) -> Result<Connection, String> {
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(
         settings.connection_name.clone().into_bytes(),
     ));
-    Connection::connect(&settings.url, properties).await
+    tokio::time::timeout(
+        SETUP_TIMEOUT,
+        Connection::connect(&settings.url, properties),
+    )
+    .await
+    .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
+    .map_err(|e| format!("connecting to RabbitMQ: {e}"))
+}
+
+/// Closes `conn` without waiting long for a broker that may be going away. (A connection that
+/// is merely dropped stays open.)
+async fn close(conn: &Connection, why: &str) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, why.into())).await;
 }
 
 /// Declares the exchanges (idempotent).
@@ -84,12 +107,13 @@ pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
 }
 
 /// Declares a consuming service's queues and bindings (idempotent). RabbitMQ 3.10's quorum
-/// queues take the delivery limit and dead-lettering as explicit arguments.
+/// queues take the delivery limit and dead-lettering as explicit arguments; they are fixed
+/// (`topology::DELIVERY_LIMIT`), so that every process declares the same and none is refused
+/// for "inequivalent arguments". Operators tune a deployment with a policy instead.
 pub async fn declare_consumer(
     channel: &Channel,
     service: &str,
     bindings: &[&str],
-    delivery_limit: u32,
 ) -> Result<(), lapin::Error> {
     declare_exchanges(channel).await?;
     let durable = QueueDeclareOptions {
@@ -116,7 +140,7 @@ pub async fn declare_consumer(
     args.insert("x-queue-type".into(), long_string("quorum"));
     args.insert(
         "x-delivery-limit".into(),
-        AMQPValue::LongInt(i32::try_from(delivery_limit).unwrap_or(i32::MAX)),
+        AMQPValue::LongInt(i32::try_from(DELIVERY_LIMIT).unwrap_or(i32::MAX)),
     );
     args.insert("x-dead-letter-exchange".into(), long_string(DEAD_EXCHANGE));
     args.insert("x-dead-letter-routing-key".into(), long_string(&dead));
@@ -182,42 +206,46 @@ impl Publisher {
 
     async fn channel(&self) -> Result<Channel, String> {
         let mut open = self.open.lock().await;
-        if let Some((conn, channel)) = open.as_ref()
-            && conn.status().connected()
-            && channel.status().connected()
-        {
-            return Ok(channel.clone());
+        if let Some((conn, channel)) = open.as_ref() {
+            if conn.status().connected() && channel.status().connected() {
+                return Ok(channel.clone());
+            }
+            close(conn, "reconnecting").await;
         }
         *open = None;
-        let conn = connect(&self.settings)
-            .await
-            .map_err(|e| format!("connecting to RabbitMQ: {e}"))?;
-        let channel = conn
-            .create_channel()
-            .await
-            .map_err(|e| format!("opening a channel: {e}"))?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| format!("enabling publisher confirms: {e}"))?;
-        // Every consumer's queue exists before the first event goes out, whatever order the
-        // processes started in.
-        for queue in crate::topology::CONSUMERS {
-            declare_consumer(
-                &channel,
-                queue.service,
-                queue.bindings,
-                self.settings.delivery_limit,
-            )
-            .await
-            .map_err(|e| format!("declaring the queue of {}: {e}", queue.service))?;
+        let conn = connect(&self.settings).await?;
+        let setup = async {
+            let channel = conn.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            // Every consumer's queue exists before the first event goes out, whatever order
+            // the processes started in.
+            for queue in topology::CONSUMERS {
+                declare_consumer(&channel, queue.service, queue.bindings).await?;
+            }
+            Ok::<Channel, lapin::Error>(channel)
+        };
+        match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
+            Ok(Ok(channel)) => {
+                *open = Some((conn, channel.clone()));
+                Ok(channel)
+            }
+            Ok(Err(e)) => {
+                close(&conn, "setup failed").await;
+                Err(format!("setting up the publishing channel: {e}"))
+            }
+            Err(_) => {
+                close(&conn, "setup timed out").await;
+                Err("setting up the publishing channel timed out".to_owned())
+            }
         }
-        *open = Some((conn, channel.clone()));
-        Ok(channel)
     }
 
     async fn forget_connection(&self) {
-        *self.open.lock().await = None;
+        if let Some((conn, _)) = self.open.lock().await.take() {
+            close(&conn, "reconnecting").await;
+        }
     }
 
     /// Publishes `rows` in order, all in flight at once, then waits for their confirms. Returns
@@ -229,6 +257,7 @@ impl Publisher {
         metrics: &EventMetrics,
     ) -> Result<usize, String> {
         let channel = self.channel().await?;
+        let counters = metrics.counters();
         let mut confirms = Vec::with_capacity(rows.len());
         for row in rows {
             let sent = channel
@@ -244,34 +273,31 @@ impl Publisher {
                 Ok(confirm) => confirms.push(confirm),
                 Err(e) => {
                     tracing::warn!(error = %e, "publishing failed; reconnecting");
-                    self.forget_connection().await;
                     break;
                 }
             }
         }
-        EventMetrics::add(&metrics.counters().published, confirms.len() as u64);
+        EventMetrics::add(&counters.published, confirms.len() as u64);
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
         let mut confirmed = 0;
-        let mut broken = false;
+        let mut broken = confirms.len() < rows.len();
         for confirm in confirms {
-            match confirm.await {
-                Ok(c) if c.is_ack() && !broken => confirmed += 1,
-                Ok(_) => {
-                    broken = true;
-                    EventMetrics::add(&metrics.counters().publish_failures, 1);
-                }
-                Err(e) => {
+            let outcome = tokio::time::timeout_at(deadline, confirm).await;
+            match outcome {
+                Ok(Ok(c)) if c.is_ack() && !broken => confirmed += 1,
+                Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
                     if !broken {
-                        tracing::warn!(error = %e, "waiting for a publisher confirm failed");
+                        tracing::warn!(outcome = ?outcome.map(|r| r.map(|c| c.is_ack())), "a publisher confirm was negative or did not come");
                     }
                     broken = true;
-                    EventMetrics::add(&metrics.counters().publish_failures, 1);
+                    EventMetrics::add(&counters.publish_failures, 1);
                 }
             }
         }
         if broken {
             self.forget_connection().await;
         }
-        EventMetrics::add(&metrics.counters().confirmed, confirmed as u64);
+        EventMetrics::add(&counters.confirmed, confirmed as u64);
         if confirmed == 0 && !rows.is_empty() {
             return Err("the broker confirmed none of the batch".to_owned());
         }
@@ -281,19 +307,25 @@ impl Publisher {
 
 /// Consumes a service's queue until `shutdown`, reconnecting and re-declaring its topology
 /// whenever the connection or channel is lost. Each delivery is acknowledged only after the
-/// handler's own commit; a passing failure is requeued (the broker counts deliveries and
-/// dead-letters past the limit); a malformed event is dead-lettered at once.
+/// handler's own commit; a passing failure is retried here, then requeued (the broker counts
+/// deliveries and dead-letters past the limit); a malformed event is dead-lettered at once.
 pub async fn consume(
     settings: RabbitSettings,
     handler: Arc<dyn Handler>,
     metrics: EventMetrics,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let initial = Duration::from_millis(200);
+    let mut backoff = initial;
     while !shutdown.is_cancelled() {
+        let started = Instant::now();
         match consume_once(&settings, handler.as_ref(), &metrics, &shutdown).await {
             Ok(()) => return,
             Err(e) => {
+                // A consumer that ran a while before losing the broker starts over quickly.
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = initial;
+                }
                 tracing::warn!(service = handler.service(), error = %e, retry_in_ms = backoff.as_millis(), "consumer lost the broker; reconnecting");
             }
         }
@@ -311,40 +343,54 @@ async fn consume_once(
     metrics: &EventMetrics,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
-    let conn = connect(settings).await.map_err(|e| e.to_string())?;
-    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
-    channel
-        .basic_qos(settings.prefetch, BasicQosOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    declare_consumer(
-        &channel,
-        handler.service(),
-        handler.bindings(),
-        settings.delivery_limit,
+    let conn = connect(settings).await?;
+    let outcome = consume_on(&conn, settings, handler, metrics, shutdown).await;
+    // Unacknowledged deliveries return to the queue when the connection closes.
+    close(
+        &conn,
+        if outcome.is_ok() {
+            "shutting down"
+        } else {
+            "reconnecting"
+        },
     )
-    .await
-    .map_err(|e| format!("declaring the topology: {e}"))?;
+    .await;
+    outcome
+}
+
+async fn consume_on(
+    conn: &Connection,
+    settings: &RabbitSettings,
+    handler: &dyn Handler,
+    metrics: &EventMetrics,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
     let queue = queue_name(handler.service());
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            format!("{}-{}", settings.connection_name, std::process::id()).into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let setup = async {
+        let channel = conn.create_channel().await?;
+        channel
+            .basic_qos(settings.prefetch, BasicQosOptions::default())
+            .await?;
+        declare_consumer(&channel, handler.service(), handler.bindings()).await?;
+        let consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                format!("{}-{}", settings.connection_name, std::process::id()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok::<_, lapin::Error>(consumer)
+    };
+    let mut consumer = tokio::time::timeout(SETUP_TIMEOUT, setup)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| "setting up the consumer timed out".to_owned())?
+        .map_err(|e| format!("setting up the consumer: {e}"))?;
     tracing::info!(service = handler.service(), %queue, "consuming");
     let counters = metrics.counters();
     loop {
         let delivery = tokio::select! {
-            () = shutdown.cancelled() => {
-                // Unacknowledged deliveries return to the queue when the channel closes.
-                let _ = channel.close(200, "shutting down".into()).await;
-                let _ = conn.close(200, "shutting down".into()).await;
-                return Ok(());
-            }
+            () = shutdown.cancelled() => return Ok(()),
             next = consumer.next() => next,
         };
         let delivery = match delivery {
@@ -364,22 +410,45 @@ async fn consume_once(
                 continue;
             }
         };
-        match handler.handle(&event).await {
-            Ok(outcome) => {
-                EventMetrics::add(&counters.consumed, 1);
-                if outcome == Outcome::Stale {
-                    EventMetrics::add(&counters.stale, 1);
+        let mut pause = Duration::from_millis(200);
+        let mut attempt = 1;
+        let outcome = loop {
+            match handler.handle(&event).await {
+                Err(HandlerError::Retry(e)) if attempt < settings.attempts => {
+                    tracing::warn!(service = handler.service(), event_id = %event.event_id, attempt, error = %e, "handling failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    pause *= 2;
+                    attempt += 1;
                 }
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(outcome) => {
+                metrics.handled(outcome);
                 delivery
                     .ack(BasicAckOptions::default())
                     .await
                     .map_err(|e| e.to_string())?;
             }
             Err(HandlerError::Retry(e)) => {
-                tracing::warn!(service = handler.service(), event_id = %event.event_id, error = %e, "handling failed; requeueing");
+                // Back to the queue; the broker dead-letters it once it has been delivered
+                // DELIVERY_LIMIT times.
+                let deliveries = delivery_count(&delivery) + 1;
+                tracing::warn!(service = handler.service(), event_id = %event.event_id, deliveries, error = %e, "handling keeps failing; returning it to the queue");
+                if deliveries >= u64::from(DELIVERY_LIMIT) {
+                    tracing::error!(service = handler.service(), event_id = %event.event_id, "delivery limit reached; the broker dead-letters it");
+                    EventMetrics::add(&counters.dead_lettered, 1);
+                }
                 nack(&delivery, true).await?;
-                // Give the passing failure (a database restart, say) a moment.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Do not hammer a dependency that is down with the next delivery at once.
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                }
             }
             Err(HandlerError::Reject(e)) => {
                 tracing::error!(service = handler.service(), event_id = %event.event_id, error = %e, "event rejected; dead-lettering it");
@@ -390,7 +459,23 @@ async fn consume_once(
     }
 }
 
-async fn nack(delivery: &lapin::message::Delivery, requeue: bool) -> Result<(), String> {
+/// How often the broker delivered this message before (quorum queues' `x-delivery-count`).
+fn delivery_count(delivery: &Delivery) -> u64 {
+    let count = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-delivery-count").cloned());
+    match count {
+        Some(AMQPValue::LongLongInt(n)) => u64::try_from(n).unwrap_or(0),
+        Some(AMQPValue::LongInt(n)) => u64::try_from(n).unwrap_or(0),
+        Some(AMQPValue::LongUInt(n)) => u64::from(n),
+        Some(AMQPValue::ShortInt(n)) => u64::try_from(n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+async fn nack(delivery: &Delivery, requeue: bool) -> Result<(), String> {
     delivery
         .nack(BasicNackOptions {
             requeue,
@@ -420,34 +505,45 @@ pub async fn dead_letters(
     service: &str,
     limit: usize,
 ) -> Result<Vec<DeadLetter>, String> {
-    let conn = connect(settings).await.map_err(|e| e.to_string())?;
-    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
-    let queue = dead_queue_name(service);
-    let mut out = Vec::new();
-    while out.len() < limit {
-        let got = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .map_err(|e| format!("reading {queue}: {e}"))?;
-        let Some(message) = got else { break };
-        out.push(dead_letter(&message.delivery));
+    let conn = connect(settings).await?;
+    let listed = async {
+        let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+        let queue = dead_queue_name(service);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let got = channel
+                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .map_err(|e| format!("reading {queue}: {e}"))?;
+            let Some(message) = got else { break };
+            out.push(dead_letter(&message.delivery));
+        }
+        Ok(out)
     }
-    // Closing the channel returns every unacknowledged message to the queue, in order.
-    let _ = channel.close(200, "listed".into()).await;
-    let _ = conn.close(200, "listed".into()).await;
-    Ok(out)
+    .await;
+    // Closing returns every unacknowledged message to the queue, in order.
+    close(&conn, "listed").await;
+    listed
 }
 
-/// Publishes every dead letter of `service` back to `imprint.events` under its routing key, and
+/// Sends every dead letter of `service` waiting now back to that service's queue only (other
+/// consumers of the same routing key, partners' queues among them, already have it), and
 /// removes it from the dead-letter queue once the broker confirmed the copy. Returns how many.
 pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> Result<u32, String> {
-    let conn = connect(settings).await.map_err(|e| e.to_string())?;
+    let conn = connect(settings).await?;
+    let moved = requeue_on(&conn, service).await;
+    close(&conn, "requeued").await;
+    moved
+}
+
+async fn requeue_on(conn: &Connection, service: &str) -> Result<u32, String> {
     let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(|e| e.to_string())?;
     let queue = dead_queue_name(service);
+    let target = queue_name(service);
     // Only the letters there now: one that fails again comes back behind them and must not be
     // picked up a second time.
     let waiting = channel
@@ -470,7 +566,6 @@ pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> R
             .map_err(|e| format!("reading {queue}: {e}"))?;
         let Some(message) = got else { break };
         let d = &message.delivery;
-        let letter = dead_letter(d);
         let mut props = d.properties.clone();
         if let Some(headers) = props.headers().clone() {
             let kept: std::collections::BTreeMap<ShortString, AMQPValue> = headers
@@ -481,22 +576,25 @@ pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> R
                 .collect();
             props = props.with_headers(FieldTable::from(kept));
         }
+        // The default exchange routes by queue name: to this service's queue and no other.
         let confirm = channel
             .basic_publish(
-                EXCHANGE.into(),
-                letter.routing_key.as_str().into(),
+                "".into(),
+                target.as_str().into(),
                 BasicPublishOptions::default(),
                 &d.data,
                 props,
             )
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
             .await
+            .map_err(|_| "the broker did not confirm a requeued letter".to_owned())?
             .map_err(|e| e.to_string())?;
         if !confirm.is_ack() {
             return Err(format!(
                 "the broker refused to take back {}",
-                letter.message_id
+                dead_letter(d).message_id
             ));
         }
         d.ack(BasicAckOptions::default())
@@ -504,11 +602,10 @@ pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> R
             .map_err(|e| e.to_string())?;
         moved += 1;
     }
-    let _ = conn.close(200, "requeued".into()).await;
     Ok(moved)
 }
 
-fn dead_letter(d: &lapin::message::Delivery) -> DeadLetter {
+fn dead_letter(d: &Delivery) -> DeadLetter {
     let text = |v: &AMQPValue| match v {
         AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
         AMQPValue::ShortString(s) => s.to_string(),

@@ -66,6 +66,29 @@ pub struct Relay {
     metrics: EventMetrics,
     /// Pacing.
     settings: RelaySettings,
+    /// The row whose in-process delivery keeps failing, and how often it failed.
+    failing: Arc<std::sync::Mutex<Option<(i64, u32)>>>,
+}
+
+/// Bodies read per batch at most (a paper may carry megabytes).
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// In-process deliveries of one event before the relay gives up on it.
+const IN_PROCESS_ATTEMPTS: u32 = 10;
+
+/// When the backlog was last measured and the outbox pruned.
+#[derive(Debug)]
+struct Housekeeping {
+    last: Instant,
+}
+
+impl Housekeeping {
+    fn due_now() -> Self {
+        Self {
+            last: Instant::now()
+                .checked_sub(Duration::from_secs(3600))
+                .unwrap_or_else(Instant::now),
+        }
+    }
 }
 
 impl Relay {
@@ -84,6 +107,7 @@ impl Relay {
             wake: Arc::new(Notify::new()),
             metrics,
             settings,
+            failing: Arc::default(),
         }
     }
 
@@ -92,25 +116,19 @@ impl Relay {
         Arc::clone(&self.wake)
     }
 
-    /// Relays until `shutdown`; then finishes the batch in hand.
+    /// Relays until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut leader = Leadership::new(&self.db, self.outbox.table);
+        let mut housekeeping = Housekeeping::due_now();
         let mut backoff = Duration::from_millis(100);
-        let mut last_housekeeping = Instant::now()
-            .checked_sub(Duration::from_secs(3600))
-            .unwrap_or_else(Instant::now);
         while !shutdown.is_cancelled() {
-            let outcome = if leader.ensure().await {
-                self.drain(&shutdown).await
-            } else {
-                Ok(())
+            // A batch in flight when shutdown comes is abandoned: its rows are not marked sent
+            // and go out again later (consumers ignore the duplicates).
+            let outcome = tokio::select! {
+                () = shutdown.cancelled() => return,
+                outcome = self.drain(&mut leader, &mut housekeeping) => outcome,
             };
-            // Measured whatever happened: a growing backlog during an outage is what operators
-            // need to see.
-            if last_housekeeping.elapsed() > Duration::from_secs(5) {
-                self.housekeeping().await;
-                last_housekeeping = Instant::now();
-            }
+            self.housekeep_if_due(&mut housekeeping).await;
             match outcome {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
@@ -132,12 +150,20 @@ impl Relay {
         }
     }
 
-    /// Publishes every pending row, batch after batch.
-    async fn drain(&self, shutdown: &CancellationToken) -> Result<(), String> {
+    /// Publishes every pending row, batch after batch, checking before each batch that this
+    /// replica still leads.
+    async fn drain(
+        &self,
+        leader: &mut Leadership,
+        housekeeping: &mut Housekeeping,
+    ) -> Result<(), String> {
         loop {
+            if !leader.ensure().await {
+                return Ok(());
+            }
             let rows = self
                 .outbox
-                .pending(self.db.conn(), self.settings.batch)
+                .pending(self.db.conn(), self.settings.batch, BATCH_BYTES)
                 .await
                 .map_err(|e| format!("reading the outbox: {e}"))?;
             if rows.is_empty() {
@@ -162,9 +188,8 @@ impl Relay {
                     rows.len()
                 ));
             }
-            if shutdown.is_cancelled() {
-                return Ok(());
-            }
+            // A long drain still measures and prunes on schedule.
+            self.housekeep_if_due(housekeeping).await;
         }
     }
 
@@ -187,12 +212,50 @@ impl Relay {
                     };
                     if let Err(e) = bus.deliver(&event).await {
                         EventMetrics::add(&counters.publish_failures, 1);
+                        if self.give_up_on(row.id) {
+                            // Without a broker there is no dead-letter queue: after this many
+                            // attempts the event is logged and skipped, so that one bad event
+                            // does not hold back every later one. `imprint events republish`
+                            // restates the data once the cause is fixed.
+                            tracing::error!(outbox = self.outbox.table, event_id = %event.event_id, routing_key = %row.routing_key, error = %e, "giving up on an event after {IN_PROCESS_ATTEMPTS} attempts");
+                            EventMetrics::add(&counters.dead_lettered, 1);
+                            continue;
+                        }
                         return if i == 0 { Err(e) } else { Ok(i) };
                     }
                     EventMetrics::add(&counters.confirmed, 1);
                 }
                 Ok(rows.len())
             }
+        }
+    }
+
+    /// Counts a failed in-process delivery of row `id`; true once it failed often enough.
+    fn give_up_on(&self, id: i64) -> bool {
+        let mut failing = self
+            .failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *failing {
+            Some((row, n)) if row == id && n + 1 >= IN_PROCESS_ATTEMPTS => {
+                *failing = None;
+                true
+            }
+            Some((row, n)) if row == id => {
+                *failing = Some((row, n + 1));
+                false
+            }
+            _ => {
+                *failing = Some((id, 1));
+                false
+            }
+        }
+    }
+
+    async fn housekeep_if_due(&self, housekeeping: &mut Housekeeping) {
+        if housekeeping.last.elapsed() > Duration::from_secs(5) {
+            self.housekeeping().await;
+            housekeeping.last = Instant::now();
         }
     }
 

@@ -3,6 +3,11 @@
 //! event is never routed nowhere because its consumer has not started yet; each consumer
 //! declares its own as well. Handlers take their bindings from here, the one list.
 
+/// Deliveries of one event to a consumer before the broker dead-letters it. Fixed, not
+/// configured: every process declares the queues with the same arguments (RabbitMQ refuses a
+/// declaration whose arguments differ). A deployment tunes it with a RabbitMQ policy.
+pub const DELIVERY_LIMIT: u32 = 20;
+
 /// A consuming service's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsumerQueue {

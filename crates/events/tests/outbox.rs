@@ -38,13 +38,18 @@ async fn rows_in_order_backlog_and_pruning(db: Database) {
     for n in 0..5 {
         OUTBOX.append(db.conn(), &event(n)).await.unwrap();
     }
-    let pending = OUTBOX.pending(db.conn(), 3).await.unwrap();
+    let pending = OUTBOX.pending(db.conn(), 3, 1 << 20).await.unwrap();
     assert_eq!(pending.len(), 3);
     assert!(pending.windows(2).all(|w| w[0].id < w[1].id), "in order");
     assert_eq!(pending[0].routing_key, "paper.deleted");
     assert!(pending[0].traceparent.starts_with("00-"));
     let decoded = imprint_events::envelope::decode(&pending[0].body).unwrap();
     assert_eq!(decoded.aggregate_version, 1, "deleted after version 0");
+
+    // A byte budget smaller than one body still yields one row, then stops.
+    let capped = OUTBOX.pending(db.conn(), 10, 1).await.unwrap();
+    assert_eq!(capped.len(), 1);
+    assert_eq!(capped[0].id, pending[0].id);
 
     let (count, oldest) = OUTBOX.backlog(db.conn()).await.unwrap();
     assert_eq!(count, 5);
@@ -59,7 +64,7 @@ async fn rows_in_order_backlog_and_pruning(db: Database) {
         .mark_sent(db.conn(), &[pending[2].id], Utc::now())
         .await
         .unwrap();
-    let next = OUTBOX.pending(db.conn(), 10).await.unwrap();
+    let next = OUTBOX.pending(db.conn(), 10, 1 << 20).await.unwrap();
     assert_eq!(next.len(), 2, "sent rows are not pending");
     assert!(next[0].id > pending[2].id);
 

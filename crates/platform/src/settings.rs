@@ -37,10 +37,11 @@ pub struct AmqpSettings {
     pub url: String,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
-    /// Deliveries of one message before it goes to `<service>.events.dead`.
-    pub delivery_limit: u32,
     /// Longest wait between reconnection attempts.
     pub max_backoff_secs: u64,
+    /// Attempts at an event whose handling failed passingly (a database restart), in the
+    /// consumer with doubling pauses from 200 ms, before it goes back to the queue.
+    pub retry_attempts: u32,
 }
 
 /// Event relaying and consuming.
@@ -151,8 +152,8 @@ impl Default for Settings {
             amqp: AmqpSettings {
                 url: String::new(),
                 prefetch: 64,
-                delivery_limit: 5,
                 max_backoff_secs: 30,
+                retry_attempts: 6,
             },
             events: EventsSettings {
                 consume: true,
@@ -259,9 +260,9 @@ impl Settings {
                 crate::db::redact(amqp)
             )));
         }
-        if self.amqp.prefetch == 0 || self.amqp.delivery_limit == 0 {
+        if self.amqp.prefetch == 0 || self.amqp.retry_attempts == 0 {
             return Err(SettingsError(
-                "amqp.prefetch and amqp.delivery_limit: must be at least 1".to_owned(),
+                "amqp.prefetch and amqp.retry_attempts: must be at least 1".to_owned(),
             ));
         }
         if self.events.relay_batch == 0 || self.events.relay_poll_ms == 0 {

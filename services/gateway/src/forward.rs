@@ -112,7 +112,17 @@ fn status_of(error: &tonic::transport::Error, service: &str) -> Status {
         text.push_str(&e.to_string());
         source = e.source();
     }
-    let code = if text.contains("timed out") || text.contains("elapsed") {
+    // A call that timed out may have run: DEADLINE_EXCEEDED, which clients do not retry
+    // blindly. UNAVAILABLE only for calls that never reached the role.
+    let mut timed_out = false;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tonic::TimeoutExpired>() {
+            timed_out = true;
+        }
+        cause = e.source();
+    }
+    let code = if timed_out {
         Code::DeadlineExceeded
     } else {
         Code::Unavailable

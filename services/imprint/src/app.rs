@@ -116,6 +116,21 @@ pub struct Application {
 impl Application {
     /// Binds, connects, migrates and assembles the services of `role`.
     pub async fn build(settings: Settings, role: Role) -> Result<Self, AppError> {
+        if settings.amqp.url.is_empty() {
+            // Without a broker, events travel inside the process: they would never reach a
+            // role running elsewhere, nor a consumer switched off here.
+            if matches!(role, Role::Papers | Role::Authors) {
+                return Err(AppError::Config(format!(
+                    "amqp.url is required with --role {}: events reach the other roles through RabbitMQ",
+                    role.name()
+                )));
+            }
+            if !settings.events.consume && role == Role::All {
+                return Err(AppError::Config(
+                    "events.consume=false needs amqp.url: without a broker this process is the only consumer".to_owned(),
+                ));
+            }
+        }
         let (grpc_listener, grpc_addr) = bind("gRPC", settings.server.grpc_addr).await?;
         let (http_listener, http_addr) = bind("HTTP", settings.server.http_addr).await?;
         let own_url = format!("http://{}", loopback_for(grpc_addr));

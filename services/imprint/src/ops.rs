@@ -1,8 +1,6 @@
 //! Operators' commands for events: look at and requeue dead letters, and republish the current
 //! state of a service's data for a consumer that needs the past.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use imprint_events::rabbit::{self, RabbitSettings};
 use imprint_events::topology;
@@ -11,17 +9,10 @@ use imprint_platform::Settings;
 use crate::app::{self, AppError, Role};
 
 fn rabbit(settings: &Settings) -> Result<RabbitSettings, AppError> {
-    if settings.amqp.url.is_empty() {
-        return Err(AppError::Config(
+    crate::wiring::rabbit_settings(settings, "imprint-events-cli").ok_or_else(|| {
+        AppError::Config(
             "amqp.url is not set: dead letters live in RabbitMQ (IMPRINT__AMQP__URL)".to_owned(),
-        ));
-    }
-    Ok(RabbitSettings {
-        url: settings.amqp.url.clone(),
-        prefetch: settings.amqp.prefetch,
-        delivery_limit: settings.amqp.delivery_limit,
-        max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
-        connection_name: "imprint-events-cli".to_owned(),
+        )
     })
 }
 

@@ -13,6 +13,17 @@ use imprint_platform::{Database, Settings};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How this process reaches RabbitMQ, when `amqp.url` is set; `name` labels its connections.
+pub fn rabbit_settings(settings: &Settings, name: &str) -> Option<RabbitSettings> {
+    (!settings.amqp.url.is_empty()).then(|| RabbitSettings {
+        url: settings.amqp.url.clone(),
+        prefetch: settings.amqp.prefetch,
+        max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
+        attempts: settings.amqp.retry_attempts,
+        connection_name: name.to_owned(),
+    })
+}
+
 /// The event machinery of one process.
 #[derive(Debug)]
 pub struct Events {
@@ -36,13 +47,7 @@ impl Events {
     /// The wiring the settings ask for.
     pub fn new(settings: &Settings, process: &str) -> Self {
         let metrics = EventMetrics::default();
-        let rabbit = (!settings.amqp.url.is_empty()).then(|| RabbitSettings {
-            url: settings.amqp.url.clone(),
-            prefetch: settings.amqp.prefetch,
-            delivery_limit: settings.amqp.delivery_limit,
-            max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
-            connection_name: format!("imprint-{process}"),
-        });
+        let rabbit = rabbit_settings(settings, &format!("imprint-{process}"));
         let transport = match &rabbit {
             Some(r) => Transport::Rabbit(Arc::new(Publisher::new(r.clone()))),
             None => Transport::InProcess(InProcessBus::new(metrics.clone())),

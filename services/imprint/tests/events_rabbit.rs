@@ -17,8 +17,8 @@ fn settings(app: &TestApp) -> RabbitSettings {
     RabbitSettings {
         url: app.rabbit.as_ref().unwrap().url.clone(),
         prefetch: 8,
-        delivery_limit: 3,
         max_backoff: std::time::Duration::from_secs(1),
+        attempts: 1,
         connection_name: "test".to_owned(),
     }
 }
@@ -192,7 +192,9 @@ async fn rabbit_consumers_reconnect_after_the_broker_drops_them(backend: Backend
 /// is repaired, requeueing the dead letter applies it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbit_failing_deliveries_are_dead_lettered_at_the_limit_and_requeued() {
-    let mut app = TestApp::spawn_rabbit(Backend::Postgres).await;
+    // One attempt per delivery, so that the limit is reached in seconds.
+    let mut app =
+        TestApp::spawn_rabbit_with(Backend::Postgres, |s| s.amqp.retry_attempts = 1).await;
     let author = app.author("Carla Freeman").await;
     app.create(draft("One", &[&author])).await.unwrap();
     eventually("the consumer is running", || async {
@@ -206,15 +208,19 @@ async fn rabbit_failing_deliveries_are_dead_lettered_at_the_limit_and_requeued()
     .await;
     app.create(draft("Two", &[&author])).await.unwrap();
     let settings = settings(&app);
-    eventually("the event is dead-lettered after 5 deliveries", || async {
-        rabbit::dead_letters(&settings, "authors", 10)
-            .await
-            .unwrap()
-            .iter()
-            .any(|l| l.reason.contains("delivery_limit"))
-    })
+    eventually(
+        "the event is dead-lettered at the delivery limit",
+        || async {
+            rabbit::dead_letters(&settings, "authors", 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|l| l.reason.contains("delivery_limit"))
+        },
+    )
     .await;
-    assert!(app.metric("imprint_events_redelivered_total").await >= 4);
+    assert!(app.metric("imprint_events_redelivered_total").await >= 10);
+    assert!(app.metric("imprint_events_dead_lettered_total").await >= 1);
     assert_eq!(app.paper_count(&author.id).await, 1);
 
     app.execute(

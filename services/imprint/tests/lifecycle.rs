@@ -148,6 +148,15 @@ async fn a_role_without_its_peer_is_refused_before_serving() {
     };
     settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
     settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+    let err = Application::build(settings.clone(), Role::Papers)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("amqp.url is required with --role papers"),
+        "{err}"
+    );
+    settings.amqp.url = "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned();
     let err = Application::build(settings, Role::Papers)
         .await
         .unwrap_err();

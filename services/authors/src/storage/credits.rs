@@ -90,6 +90,20 @@ impl AuthorStore {
             affected.sort_unstable();
             affected.dedup();
             for chunk in affected.chunks(300) {
+                // Lock the authors' rows first (PostgreSQL; SQLite writers are serialised): a
+                // consumer replica crediting the same author for another paper then waits, and
+                // the recount below sees its credits once it committed.
+                if backend == sea_orm::DbBackend::Postgres {
+                    let lock = Query::select()
+                        .column(name("id"))
+                        .from(name("authors"))
+                        .and_where(Expr::col(name("id")).is_in(chunk.iter().copied()))
+                        .order_by(name("id"), sea_orm::sea_query::Order::Asc)
+                        .lock_exclusive()
+                        .to_owned();
+                    tx.query_all(StatementBuilder::build(&lock, &backend))
+                        .await?;
+                }
                 let recount = Query::update()
                     .table(name("authors"))
                     .value(

@@ -231,7 +231,13 @@ impl AuthorStore {
             if let Some(v) = expected_version {
                 delete = delete.filter(Column::Version.eq(v));
             }
-            let Some(current) = Entity::find_by_id(id.as_uuid()).one(&*tx).await? else {
+            // Locked (PostgreSQL), so that no update slips in between and the deletion event
+            // gets a version above every other event of the author.
+            let Some(current) = Entity::find_by_id(id.as_uuid())
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
                 return Err(WriteError::NotFound);
             };
             if delete.exec(&*tx).await?.rows_affected == 0 {

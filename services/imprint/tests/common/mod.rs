@@ -68,20 +68,26 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, None).await
+        Self::spawn_with(backend, None, |_| {}).await
     }
 
     /// As [`spawn`](Self::spawn), with events over RabbitMQ in a vhost of its own.
     pub async fn spawn_rabbit(backend: Backend) -> Self {
+        Self::spawn_rabbit_with(backend, |_| {}).await
+    }
+
+    /// As [`spawn_rabbit`](Self::spawn_rabbit), with `tweak` applied to the settings.
+    pub async fn spawn_rabbit_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
         let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
             .await
             .unwrap();
-        Self::spawn_with(backend, Some(std::sync::Arc::new(vhost))).await
+        Self::spawn_with(backend, Some(std::sync::Arc::new(vhost)), tweak).await
     }
 
     async fn spawn_with(
         backend: Backend,
         rabbit: Option<std::sync::Arc<imprint_testkit::RabbitVhost>>,
+        tweak: impl FnOnce(&mut Settings),
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pg = match backend {
@@ -103,6 +109,7 @@ impl TestApp {
             settings.amqp.url = vhost.url.clone();
             settings.amqp.max_backoff_secs = 1;
         }
+        tweak(&mut settings);
         imprint_platform::telemetry::init(&settings.log);
         Self::start(settings, dir, pg, rabbit).await
     }

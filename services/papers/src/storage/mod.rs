@@ -190,7 +190,13 @@ impl PaperStore {
             if let Some(v) = expected_version {
                 delete = delete.filter(paper::Column::Version.eq(v));
             }
-            let Some(current) = paper::Entity::find_by_id(id.as_uuid()).one(&*tx).await? else {
+            // Locked (PostgreSQL), so that no update slips in between and the deletion event
+            // gets a version above every other event of the paper.
+            let Some(current) = paper::Entity::find_by_id(id.as_uuid())
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
                 return Err(WriteError::NotFound);
             };
             if delete.exec(&*tx).await?.rows_affected == 0 {
@@ -357,14 +363,7 @@ fn paper_event(revision: &Revision) -> NewEvent {
         RevisionKind::Published => PAPER_PUBLISHED,
         RevisionKind::Unpublished => PAPER_UNPUBLISHED,
     };
-    let p = &revision.paper;
-    NewEvent::new(
-        routing_key,
-        p.id.as_uuid(),
-        p.version,
-        p.update_time,
-        Payload::Paper(p.into()),
-    )
+    state_event(routing_key, &revision.paper)
 }
 
 /// An event restating a paper's current state, keyed by its status.
@@ -374,6 +373,11 @@ fn current_state(p: &Paper) -> NewEvent {
         PaperStatus::Published => PAPER_PUBLISHED,
         PaperStatus::Archived => PAPER_UNPUBLISHED,
     };
+    state_event(routing_key, p)
+}
+
+/// An event of `routing_key` carrying the paper's whole state.
+fn state_event(routing_key: &str, p: &Paper) -> NewEvent {
     NewEvent::new(
         routing_key,
         p.id.as_uuid(),
