@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod relay_bench;
 use imprint_proto::papers::GetPaperRequest;
 use imprint_proto::papers::get_paper_request::Key;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -42,6 +44,18 @@ enum Command {
     Run(RunArgs),
     /// Print a loopback port nobody listens on, for scripts.
     FreePort,
+    /// Measure how fast the outbox relay empties an outbox into RabbitMQ.
+    Relay {
+        /// The broker (use a vhost of its own: the queues fill up).
+        #[arg(long)]
+        amqp_url: String,
+        /// Events to relay.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// Rows per batch; 1 awaits each confirm before the next publication.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +117,15 @@ fn main() -> Result<(), String> {
             println!("{port}");
             Ok(())
         }
+        Command::Relay {
+            amqp_url,
+            events,
+            batch,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(relay_bench::run(&amqp_url, events, batch)),
         Command::Run(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -142,6 +165,11 @@ impl Client {
                 .map(|_| ()),
         }
     }
+}
+
+/// This process's user + system CPU time, in clock ticks.
+pub(crate) fn self_cpu_ticks() -> u64 {
+    cpu_ticks(&[std::process::id()], &[])
 }
 
 /// Total user + system CPU time of the given processes, in clock ticks.
