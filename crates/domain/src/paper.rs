@@ -271,6 +271,8 @@ pub struct PaperInput {
     pub author_ids: Vec<String>,
     /// Funding note text.
     pub funding_note: String,
+    /// The id in the system the paper was imported from; empty when none.
+    pub external_id: String,
 }
 
 /// A field an update can change.
@@ -512,6 +514,9 @@ pub struct Paper {
     pub create_time: DateTime<Utc>,
     /// When last saved.
     pub update_time: DateTime<Utc>,
+    /// The id in the system it was imported from; set on create only.
+    #[serde(default)]
+    pub external_id: Option<crate::text::ExternalId>,
 }
 
 impl Paper {
@@ -526,6 +531,7 @@ impl Paper {
             version: 1,
             create_time: now,
             update_time: now,
+            external_id: None,
         }
     }
 

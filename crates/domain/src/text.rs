@@ -132,6 +132,10 @@ text_type!(
     /// A job title or an organisation's name.
     PositionText, min = 0, max = 300, line
 );
+text_type!(
+    /// A paper's id in the system it was imported from: "arXiv:2508.11582".
+    ExternalId, min = 1, max = 200, line
+);
 
 #[cfg(test)]
 mod tests {

@@ -117,6 +117,11 @@ impl From<&domain::Paper> for papers::Paper {
             version: p.version,
             create_time: Some(timestamp(p.create_time)),
             update_time: Some(timestamp(p.update_time)),
+            external_id: p
+                .external_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 }
@@ -134,6 +139,7 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
         topics: p.topics.clone(),
         author_ids: p.author_ids.clone(),
         funding_note: p.funding_note.clone(),
+        external_id: p.external_id.clone(),
     })
 }
 

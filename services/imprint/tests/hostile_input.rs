@@ -183,6 +183,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
             topics: rng.strings(&[]),
             author_ids: rng.strings(&ids),
             funding_note: rng.string(&[]),
+            external_id: rng.string(&[]),
             status: rng.enum_value(),
             publish_time: rng.timestamp(),
             version: rng.int(),
@@ -231,6 +232,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
                     publication_type: rng.enum_value(),
                     author_id: rng.string(&ids),
                     view: rng.enum_value(),
+                    external_id: rng.string(&[]),
                 })
                 .await
                 .map(drop),

@@ -61,6 +61,32 @@ async fn create_stores_a_draft_with_ordered_credits(backend: Backend) {
     let fetched = app.papers.get_paper(by_id(&created.id)).await.unwrap();
     assert_eq!(fetched.into_inner().paper.unwrap(), created);
 
+    // An imported paper keeps its id from elsewhere: unique, and a list filter.
+    let mut imported = draft("Imported", &[&a]);
+    imported.external_id = " arXiv:2508.11582 ".into();
+    let imported = app.create(imported).await.unwrap();
+    assert_eq!(imported.external_id, "arXiv:2508.11582");
+    let by_external = app
+        .papers
+        .list_papers(ListPapersRequest {
+            external_id: "arXiv:2508.11582".into(),
+            ..ListPapersRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .papers;
+    assert_eq!(by_external.len(), 1);
+    assert_eq!(by_external[0].id, imported.id);
+    let mut twin = draft("Imported Twice", &[&a]);
+    twin.external_id = "arXiv:2508.11582".into();
+    let status = expect_code(app.create(twin).await, Code::AlreadyExists);
+    assert!(status.message().contains("external id"), "{}", status.message());
+    let mut bad = draft("Bad External", &[&a]);
+    bad.external_id = "a\u{0}b".into();
+    let status = expect_code(app.create(bad).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["paper.external_id"]);
+
     // The same title again gets the next free slug.
     let again = app
         .create(draft("Rethinking US–Pakistan Relations", &[&a]))

@@ -99,6 +99,7 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
         publication_type,
         author_id,
         updated_since: None,
+        external_id: Some(request.external_id.trim().to_owned()).filter(|e| !e.is_empty()),
     })
     .map_err(ServiceError::from)
 }

@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreatePapers), Box::new(CreateOutbox)]
+        vec![
+            Box::new(CreatePapers),
+            Box::new(CreateOutbox),
+            Box::new(AddExternalId),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -321,6 +325,57 @@ impl MigrationTrait for CreateOutbox {
             .drop_table(
                 Table::drop()
                     .table(Alias::new(crate::OUTBOX.table))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Papers imported from elsewhere keep their id there (issue 4).
+struct AddExternalId;
+
+impl MigrationName for AddExternalId {
+    fn name(&self) -> &str {
+        "m20261128_000003_paper_external_id"
+    }
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddExternalId {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .add_column(ColumnDef::new(Alias::new("external_id")).text().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                index("papers_external_id_key", Papers::Table, &["external_id"])
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("papers_external_id_key")
+                    .table(Papers::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .drop_column(Alias::new("external_id"))
                     .to_owned(),
             )
             .await

@@ -1,6 +1,7 @@
 //! The papers use cases: drafts, edits with optimistic concurrency, publishing and withdrawing,
 //! deletion, revisions, and credits checked against the authors service.
 
+use imprint_domain::text::ExternalId;
 use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition,
     Violations, WorkflowError, time,
@@ -37,12 +38,22 @@ impl PapersService {
     /// Creates a draft; derives a free slug from the title when none is given.
     pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
         let (slug, fields) = PaperFields::parse(input)?;
+        let external_id = if input.external_id.trim().is_empty() {
+            None
+        } else {
+            Some(
+                ExternalId::parse(&input.external_id)
+                    .map_err(|e| Violations::one("external_id", e))?,
+            )
+        };
         self.check_authors_exist(&fields.author_ids, &[]).await?;
         let base = Slug::derive(fields.title.as_str(), "paper");
+        let mut paper = Paper::new_draft(base.clone(), fields, time::now());
+        paper.external_id = external_id;
         let mut revision = Revision {
             kind: RevisionKind::Created,
             changed_fields: Vec::new(),
-            paper: Paper::new_draft(base.clone(), fields, time::now()),
+            paper,
         };
         self.store
             .insert(&mut revision, &SlugChoice::new(slug, base))
@@ -71,11 +82,12 @@ impl PapersService {
         page_token: &str,
     ) -> Result<(Vec<Paper>, String), ServiceError> {
         let fingerprint = format!(
-            "status={:?};topic={:?};type={:?};author={:?}",
+            "status={:?};topic={:?};type={:?};author={:?};external={:?}",
             filter.status.map(|s| s.as_str()),
             filter.topic_key,
             filter.publication_type.map(|t| t.as_str()),
             filter.author_id.map(|a| a.to_string()),
+            filter.external_id,
         );
         let before: Option<uuid::Uuid> = resume_after(&fingerprint, page_token)?;
         let rows = self.store.list(filter, before, page_size + 1).await?;

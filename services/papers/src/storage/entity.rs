@@ -43,6 +43,8 @@ pub mod paper {
         pub create_time: DateTimeUtc,
         /// Last save.
         pub update_time: DateTimeUtc,
+        /// The id in the system the paper was imported from.
+        pub external_id: Option<String>,
     }
 
     /// Children are written by the store directly.

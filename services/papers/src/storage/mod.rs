@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use imprint_domain::text::{Body, FundingNote, Summary, Title};
+use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperFields, PaperId, PaperStatus, PublicationType, Slug, Topic,
     Topics,
@@ -90,6 +90,8 @@ pub struct ListFilter {
     pub author_id: Option<AuthorId>,
     /// Only papers saved at or after this time.
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the paper with this external id.
+    pub external_id: Option<String>,
 }
 
 /// Reads and writes papers.
@@ -304,6 +306,9 @@ impl PaperStore {
                 ),
             );
         }
+        if let Some(external) = &filter.external_id {
+            select = select.filter(paper::Column::ExternalId.eq(external.as_str()));
+        }
         if let Some(since) = filter.updated_since {
             select = select.filter(paper::Column::UpdateTime.gte(since));
         }
@@ -388,10 +393,19 @@ fn state_event(routing_key: &str, p: &Paper) -> NewEvent {
 }
 
 fn slug_error(err: DbErr, p: &Paper) -> WriteError {
-    if is_unique_violation(&err) {
-        WriteError::SlugTaken(p.slug.clone())
-    } else {
+    if !is_unique_violation(&err) {
         WriteError::Db(err)
+    } else if err.to_string().contains("external_id") {
+        WriteError::Taken {
+            what: "external id",
+            value: p
+                .external_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        }
+    } else {
+        WriteError::SlugTaken(p.slug.clone())
     }
 }
 
@@ -485,6 +499,7 @@ fn to_active(p: &Paper) -> paper::ActiveModel {
         version: Set(p.version),
         create_time: Set(p.create_time),
         update_time: Set(p.update_time),
+        external_id: Set(p.external_id.as_ref().map(ToString::to_string)),
     }
 }
 
@@ -519,5 +534,6 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
         version: m.version,
         create_time: m.create_time,
         update_time: m.update_time,
+        external_id: m.external_id.map(ExternalId::from_trusted),
     })
 }
