@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "imprint/authors/v1/authors.proto",
     "imprint/events/v1/events.proto",
     "imprint/papers/v1/papers.proto",
+    "imprint/recommendations/v1/recommendations.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

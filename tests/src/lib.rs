@@ -245,29 +245,34 @@ where
     }
 }
 
-/// The papers, authors and gateway roles as separate processes on PostgreSQL and RabbitMQ,
-/// each configured only by environment variables.
+/// The papers, authors, recommendations and gateway roles as separate processes on PostgreSQL
+/// and RabbitMQ, each configured only by environment variables.
 #[derive(Debug)]
 pub struct Cluster {
     /// The papers role.
     pub papers: Process,
     /// The authors role (API, and consumer unless told otherwise).
     pub authors: Process,
+    /// The recommendations role.
+    pub recommendations: Process,
     /// The gateway role.
     pub gateway: Process,
     /// The papers database.
     pub papers_db: imprint_testkit::PgDatabase,
     /// The authors database.
     pub authors_db: imprint_testkit::PgDatabase,
+    /// The recommendations database.
+    pub recommendations_db: imprint_testkit::PgDatabase,
     /// The broker's vhost.
     pub vhost: imprint_testkit::RabbitVhost,
 }
 
 impl Cluster {
-    /// Starts the three roles; `authors_env` adds settings of the authors role.
+    /// Starts the four roles; `authors_env` adds settings of the authors role.
     pub async fn start(authors_env: &[(&str, String)]) -> Self {
         let papers_db = imprint_testkit::PgDatabase::create().await;
         let authors_db = imprint_testkit::PgDatabase::create().await;
+        let recommendations_db = imprint_testkit::PgDatabase::create().await;
         let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
             .await
             .expect("vhost");
@@ -275,6 +280,8 @@ impl Cluster {
         let authors_port = free_port();
         let papers_url = format!("http://127.0.0.1:{papers_port}");
         let authors_url = format!("http://127.0.0.1:{authors_port}");
+        let recommendations_port = free_port();
+        let recommendations_url = format!("http://127.0.0.1:{recommendations_port}");
         let common = |db: &str| {
             vec![
                 ("IMPRINT__DATABASE__URL", db.to_owned()),
@@ -289,20 +296,29 @@ impl Cluster {
         let authors = Process::serve_on(authors_port, &["--role", "authors"], &env).await;
         let papers =
             Process::serve_on(papers_port, &["--role", "papers"], &common(&papers_db.url)).await;
+        let recommendations = Process::serve_on(
+            recommendations_port,
+            &["--role", "recommendations"],
+            &common(&recommendations_db.url),
+        )
+        .await;
         let gateway = Process::serve(
             &["--role", "gateway"],
             &[
                 ("IMPRINT__PAPERS__URL", papers_url.clone()),
                 ("IMPRINT__AUTHORS__URL", authors_url.clone()),
+                ("IMPRINT__RECOMMENDATIONS__URL", recommendations_url),
             ],
         )
         .await;
         Self {
             papers,
             authors,
+            recommendations,
             gateway,
             papers_db,
             authors_db,
+            recommendations_db,
             vhost,
         }
     }
@@ -315,6 +331,18 @@ impl Cluster {
             ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
             ("IMPRINT__PAPERS__URL", self.papers.url()),
             ("IMPRINT__AUTHORS__URL", self.authors.url()),
+        ]
+    }
+
+    /// The environment of a process of the recommendations role.
+    pub fn recommendations_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "IMPRINT__DATABASE__URL",
+                self.recommendations_db.url.clone(),
+            ),
+            ("IMPRINT__AMQP__URL", self.vhost.url.clone()),
+            ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
         ]
     }
 

@@ -1,4 +1,4 @@
-//! Distributed mode: the papers, authors and gateway roles as separate processes on PostgreSQL
+//! Distributed mode: the papers, authors, recommendations and gateway roles as separate processes on PostgreSQL
 //! and RabbitMQ, configured only by environment variables, checked by clients nobody on the
 //! team wrote.
 
@@ -7,6 +7,10 @@
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType, PublishPaperRequest};
+use imprint_proto::recommendations::GetRelatedPublicationsRequest;
+use imprint_proto::recommendations::get_related_publications_request::Key;
+use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use imprint_system_tests::{
     Cluster, counts, create_authors, create_papers, eventually, python, repo_root,
 };
@@ -122,4 +126,101 @@ async fn two_papers_replicas_relay_each_event_once() {
         cluster.authors.metric("imprint_events_stale_total").await,
         0
     );
+}
+
+/// Creates and publishes a paper on `topic` through `papers`, returning its id.
+async fn publish(
+    papers: &mut PaperServiceClient<tonic::transport::Channel>,
+    title: &str,
+    author: &str,
+) -> String {
+    let created = papers
+        .create_paper(CreatePaperRequest {
+            paper: Some(Paper {
+                title: title.to_owned(),
+                summary: "Militant recruitment and the policy response.".to_owned(),
+                publication_type: PublicationType::Report.into(),
+                topics: vec!["Violent Extremism".to_owned()],
+                author_ids: vec![author.to_owned()],
+                ..Paper::default()
+            }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .paper
+        .unwrap_or_else(|| panic!("no paper"));
+    papers
+        .publish_paper(PublishPaperRequest {
+            id: created.id.clone(),
+            ..PublishPaperRequest::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    created.id
+}
+
+async fn related_to(process: &imprint_system_tests::Process, paper: &str) -> Vec<String> {
+    RecommendationServiceClient::new(process.channel().await)
+        .get_related_publications(GetRelatedPublicationsRequest {
+            key: Some(Key::PaperId(paper.to_owned())),
+            limit: 10,
+            ..GetRelatedPublicationsRequest::default()
+        })
+        .await
+        .map(|r| {
+            r.into_inner()
+                .publications
+                .into_iter()
+                .map(|p| p.paper_id)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_recommendations_replica_serves_a_new_paper_within_a_second() {
+    let cluster = Cluster::start(&[]).await;
+    // A second replica on the same read model: the two share the queue, and each follows the
+    // read model's change log, so each serves what the other consumed.
+    let replica = imprint_system_tests::Process::serve(
+        &["--role", "recommendations"],
+        &cluster.recommendations_env(),
+    )
+    .await;
+    let mut authors = AuthorServiceClient::new(cluster.gateway.channel().await);
+    let mut papers = PaperServiceClient::new(cluster.gateway.channel().await);
+    let author = create_authors(&mut authors, 1).await.remove(0);
+    let first = publish(&mut papers, "Countering Violent Extremism", &author).await;
+    let second = publish(&mut papers, "Militant Recruitment", &author).await;
+    eventually(30, "both replicas have both papers", || async {
+        related_to(&cluster.recommendations, &first).await == [second.clone()]
+            && related_to(&replica, &first).await == [second.clone()]
+    })
+    .await;
+    for round in 0..4 {
+        let new = publish(
+            &mut papers,
+            &format!("Violent Extremism, part {round}"),
+            &author,
+        )
+        .await;
+        let published = std::time::Instant::now();
+        for process in [&cluster.recommendations, &replica] {
+            while !related_to(process, &first).await.contains(&new) {
+                assert!(
+                    published.elapsed() < std::time::Duration::from_secs(1),
+                    "paper {round} not served by every replica within a second"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        eprintln!(
+            "round {round}: on both replicas after {:?}",
+            published.elapsed()
+        );
+    }
+    // Through the gateway too.
+    let via_gateway = related_to(&cluster.gateway, &first).await;
+    assert_eq!(via_gateway.len(), 5, "{via_gateway:?}");
 }

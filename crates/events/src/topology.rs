@@ -29,5 +29,11 @@ pub const PAPERS: ConsumerQueue = ConsumerQueue {
     bindings: &["author.deleted"],
 };
 
+/// The recommendations service keeps a read model of published papers and authors' names.
+pub const RECOMMENDATIONS: ConsumerQueue = ConsumerQueue {
+    service: "recommendations",
+    bindings: &["paper.*", "author.*"],
+};
+
 /// Every consuming service.
-pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS];
+pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS, RECOMMENDATIONS];

@@ -21,6 +21,8 @@ pub struct Settings {
     pub papers: ServiceSettings,
     /// The authors service.
     pub authors: ServiceSettings,
+    /// The recommendations service.
+    pub recommendations: ServiceSettings,
     /// Logging.
     pub log: LogSettings,
     /// The RabbitMQ broker; without one, events travel inside the process.
@@ -144,7 +146,8 @@ impl Default for Settings {
                 migrate_on_start: true,
             },
             papers: service.clone(),
-            authors: service,
+            authors: service.clone(),
+            recommendations: service,
             log: LogSettings {
                 format: LogFormat::Text,
                 level: "info".to_owned(),
@@ -224,6 +227,10 @@ impl Settings {
             ("database.url", &self.database.url),
             ("papers.database_url", &self.papers.database_url),
             ("authors.database_url", &self.authors.database_url),
+            (
+                "recommendations.database_url",
+                &self.recommendations.database_url,
+            ),
         ] {
             if !url.is_empty() && !is_supported_database_url(url) {
                 return Err(SettingsError(format!(
@@ -234,6 +241,7 @@ impl Settings {
         for (key, url) in [
             ("papers.url", &self.papers.url),
             ("authors.url", &self.authors.url),
+            ("recommendations.url", &self.recommendations.url),
         ] {
             // Services talk plain HTTP/2 inside the cluster; TLS, where wanted, is the mesh's.
             if !(url.is_empty() || url.starts_with("http://")) {
@@ -278,6 +286,10 @@ impl Settings {
         for (key, ms) in [
             ("papers.timeout_ms", self.papers.timeout_ms),
             ("authors.timeout_ms", self.authors.timeout_ms),
+            (
+                "recommendations.timeout_ms",
+                self.recommendations.timeout_ms,
+            ),
         ] {
             if ms == 0 {
                 return Err(SettingsError(format!("{key}: must be at least 1")));
@@ -292,6 +304,7 @@ impl Settings {
         let own = match service {
             "papers" => &self.papers.database_url,
             "authors" => &self.authors.database_url,
+            "recommendations" => &self.recommendations.database_url,
             _ => &self.database.url,
         };
         if !own.is_empty() {

@@ -28,6 +28,11 @@ mod generated {
                 tonic::include_proto!("imprint.papers.v1");
             }
         }
+        pub mod recommendations {
+            pub mod v1 {
+                tonic::include_proto!("imprint.recommendations.v1");
+            }
+        }
     }
 }
 
@@ -37,6 +42,7 @@ pub mod status;
 pub use generated::imprint::authors::v1 as authors;
 pub use generated::imprint::events::v1 as events;
 pub use generated::imprint::papers::v1 as papers;
+pub use generated::imprint::recommendations::v1 as recommendations;
 
 /// Encoded `FileDescriptorSet` of every Imprint proto and its imports, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -34,6 +34,14 @@ impl ForwardedService for Authors {
     const NAME: &'static str = "imprint.authors.v1.AuthorService";
 }
 
+/// `imprint.recommendations.v1.RecommendationService`.
+#[derive(Debug, Clone, Copy)]
+pub struct Recommendations;
+
+impl ForwardedService for Recommendations {
+    const NAME: &'static str = "imprint.recommendations.v1.RecommendationService";
+}
+
 /// Forwards every call of service `S` over `channel`.
 #[derive(Debug)]
 pub struct Forward<S> {
@@ -56,6 +64,8 @@ impl<S> Clone for Forward<S> {
 pub type PapersForward = Forward<Papers>;
 /// Forwards `AuthorService`.
 pub type AuthorsForward = Forward<Authors>;
+/// Forwards `RecommendationService`.
+pub type RecommendationsForward = Forward<Recommendations>;
 
 impl<S> Forward<S> {
     /// Forwarding over `channel`.

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use imprint_gateway::forward::ForwardedService;
-use imprint_gateway::{AuthorsForward, PapersForward};
+use imprint_gateway::{AuthorsForward, PapersForward, RecommendationsForward};
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
@@ -31,7 +31,9 @@ pub enum Role {
     Papers,
     /// Only the authors service.
     Authors,
-    /// The public edge: forwards the editorial gRPC services to the papers and authors roles.
+    /// Only the recommendations service (related publications and search).
+    Recommendations,
+    /// The public edge: forwards the gRPC services to the roles that own them.
     Gateway,
 }
 
@@ -42,6 +44,7 @@ impl Role {
             Self::All => "all",
             Self::Papers => "papers",
             Self::Authors => "authors",
+            Self::Recommendations => "recommendations",
             Self::Gateway => "gateway",
         }
     }
@@ -52,6 +55,10 @@ impl Role {
 
     fn runs_authors(self) -> bool {
         matches!(self, Self::All | Self::Authors)
+    }
+
+    fn runs_recommendations(self) -> bool {
+        matches!(self, Self::All | Self::Recommendations)
     }
 }
 
@@ -88,6 +95,9 @@ pub enum AppError {
     /// The demo content could not be loaded.
     #[error("loading the demo: {0}")]
     Demo(String),
+    /// The recommendations service could not load its read model.
+    #[error(transparent)]
+    Recommendations(#[from] imprint_recommendations::BuildError),
 }
 
 /// A started, not yet serving, Imprint process.
@@ -109,6 +119,8 @@ pub struct Application {
     databases: Vec<Database>,
     /// Relays and consumers to start with the servers.
     events: Events,
+    /// Keeps the recommendations indexes fresh, when this process serves them.
+    refresher: Option<imprint_recommendations::Refresher>,
     /// Settings, for shutdown timings.
     settings: Settings,
 }
@@ -119,7 +131,7 @@ impl Application {
         if settings.amqp.url.is_empty() {
             // Without a broker, events travel inside the process: they would never reach a
             // role running elsewhere, nor a consumer switched off here.
-            if matches!(role, Role::Papers | Role::Authors) {
+            if matches!(role, Role::Papers | Role::Authors | Role::Recommendations) {
                 return Err(AppError::Config(format!(
                     "amqp.url is required with --role {}: events reach the other roles through RabbitMQ",
                     role.name()
@@ -183,9 +195,30 @@ impl Application {
         } else {
             None
         };
-        let (papers_forward, authors_forward) = if role == Role::Gateway {
+        let (recommendations, refresher) = if role.runs_recommendations() {
+            let db = open_service::<imprint_recommendations::Migrator>(
+                "recommendations",
+                &settings,
+                migrate,
+            )
+            .await?;
+            register(
+                &db,
+                "recommendations",
+                imprint_recommendations::SERVICE_NAME,
+            );
+            let parts =
+                imprint_recommendations::build(db, imprint_recommendations::Weights::default())
+                    .await?;
+            events.consumer(parts.handler);
+            (Some(parts.server), Some(parts.refresher))
+        } else {
+            (None, None)
+        };
+        let (papers_forward, authors_forward, recommendations_forward) = if role == Role::Gateway {
             services.push(imprint_gateway::forward::Papers::NAME.to_owned());
             services.push(imprint_gateway::forward::Authors::NAME.to_owned());
+            services.push(imprint_gateway::forward::Recommendations::NAME.to_owned());
             (
                 Some(PapersForward::new(peer(&settings.papers, "papers", false)?)),
                 Some(AuthorsForward::new(peer(
@@ -193,9 +226,14 @@ impl Application {
                     "authors",
                     false,
                 )?)),
+                Some(RecommendationsForward::new(peer(
+                    &settings.recommendations,
+                    "recommendations",
+                    false,
+                )?)),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -221,8 +259,10 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_optional_service(papers)
             .add_optional_service(authors)
+            .add_optional_service(recommendations)
             .add_optional_service(papers_forward)
-            .add_optional_service(authors_forward);
+            .add_optional_service(authors_forward)
+            .add_optional_service(recommendations_forward);
 
         Ok(Self {
             grpc_listener,
@@ -233,6 +273,7 @@ impl Application {
             health,
             databases,
             events,
+            refresher,
             settings,
         })
     }
@@ -258,11 +299,15 @@ impl Application {
             health,
             databases,
             events,
+            refresher,
             settings,
         } = self;
         let metrics = events.metrics.clone();
         let stop_events = CancellationToken::new();
         let mut event_tasks = events.start(&stop_events);
+        if let Some(refresher) = refresher {
+            event_tasks.spawn(refresher.run(stop_events.clone()));
+        }
         health.set_ready(true).await;
         tracing::info!(%grpc_addr, %http_addr, "serving");
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -316,6 +361,13 @@ pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
             .close()
             .await;
         tracing::info!("authors database migrated");
+    }
+    if role.runs_recommendations() {
+        open_service::<imprint_recommendations::Migrator>("recommendations", settings, true)
+            .await?
+            .close()
+            .await;
+        tracing::info!("recommendations database migrated");
     }
     Ok(())
 }

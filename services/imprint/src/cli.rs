@@ -31,12 +31,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
+    /// Measure related publications against citation pairs (precision@10, nDCG@10), beside a
+    /// TF-IDF baseline computed in the same run.
+    Eval(EvalArgs),
     /// Operate the event backbone: dead letters, republishing.
     Events {
         /// What to do.
         #[command(subcommand)]
         command: EventsCommand,
     },
+}
+
+/// Options of `imprint eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The corpus: JSON Lines, gzip or plain (`shared/data/acl/papers.jsonl.gz`).
+    #[arg(long, value_name = "FILE")]
+    pub papers: PathBuf,
+    /// The related pairs: `query_id<TAB>related_id` (`shared/data/acl/related-dev.tsv`).
+    #[arg(long, value_name = "FILE")]
+    pub related: PathBuf,
+    /// Only the first N queries (in corpus order).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Rank in this process from the corpus file instead of asking a server (for tuning).
+    #[arg(long)]
+    pub offline: bool,
+    /// Ranking weights to try, `name=value,…` (offline only): query_terms, k1, b,
+    /// shared_author, rare_author, coauthor, shared_topic, time, same_type_decay.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub weights: Option<String>,
 }
 
 /// `imprint events …`
@@ -161,7 +185,7 @@ impl Cli {
                         ..
                     },
             } => (data_dir, database_url),
-            Command::Events { .. } => (&None, &None),
+            Command::Events { .. } | Command::Eval(_) => (&None, &None),
         };
         if let Some(dir) = data_dir {
             out.push(("data_dir", dir.display().to_string()));

@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod cli;
+pub mod dataset;
 pub mod demo;
+pub mod eval;
 pub mod ops;
 pub mod wiring;
 

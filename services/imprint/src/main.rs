@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(settings, args.role, args.demo).await,
         Command::Migrate(args) => app::migrate(&settings, args.role).await,
+        Command::Eval(args) => imprint::eval::run(&args).map_err(app::AppError::Serve),
         Command::Events { command } => match command {
             EventsCommand::DeadLetters { command } => match command {
                 DeadLettersCommand::List { service, limit } => {

@@ -81,7 +81,11 @@ async fn create_stores_a_draft_with_ordered_credits(backend: Backend) {
     let mut twin = draft("Imported Twice", &[&a]);
     twin.external_id = "arXiv:2508.11582".into();
     let status = expect_code(app.create(twin).await, Code::AlreadyExists);
-    assert!(status.message().contains("external id"), "{}", status.message());
+    assert!(
+        status.message().contains("external id"),
+        "{}",
+        status.message()
+    );
     let mut bad = draft("Bad External", &[&a]);
     bad.external_id = "a\u{0}b".into();
     let status = expect_code(app.create(bad).await, Code::InvalidArgument);

@@ -18,6 +18,7 @@ use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType};
+use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use imprint_testkit::PgDatabase;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,7 @@ pub struct TestApp {
     pub http: SocketAddr,
     pub papers: PaperServiceClient<Channel>,
     pub authors: AuthorServiceClient<Channel>,
+    pub recommendations: RecommendationServiceClient<Channel>,
     shutdown: CancellationToken,
     handle: JoinHandle<Result<(), AppError>>,
     settings: Settings,
@@ -135,7 +137,8 @@ impl TestApp {
             grpc,
             http,
             papers: PaperServiceClient::new(channel.clone()),
-            authors: AuthorServiceClient::new(channel),
+            authors: AuthorServiceClient::new(channel.clone()),
+            recommendations: RecommendationServiceClient::new(channel),
             shutdown,
             handle,
             settings,

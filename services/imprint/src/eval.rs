@@ -1,0 +1,635 @@
+//! `imprint eval`: how good related publications are, measured against citation pairs with the
+//! protocol of `shared/data/README.md` (queries with at least 3 related papers in the corpus,
+//! candidates the whole corpus but the query, binary gain), precision@10 and nDCG@10, beside a
+//! plain TF-IDF cosine baseline computed in the same run the way scikit-learn's
+//! `TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english")` does, over title and
+//! abstract.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::dataset::{self, Record};
+
+/// The cut-off of both metrics.
+pub const K: usize = 10;
+
+/// A corpus and its ground truth.
+#[derive(Debug)]
+pub struct EvalSet {
+    /// The records, in file order.
+    pub records: Vec<Record>,
+    /// Position of each record by its id.
+    pub position: HashMap<String, usize>,
+    /// Queries with at least 3 related papers in the corpus, and those papers.
+    pub queries: Vec<(String, HashSet<String>)>,
+}
+
+impl EvalSet {
+    /// Loads `papers` and `related`; `limit` keeps the first queries only.
+    pub fn load(papers: &Path, related: &Path, limit: Option<usize>) -> Result<Self, String> {
+        let mut records = Vec::new();
+        for (line, record) in dataset::records(papers)? {
+            match record {
+                Ok(r) => records.push(r),
+                Err(e) => return Err(format!("{}:{line}: {e}", papers.display())),
+            }
+        }
+        let position: HashMap<String, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let mut queries: Vec<(String, HashSet<String>)> = dataset::related_pairs(related)?
+            .into_iter()
+            .filter(|(q, _)| position.contains_key(q))
+            .map(|(q, rs)| {
+                let rs: HashSet<String> = rs
+                    .into_iter()
+                    .filter(|r| position.contains_key(r))
+                    .collect();
+                (q, rs)
+            })
+            .filter(|(_, rs)| rs.len() >= 3)
+            .collect();
+        // In file order, so that a `limit` picks the same queries every time.
+        queries.sort_by_key(|(q, _)| position.get(q).copied().unwrap_or(usize::MAX));
+        if let Some(limit) = limit {
+            queries.truncate(limit);
+        }
+        Ok(Self {
+            records,
+            position,
+            queries,
+        })
+    }
+}
+
+/// Precision@K and nDCG@K (binary gain) of `rankings` (query id → ranked ids) over the queries.
+pub fn score(set: &EvalSet, rankings: &HashMap<String, Vec<String>>) -> (f64, f64) {
+    let mut precision = 0.0;
+    let mut ndcg = 0.0;
+    for (q, relevant) in &set.queries {
+        let ranked = rankings.get(q).map_or(&[][..], Vec::as_slice);
+        let gains: Vec<f64> = ranked
+            .iter()
+            .take(K)
+            .map(|id| if relevant.contains(id) { 1.0 } else { 0.0 })
+            .collect();
+        precision += gains.iter().sum::<f64>() / K as f64;
+        let dcg: f64 = gains
+            .iter()
+            .enumerate()
+            .map(|(i, g)| g / ((i + 2) as f64).log2())
+            .sum();
+        let ideal: f64 = (0..relevant.len().min(K))
+            .map(|i| 1.0 / ((i + 2) as f64).log2())
+            .sum();
+        ndcg += dcg / ideal;
+    }
+    let n = set.queries.len().max(1) as f64;
+    (precision / n, ndcg / n)
+}
+
+/// scikit-learn's English stop words (BSD-3-Clause), for the baseline to match it.
+const SKLEARN_STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "across",
+    "after",
+    "afterwards",
+    "again",
+    "against",
+    "all",
+    "almost",
+    "alone",
+    "along",
+    "already",
+    "also",
+    "although",
+    "always",
+    "am",
+    "among",
+    "amongst",
+    "amoungst",
+    "amount",
+    "an",
+    "and",
+    "another",
+    "any",
+    "anyhow",
+    "anyone",
+    "anything",
+    "anyway",
+    "anywhere",
+    "are",
+    "around",
+    "as",
+    "at",
+    "back",
+    "be",
+    "became",
+    "because",
+    "become",
+    "becomes",
+    "becoming",
+    "been",
+    "before",
+    "beforehand",
+    "behind",
+    "being",
+    "below",
+    "beside",
+    "besides",
+    "between",
+    "beyond",
+    "bill",
+    "both",
+    "bottom",
+    "but",
+    "by",
+    "call",
+    "can",
+    "cannot",
+    "cant",
+    "co",
+    "con",
+    "could",
+    "couldnt",
+    "cry",
+    "de",
+    "describe",
+    "detail",
+    "do",
+    "done",
+    "down",
+    "due",
+    "during",
+    "each",
+    "eg",
+    "eight",
+    "either",
+    "eleven",
+    "else",
+    "elsewhere",
+    "empty",
+    "enough",
+    "etc",
+    "even",
+    "ever",
+    "every",
+    "everyone",
+    "everything",
+    "everywhere",
+    "except",
+    "few",
+    "fifteen",
+    "fifty",
+    "fill",
+    "find",
+    "fire",
+    "first",
+    "five",
+    "for",
+    "former",
+    "formerly",
+    "forty",
+    "found",
+    "four",
+    "from",
+    "front",
+    "full",
+    "further",
+    "get",
+    "give",
+    "go",
+    "had",
+    "has",
+    "hasnt",
+    "have",
+    "he",
+    "hence",
+    "her",
+    "here",
+    "hereafter",
+    "hereby",
+    "herein",
+    "hereupon",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "however",
+    "hundred",
+    "i",
+    "ie",
+    "if",
+    "in",
+    "inc",
+    "indeed",
+    "interest",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "keep",
+    "last",
+    "latter",
+    "latterly",
+    "least",
+    "less",
+    "ltd",
+    "made",
+    "many",
+    "may",
+    "me",
+    "meanwhile",
+    "might",
+    "mill",
+    "mine",
+    "more",
+    "moreover",
+    "most",
+    "mostly",
+    "move",
+    "much",
+    "must",
+    "my",
+    "myself",
+    "name",
+    "namely",
+    "neither",
+    "never",
+    "nevertheless",
+    "next",
+    "nine",
+    "no",
+    "nobody",
+    "none",
+    "noone",
+    "nor",
+    "not",
+    "nothing",
+    "now",
+    "nowhere",
+    "of",
+    "off",
+    "often",
+    "on",
+    "once",
+    "one",
+    "only",
+    "onto",
+    "or",
+    "other",
+    "others",
+    "otherwise",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "part",
+    "per",
+    "perhaps",
+    "please",
+    "put",
+    "rather",
+    "re",
+    "same",
+    "see",
+    "seem",
+    "seemed",
+    "seeming",
+    "seems",
+    "serious",
+    "several",
+    "she",
+    "should",
+    "show",
+    "side",
+    "since",
+    "sincere",
+    "six",
+    "sixty",
+    "so",
+    "some",
+    "somehow",
+    "someone",
+    "something",
+    "sometime",
+    "sometimes",
+    "somewhere",
+    "still",
+    "such",
+    "system",
+    "take",
+    "ten",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "themselves",
+    "then",
+    "thence",
+    "there",
+    "thereafter",
+    "thereby",
+    "therefore",
+    "therein",
+    "thereupon",
+    "these",
+    "they",
+    "thick",
+    "thin",
+    "third",
+    "this",
+    "those",
+    "though",
+    "three",
+    "through",
+    "throughout",
+    "thru",
+    "thus",
+    "to",
+    "together",
+    "too",
+    "top",
+    "toward",
+    "towards",
+    "twelve",
+    "twenty",
+    "two",
+    "un",
+    "under",
+    "until",
+    "up",
+    "upon",
+    "us",
+    "very",
+    "via",
+    "was",
+    "we",
+    "well",
+    "were",
+    "what",
+    "whatever",
+    "when",
+    "whence",
+    "whenever",
+    "where",
+    "whereafter",
+    "whereas",
+    "whereby",
+    "wherein",
+    "whereupon",
+    "wherever",
+    "whether",
+    "which",
+    "while",
+    "whither",
+    "who",
+    "whoever",
+    "whole",
+    "whom",
+    "whose",
+    "why",
+    "will",
+    "with",
+    "within",
+    "without",
+    "would",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// scikit-learn's default tokens: runs of word characters of at least two characters,
+/// lowercased.
+fn sklearn_tokens(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|t| t.chars().count() >= 2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The TF-IDF cosine baseline: for each query, every other record ranked by cosine.
+pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
+    let stop: HashSet<&str> = SKLEARN_STOP_WORDS.iter().copied().collect();
+    let n = set.records.len();
+    let docs: Vec<HashMap<String, u32>> = set
+        .records
+        .iter()
+        .map(|r| {
+            let text = format!(
+                "{} {}",
+                r.title.as_deref().unwrap_or(""),
+                r.summary.as_deref().unwrap_or("")
+            );
+            let mut counts = HashMap::new();
+            for t in sklearn_tokens(&text) {
+                if !stop.contains(t.as_str()) {
+                    *counts.entry(t).or_insert(0) += 1;
+                }
+            }
+            counts
+        })
+        .collect();
+    let mut df: HashMap<&str, u32> = HashMap::new();
+    for d in &docs {
+        for t in d.keys() {
+            *df.entry(t.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut vocab: HashMap<&str, u32> = HashMap::new();
+    for (t, f) in &df {
+        if *f >= 2 {
+            let id = u32::try_from(vocab.len()).unwrap_or(u32::MAX);
+            vocab.insert(t, id);
+        }
+    }
+    let idf = |f: u32| ((1.0 + n as f64) / (1.0 + f64::from(f))).ln() + 1.0;
+    // L2-normalised sublinear tf-idf vectors, and postings over them.
+    let mut vectors: Vec<Vec<(u32, f64)>> = Vec::with_capacity(n);
+    let mut postings: Vec<Vec<(u32, f64)>> = vec![Vec::new(); vocab.len()];
+    for (i, d) in docs.iter().enumerate() {
+        let mut v: Vec<(u32, f64)> = d
+            .iter()
+            .filter_map(|(t, tf)| {
+                let id = *vocab.get(t.as_str())?;
+                let f = *df.get(t.as_str())?;
+                Some((id, (1.0 + f64::from(*tf).ln()) * idf(f)))
+            })
+            .collect();
+        let norm = v.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            for (_, w) in &mut v {
+                *w /= norm;
+            }
+        }
+        let doc = u32::try_from(i).unwrap_or(u32::MAX);
+        for (t, w) in &v {
+            postings[*t as usize].push((doc, *w));
+        }
+        vectors.push(v);
+    }
+    let mut out = HashMap::new();
+    let mut scores = vec![0.0_f64; n];
+    for (q, _) in &set.queries {
+        let Some(&qi) = set.position.get(q) else {
+            continue;
+        };
+        scores.iter_mut().for_each(|s| *s = 0.0);
+        for (t, w) in &vectors[qi] {
+            for (d, dw) in &postings[*t as usize] {
+                scores[*d as usize] += w * dw;
+            }
+        }
+        scores[qi] = f64::NEG_INFINITY;
+        let mut order: Vec<usize> = (0..n).collect();
+        let k = K.min(n.saturating_sub(1));
+        if k == 0 {
+            continue;
+        }
+        order.select_nth_unstable_by(k, |a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        order.truncate(k);
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        out.insert(
+            q.clone(),
+            order
+                .into_iter()
+                .map(|i| set.records[i].id.clone())
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Related publications ranked in this process: the records indexed exactly as the
+/// recommendations service indexes published papers, ranked by the same code with `weights`.
+/// For tuning: the served path is `imprint eval --target`.
+pub fn offline_rankings(
+    set: &EvalSet,
+    weights: &imprint_recommendations::ranking::Weights,
+) -> HashMap<String, Vec<String>> {
+    use imprint_recommendations::index::{FieldWeights, Index, english};
+    use imprint_recommendations::ranking::{Filters, related};
+    use imprint_recommendations::storage::RecPaper;
+
+    let mut index = Index::new(FieldWeights::default());
+    let mut analyzer = english();
+    let mut authors: HashMap<String, uuid::Uuid> = HashMap::new();
+    let mut uuid_of: HashMap<&str, uuid::Uuid> = HashMap::new();
+    for r in &set.records {
+        let id = uuid::Uuid::now_v7();
+        uuid_of.insert(r.id.as_str(), id);
+        let author_ids = r
+            .authors
+            .iter()
+            .map(|name| {
+                *authors
+                    .entry(imprint_domain::text::fold(name))
+                    .or_insert_with(uuid::Uuid::now_v7)
+            })
+            .collect();
+        index.upsert(
+            &RecPaper {
+                id,
+                version: 1,
+                published: true,
+                slug: String::new(),
+                external_id: Some(r.id.clone()),
+                title: r.title.clone().unwrap_or_default(),
+                summary: r.summary.clone().unwrap_or_default(),
+                body: String::new(),
+                publication_type: imprint_proto::convert::publication_type_to_proto(
+                    r.publication_type(),
+                ) as i32,
+                topics: r.topics.clone(),
+                author_ids,
+                publish_time: r.publish_time(),
+            },
+            &mut analyzer,
+        );
+    }
+    let filters = Filters::default();
+    set.queries
+        .iter()
+        .filter_map(|(q, _)| {
+            let slot = index.slot(*uuid_of.get(q.as_str())?)?;
+            let ranked = related(&index, slot, &filters, weights, K)
+                .into_iter()
+                .filter_map(|r| index.entry(r.slot)?.external_id.clone())
+                .collect();
+            Some((q.clone(), ranked))
+        })
+        .collect()
+}
+
+/// Parses `name=value,…` over the default weights.
+pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Weights, String> {
+    let mut w = imprint_recommendations::ranking::Weights::default();
+    for pair in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--weights: '{pair}' is not name=value"))?;
+        let v: f32 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("--weights: '{value}' is not a number"))?;
+        match name.trim() {
+            "query_terms" => w.query_terms = v.max(1.0) as usize,
+            "k1" => w.k1 = v,
+            "b" => w.b = v,
+            "shared_author" => w.shared_author = v,
+            "rare_author" => w.rare_author = v,
+            "coauthor" => w.coauthor = v,
+            "shared_topic" => w.shared_topic = v,
+            "time" => w.time = v,
+            "same_type_decay" => w.same_type_decay = v,
+            other => return Err(format!("--weights: no weight named '{other}'")),
+        }
+    }
+    Ok(w)
+}
+
+/// `imprint eval`.
+#[allow(clippy::print_stdout)] // The report.
+pub fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let set = EvalSet::load(&args.papers, &args.related, args.limit)?;
+    println!(
+        "corpus {} papers, {} queries with at least 3 related papers in it ({:.1}s)",
+        set.records.len(),
+        set.queries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let baseline = score(&set, &tfidf_baseline(&set));
+    println!(
+        "TF-IDF baseline          P@10 {:.4}  nDCG@10 {:.4}",
+        baseline.0, baseline.1
+    );
+    if !args.offline {
+        return Err("only --offline is available so far".to_owned());
+    }
+    let weights = parse_weights(args.weights.as_deref().unwrap_or(""))?;
+    let t = std::time::Instant::now();
+    let ours = score(&set, &offline_rankings(&set, &weights));
+    println!(
+        "Imprint (offline)        P@10 {:.4}  nDCG@10 {:.4}  = {:.2}× the baseline's nDCG ({:.1}s)",
+        ours.0,
+        ours.1,
+        ours.1 / baseline.1.max(f64::MIN_POSITIVE),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! `imprint.recommendations.v1.RecommendationService` over gRPC: requests are validated field
+//! by field, results become messages, errors become statuses through `ServiceError`.
+
+use chrono::{DateTime, Utc};
+use imprint_domain::Violations;
+use imprint_platform::ServiceError;
+use imprint_platform::request::required;
+use imprint_proto::convert::{from_timestamp, publication_type_from_proto, timestamp};
+use imprint_proto::recommendations::recommendation_service_server::RecommendationService;
+use imprint_proto::recommendations::{
+    ClickThroughRate, FacetCount, GetClickThroughRatesRequest, GetClickThroughRatesResponse,
+    GetRelatedOverridesRequest, GetRelatedOverridesResponse, GetRelatedPublicationsRequest,
+    GetRelatedPublicationsResponse, InteractionKind, RecordInteractionRequest,
+    RecordInteractionResponse, RelatedOverrides, RelatedPublication, SearchPublicationsRequest,
+    SearchPublicationsResponse, SearchResult, SetRelatedOverridesRequest,
+    SetRelatedOverridesResponse, get_related_publications_request,
+};
+use prost_types::Timestamp;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::ranking::Filters;
+use crate::search::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SearchRequest};
+use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, PaperRef, RailRequest, RecommendationsService};
+use crate::storage::{Counts, Overrides};
+
+/// The gRPC face of [`RecommendationsService`].
+#[derive(Debug, Clone)]
+pub struct RecommendationsGrpc {
+    /// The use cases.
+    service: RecommendationsService,
+}
+
+impl RecommendationsGrpc {
+    /// Serves `service`.
+    pub fn new(service: RecommendationsService) -> Self {
+        Self { service }
+    }
+}
+
+fn paper_id(v: &mut Violations, field: &str, raw: &str) -> Option<Uuid> {
+    match imprint_domain::PaperId::parse(raw) {
+        Ok(id) => Some(id.as_uuid()),
+        Err(e) => {
+            v.push(field, e);
+            None
+        }
+    }
+}
+
+fn time(v: &mut Violations, field: &str, t: Option<&Timestamp>) -> Option<DateTime<Utc>> {
+    match t.map(from_timestamp) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            v.push(field, e);
+            None
+        }
+        None => None,
+    }
+}
+
+fn types(v: &mut Violations, field: &str, raw: &[i32]) -> Vec<i32> {
+    for (i, t) in raw.iter().enumerate() {
+        match publication_type_from_proto(*t) {
+            Ok(Some(_)) => {}
+            Ok(None) => v.push(
+                format!("{field}[{i}]"),
+                "PUBLICATION_TYPE_UNSPECIFIED is not a filter; leave the list empty for any type",
+            ),
+            Err(e) => v.push(format!("{field}[{i}]"), e),
+        }
+    }
+    raw.to_vec()
+}
+
+fn topics(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String> {
+    if raw.len() > 50 {
+        v.push(field, format!("at most 50 topics (got {})", raw.len()));
+    }
+    let mut keys = Vec::with_capacity(raw.len());
+    for (i, t) in raw.iter().enumerate() {
+        let key = imprint_domain::Topic::key_of(t);
+        if key.is_empty() || key.chars().count() > 100 {
+            v.push(format!("{field}[{i}]"), "a topic has 1 to 100 characters");
+        } else {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+fn rate(c: &Counts) -> ClickThroughRate {
+    ClickThroughRate {
+        key: c.key.clone(),
+        impressions: c.impressions,
+        clicks: c.clicks,
+        #[allow(clippy::cast_precision_loss)]
+        rate: if c.impressions == 0 {
+            0.0
+        } else {
+            c.clicks as f64 / c.impressions as f64
+        },
+    }
+}
+
+fn overrides_message(paper: Uuid, o: &Overrides) -> RelatedOverrides {
+    RelatedOverrides {
+        paper_id: paper.to_string(),
+        pinned_paper_ids: o.pinned.iter().map(Uuid::to_string).collect(),
+        excluded_paper_ids: o.excluded.iter().map(Uuid::to_string).collect(),
+        update_time: o.update_time.map(timestamp),
+    }
+}
+
+fn facets(counts: &[(String, u64)]) -> Vec<FacetCount> {
+    counts
+        .iter()
+        .map(|(value, count)| FacetCount {
+            value: value.clone(),
+            count: i64::try_from(*count).unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl RecommendationService for RecommendationsGrpc {
+    async fn get_related_publications(
+        &self,
+        request: Request<GetRelatedPublicationsRequest>,
+    ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let paper = match r.key {
+            Some(get_related_publications_request::Key::PaperId(id)) => {
+                paper_id(&mut v, "paper_id", &id).map(PaperRef::Id)
+            }
+            Some(get_related_publications_request::Key::Slug(slug)) if !slug.trim().is_empty() => {
+                Some(PaperRef::Slug(slug.trim().to_owned()))
+            }
+            _ => {
+                v.push("key", "set either paper_id or slug");
+                None
+            }
+        };
+        let limit = match usize::try_from(r.limit) {
+            Ok(0) => DEFAULT_LIMIT,
+            Ok(n) if n <= MAX_LIMIT => n,
+            _ => {
+                v.push(
+                    "limit",
+                    format!("must be between 0 (meaning {DEFAULT_LIMIT}) and {MAX_LIMIT}"),
+                );
+                0
+            }
+        };
+        let filters = Filters {
+            types: types(&mut v, "publication_types", &r.publication_types),
+            topic_keys: topics(&mut v, "topics", &r.topics),
+            published_after: time(&mut v, "published_after", r.published_after.as_ref()),
+            excluded: std::collections::HashSet::new(),
+        };
+        let partner = match imprint_domain::text::clean_line(&r.partner, 0, 100) {
+            Ok(p) => p,
+            Err(e) => {
+                v.push("partner", e);
+                String::new()
+            }
+        };
+        let (Some(paper), true) = (paper, v.is_empty()) else {
+            return Err(ServiceError::from(v).into());
+        };
+        let items = self.service.related(
+            &paper,
+            &RailRequest {
+                limit,
+                filters,
+                partner,
+            },
+        )?;
+        Ok(Response::new(GetRelatedPublicationsResponse {
+            publications: items
+                .into_iter()
+                .map(|item| RelatedPublication {
+                    paper_id: item.entry.id.to_string(),
+                    slug: item.entry.slug,
+                    title: item.entry.title,
+                    summary: item.entry.summary,
+                    publication_type: item.entry.publication_type,
+                    topics: item.entry.topics,
+                    publish_time: item.entry.publish_time.map(timestamp),
+                    score: f64::from(item.score),
+                    reasons: item.reasons,
+                    recommendation_id: item.recommendation_id,
+                    external_id: item.entry.external_id.unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn search_publications(
+        &self,
+        request: Request<SearchPublicationsRequest>,
+    ) -> Result<Response<SearchPublicationsResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let page_size = match usize::try_from(r.page_size) {
+            Ok(0) => DEFAULT_PAGE_SIZE,
+            Ok(n) => n.min(MAX_PAGE_SIZE),
+            Err(_) => {
+                v.push("page_size", "must not be negative");
+                0
+            }
+        };
+        let search = SearchRequest {
+            query: r.query,
+            types: types(&mut v, "publication_types", &r.publication_types),
+            topics: topics(&mut v, "topics", &r.topics),
+            published_after: time(&mut v, "published_after", r.published_after.as_ref()),
+            published_before: time(&mut v, "published_before", r.published_before.as_ref()),
+            page_size,
+            page_token: r.page_token,
+        };
+        if !v.is_empty() {
+            return Err(ServiceError::from(v).into());
+        }
+        let (found, page) = self.service.search(search).await?;
+        Ok(Response::new(SearchPublicationsResponse {
+            results: found
+                .into_iter()
+                .map(|f| SearchResult {
+                    paper_id: f.entry.id.to_string(),
+                    slug: f.entry.slug,
+                    title: f.entry.title,
+                    summary: f.entry.summary,
+                    publication_type: f.entry.publication_type,
+                    topics: f.entry.topics,
+                    publish_time: f.entry.publish_time.map(timestamp),
+                    score: f64::from(f.hit.score),
+                    title_highlight: f.hit.title_highlight,
+                    snippet: f.hit.snippet,
+                })
+                .collect(),
+            total_size: i64::try_from(page.total).unwrap_or(i64::MAX),
+            next_page_token: page.next_page_token,
+            topic_facets: facets(&page.topics),
+            type_facets: facets(&page.types),
+            year_facets: facets(&page.years),
+        }))
+    }
+
+    async fn set_related_overrides(
+        &self,
+        request: Request<SetRelatedOverridesRequest>,
+    ) -> Result<Response<SetRelatedOverridesResponse>, Status> {
+        let overrides = required("overrides", request.into_inner().overrides)?;
+        let mut v = Violations::new();
+        let paper = paper_id(&mut v, "overrides.paper_id", &overrides.paper_id);
+        let Some(paper) = paper else {
+            return Err(ServiceError::from(v).into());
+        };
+        let stored = self
+            .service
+            .set_overrides(
+                paper,
+                &overrides.pinned_paper_ids,
+                &overrides.excluded_paper_ids,
+            )
+            .await?;
+        Ok(Response::new(SetRelatedOverridesResponse {
+            overrides: Some(overrides_message(paper, &stored)),
+        }))
+    }
+
+    async fn get_related_overrides(
+        &self,
+        request: Request<GetRelatedOverridesRequest>,
+    ) -> Result<Response<GetRelatedOverridesResponse>, Status> {
+        let mut v = Violations::new();
+        let Some(paper) = paper_id(&mut v, "paper_id", &request.into_inner().paper_id) else {
+            return Err(ServiceError::from(v).into());
+        };
+        let overrides = self.service.overrides(paper)?;
+        Ok(Response::new(GetRelatedOverridesResponse {
+            overrides: Some(overrides_message(paper, &overrides)),
+        }))
+    }
+
+    async fn record_interaction(
+        &self,
+        request: Request<RecordInteractionRequest>,
+    ) -> Result<Response<RecordInteractionResponse>, Status> {
+        let r = request.into_inner();
+        let click = match InteractionKind::try_from(r.kind) {
+            Ok(InteractionKind::Click) => true,
+            Ok(InteractionKind::Impression) => false,
+            _ => {
+                return Err(ServiceError::from(Violations::one(
+                    "kind",
+                    "must be INTERACTION_KIND_IMPRESSION or INTERACTION_KIND_CLICK",
+                ))
+                .into());
+            }
+        };
+        self.service.record(&r.recommendation_id, click).await?;
+        Ok(Response::new(RecordInteractionResponse {}))
+    }
+
+    async fn get_click_through_rates(
+        &self,
+        request: Request<GetClickThroughRatesRequest>,
+    ) -> Result<Response<GetClickThroughRatesResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let since = time(&mut v, "since", r.since.as_ref());
+        if r.partner.chars().count() > 100 {
+            v.push("partner", "at most 100 characters");
+        }
+        if !v.is_empty() {
+            return Err(ServiceError::from(v).into());
+        }
+        let partner = Some(r.partner.trim()).filter(|p| !p.is_empty());
+        let (by_position, by_partner) = self.service.click_through(partner, since).await?;
+        Ok(Response::new(GetClickThroughRatesResponse {
+            by_position: by_position.iter().map(rate).collect(),
+            by_partner: by_partner.iter().map(rate).collect(),
+        }))
+    }
+}

@@ -1,0 +1,259 @@
+//! The recommendations database: the read model of papers and authors learned from events, the
+//! change log replicas refresh their in-memory index from, editorial overrides and interactions.
+//! Recorded in `recommendations_migrations`, so it can share a database with other services.
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration of the recommendations service, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateReadModel)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("recommendations_migrations").into_iden()
+    }
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecPapers {
+    Table,
+    Id,
+    Version,
+    Published,
+    Slug,
+    ExternalId,
+    Title,
+    Summary,
+    Body,
+    PublicationType,
+    Topics,
+    AuthorIds,
+    PublishTime,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecAuthors {
+    Table,
+    Id,
+    Version,
+    Name,
+    Deleted,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecChanges {
+    Table,
+    Seq,
+    PaperId,
+    AuthorId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecSlugs {
+    Table,
+    Slug,
+    PaperId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecOverrides {
+    Table,
+    PaperId,
+    Pinned,
+    Excluded,
+    UpdateTime,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RecInteractions {
+    Table,
+    Id,
+    Kind,
+    SourceId,
+    TargetId,
+    Position,
+    Partner,
+    CreatedAt,
+}
+
+struct CreateReadModel;
+
+impl MigrationName for CreateReadModel {
+    fn name(&self) -> &str {
+        "m20261128_000001_create_recommendations"
+    }
+}
+
+// The trait is declared with an elided lifetime, which async_trait needs matched exactly.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateReadModel {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecPapers::Table)
+                    .col(
+                        ColumnDef::new(RecPapers::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(RecPapers::Version).big_integer().not_null())
+                    .col(ColumnDef::new(RecPapers::Published).boolean().not_null())
+                    .col(ColumnDef::new(RecPapers::Slug).text().not_null())
+                    .col(ColumnDef::new(RecPapers::ExternalId).text().null())
+                    .col(ColumnDef::new(RecPapers::Title).text().not_null())
+                    .col(ColumnDef::new(RecPapers::Summary).text().not_null())
+                    .col(ColumnDef::new(RecPapers::Body).text().not_null())
+                    .col(
+                        ColumnDef::new(RecPapers::PublicationType)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(RecPapers::Topics).text().not_null())
+                    .col(ColumnDef::new(RecPapers::AuthorIds).text().not_null())
+                    .col(
+                        ColumnDef::new(RecPapers::PublishTime)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecAuthors::Table)
+                    .col(
+                        ColumnDef::new(RecAuthors::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(RecAuthors::Version).big_integer().not_null())
+                    .col(ColumnDef::new(RecAuthors::Name).text().not_null())
+                    .col(ColumnDef::new(RecAuthors::Deleted).boolean().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecChanges::Table)
+                    .col(
+                        ColumnDef::new(RecChanges::Seq)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(RecChanges::PaperId).uuid().null())
+                    .col(ColumnDef::new(RecChanges::AuthorId).uuid().null())
+                    .col(
+                        ColumnDef::new(RecChanges::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecSlugs::Table)
+                    .col(
+                        ColumnDef::new(RecSlugs::Slug)
+                            .string_len(200)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(RecSlugs::PaperId).uuid().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecOverrides::Table)
+                    .col(
+                        ColumnDef::new(RecOverrides::PaperId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(RecOverrides::Pinned).text().not_null())
+                    .col(ColumnDef::new(RecOverrides::Excluded).text().not_null())
+                    .col(
+                        ColumnDef::new(RecOverrides::UpdateTime)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecInteractions::Table)
+                    .col(
+                        ColumnDef::new(RecInteractions::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(RecInteractions::Kind)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(RecInteractions::SourceId).uuid().not_null())
+                    .col(ColumnDef::new(RecInteractions::TargetId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(RecInteractions::Position)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(RecInteractions::Partner).text().not_null())
+                    .col(
+                        ColumnDef::new(RecInteractions::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("rec_interactions_created_at_idx")
+                    .table(RecInteractions::Table)
+                    .col(RecInteractions::CreatedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            RecInteractions::Table.into_iden(),
+            RecOverrides::Table.into_iden(),
+            RecSlugs::Table.into_iden(),
+            RecChanges::Table.into_iden(),
+            RecAuthors::Table.into_iden(),
+            RecPapers::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,683 @@
+//! Full-text search over published papers: a tantivy index held in memory, rebuilt from the
+//! read model at start and updated with the related-publications index. BM25 over title,
+//! summary and body (title counts most), the same English analyzer, every word required, filters
+//! by type, topic and date, facet counts and highlighted snippets.
+
+use std::ops::Bound;
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Datelike, Utc};
+use imprint_proto::papers::PublicationType;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+use uuid::Uuid;
+
+use crate::index::english;
+use crate::storage::RecPaper;
+
+/// Most results on one page.
+pub const MAX_PAGE_SIZE: usize = 100;
+/// Results on a page when the request does not say.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// How deep paging goes (like Elasticsearch's result window): past it, narrow the query.
+pub const MAX_OFFSET: usize = 10_000;
+/// Longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Topic facets returned, most frequent first.
+const TOPIC_FACETS: usize = 30;
+/// Characters of a snippet.
+const SNIPPET_CHARS: usize = 240;
+/// Memory the index writer may buffer before flushing a segment.
+const WRITER_BUDGET: usize = 50_000_000;
+
+/// What went wrong with a search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The request names something invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The index failed.
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// A lock was poisoned by a panic elsewhere.
+    #[error("search index lock poisoned")]
+    Poisoned,
+}
+
+/// A search request, validated by the caller except for the query and the token.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// The user's words; empty lists everything, newest first.
+    pub query: String,
+    /// Only these `PublicationType` values.
+    pub types: Vec<i32>,
+    /// Only these topics (any case).
+    pub topics: Vec<String>,
+    /// Published at or after.
+    pub published_after: Option<DateTime<Utc>>,
+    /// Published before.
+    pub published_before: Option<DateTime<Utc>>,
+    /// Page size (already bounded).
+    pub page_size: usize,
+    /// The previous page's token.
+    pub page_token: String,
+}
+
+/// One hit.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The paper.
+    pub id: Uuid,
+    /// Relevance; 0 when listing without a query.
+    pub score: f32,
+    /// The title, HTML-escaped, matches in `<mark>`.
+    pub title_highlight: String,
+    /// The best passage, HTML-escaped, matches in `<mark>`.
+    pub snippet: String,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    /// Hits, best first.
+    pub hits: Vec<Hit>,
+    /// All matches.
+    pub total: u64,
+    /// Token of the next page, empty on the last.
+    pub next_page_token: String,
+    /// (topic, count), most frequent first.
+    pub topics: Vec<(String, u64)>,
+    /// (type name, count), most frequent first.
+    pub types: Vec<(String, u64)>,
+    /// (year, count), newest first.
+    pub years: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    summary: Field,
+    body: Field,
+    facets: Field,
+    topic_key: Field,
+    publication_type: Field,
+    publish_ts: Field,
+}
+
+/// The search index.
+pub struct SearchIndex {
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+    parser: QueryParser,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// An empty index in memory.
+    pub fn new() -> Result<Self, SearchError> {
+        let mut schema = Schema::builder();
+        let text = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("english")
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_stored();
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING | STORED),
+            title: schema.add_text_field("title", text.clone()),
+            summary: schema.add_text_field("summary", text.clone()),
+            body: schema.add_text_field("body", text),
+            facets: schema.add_facet_field("facets", FacetOptions::default()),
+            topic_key: schema.add_text_field("topic_key", STRING),
+            publication_type: schema.add_u64_field("publication_type", INDEXED | FAST),
+            publish_ts: schema.add_i64_field("publish_ts", INDEXED | FAST),
+        };
+        let index = Index::create_in_ram(schema.build());
+        index.tokenizers().register("english", english());
+        let writer = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let mut parser =
+            QueryParser::for_index(&index, vec![fields.title, fields.summary, fields.body]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(fields.title, 3.0);
+        parser.set_field_boost(fields.body, 0.5);
+        Ok(Self {
+            fields,
+            writer: Mutex::new(writer),
+            reader,
+            parser,
+        })
+    }
+
+    /// Adds, replaces or removes (when not published) papers; visible after [`Self::commit`].
+    pub fn upsert_many(&self, papers: &[RecPaper]) -> Result<(), SearchError> {
+        let writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        let f = self.fields;
+        for paper in papers {
+            writer.delete_term(Term::from_field_text(f.id, &paper.id.to_string()));
+            if !paper.published {
+                continue;
+            }
+            let mut doc = TantivyDocument::default();
+            doc.add_text(f.id, paper.id.to_string());
+            doc.add_text(f.title, &paper.title);
+            doc.add_text(f.summary, &paper.summary);
+            doc.add_text(f.body, &paper.body);
+            for topic in &paper.topics {
+                doc.add_facet(f.facets, Facet::from_path(["topic", topic.as_str()]));
+                doc.add_text(f.topic_key, imprint_domain::Topic::key_of(topic));
+            }
+            doc.add_facet(
+                f.facets,
+                Facet::from_path(["type", type_name(paper.publication_type)]),
+            );
+            if let Some(at) = paper.publish_time {
+                doc.add_facet(
+                    f.facets,
+                    Facet::from_path(["year", at.year().to_string().as_str()]),
+                );
+                doc.add_i64(f.publish_ts, at.timestamp_micros());
+            }
+            doc.add_u64(
+                f.publication_type,
+                u64::try_from(paper.publication_type).unwrap_or(0),
+            );
+            writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every change so far visible to searches.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.writer
+            .lock()
+            .map_err(|_| SearchError::Poisoned)?
+            .commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Papers searchable now.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether nothing is searchable.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs a search.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
+        let query_text = request.query.trim();
+        if query_text.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchError::Invalid {
+                field: "query",
+                message: format!("at most {MAX_QUERY_CHARS} characters"),
+            });
+        }
+        let fingerprint = fingerprint(request);
+        let offset = decode_token(&request.page_token, fingerprint)?;
+        let f = self.fields;
+        let text_query: Option<Box<dyn Query>> = if query_text.is_empty() {
+            None
+        } else {
+            // Lenient: a stray quote or colon is searched as text, not refused.
+            Some(self.parser.parse_query_lenient(query_text).0)
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        clauses.push((
+            Occur::Must,
+            text_query
+                .as_ref()
+                .map_or_else(|| Box::new(AllQuery) as Box<dyn Query>, |q| q.box_clone()),
+        ));
+        if !request.types.is_empty() {
+            clauses.push((
+                Occur::Must,
+                any_of(request.types.iter().map(|t| {
+                    Term::from_field_u64(f.publication_type, u64::try_from(*t).unwrap_or(0))
+                })),
+            ));
+        }
+        if !request.topics.is_empty() {
+            clauses.push((
+                Occur::Must,
+                any_of(request.topics.iter().map(|t| {
+                    Term::from_field_text(f.topic_key, &imprint_domain::Topic::key_of(t))
+                })),
+            ));
+        }
+        if request.published_after.is_some() || request.published_before.is_some() {
+            let bound = |t: Option<DateTime<Utc>>, included: bool| match t {
+                None => Bound::Unbounded,
+                Some(t) if included => {
+                    Bound::Included(Term::from_field_i64(f.publish_ts, t.timestamp_micros()))
+                }
+                Some(t) => {
+                    Bound::Excluded(Term::from_field_i64(f.publish_ts, t.timestamp_micros()))
+                }
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(request.published_after, true),
+                    bound(request.published_before, false),
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let mut facets = FacetCollector::for_field("facets");
+        facets.add_facet("/topic");
+        facets.add_facet("/type");
+        facets.add_facet("/year");
+        let limit = request.page_size.max(1);
+        let (addresses, total, facet_counts): (Vec<(f32, DocAddress)>, usize, _) =
+            if text_query.is_some() {
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_score();
+                searcher.search(&query, &(top, Count, facets))?
+            } else {
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_fast_field::<i64>("publish_ts", Order::Desc);
+                let (docs, total, facets) = searcher.search(&query, &(top, Count, facets))?;
+                (
+                    docs.into_iter().map(|(_, d)| (0.0, d)).collect(),
+                    total,
+                    facets,
+                )
+            };
+        let mut hits = Vec::with_capacity(addresses.len());
+        let generators = match &text_query {
+            Some(q) => Some(Generators::new(&searcher, q.as_ref(), f)?),
+            None => None,
+        };
+        for (score, address) in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            let Ok(id) = Uuid::try_parse(&text(f.id)) else {
+                continue;
+            };
+            let (title, summary, body) = (text(f.title), text(f.summary), text(f.body));
+            let (title_highlight, snippet) = match &generators {
+                Some(g) => g.highlight(&title, &summary, &body),
+                None => (escape(&title), escape(&lead(&summary, SNIPPET_CHARS))),
+            };
+            hits.push(Hit {
+                id,
+                score,
+                title_highlight,
+                snippet,
+            });
+        }
+        let total = total as u64;
+        let shown = offset + hits.len();
+        let next_page_token = if (shown as u64) < total && shown < MAX_OFFSET && !hits.is_empty() {
+            encode_token(shown, fingerprint)
+        } else {
+            String::new()
+        };
+        let mut topics = children(&facet_counts, "/topic");
+        topics.truncate(TOPIC_FACETS);
+        let types = children(&facet_counts, "/type");
+        let mut years = children(&facet_counts, "/year");
+        years.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(SearchPage {
+            hits,
+            total,
+            next_page_token,
+            topics,
+            types,
+            years,
+        })
+    }
+}
+
+/// Highlighters for one query.
+struct Generators {
+    title: SnippetGenerator,
+    summary: SnippetGenerator,
+    body: SnippetGenerator,
+}
+
+impl Generators {
+    fn new(
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        f: Fields,
+    ) -> Result<Self, SearchError> {
+        let mut title = SnippetGenerator::create(searcher, query, f.title)?;
+        title.set_max_num_chars(1_000);
+        let mut summary = SnippetGenerator::create(searcher, query, f.summary)?;
+        summary.set_max_num_chars(SNIPPET_CHARS);
+        let mut body = SnippetGenerator::create(searcher, query, f.body)?;
+        body.set_max_num_chars(SNIPPET_CHARS);
+        Ok(Self {
+            title,
+            summary,
+            body,
+        })
+    }
+
+    /// (title, snippet), highlighted.
+    fn highlight(&self, title: &str, summary: &str, body: &str) -> (String, String) {
+        let mark = |generator: &SnippetGenerator, text: &str| {
+            let mut snippet = generator.snippet(text);
+            if snippet.highlighted().is_empty() {
+                return None;
+            }
+            snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+            Some(snippet.to_html())
+        };
+        let title = mark(&self.title, title).unwrap_or_else(|| escape(title));
+        let snippet = mark(&self.summary, summary)
+            .or_else(|| mark(&self.body, body))
+            .unwrap_or_else(|| escape(&lead(summary, SNIPPET_CHARS)));
+        (title, snippet)
+    }
+}
+
+fn any_of(terms: impl Iterator<Item = Term>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(
+        terms
+            .map(|t| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// The values under `root` with their counts, most frequent first (ties by value).
+fn children(counts: &tantivy::collector::FacetCounts, root: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = counts
+        .get(root)
+        .filter_map(|(facet, count)| {
+            facet
+                .to_path()
+                .last()
+                .map(|value| ((*value).to_owned(), count))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// A publication type's enum name.
+pub fn type_name(value: i32) -> &'static str {
+    PublicationType::try_from(value)
+        .unwrap_or(PublicationType::Unspecified)
+        .as_str_name()
+}
+
+/// The first `max` characters of `text`, cut at a word, with an ellipsis when cut.
+fn lead(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut}…")
+}
+
+/// HTML-escapes text.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A stable hash of what a page token must match (FNV-1a: the same on every replica).
+fn fingerprint(request: &SearchRequest) -> u64 {
+    let mut types = request.types.clone();
+    types.sort_unstable();
+    let mut topics: Vec<String> = request
+        .topics
+        .iter()
+        .map(|t| imprint_domain::Topic::key_of(t))
+        .collect();
+    topics.sort_unstable();
+    let text = format!(
+        "{}\u{0}{types:?}\u{0}{topics:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
+        request.query.trim(),
+        request.published_after.map(|t| t.timestamp_micros()),
+        request.published_before.map(|t| t.timestamp_micros()),
+        request.page_size,
+    );
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn encode_token(offset: usize, fingerprint: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("s1|{offset}|{fingerprint:x}"))
+}
+
+fn decode_token(token: &str, fingerprint: u64) -> Result<usize, SearchError> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let invalid = |message: &str| SearchError::Invalid {
+        field: "page_token",
+        message: message.to_owned(),
+    };
+    let raw = URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| invalid("is not a token returned by SearchPublications"))?;
+    let mut parts = raw.split('|');
+    let (Some("s1"), Some(offset), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("is not a token returned by SearchPublications"));
+    };
+    let offset: usize = offset
+        .parse()
+        .ok()
+        .filter(|o| *o <= MAX_OFFSET)
+        .ok_or_else(|| invalid("is not a token returned by SearchPublications"))?;
+    if u64::from_str_radix(hash, 16).ok() != Some(fingerprint) {
+        return Err(invalid(
+            "was returned for a different query, filters or page size; start again without it",
+        ));
+    }
+    Ok(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn paper(
+        title: &str,
+        summary: &str,
+        topics: &[&str],
+        kind: PublicationType,
+        year: i32,
+    ) -> RecPaper {
+        RecPaper {
+            id: Uuid::now_v7(),
+            version: 1,
+            published: true,
+            slug: title.to_lowercase().replace(' ', "-"),
+            external_id: None,
+            title: title.to_owned(),
+            summary: summary.to_owned(),
+            body: String::new(),
+            publication_type: kind as i32,
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            author_ids: Vec::new(),
+            publish_time: Utc.with_ymd_and_hms(year, 3, 1, 0, 0, 0).single(),
+        }
+    }
+
+    fn corpus() -> (SearchIndex, Vec<RecPaper>) {
+        let index = SearchIndex::new().expect("index");
+        let papers = vec![
+            paper(
+                "Countering Violent Extremism Online",
+                "How platforms moderate extremist content & <scripts>.",
+                &["Violent Extremism", "Technology"],
+                PublicationType::Report,
+                2021,
+            ),
+            paper(
+                "Extremists and the Internet",
+                "Recruitment by violent groups on social networks.",
+                &["Violent Extremism"],
+                PublicationType::PolicyBrief,
+                2023,
+            ),
+            paper(
+                "Water Policy in the Sahel",
+                "Rivers, dams and drought.",
+                &["Climate"],
+                PublicationType::Report,
+                2022,
+            ),
+        ];
+        index.upsert_many(&papers).expect("upsert");
+        index.commit().expect("commit");
+        (index, papers)
+    }
+
+    fn request(query: &str) -> SearchRequest {
+        SearchRequest {
+            query: query.to_owned(),
+            page_size: 10,
+            ..SearchRequest::default()
+        }
+    }
+
+    #[test]
+    fn stems_ranks_highlights_and_counts_facets() {
+        let (index, papers) = corpus();
+        let page = index.search(&request("extremist")).expect("search");
+        assert_eq!(page.total, 2, "stemming matches extremism and extremists");
+        let first = &page.hits[0];
+        assert_eq!(first.id, papers[1].id, "a title match ranks first");
+        assert_eq!(
+            first.title_highlight,
+            "<mark>Extremists</mark> and the Internet"
+        );
+        let other = &page.hits[1];
+        assert!(
+            other.snippet.contains("<mark>extremist</mark>"),
+            "{}",
+            other.snippet
+        );
+        assert!(
+            other.snippet.contains("&amp; &lt;scripts"),
+            "escaped: {}",
+            other.snippet
+        );
+        assert_eq!(page.topics[0], ("Violent Extremism".to_owned(), 2));
+        assert!(page.topics.contains(&("Technology".to_owned(), 1)));
+        assert_eq!(
+            page.years,
+            vec![("2023".to_owned(), 1), ("2021".to_owned(), 1)]
+        );
+        assert_eq!(page.types.len(), 2);
+    }
+
+    #[test]
+    fn filters_by_type_topic_and_date_and_lists_newest_first_without_a_query() {
+        let (index, papers) = corpus();
+        let mut r = request("");
+        let page = index.search(&r).expect("all");
+        let order: Vec<Uuid> = page.hits.iter().map(|h| h.id).collect();
+        assert_eq!(order, vec![papers[1].id, papers[2].id, papers[0].id]);
+        r.types = vec![PublicationType::Report as i32];
+        r.topics = vec!["violent extremism".to_owned()];
+        let page = index.search(&r).expect("filtered");
+        assert_eq!(page.hits.len(), 1);
+        assert_eq!(page.hits[0].id, papers[0].id);
+        let mut r = request("");
+        r.published_after = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).single();
+        r.published_before = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).single();
+        let page = index.search(&r).expect("dated");
+        assert_eq!(page.total, 1);
+        assert_eq!(page.hits[0].id, papers[2].id);
+    }
+
+    #[test]
+    fn pages_follow_tokens_and_foreign_tokens_are_refused() {
+        let (index, _) = corpus();
+        let mut r = request("");
+        r.page_size = 2;
+        let first = index.search(&r).expect("first");
+        assert_eq!(first.hits.len(), 2);
+        assert!(!first.next_page_token.is_empty());
+        r.page_token = first.next_page_token;
+        let second = index.search(&r).expect("second");
+        assert_eq!(second.hits.len(), 1);
+        assert!(second.next_page_token.is_empty());
+        r.query = "water".to_owned();
+        let err = index.search(&r).expect_err("token of another query");
+        assert!(err.to_string().contains("page_token"), "{err}");
+        r.page_token = "garbage!".to_owned();
+        assert!(index.search(&r).is_err());
+    }
+
+    #[test]
+    fn unpublished_papers_leave_and_odd_queries_do_not_fail() {
+        let (index, mut papers) = corpus();
+        papers[1].published = false;
+        index.upsert_many(&papers[1..2]).expect("unpublish");
+        index.commit().expect("commit");
+        let page = index.search(&request("extremist")).expect("search");
+        assert_eq!(page.total, 1);
+        for odd in ["\"unclosed", "title:", "a AND", "((", "the of"] {
+            index.search(&request(odd)).expect(odd);
+        }
+        let long = "word ".repeat(200);
+        assert!(index.search(&request(&long)).is_err());
+    }
+}

@@ -1,0 +1,601 @@
+//! The read model's storage: papers and authors as the latest events described them (a version
+//! per row, so an event applies only when newer), the change log replicas refresh their index
+//! from, editorial overrides, and interactions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Order, Query};
+use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use imprint_events::Outcome;
+use imprint_platform::Database;
+
+fn a(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+/// A paper as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecPaper {
+    /// The paper's id.
+    pub id: Uuid,
+    /// The version of the last event applied.
+    pub version: i64,
+    /// Whether it is public now; unpublished, archived and deleted papers are kept as
+    /// tombstones so that an older event cannot bring them back.
+    pub published: bool,
+    /// Current slug.
+    pub slug: String,
+    /// The id where it was imported from.
+    pub external_id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Full text (indexed, not served).
+    pub body: String,
+    /// `imprint.papers.v1.PublicationType` value.
+    pub publication_type: i32,
+    /// Topics as written.
+    pub topics: Vec<String>,
+    /// Credited authors in byline order.
+    pub author_ids: Vec<Uuid>,
+    /// When published.
+    pub publish_time: Option<DateTime<Utc>>,
+}
+
+/// What a change-log entry points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// A paper row changed.
+    Paper(Uuid),
+    /// An author row changed.
+    Author(Uuid),
+}
+
+/// Stored editorial overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Shown first, in order.
+    pub pinned: Vec<Uuid>,
+    /// Never shown.
+    pub excluded: Vec<Uuid>,
+    /// When last set.
+    pub update_time: Option<DateTime<Utc>>,
+}
+
+/// An interaction with a served recommendation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interaction {
+    /// "impression" or "click".
+    pub kind: &'static str,
+    /// The paper whose rail it was on.
+    pub source: Uuid,
+    /// The recommended paper.
+    pub target: Uuid,
+    /// Its position, from 1.
+    pub position: i32,
+    /// The partner that served it ("" for first-party pages).
+    pub partner: String,
+}
+
+/// Impressions and clicks of one slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// The slice's key.
+    pub key: String,
+    /// Impressions.
+    pub impressions: i64,
+    /// Clicks.
+    pub clicks: i64,
+}
+
+/// The recommendations database.
+#[derive(Debug, Clone)]
+pub struct RecStore {
+    /// The service's own database.
+    db: Database,
+}
+
+const PAPER_COLUMNS: [&str; 12] = [
+    "id",
+    "version",
+    "published",
+    "slug",
+    "external_id",
+    "title",
+    "summary",
+    "body",
+    "publication_type",
+    "topics",
+    "author_ids",
+    "publish_time",
+];
+
+impl RecStore {
+    /// The store over `db`, whose migrations have run.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Applies a paper's state if `paper.version` is newer than the one held, and logs the
+    /// change for the replicas' indexes.
+    pub async fn apply_paper(&self, paper: &RecPaper) -> Result<Outcome, DbErr> {
+        let topics =
+            serde_json::to_string(&paper.topics).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let authors =
+            serde_json::to_string(&paper.author_ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let mut upsert = Query::insert();
+        upsert
+            .into_table(a("rec_papers"))
+            .columns(PAPER_COLUMNS.map(a))
+            .on_conflict(
+                OnConflict::column(a("id"))
+                    .update_columns(PAPER_COLUMNS[1..].iter().map(|c| a(c)))
+                    .action_and_where(
+                        Expr::col((a("rec_papers"), a("version")))
+                            .lt(Expr::col((a("excluded"), a("version")))),
+                    )
+                    .to_owned(),
+            );
+        upsert
+            .values([
+                paper.id.into(),
+                paper.version.into(),
+                paper.published.into(),
+                paper.slug.clone().into(),
+                paper.external_id.clone().into(),
+                paper.title.clone().into(),
+                paper.summary.clone().into(),
+                paper.body.clone().into(),
+                paper.publication_type.into(),
+                topics.into(),
+                authors.into(),
+                paper.publish_time.into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        // Every slug a paper was published under keeps resolving to it, like the papers
+        // service's former slugs.
+        let remember = if paper.published && !paper.slug.is_empty() {
+            let mut slug = Query::insert();
+            slug.into_table(a("rec_slugs"))
+                .columns([a("slug"), a("paper_id")])
+                .on_conflict(
+                    OnConflict::column(a("slug"))
+                        .update_column(a("paper_id"))
+                        .to_owned(),
+                );
+            slug.values([paper.slug.clone().into(), paper.id.into()])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            Some(slug)
+        } else {
+            None
+        };
+        self.apply(&upsert, remember.as_ref(), Changed::Paper(paper.id))
+            .await
+    }
+
+    /// Every slug published papers had, with the paper it leads to.
+    pub async fn slugs(&self) -> Result<Vec<(String, Uuid)>, DbErr> {
+        let select = Query::select()
+            .columns([a("slug"), a("paper_id")])
+            .from(a("rec_slugs"))
+            .to_owned();
+        let conn = self.db.conn();
+        conn.query_all(StatementBuilder::build(
+            &select,
+            &conn.get_database_backend(),
+        ))
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("", "slug")?, row.try_get("", "paper_id")?)))
+        .collect()
+    }
+
+    /// Applies an author's name (or deletion) if `version` is newer than the one held.
+    pub async fn apply_author(
+        &self,
+        id: Uuid,
+        version: i64,
+        name: &str,
+        deleted: bool,
+    ) -> Result<Outcome, DbErr> {
+        let mut upsert = Query::insert();
+        upsert
+            .into_table(a("rec_authors"))
+            .columns([a("id"), a("version"), a("name"), a("deleted")])
+            .on_conflict(
+                OnConflict::column(a("id"))
+                    .update_columns([a("version"), a("name"), a("deleted")])
+                    .action_and_where(
+                        Expr::col((a("rec_authors"), a("version")))
+                            .lt(Expr::col((a("excluded"), a("version")))),
+                    )
+                    .to_owned(),
+            );
+        upsert
+            .values([id.into(), version.into(), name.into(), deleted.into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        self.apply(&upsert, None, Changed::Author(id)).await
+    }
+
+    async fn apply(
+        &self,
+        upsert: &sea_orm::sea_query::InsertStatement,
+        also: Option<&sea_orm::sea_query::InsertStatement>,
+        changed: Changed,
+    ) -> Result<Outcome, DbErr> {
+        let tx = self.db.begin_write().await?;
+        let result = async {
+            let backend = tx.get_database_backend();
+            let applied = tx
+                .execute(StatementBuilder::build(upsert, &backend))
+                .await?
+                .rows_affected();
+            if applied == 0 {
+                return Ok(Outcome::Stale);
+            }
+            if let Some(also) = also {
+                tx.execute(StatementBuilder::build(also, &backend)).await?;
+            }
+            let (paper, author): (Option<Uuid>, Option<Uuid>) = match changed {
+                Changed::Paper(id) => (Some(id), None),
+                Changed::Author(id) => (None, Some(id)),
+            };
+            let mut log = Query::insert();
+            log.into_table(a("rec_changes")).columns([
+                a("paper_id"),
+                a("author_id"),
+                a("created_at"),
+            ]);
+            log.values([paper.into(), author.into(), Utc::now().into()])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            tx.execute(StatementBuilder::build(&log, &backend)).await?;
+            Ok(Outcome::Applied)
+        }
+        .await;
+        tx.finish(result).await
+    }
+
+    /// Published papers, in pages of `limit` after id `after`.
+    pub async fn published(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<RecPaper>, DbErr> {
+        let mut select = Query::select();
+        select
+            .columns(PAPER_COLUMNS.map(a))
+            .from(a("rec_papers"))
+            .and_where(Expr::col(a("published")).eq(true))
+            .order_by(a("id"), Order::Asc)
+            .limit(limit);
+        if let Some(after) = after {
+            select.and_where(Expr::col(a("id")).gt(after));
+        }
+        self.papers(&select).await
+    }
+
+    /// One paper's row, published or not.
+    pub async fn paper(&self, id: Uuid) -> Result<Option<RecPaper>, DbErr> {
+        let select = Query::select()
+            .columns(PAPER_COLUMNS.map(a))
+            .from(a("rec_papers"))
+            .and_where(Expr::col(a("id")).eq(id))
+            .to_owned();
+        Ok(self.papers(&select).await?.pop())
+    }
+
+    async fn papers(
+        &self,
+        select: &sea_orm::sea_query::SelectStatement,
+    ) -> Result<Vec<RecPaper>, DbErr> {
+        let conn = self.db.conn();
+        let rows = conn
+            .query_all(StatementBuilder::build(
+                select,
+                &conn.get_database_backend(),
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let topics: String = row.try_get("", "topics")?;
+                let authors: String = row.try_get("", "author_ids")?;
+                Ok(RecPaper {
+                    id: row.try_get("", "id")?,
+                    version: row.try_get("", "version")?,
+                    published: row.try_get("", "published")?,
+                    slug: row.try_get("", "slug")?,
+                    external_id: row.try_get("", "external_id")?,
+                    title: row.try_get("", "title")?,
+                    summary: row.try_get("", "summary")?,
+                    body: row.try_get("", "body")?,
+                    publication_type: row.try_get("", "publication_type")?,
+                    topics: serde_json::from_str(&topics)
+                        .map_err(|e| DbErr::Custom(format!("rec_papers.topics: {e}")))?,
+                    author_ids: serde_json::from_str(&authors)
+                        .map_err(|e| DbErr::Custom(format!("rec_papers.author_ids: {e}")))?,
+                    publish_time: row.try_get("", "publish_time")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every author's name, deleted ones excluded.
+    pub async fn author_names(&self) -> Result<Vec<(Uuid, String)>, DbErr> {
+        let select = Query::select()
+            .columns([a("id"), a("name")])
+            .from(a("rec_authors"))
+            .and_where(Expr::col(a("deleted")).eq(false))
+            .to_owned();
+        let conn = self.db.conn();
+        conn.query_all(StatementBuilder::build(
+            &select,
+            &conn.get_database_backend(),
+        ))
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
+        .collect()
+    }
+
+    /// One author's name, unless deleted or unknown.
+    pub async fn author_name(&self, id: Uuid) -> Result<Option<String>, DbErr> {
+        let select = Query::select()
+            .column(a("name"))
+            .from(a("rec_authors"))
+            .and_where(Expr::col(a("id")).eq(id))
+            .and_where(Expr::col(a("deleted")).eq(false))
+            .to_owned();
+        let conn = self.db.conn();
+        match conn
+            .query_one(StatementBuilder::build(
+                &select,
+                &conn.get_database_backend(),
+            ))
+            .await?
+        {
+            Some(row) => Ok(Some(row.try_get("", "name")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The last change-log position (0 when empty).
+    pub async fn last_change(&self) -> Result<i64, DbErr> {
+        let select = Query::select()
+            .expr_as(Func::max(Expr::col(a("seq"))), a("seq"))
+            .from(a("rec_changes"))
+            .to_owned();
+        let conn = self.db.conn();
+        let row = conn
+            .query_one(StatementBuilder::build(
+                &select,
+                &conn.get_database_backend(),
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<i64>>("", "seq")?.unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    /// Up to `limit` changes logged after position `after`, in order.
+    pub async fn changes_since(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, Changed)>, DbErr> {
+        let select = Query::select()
+            .columns([a("seq"), a("paper_id"), a("author_id")])
+            .from(a("rec_changes"))
+            .and_where(Expr::col(a("seq")).gt(after))
+            .order_by(a("seq"), Order::Asc)
+            .limit(limit)
+            .to_owned();
+        let conn = self.db.conn();
+        let rows = conn
+            .query_all(StatementBuilder::build(
+                &select,
+                &conn.get_database_backend(),
+            ))
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let seq: i64 = row.try_get("", "seq")?;
+            let paper: Option<Uuid> = row.try_get("", "paper_id")?;
+            let author: Option<Uuid> = row.try_get("", "author_id")?;
+            match (paper, author) {
+                (Some(p), _) => out.push((seq, Changed::Paper(p))),
+                (None, Some(a)) => out.push((seq, Changed::Author(a))),
+                (None, None) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets change-log entries older than `before` (replicas older than that rebuild).
+    pub async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
+        let tx = self.db.begin_write().await?;
+        let stmt = Query::delete()
+            .from_table(a("rec_changes"))
+            .and_where(Expr::col(a("created_at")).lt(before))
+            .to_owned();
+        let result = tx
+            .execute(StatementBuilder::build(&stmt, &tx.get_database_backend()))
+            .await
+            .map(|r| r.rows_affected());
+        tx.finish(result).await
+    }
+
+    /// A paper's overrides (empty when none were set).
+    pub async fn overrides(&self, paper: Uuid) -> Result<Overrides, DbErr> {
+        let select = Query::select()
+            .columns([a("pinned"), a("excluded"), a("update_time")])
+            .from(a("rec_overrides"))
+            .and_where(Expr::col(a("paper_id")).eq(paper))
+            .to_owned();
+        let conn = self.db.conn();
+        let Some(row) = conn
+            .query_one(StatementBuilder::build(
+                &select,
+                &conn.get_database_backend(),
+            ))
+            .await?
+        else {
+            return Ok(Overrides::default());
+        };
+        let pinned: String = row.try_get("", "pinned")?;
+        let excluded: String = row.try_get("", "excluded")?;
+        Ok(Overrides {
+            pinned: serde_json::from_str(&pinned)
+                .map_err(|e| DbErr::Custom(format!("rec_overrides.pinned: {e}")))?,
+            excluded: serde_json::from_str(&excluded)
+                .map_err(|e| DbErr::Custom(format!("rec_overrides.excluded: {e}")))?,
+            update_time: row.try_get("", "update_time")?,
+        })
+    }
+
+    /// Replaces a paper's overrides.
+    pub async fn set_overrides(&self, paper: Uuid, overrides: &Overrides) -> Result<(), DbErr> {
+        let pinned =
+            serde_json::to_string(&overrides.pinned).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let excluded =
+            serde_json::to_string(&overrides.excluded).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let mut upsert = Query::insert();
+        upsert
+            .into_table(a("rec_overrides"))
+            .columns([a("paper_id"), a("pinned"), a("excluded"), a("update_time")])
+            .on_conflict(
+                OnConflict::column(a("paper_id"))
+                    .update_columns([a("pinned"), a("excluded"), a("update_time")])
+                    .to_owned(),
+            );
+        upsert
+            .values([
+                paper.into(),
+                pinned.into(),
+                excluded.into(),
+                overrides.update_time.unwrap_or_else(Utc::now).into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let tx = self.db.begin_write().await?;
+        let result = async {
+            let backend = tx.get_database_backend();
+            tx.execute(StatementBuilder::build(&upsert, &backend))
+                .await?;
+            // Other replicas reload the paper's overrides from the change log.
+            let mut log = Query::insert();
+            log.into_table(a("rec_changes"))
+                .columns([a("paper_id"), a("created_at")]);
+            log.values([paper.into(), Utc::now().into()])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            tx.execute(StatementBuilder::build(&log, &backend)).await?;
+            Ok(())
+        }
+        .await;
+        tx.finish(result).await
+    }
+
+    /// Every paper's overrides.
+    pub async fn all_overrides(&self) -> Result<Vec<Uuid>, DbErr> {
+        let select = Query::select()
+            .column(a("paper_id"))
+            .from(a("rec_overrides"))
+            .to_owned();
+        let conn = self.db.conn();
+        conn.query_all(StatementBuilder::build(
+            &select,
+            &conn.get_database_backend(),
+        ))
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<Uuid>("", "paper_id"))
+        .collect()
+    }
+
+    /// Records an interaction.
+    pub async fn record(&self, interaction: &Interaction) -> Result<(), DbErr> {
+        let mut insert = Query::insert();
+        insert.into_table(a("rec_interactions")).columns([
+            a("kind"),
+            a("source_id"),
+            a("target_id"),
+            a("position"),
+            a("partner"),
+            a("created_at"),
+        ]);
+        insert
+            .values([
+                interaction.kind.into(),
+                interaction.source.into(),
+                interaction.target.into(),
+                interaction.position.into(),
+                interaction.partner.clone().into(),
+                Utc::now().into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let tx = self.db.begin_write().await?;
+        let result = tx
+            .execute(StatementBuilder::build(&insert, &tx.get_database_backend()))
+            .await
+            .map(drop);
+        tx.finish(result).await
+    }
+
+    /// Impressions and clicks grouped by `column` ("position" or "partner"), for `partner`
+    /// (all when `None`) since `since`.
+    pub async fn counts(
+        &self,
+        column: &str,
+        partner: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Counts>, DbErr> {
+        let mut select = Query::select();
+        select
+            .expr_as(Expr::col(a(column)), a("k"))
+            .expr_as(Expr::col(a("kind")), a("kind"))
+            .expr_as(Func::count(Expr::col(a("id"))), a("n"))
+            .from(a("rec_interactions"))
+            .group_by_col(a(column))
+            .group_by_col(a("kind"))
+            .order_by(a(column), Order::Asc);
+        if let Some(partner) = partner {
+            select.and_where(Expr::col(a("partner")).eq(partner));
+        }
+        if let Some(since) = since {
+            select.and_where(Expr::col(a("created_at")).gte(since));
+        }
+        let conn = self.db.conn();
+        let rows = conn
+            .query_all(StatementBuilder::build(
+                &select,
+                &conn.get_database_backend(),
+            ))
+            .await?;
+        let mut out: Vec<Counts> = Vec::new();
+        for row in rows {
+            let key = if column == "position" {
+                row.try_get::<i32>("", "k")?.to_string()
+            } else {
+                row.try_get::<String>("", "k")?
+            };
+            let kind: String = row.try_get("", "kind")?;
+            let n: i64 = row.try_get("", "n")?;
+            let slot = match out.iter_mut().find(|c| c.key == key) {
+                Some(c) => c,
+                None => {
+                    out.push(Counts {
+                        key: key.clone(),
+                        impressions: 0,
+                        clicks: 0,
+                    });
+                    let last = out.len() - 1;
+                    &mut out[last]
+                }
+            };
+            if kind == "click" {
+                slot.clicks += n;
+            } else {
+                slot.impressions += n;
+            }
+        }
+        Ok(out)
+    }
+}
