@@ -106,7 +106,7 @@ macro_rules! text_type {
 
 text_type!(
     /// A paper's title, one line.
-    Title, min = 1, max = 300, line
+    Title, min = 1, max = 600, line
 );
 text_type!(
     /// "About the Paper".
@@ -144,10 +144,10 @@ mod tests {
 
     #[test]
     fn counts_characters_not_bytes() {
-        assert!(Title::parse(&"é".repeat(300)).is_ok());
+        assert!(Title::parse(&"é".repeat(600)).is_ok());
         assert_eq!(
-            Title::parse(&"é".repeat(301)).unwrap_err(),
-            "must be at most 300 characters (got 301)"
+            Title::parse(&"é".repeat(601)).unwrap_err(),
+            "must be at most 600 characters (got 601)"
         );
         assert_eq!(
             Summary::parse(&"x".repeat(10_001)).unwrap_err(),
@@ -189,10 +189,10 @@ mod tests {
         }
 
         #[test]
-        fn titles_are_one_trimmed_line(s in "\\PC{0,320}") {
+        fn titles_are_one_trimmed_line(s in "\\PC{0,640}") {
             if let Ok(t) = Title::parse(&s) {
                 prop_assert!(!t.as_str().contains('\n'));
-                prop_assert!((1..=300).contains(&t.as_str().chars().count()));
+                prop_assert!((1..=600).contains(&t.as_str().chars().count()));
                 prop_assert_eq!(Title::parse(t.as_str()), Ok(t));
             }
         }

@@ -7,10 +7,10 @@ use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
 use imprint_platform::request::{optional_version, required, required_version};
 use imprint_proto::authors::author_service_server::AuthorService;
 use imprint_proto::authors::{
-    BatchGetAuthorsRequest, BatchGetAuthorsResponse, CreateAuthorRequest, CreateAuthorResponse,
-    DeleteAuthorRequest, DeleteAuthorResponse, GetAuthorRequest, GetAuthorResponse,
-    ListAuthorsRequest, ListAuthorsResponse, UpdateAuthorRequest, UpdateAuthorResponse,
-    get_author_request,
+    BatchCreateAuthorsRequest, BatchCreateAuthorsResponse, BatchGetAuthorsRequest,
+    BatchGetAuthorsResponse, CreateAuthorRequest, CreateAuthorResponse, DeleteAuthorRequest,
+    DeleteAuthorResponse, GetAuthorRequest, GetAuthorResponse, ListAuthorsRequest,
+    ListAuthorsResponse, UpdateAuthorRequest, UpdateAuthorResponse, get_author_request,
 };
 use imprint_proto::convert::author_input;
 use tonic::{Request, Response, Status};
@@ -49,6 +49,28 @@ impl AuthorService for AuthorsGrpc {
             .map_err(|e| e.under("author"))?;
         Ok(Response::new(CreateAuthorResponse {
             author: Some((&created).into()),
+        }))
+    }
+
+    async fn batch_create_authors(
+        &self,
+        request: Request<BatchCreateAuthorsRequest>,
+    ) -> Result<Response<BatchCreateAuthorsResponse>, Status> {
+        let requests = request.into_inner().requests;
+        let mut v = Violations::new();
+        let mut inputs = Vec::with_capacity(requests.len());
+        for (i, create) in requests.iter().enumerate() {
+            match &create.author {
+                Some(author) => inputs.push(author_input(author)),
+                None => v.push(format!("requests[{i}].author"), "is required"),
+            }
+        }
+        if !v.is_empty() {
+            return Err(ServiceError::from(v).into());
+        }
+        let created = self.service.batch_create(&inputs).await?;
+        Ok(Response::new(BatchCreateAuthorsResponse {
+            authors: created.iter().map(Into::into).collect(),
         }))
     }
 

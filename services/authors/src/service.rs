@@ -21,6 +21,19 @@ use crate::storage::{AuthorStore, ListKey};
 /// Most ids one `BatchGetAuthors` call may ask for.
 pub const MAX_BATCH: usize = 1000;
 
+/// Most authors one `BatchCreateAuthors` call may create.
+pub const MAX_CREATE_BATCH: usize = 500;
+
+/// An author from `input` (not stored yet) and the slug it asks for.
+fn new_author(input: &AuthorInput) -> Result<(Author, SlugChoice), Violations> {
+    let (slug, fields) = AuthorFields::parse(input)?;
+    let base = Slug::derive(fields.name.as_str(), "author");
+    Ok((
+        Author::new(base.clone(), fields, time::now()),
+        SlugChoice::new(slug, base),
+    ))
+}
+
 /// How a client names an author.
 pub type AuthorKey = Key<AuthorId>;
 
@@ -41,16 +54,59 @@ impl AuthorsService {
 
     /// Creates an author; derives a free slug from the name when none is given.
     pub async fn create(&self, input: &AuthorInput) -> Result<Author, ServiceError> {
-        let (slug, fields) = AuthorFields::parse(input)?;
-        self.check_orcid_free(fields.orcid.as_ref(), None).await?;
-        let base = Slug::derive(fields.name.as_str(), "author");
-        let mut author = Author::new(base.clone(), fields, time::now());
+        let (mut author, choice) = new_author(input)?;
+        self.check_orcid_free(author.fields.orcid.as_ref(), None)
+            .await?;
         self.store
-            .insert(&mut author, &SlugChoice::new(slug, base))
+            .insert(&mut author, &choice)
             .await
             .map_err(|e| e.for_resource("author", &author.id))?;
         tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
         Ok(author)
+    }
+
+    /// Creates up to [`MAX_CREATE_BATCH`] authors at once, all or none. Violations are named
+    /// `requests[i].author.…`.
+    pub async fn batch_create(&self, inputs: &[AuthorInput]) -> Result<Vec<Author>, ServiceError> {
+        if inputs.len() > MAX_CREATE_BATCH {
+            return Err(Violations::one(
+                "requests",
+                format!(
+                    "at most {MAX_CREATE_BATCH} authors per call (got {})",
+                    inputs.len()
+                ),
+            )
+            .into());
+        }
+        let mut v = Violations::new();
+        let mut authors = Vec::with_capacity(inputs.len());
+        let mut orcids: HashMap<String, usize> = HashMap::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let prefix = format!("requests[{i}].author");
+            let Some((author, choice)) = v.nested(&prefix, new_author(input)) else {
+                continue;
+            };
+            if let Some(orcid) = &author.fields.orcid {
+                if let Some(first) = orcids.insert(orcid.to_string(), i) {
+                    v.push(
+                        format!("{prefix}.orcid"),
+                        format!("{orcid} is also the ORCID iD of requests[{first}]"),
+                    );
+                } else if let Err(e) = self.check_orcid_free(Some(orcid), None).await {
+                    v.push(format!("{prefix}.orcid"), e.to_string());
+                }
+            }
+            authors.push((author, choice));
+        }
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        self.store
+            .insert_batch(&mut authors)
+            .await
+            .map_err(|e| e.for_resource("author", &"in this batch"))?;
+        tracing::info!(authors = authors.len(), "authors created in a batch");
+        Ok(authors.into_iter().map(|(a, _)| a).collect())
     }
 
     /// One author.

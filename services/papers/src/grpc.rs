@@ -10,15 +10,15 @@ use imprint_proto::convert::{
 };
 use imprint_proto::papers::paper_service_server::PaperService;
 use imprint_proto::papers::{
-    self as pb, CreatePaperRequest, CreatePaperResponse, DeletePaperRequest, DeletePaperResponse,
-    GetPaperRequest, GetPaperResponse, ListPaperRevisionsRequest, ListPaperRevisionsResponse,
-    ListPapersRequest, ListPapersResponse, PublishPaperRequest, PublishPaperResponse,
-    UnpublishPaperRequest, UnpublishPaperResponse, UpdatePaperRequest, UpdatePaperResponse,
-    get_paper_request,
+    self as pb, BatchCreatePapersRequest, BatchCreatePapersResponse, CreatePaperRequest,
+    CreatePaperResponse, DeletePaperRequest, DeletePaperResponse, GetPaperRequest,
+    GetPaperResponse, ListPaperRevisionsRequest, ListPaperRevisionsResponse, ListPapersRequest,
+    ListPapersResponse, PublishPaperRequest, PublishPaperResponse, UnpublishPaperRequest,
+    UnpublishPaperResponse, UpdatePaperRequest, UpdatePaperResponse, get_paper_request,
 };
 use tonic::{Request, Response, Status};
 
-use crate::service::{PaperKey, PapersService};
+use crate::service::{BatchItem, MAX_BATCH, PaperKey, PapersService};
 use crate::storage::{ListFilter, Revision, RevisionKind};
 
 /// The gRPC face of [`PapersService`].
@@ -135,6 +135,50 @@ impl PaperService for PapersGrpc {
             .map_err(|e| e.under("paper"))?;
         Ok(Response::new(CreatePaperResponse {
             paper: Some((&created).into()),
+        }))
+    }
+
+    async fn batch_create_papers(
+        &self,
+        request: Request<BatchCreatePapersRequest>,
+    ) -> Result<Response<BatchCreatePapersResponse>, Status> {
+        let request = request.into_inner();
+        if request.requests.len() > MAX_BATCH {
+            return Err(ServiceError::from(Violations::one(
+                "requests",
+                format!(
+                    "at most {MAX_BATCH} papers per call (got {})",
+                    request.requests.len()
+                ),
+            ))
+            .into());
+        }
+        let mut v = Violations::new();
+        let mut items = Vec::with_capacity(request.requests.len());
+        for (i, create) in request.requests.iter().enumerate() {
+            let prefix = format!("requests[{i}].paper");
+            let Some(paper) = &create.paper else {
+                v.push(prefix, "is required");
+                continue;
+            };
+            let publish_at = match paper.publish_time.as_ref().map(from_timestamp) {
+                Some(Ok(at)) if request.publish => Some(at),
+                Some(Err(e)) if request.publish => {
+                    v.push(format!("{prefix}.publish_time"), e);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(input) = v.nested(&prefix, paper_input(paper)) {
+                items.push(BatchItem { input, publish_at });
+            }
+        }
+        if !v.is_empty() {
+            return Err(ServiceError::from(v).into());
+        }
+        let created = self.service.batch_create(&items, request.publish).await?;
+        Ok(Response::new(BatchCreatePapersResponse {
+            papers: created.iter().map(Into::into).collect(),
         }))
     }
 

@@ -15,7 +15,34 @@ use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use tonic::transport::Channel;
 
-use crate::storage::{ListFilter, PaperStore, Revision, RevisionKind};
+use crate::storage::{ListFilter, NewRow, PaperStore, Revision, RevisionKind};
+use std::collections::HashMap;
+
+/// Most papers per [`PapersService::batch_create`].
+pub const MAX_BATCH: usize = 200;
+
+/// One paper of a batch.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// What to create.
+    pub input: PaperInput,
+    /// When publishing, the publication date to record (else now).
+    pub publish_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A draft from `input` (not stored yet) and the slug it asks for.
+fn new_draft(input: &PaperInput) -> Result<(Paper, SlugChoice), Violations> {
+    let (slug, fields) = PaperFields::parse(input)?;
+    let external_id = if input.external_id.trim().is_empty() {
+        None
+    } else {
+        Some(ExternalId::parse(&input.external_id).map_err(|e| Violations::one("external_id", e))?)
+    };
+    let base = Slug::derive(fields.title.as_str(), "paper");
+    let mut paper = Paper::new_draft(base.clone(), fields, time::now());
+    paper.external_id = external_id;
+    Ok((paper, SlugChoice::new(slug, base)))
+}
 
 /// How a client names a paper.
 pub type PaperKey = Key<PaperId>;
@@ -37,31 +64,138 @@ impl PapersService {
 
     /// Creates a draft; derives a free slug from the title when none is given.
     pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
-        let (slug, fields) = PaperFields::parse(input)?;
-        let external_id = if input.external_id.trim().is_empty() {
-            None
-        } else {
-            Some(
-                ExternalId::parse(&input.external_id)
-                    .map_err(|e| Violations::one("external_id", e))?,
-            )
-        };
-        self.check_authors_exist(&fields.author_ids, &[]).await?;
-        let base = Slug::derive(fields.title.as_str(), "paper");
-        let mut paper = Paper::new_draft(base.clone(), fields, time::now());
-        paper.external_id = external_id;
+        let (paper, choice) = new_draft(input)?;
+        self.check_authors_exist(&paper.fields.author_ids, &[])
+            .await?;
         let mut revision = Revision {
             kind: RevisionKind::Created,
             changed_fields: Vec::new(),
             paper,
         };
         self.store
-            .insert(&mut revision, &SlugChoice::new(slug, base))
+            .insert(&mut revision, &choice)
             .await
             .map_err(|e| e.for_resource("paper", &revision.paper.id))?;
         let paper = revision.paper;
         tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
         Ok(paper)
+    }
+
+    /// Creates up to [`MAX_BATCH`] papers at once, all or none, publishing each when `publish`
+    /// (at its `publish_at` when given). Violations are named `requests[i].paper.…`.
+    pub async fn batch_create(
+        &self,
+        items: &[BatchItem],
+        publish: bool,
+    ) -> Result<Vec<Paper>, ServiceError> {
+        if items.len() > MAX_BATCH {
+            return Err(Violations::one(
+                "requests",
+                format!("at most {MAX_BATCH} papers per call (got {})", items.len()),
+            )
+            .into());
+        }
+        let mut v = Violations::new();
+        let mut rows = Vec::with_capacity(items.len());
+        let mut external_ids: HashMap<String, usize> = HashMap::new();
+        let now = time::now();
+        for (i, item) in items.iter().enumerate() {
+            let prefix = format!("requests[{i}].paper");
+            let Some((paper, choice)) = v.nested(&prefix, new_draft(&item.input)) else {
+                continue;
+            };
+            if let Some(external) = &paper.external_id
+                && let Some(first) = external_ids.insert(external.to_string(), i)
+            {
+                v.push(
+                    format!("{prefix}.external_id"),
+                    format!("{external} is also the external id of requests[{first}]"),
+                );
+            }
+            let published = if publish {
+                let mut next = paper.clone();
+                match next.publish(item.publish_at, now) {
+                    Ok(_) => {
+                        next.version += 1;
+                        Some(Revision {
+                            kind: RevisionKind::Published,
+                            changed_fields: vec!["status".to_owned(), "publish_time".to_owned()],
+                            paper: next,
+                        })
+                    }
+                    Err(WorkflowError::BadPublishTime(m)) => {
+                        v.push(format!("{prefix}.publish_time"), m);
+                        None
+                    }
+                    Err(_) => {
+                        v.push(
+                            format!("{prefix}.author_ids"),
+                            "a paper published at once needs at least one author",
+                        );
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            rows.push((
+                i,
+                NewRow {
+                    created: Revision {
+                        kind: RevisionKind::Created,
+                        changed_fields: Vec::new(),
+                        paper,
+                    },
+                    published,
+                    choice,
+                },
+            ));
+        }
+        // Every credited author must exist: asked once for the whole batch.
+        let mut wanted: Vec<AuthorId> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (_, row) in &rows {
+            for id in row.created.paper.fields.author_ids.as_slice() {
+                if seen.insert(*id) {
+                    wanted.push(*id);
+                }
+            }
+        }
+        let mut missing = std::collections::HashSet::new();
+        for chunk in wanted.chunks(1_000) {
+            missing.extend(self.missing_authors(chunk).await?);
+        }
+        for (i, row) in &rows {
+            for (j, id) in row
+                .created
+                .paper
+                .fields
+                .author_ids
+                .as_slice()
+                .iter()
+                .enumerate()
+            {
+                if missing.contains(id) {
+                    v.push(
+                        format!("requests[{i}].paper.author_ids[{j}]"),
+                        format!("author {id} does not exist; create the author first"),
+                    );
+                }
+            }
+        }
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        let mut rows: Vec<NewRow> = rows.into_iter().map(|(_, row)| row).collect();
+        self.store
+            .insert_batch(&mut rows)
+            .await
+            .map_err(|e| e.for_resource("paper", &"in this batch"))?;
+        tracing::info!(papers = rows.len(), publish, "papers created in a batch");
+        Ok(rows
+            .into_iter()
+            .map(|row| row.published.unwrap_or(row.created).paper)
+            .collect())
     }
 
     /// One paper.
@@ -319,27 +453,19 @@ impl PapersService {
         ids: &AuthorIds,
         already_credited: &[imprint_domain::AuthorId],
     ) -> Result<(), ServiceError> {
-        let to_check: Vec<String> = ids
+        let to_check: Vec<AuthorId> = ids
             .as_slice()
             .iter()
             .filter(|id| !already_credited.contains(id))
-            .map(ToString::to_string)
+            .copied()
             .collect();
         if to_check.is_empty() {
             return Ok(());
         }
-        let missing = self
-            .authors
-            .clone()
-            .batch_get_authors(BatchGetAuthorsRequest { ids: to_check })
-            .await
-            .map_err(|status| from_peer("authors", &status))?
-            .into_inner()
-            .missing_ids;
+        let missing = self.missing_authors(&to_check).await?;
         let mut violations = Violations::new();
         for (i, id) in ids.as_slice().iter().enumerate() {
-            let id = id.to_string();
-            if missing.contains(&id) {
+            if missing.contains(id) {
                 violations.push(
                     format!("author_ids[{i}]"),
                     format!("author {id} does not exist; create the author first"),
@@ -347,6 +473,25 @@ impl PapersService {
             }
         }
         violations.into_result(|| ()).map_err(ServiceError::from)
+    }
+
+    /// Which of `ids` (at most 1,000) the authors service does not know.
+    async fn missing_authors(&self, ids: &[AuthorId]) -> Result<Vec<AuthorId>, ServiceError> {
+        let missing = self
+            .authors
+            .clone()
+            .batch_get_authors(BatchGetAuthorsRequest {
+                ids: ids.iter().map(ToString::to_string).collect(),
+            })
+            .await
+            .map_err(|status| from_peer("authors", &status))?
+            .into_inner()
+            .missing_ids;
+        Ok(ids
+            .iter()
+            .filter(|id| missing.contains(&id.to_string()))
+            .copied()
+            .collect())
     }
 }
 

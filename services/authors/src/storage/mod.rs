@@ -64,20 +64,35 @@ impl AuthorStore {
 
     /// Stores a new author under the slug `choice` resolves to, which it sets.
     pub async fn insert(&self, author: &mut Author, choice: &SlugChoice) -> Result<(), WriteError> {
+        let mut batch = [(author.clone(), choice.clone())];
+        self.insert_batch(&mut batch).await?;
+        let [(stored, _)] = batch;
+        *author = stored;
+        Ok(())
+    }
+
+    /// Stores new authors in one transaction, all or none, each under the slug its choice
+    /// resolves to (which it sets), with their events.
+    pub async fn insert_batch(
+        &self,
+        authors: &mut [(Author, SlugChoice)],
+    ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
-            author.slug = SLUGS
-                .claim_choice(&*tx, choice, author.id.as_uuid())
-                .await?;
-            let mut row = to_active(author);
-            row.id = Set(author.id.as_uuid());
-            Entity::insert(row)
-                .exec_without_returning(&*tx)
-                .await
-                .map_err(|e| unique_error(e, author))?;
-            self.events
-                .emit(&*tx, &author_event(AUTHOR_CREATED, author))
-                .await?;
+            for (author, choice) in authors.iter_mut() {
+                author.slug = SLUGS
+                    .claim_choice(&*tx, choice, author.id.as_uuid())
+                    .await?;
+                let mut row = to_active(author);
+                row.id = Set(author.id.as_uuid());
+                Entity::insert(row)
+                    .exec_without_returning(&*tx)
+                    .await
+                    .map_err(|e| unique_error(e, author))?;
+                self.events
+                    .emit(&*tx, &author_event(AUTHOR_CREATED, author))
+                    .await?;
+            }
             Ok(())
         }
         .await;

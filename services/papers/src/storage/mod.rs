@@ -77,6 +77,17 @@ pub struct Revision {
     pub paper: Paper,
 }
 
+/// A new paper: its creation and, when it is published at once, its publication.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    /// The draft as created (version 1).
+    pub created: Revision,
+    /// The paper as published (version 2), stored in its place.
+    pub published: Option<Revision>,
+    /// The slug it asks for.
+    pub choice: SlugChoice,
+}
+
 /// List filters; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -116,21 +127,45 @@ impl PaperStore {
         revision: &mut Revision,
         choice: &SlugChoice,
     ) -> Result<(), WriteError> {
+        let mut rows = [NewRow {
+            created: revision.clone(),
+            published: None,
+            choice: choice.clone(),
+        }];
+        self.insert_batch(&mut rows).await?;
+        let [row] = rows;
+        *revision = row.created;
+        Ok(())
+    }
+
+    /// Stores new papers in one transaction, all or none, each under the slug its choice
+    /// resolves to (which it sets), with its revisions and events.
+    pub async fn insert_batch(&self, rows: &mut [NewRow]) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
-            revision.paper.slug = SLUGS
-                .claim_choice(&*tx, choice, revision.paper.id.as_uuid())
-                .await?;
-            let p = &revision.paper;
-            let mut row = to_active(p);
-            row.id = Set(p.id.as_uuid());
-            paper::Entity::insert(row)
-                .exec_without_returning(&*tx)
-                .await
-                .map_err(|e| slug_error(e, p))?;
-            write_indexes(&tx, p).await?;
-            write_revision(&tx, revision).await?;
-            self.events.emit(&*tx, &paper_event(revision)).await?;
+            for new in rows.iter_mut() {
+                let id = new.created.paper.id.as_uuid();
+                let slug = SLUGS.claim_choice(&*tx, &new.choice, id).await?;
+                if let Some(published) = &mut new.published {
+                    published.paper.slug = slug.clone();
+                }
+                new.created.paper.slug = slug;
+                let p = new
+                    .published
+                    .as_ref()
+                    .map_or(&new.created.paper, |r| &r.paper);
+                let mut row = to_active(p);
+                row.id = Set(id);
+                paper::Entity::insert(row)
+                    .exec_without_returning(&*tx)
+                    .await
+                    .map_err(|e| slug_error(e, p))?;
+                write_indexes(&tx, p).await?;
+                for revision in std::iter::once(&new.created).chain(&new.published) {
+                    write_revision(&tx, revision).await?;
+                    self.events.emit(&*tx, &paper_event(revision)).await?;
+                }
+            }
             Ok(())
         }
         .await;
