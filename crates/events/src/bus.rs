@@ -44,7 +44,40 @@ pub trait Handler: Send + Sync + 'static {
     fn bindings(&self) -> &'static [&'static str];
     /// Applies `event`; the future resolves after the handler's own commit.
     fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a>;
+    /// Applies `events` in order: per event its outcome, or why it can never be handled. A
+    /// handler may commit them together (one transaction for a bulk import's thousands of
+    /// events); the default handles them one by one. On a passing failure, the events it
+    /// handled before are in the error and the rest are delivered again.
+    fn handle_batch<'a>(&'a self, events: &'a [&'a Event]) -> BatchFuture<'a> {
+        Box::pin(async move {
+            let mut handled = Vec::with_capacity(events.len());
+            for event in events {
+                match self.handle(event).await {
+                    Ok(outcome) => handled.push(Ok(outcome)),
+                    Err(HandlerError::Reject(e)) => handled.push(Err(e)),
+                    Err(HandlerError::Retry(error)) => return Err(BatchError { handled, error }),
+                }
+            }
+            Ok(handled)
+        })
+    }
 }
+
+/// What handling one event of a batch did: its outcome, or why it can never be handled.
+pub type Handled = Result<Outcome, String>;
+
+/// A batch stopped by a passing failure.
+#[derive(Debug)]
+pub struct BatchError {
+    /// The events handled before it, in order.
+    pub handled: Vec<Handled>,
+    /// What failed on the next one.
+    pub error: String,
+}
+
+/// A boxed batch handler future.
+pub type BatchFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<Handled>, BatchError>> + Send + 'a>>;
 
 impl std::fmt::Debug for dyn Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,34 +118,58 @@ impl InProcessBus {
         handlers.push(handler);
     }
 
-    /// Hands `event` to every handler bound to its routing key. An error means "deliver it
-    /// again later"; an event that can never be handled is logged and counted as dead-lettered.
-    pub async fn deliver(&self, event: &Event) -> Result<(), String> {
+    /// Hands `events`, in order, to every handler bound to their routing keys, each handler
+    /// taking its share as one batch. On a passing failure, the index of the first event not
+    /// handled by every handler: those before it are done (handlers ignore what they already
+    /// hold, so the rest can simply be delivered again).
+    pub async fn deliver_batch(&self, events: &[Event]) -> Result<(), (usize, String)> {
         let handlers: Vec<Arc<dyn Handler>> = self
             .handlers
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter(|h| h.bindings().iter().any(|b| topic_matches(b, &event.r#type)))
-            .cloned()
-            .collect();
+            .clone();
+        let counters = self.metrics.counters();
+        let mut failed: Option<(usize, String)> = None;
         for handler in handlers {
-            let counters = self.metrics.counters();
-            match handler.handle(event).await {
-                Ok(outcome) => self.metrics.handled(outcome),
-                Err(HandlerError::Retry(e)) => {
-                    return Err(format!(
-                        "{} could not handle {}: {e}",
-                        handler.service(),
-                        event.event_id
-                    ));
-                }
-                Err(HandlerError::Reject(e)) => {
-                    EventMetrics::add(&counters.dead_lettered, 1);
-                    tracing::error!(service = handler.service(), event_id = %event.event_id, error = %e, "event rejected");
+            let until = failed.as_ref().map_or(events.len(), |(i, _)| *i);
+            let (indexes, matching): (Vec<usize>, Vec<&Event>) = events[..until]
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    handler
+                        .bindings()
+                        .iter()
+                        .any(|b| topic_matches(b, &e.r#type))
+                })
+                .unzip();
+            if matching.is_empty() {
+                continue;
+            }
+            let (handled, error) = match handler.handle_batch(&matching).await {
+                Ok(handled) => (handled, None),
+                Err(BatchError { handled, error }) => (handled, Some(error)),
+            };
+            for (result, event) in handled.iter().zip(&matching) {
+                match result {
+                    Ok(outcome) => self.metrics.handled(*outcome),
+                    Err(e) => {
+                        EventMetrics::add(&counters.dead_lettered, 1);
+                        tracing::error!(service = handler.service(), event_id = %event.event_id, error = %e, "event rejected");
+                    }
                 }
             }
+            if let Some(error) = error {
+                let at = indexes.get(handled.len()).copied().unwrap_or(until);
+                let event_id = events
+                    .get(at)
+                    .map(|e| e.event_id.as_str())
+                    .unwrap_or_default();
+                failed = Some((
+                    at,
+                    format!("{} could not handle {event_id}: {error}", handler.service()),
+                ));
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 }

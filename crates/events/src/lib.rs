@@ -13,7 +13,9 @@ pub mod rabbit;
 pub mod relay;
 pub mod topology;
 
-pub use bus::{Handler, HandlerError, HandlerFuture, InProcessBus, Outcome};
+pub use bus::{
+    BatchError, BatchFuture, Handled, Handler, HandlerError, HandlerFuture, InProcessBus, Outcome,
+};
 pub use envelope::NewEvent;
 pub use metrics::EventMetrics;
 pub use outbox::{Emitter, Outbox, OutboxRow};

@@ -199,33 +199,41 @@ impl Relay {
             Transport::Rabbit(publisher) => publisher.publish(rows, &self.metrics).await,
             Transport::InProcess(bus) => {
                 let counters = self.metrics.counters();
+                let mut events = Vec::with_capacity(rows.len());
+                let mut row_of = Vec::with_capacity(rows.len());
                 for (i, row) in rows.iter().enumerate() {
                     EventMetrics::add(&counters.published, 1);
-                    let event = match decode(&row.body) {
-                        Ok(e) => e,
+                    match decode(&row.body) {
+                        Ok(event) => {
+                            events.push(event);
+                            row_of.push(i);
+                        }
                         Err(e) => {
                             // Written by this very service: a bug, not an input. Skip it.
                             tracing::error!(outbox = self.outbox.table, id = row.id, error = %e, "undecodable outbox row");
                             EventMetrics::add(&counters.dead_lettered, 1);
-                            continue;
                         }
-                    };
-                    if let Err(e) = bus.deliver(&event).await {
-                        EventMetrics::add(&counters.publish_failures, 1);
-                        if self.give_up_on(row.id) {
-                            // Without a broker there is no dead-letter queue: after this many
-                            // attempts the event is logged and skipped, so that one bad event
-                            // does not hold back every later one. `imprint events republish`
-                            // restates the data once the cause is fixed.
-                            tracing::error!(outbox = self.outbox.table, event_id = %event.event_id, routing_key = %row.routing_key, error = %e, "giving up on an event after {IN_PROCESS_ATTEMPTS} attempts");
-                            EventMetrics::add(&counters.dead_lettered, 1);
-                            continue;
-                        }
-                        return if i == 0 { Err(e) } else { Ok(i) };
                     }
-                    EventMetrics::add(&counters.confirmed, 1);
                 }
-                Ok(rows.len())
+                let Err((at, e)) = bus.deliver_batch(&events).await else {
+                    EventMetrics::add(&counters.confirmed, events.len() as u64);
+                    return Ok(rows.len());
+                };
+                EventMetrics::add(&counters.confirmed, at as u64);
+                EventMetrics::add(&counters.publish_failures, 1);
+                let i = row_of.get(at).copied().unwrap_or(rows.len());
+                if let (Some(row), Some(event)) = (rows.get(i), events.get(at))
+                    && self.give_up_on(row.id)
+                {
+                    // Without a broker there is no dead-letter queue: after this many
+                    // attempts the event is logged and skipped, so that one bad event does
+                    // not hold back every later one. `imprint events republish` restates the
+                    // data once the cause is fixed.
+                    tracing::error!(outbox = self.outbox.table, event_id = %event.event_id, routing_key = %row.routing_key, error = %e, "giving up on an event after {IN_PROCESS_ATTEMPTS} attempts");
+                    EventMetrics::add(&counters.dead_lettered, 1);
+                    return Ok(i + 1);
+                }
+                if i == 0 { Err(e) } else { Ok(i) }
             }
         }
     }

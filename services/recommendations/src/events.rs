@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 
-use imprint_events::{Handler, HandlerError, HandlerFuture, Outcome, topology};
+use imprint_events::{
+    BatchError, BatchFuture, Handled, Handler, HandlerError, HandlerFuture, Outcome, topology,
+};
 use imprint_proto::events::Event;
 use imprint_proto::events::event::Payload;
 use imprint_proto::papers::PaperStatus;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::storage::{RecPaper, RecStore};
+use crate::storage::{Change, RecPaper, RecStore};
 
 /// Applies events to the read model.
 #[derive(Debug, Clone)]
@@ -29,73 +31,118 @@ impl ReadModel {
     }
 
     async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
-        let id = Uuid::try_parse(&event.aggregate_id)
-            .map_err(|e| HandlerError::Reject(format!("aggregate_id: {e}")))?;
-        let version = event.aggregate_version;
-        let retry = |e: sea_orm::DbErr| HandlerError::Retry(e.to_string());
-        let outcome = match (&event.payload, event.r#type.as_str()) {
-            (Some(Payload::Paper(p)), _) => {
-                let paper = RecPaper {
-                    id,
-                    version,
-                    published: p.status == PaperStatus::Published as i32,
-                    slug: p.slug.clone(),
-                    external_id: Some(p.external_id.clone()).filter(|e| !e.is_empty()),
-                    title: p.title.clone(),
-                    summary: p.summary.clone(),
-                    body: p.body.clone(),
-                    publication_type: p.publication_type,
-                    topics: p.topics.clone(),
-                    author_ids: p
-                        .author_ids
-                        .iter()
-                        .filter_map(|a| Uuid::try_parse(a).ok())
-                        .collect(),
-                    publish_time: p
-                        .publish_time
-                        .as_ref()
-                        .and_then(|t| imprint_proto::convert::from_timestamp(t).ok()),
-                };
-                self.store.apply_paper(&paper).await.map_err(retry)?
-            }
-            (Some(Payload::Deleted(_)), key) if key.starts_with("paper.") => {
-                let tombstone = RecPaper {
-                    id,
-                    version,
-                    published: false,
-                    slug: String::new(),
-                    external_id: None,
-                    title: String::new(),
-                    summary: String::new(),
-                    body: String::new(),
-                    publication_type: 0,
-                    topics: Vec::new(),
-                    author_ids: Vec::new(),
-                    publish_time: None,
-                };
-                self.store.apply_paper(&tombstone).await.map_err(retry)?
-            }
-            (Some(Payload::Author(a)), _) => self
-                .store
-                .apply_author(id, version, &a.name, false)
-                .await
-                .map_err(retry)?,
-            (Some(Payload::Deleted(_)), key) if key.starts_with("author.") => self
-                .store
-                .apply_author(id, version, "", true)
-                .await
-                .map_err(retry)?,
-            (other, key) => {
-                return Err(HandlerError::Reject(format!(
-                    "{key} carries {other:?}, which the read model does not know"
-                )));
-            }
-        };
+        let change = change_of(event).map_err(HandlerError::Reject)?;
+        let outcome = self
+            .store
+            .apply_all(&[change])
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))?
+            .first()
+            .copied()
+            .unwrap_or(Outcome::Stale);
         if outcome == Outcome::Applied {
             self.wake.notify_one();
         }
         Ok(outcome)
     }
+
+    /// Applies a batch in one transaction; malformed events are rejected one by one.
+    async fn apply_batch(&self, events: &[&Event]) -> Result<Vec<Handled>, BatchError> {
+        let mut changes = Vec::with_capacity(events.len());
+        let mut handled: Vec<Handled> = Vec::with_capacity(events.len());
+        for event in events {
+            match change_of(event) {
+                Ok(change) => {
+                    changes.push(change);
+                    handled.push(Ok(Outcome::Stale));
+                }
+                Err(e) => handled.push(Err(e)),
+            }
+        }
+        let outcomes = self
+            .store
+            .apply_all(&changes)
+            .await
+            .map_err(|e| BatchError {
+                handled: Vec::new(),
+                error: e.to_string(),
+            })?;
+        let mut outcomes = outcomes.into_iter();
+        for slot in handled.iter_mut().filter(|h| h.is_ok()) {
+            *slot = Ok(outcomes.next().unwrap_or(Outcome::Stale));
+        }
+        if handled.iter().any(|h| matches!(h, Ok(Outcome::Applied))) {
+            self.wake.notify_one();
+        }
+        Ok(handled)
+    }
+}
+
+/// What `event` changes in the read model, or why it can never apply.
+fn change_of(event: &Event) -> Result<Change, String> {
+    let id = Uuid::try_parse(&event.aggregate_id).map_err(|e| format!("aggregate_id: {e}"))?;
+    let version = event.aggregate_version;
+    let change = match (&event.payload, event.r#type.as_str()) {
+        (Some(Payload::Paper(p)), _) => {
+            let paper = RecPaper {
+                id,
+                version,
+                published: p.status == PaperStatus::Published as i32,
+                slug: p.slug.clone(),
+                external_id: Some(p.external_id.clone()).filter(|e| !e.is_empty()),
+                title: p.title.clone(),
+                summary: p.summary.clone(),
+                body: p.body.clone(),
+                publication_type: p.publication_type,
+                topics: p.topics.clone(),
+                author_ids: p
+                    .author_ids
+                    .iter()
+                    .filter_map(|a| Uuid::try_parse(a).ok())
+                    .collect(),
+                publish_time: p
+                    .publish_time
+                    .as_ref()
+                    .and_then(|t| imprint_proto::convert::from_timestamp(t).ok()),
+            };
+            Change::Paper(paper)
+        }
+        (Some(Payload::Deleted(_)), key) if key.starts_with("paper.") => {
+            let tombstone = RecPaper {
+                id,
+                version,
+                published: false,
+                slug: String::new(),
+                external_id: None,
+                title: String::new(),
+                summary: String::new(),
+                body: String::new(),
+                publication_type: 0,
+                topics: Vec::new(),
+                author_ids: Vec::new(),
+                publish_time: None,
+            };
+            Change::Paper(tombstone)
+        }
+        (Some(Payload::Author(a)), _) => Change::Author {
+            id,
+            version,
+            name: a.name.clone(),
+            deleted: false,
+        },
+        (Some(Payload::Deleted(_)), key) if key.starts_with("author.") => Change::Author {
+            id,
+            version,
+            name: String::new(),
+            deleted: true,
+        },
+        (other, key) => {
+            return Err(format!(
+                "{key} carries {other:?}, which the read model does not know"
+            ));
+        }
+    };
+    Ok(change)
 }
 
 impl Handler for ReadModel {
@@ -109,5 +156,9 @@ impl Handler for ReadModel {
 
     fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a> {
         Box::pin(self.apply(event))
+    }
+
+    fn handle_batch<'a>(&'a self, events: &'a [&'a Event]) -> BatchFuture<'a> {
+        Box::pin(self.apply_batch(events))
     }
 }

@@ -29,12 +29,93 @@ use crate::storage::{Counts, Overrides};
 pub struct RecommendationsGrpc {
     /// The use cases.
     service: RecommendationsService,
+    /// Server time of `GetRelatedPublications`.
+    related_latency: std::sync::Arc<crate::metrics::Latency>,
 }
 
 impl RecommendationsGrpc {
-    /// Serves `service`.
-    pub fn new(service: RecommendationsService) -> Self {
-        Self { service }
+    /// Serves `service`, timing related-publications calls into `related_latency`.
+    pub fn new(
+        service: RecommendationsService,
+        related_latency: std::sync::Arc<crate::metrics::Latency>,
+    ) -> Self {
+        Self {
+            service,
+            related_latency,
+        }
+    }
+
+    /// `GetRelatedPublications`, untimed.
+    fn related_publications(
+        &self,
+        r: GetRelatedPublicationsRequest,
+    ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
+        let mut v = Violations::new();
+        let paper = match r.key {
+            Some(get_related_publications_request::Key::PaperId(id)) => {
+                paper_id(&mut v, "paper_id", &id).map(PaperRef::Id)
+            }
+            Some(get_related_publications_request::Key::Slug(slug)) if !slug.trim().is_empty() => {
+                Some(PaperRef::Slug(slug.trim().to_owned()))
+            }
+            _ => {
+                v.push("key", "set either paper_id or slug");
+                None
+            }
+        };
+        let limit = match usize::try_from(r.limit) {
+            Ok(0) => DEFAULT_LIMIT,
+            Ok(n) if n <= MAX_LIMIT => n,
+            _ => {
+                v.push(
+                    "limit",
+                    format!("must be between 0 (meaning {DEFAULT_LIMIT}) and {MAX_LIMIT}"),
+                );
+                0
+            }
+        };
+        let filters = Filters {
+            types: types(&mut v, "publication_types", &r.publication_types),
+            topic_keys: topics(&mut v, "topics", &r.topics),
+            published_after: time(&mut v, "published_after", r.published_after.as_ref()),
+            excluded: std::collections::HashSet::new(),
+        };
+        let partner = match imprint_domain::text::clean_line(&r.partner, 0, 100) {
+            Ok(p) => p,
+            Err(e) => {
+                v.push("partner", e);
+                String::new()
+            }
+        };
+        let (Some(paper), true) = (paper, v.is_empty()) else {
+            return Err(ServiceError::from(v).into());
+        };
+        let items = self.service.related(
+            &paper,
+            &RailRequest {
+                limit,
+                filters,
+                partner,
+            },
+        )?;
+        Ok(Response::new(GetRelatedPublicationsResponse {
+            publications: items
+                .into_iter()
+                .map(|item| RelatedPublication {
+                    paper_id: item.entry.id.to_string(),
+                    slug: item.entry.slug,
+                    title: item.entry.title,
+                    summary: item.entry.summary,
+                    publication_type: item.entry.publication_type,
+                    topics: item.entry.topics,
+                    publish_time: item.entry.publish_time.map(timestamp),
+                    score: f64::from(item.score),
+                    reasons: item.reasons,
+                    recommendation_id: item.recommendation_id,
+                    external_id: item.entry.external_id.unwrap_or_default(),
+                })
+                .collect(),
+        }))
     }
 }
 
@@ -128,73 +209,10 @@ impl RecommendationService for RecommendationsGrpc {
         &self,
         request: Request<GetRelatedPublicationsRequest>,
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let paper = match r.key {
-            Some(get_related_publications_request::Key::PaperId(id)) => {
-                paper_id(&mut v, "paper_id", &id).map(PaperRef::Id)
-            }
-            Some(get_related_publications_request::Key::Slug(slug)) if !slug.trim().is_empty() => {
-                Some(PaperRef::Slug(slug.trim().to_owned()))
-            }
-            _ => {
-                v.push("key", "set either paper_id or slug");
-                None
-            }
-        };
-        let limit = match usize::try_from(r.limit) {
-            Ok(0) => DEFAULT_LIMIT,
-            Ok(n) if n <= MAX_LIMIT => n,
-            _ => {
-                v.push(
-                    "limit",
-                    format!("must be between 0 (meaning {DEFAULT_LIMIT}) and {MAX_LIMIT}"),
-                );
-                0
-            }
-        };
-        let filters = Filters {
-            types: types(&mut v, "publication_types", &r.publication_types),
-            topic_keys: topics(&mut v, "topics", &r.topics),
-            published_after: time(&mut v, "published_after", r.published_after.as_ref()),
-            excluded: std::collections::HashSet::new(),
-        };
-        let partner = match imprint_domain::text::clean_line(&r.partner, 0, 100) {
-            Ok(p) => p,
-            Err(e) => {
-                v.push("partner", e);
-                String::new()
-            }
-        };
-        let (Some(paper), true) = (paper, v.is_empty()) else {
-            return Err(ServiceError::from(v).into());
-        };
-        let items = self.service.related(
-            &paper,
-            &RailRequest {
-                limit,
-                filters,
-                partner,
-            },
-        )?;
-        Ok(Response::new(GetRelatedPublicationsResponse {
-            publications: items
-                .into_iter()
-                .map(|item| RelatedPublication {
-                    paper_id: item.entry.id.to_string(),
-                    slug: item.entry.slug,
-                    title: item.entry.title,
-                    summary: item.entry.summary,
-                    publication_type: item.entry.publication_type,
-                    topics: item.entry.topics,
-                    publish_time: item.entry.publish_time.map(timestamp),
-                    score: f64::from(item.score),
-                    reasons: item.reasons,
-                    recommendation_id: item.recommendation_id,
-                    external_id: item.entry.external_id.unwrap_or_default(),
-                })
-                .collect(),
-        }))
+        let started = std::time::Instant::now();
+        let response = self.related_publications(request.into_inner());
+        self.related_latency.observe(started.elapsed());
+        response
     }
 
     async fn search_publications(

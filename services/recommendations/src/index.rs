@@ -17,20 +17,18 @@ use uuid::Uuid;
 use crate::storage::RecPaper;
 
 /// The English analyzer shared by the related-publications index and search: words split on
-/// non-alphanumerics, lowercased, accents folded to ASCII, stop words removed, Snowball
-/// (Porter 2) stemming.
+/// non-alphanumerics, lowercased, accents folded to ASCII, scikit-learn's English stop words
+/// removed, Snowball (Porter 2) stemming.
 pub fn english() -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
-        .filter(AsciiFoldingFilter);
-    match StopWordFilter::new(Language::English) {
-        Some(stop) => builder
-            .filter(stop)
-            .filter(Stemmer::new(Language::English))
-            .build(),
-        None => builder.filter(Stemmer::new(Language::English)).build(),
-    }
+        .filter(AsciiFoldingFilter)
+        .filter(StopWordFilter::remove(
+            crate::stop_words::ENGLISH.iter().map(|w| (*w).to_owned()),
+        ))
+        .filter(Stemmer::new(Language::English))
+        .build()
 }
 
 /// The terms of `text`, in order.
@@ -44,6 +42,12 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A publication time in years since 1970 (NaN when unknown), for recency.
+fn year_of(t: Option<DateTime<Utc>>) -> f32 {
+    #[allow(clippy::cast_precision_loss)]
+    t.map_or(f32::NAN, |t| t.timestamp() as f32 / 31_557_600.0)
 }
 
 /// How much each field's terms count, as multiples of a summary term.
@@ -67,6 +71,26 @@ impl Default for FieldWeights {
     }
 }
 
+/// BM25's parameters: term-frequency saturation `k1` and length normalisation `b`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bm25 {
+    /// Term-frequency saturation.
+    pub k1: f32,
+    /// Length normalisation (0: none, 1: full).
+    pub b: f32,
+}
+
+impl Default for Bm25 {
+    fn default() -> Self {
+        let w = crate::ranking::Weights::default();
+        Self { k1: w.k1, b: w.b }
+    }
+}
+
+/// How far the average paper length may drift from the one the postings' impacts were
+/// computed with before they are computed again.
+const AVG_DRIFT: f32 = 0.02;
+
 /// A published paper in memory: what responses show, and what ranking needs.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -86,6 +110,8 @@ pub struct Entry {
     pub topics: Vec<String>,
     /// Topics lowercased, for matching.
     pub topic_keys: Vec<String>,
+    /// Topic ids in the index, in the order of `topic_keys`.
+    pub topic_ids: Vec<u32>,
     /// Credited authors.
     pub author_ids: Vec<Uuid>,
     /// When published.
@@ -112,16 +138,33 @@ pub struct Index {
     vocab: HashMap<String, u32>,
     /// Live papers containing each term.
     df: Vec<u32>,
-    /// (slot, weighted frequency) per term; may point at removed slots until compaction.
+    /// (slot, impact) per term, the impact being BM25's saturated, length-normalised term
+    /// frequency, `tf × (k1 + 1) / (tf + k1 × (1 − b + b × len / avg))`, computed ahead so that
+    /// scoring a posting is one multiply-add; may point at removed slots until compaction.
     postings: Vec<Vec<(u32, f32)>>,
+    /// BM25's parameters.
+    bm25: Bm25,
+    /// The average length the impacts were computed with.
+    impact_avg: f32,
     /// Sum of live papers' lengths.
     total_len: f64,
     /// Postings left pointing at removed slots.
     garbage: usize,
+    /// Slots of removed papers (until compaction renumbers).
+    removed: Vec<u32>,
     /// Slots of the live papers crediting each author.
     by_author: HashMap<Uuid, Vec<u32>>,
-    /// Slots of the live papers carrying each topic key.
-    by_topic: HashMap<String, Vec<u32>>,
+    /// Topic ids by key.
+    topic_ids: HashMap<String, u32>,
+    /// Slots of the live papers carrying each topic, by topic id.
+    by_topic: Vec<Vec<u32>>,
+    /// Each slot's field-weighted length; negative for a removed paper. Dense, so that scoring
+    /// a posting does not touch the paper's entry.
+    lens: Vec<f32>,
+    /// Each slot's publication time in years since 1970 (NaN when unknown).
+    years: Vec<f32>,
+    /// Postings of live papers.
+    live_postings: usize,
     /// Authors' names, for reasons.
     names: HashMap<Uuid, String>,
     /// Field weights used when papers were added.
@@ -129,12 +172,24 @@ pub struct Index {
 }
 
 impl Index {
-    /// An empty index with `fields` weights.
-    pub fn new(fields: FieldWeights) -> Self {
+    /// An empty index with `fields` weights and BM25 parameters `bm25`.
+    pub fn new(fields: FieldWeights, bm25: Bm25) -> Self {
         Self {
             fields,
+            bm25,
             ..Self::default()
         }
+    }
+
+    /// The impact of a term occurring with weighted frequency `tf` in a paper of length `len`.
+    fn impact(&self, tf: f32, len: f32) -> f32 {
+        let Bm25 { k1, b } = self.bm25;
+        let avg = if self.impact_avg > 0.0 {
+            self.impact_avg
+        } else {
+            1.0
+        };
+        tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg))
     }
 
     /// Live papers.
@@ -177,7 +232,7 @@ impl Index {
         self.df.get(term as usize).copied().unwrap_or(0)
     }
 
-    /// The postings of `term`.
+    /// The postings of `term`: (slot, BM25 impact).
     pub fn postings(&self, term: u32) -> &[(u32, f32)] {
         self.postings.get(term as usize).map_or(&[], Vec::as_slice)
     }
@@ -198,7 +253,29 @@ impl Index {
 
     /// Live slots carrying `topic_key`.
     pub fn papers_on(&self, topic_key: &str) -> &[u32] {
-        self.by_topic.get(topic_key).map_or(&[], Vec::as_slice)
+        self.topic_ids
+            .get(topic_key)
+            .map_or(&[], |id| self.papers_on_topic(*id))
+    }
+
+    /// Live slots carrying topic `id`.
+    pub fn papers_on_topic(&self, id: u32) -> &[u32] {
+        self.by_topic.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The field-weighted length of the paper at `slot`; negative when it was removed.
+    pub fn doc_len(&self, slot: u32) -> f32 {
+        self.lens.get(slot as usize).copied().unwrap_or(-1.0)
+    }
+
+    /// Slots of removed papers (their postings linger until compaction).
+    pub fn removed_slots(&self) -> &[u32] {
+        &self.removed
+    }
+
+    /// The publication time of the paper at `slot`, in years since 1970 (NaN when unknown).
+    pub fn year(&self, slot: u32) -> f32 {
+        self.years.get(slot as usize).copied().unwrap_or(f32::NAN)
     }
 
     /// An author's name, when known.
@@ -247,7 +324,8 @@ impl Index {
         let slot = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         for (term, weight) in &terms {
             let t = *term as usize;
-            self.postings[t].push((slot, *weight));
+            let impact = self.impact(*weight, len);
+            self.postings[t].push((slot, impact));
             self.df[t] += 1;
         }
         for author in &paper.author_ids {
@@ -258,10 +336,14 @@ impl Index {
             .iter()
             .map(|t| imprint_domain::Topic::key_of(t))
             .collect();
-        for key in &topic_keys {
-            self.by_topic.entry(key.clone()).or_default().push(slot);
+        let topic_ids: Vec<u32> = topic_keys.iter().map(|k| self.topic_id(k)).collect();
+        for id in &topic_ids {
+            self.by_topic[*id as usize].push(slot);
         }
         self.total_len += f64::from(len);
+        self.live_postings += terms.len();
+        self.lens.push(len);
+        self.years.push(year_of(paper.publish_time));
         self.slot_of.insert(paper.id, slot);
         self.id_by_slug.insert(paper.slug.clone(), paper.id);
         self.entries.push(Some(Entry {
@@ -273,12 +355,17 @@ impl Index {
             publication_type: paper.publication_type,
             topics: paper.topics.clone(),
             topic_keys,
+            topic_ids,
             author_ids: paper.author_ids.clone(),
             publish_time: paper.publish_time,
             terms,
             len,
             title_terms,
         }));
+        let avg = self.average_len();
+        if (avg - self.impact_avg).abs() > AVG_DRIFT * self.impact_avg.max(f32::MIN_POSITIVE) {
+            self.compact();
+        }
     }
 
     /// Removes a paper; its postings are dropped at the next compaction.
@@ -299,20 +386,31 @@ impl Index {
                 slots.retain(|s| *s != slot);
             }
         }
-        for key in &entry.topic_keys {
-            if let Some(slots) = self.by_topic.get_mut(key) {
+        for id in &entry.topic_ids {
+            if let Some(slots) = self.by_topic.get_mut(*id as usize) {
                 slots.retain(|s| *s != slot);
             }
         }
+        if let Some(len) = self.lens.get_mut(slot as usize) {
+            *len = -1.0;
+        }
+        self.removed.push(slot);
         self.total_len -= f64::from(entry.len);
+        self.live_postings -= entry.terms.len();
         self.garbage += entry.terms.len();
-        if self.garbage > 1_000 && self.garbage > self.live_postings() {
+        if self.garbage > 1_000 && self.garbage > self.live_postings {
             self.compact();
         }
     }
 
-    fn live_postings(&self) -> usize {
-        self.entries.iter().flatten().map(|e| e.terms.len()).sum()
+    fn topic_id(&mut self, key: &str) -> u32 {
+        if let Some(id) = self.topic_ids.get(key) {
+            return *id;
+        }
+        let id = u32::try_from(self.by_topic.len()).unwrap_or(u32::MAX);
+        self.topic_ids.insert(key.to_owned(), id);
+        self.by_topic.push(Vec::new());
+        id
     }
 
     fn term_id(&mut self, term: String) -> u32 {
@@ -325,8 +423,10 @@ impl Index {
         id
     }
 
-    /// Renumbers slots densely and rebuilds postings without removed papers.
+    /// Renumbers slots densely and rebuilds postings without removed papers, their impacts
+    /// computed with the current average length.
     fn compact(&mut self) {
+        self.impact_avg = self.average_len();
         let entries: Vec<Entry> = std::mem::take(&mut self.entries)
             .into_iter()
             .flatten()
@@ -336,22 +436,30 @@ impl Index {
         }
         self.slot_of.clear();
         self.by_author.clear();
-        self.by_topic.clear();
+        for slots in &mut self.by_topic {
+            slots.clear();
+        }
+        self.lens.clear();
+        self.years.clear();
         for (slot, entry) in entries.iter().enumerate() {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             for (term, weight) in &entry.terms {
-                self.postings[*term as usize].push((slot, *weight));
+                let impact = self.impact(*weight, entry.len);
+                self.postings[*term as usize].push((slot, impact));
             }
             for author in &entry.author_ids {
                 self.by_author.entry(*author).or_default().push(slot);
             }
-            for key in &entry.topic_keys {
-                self.by_topic.entry(key.clone()).or_default().push(slot);
+            for id in &entry.topic_ids {
+                self.by_topic[*id as usize].push(slot);
             }
+            self.lens.push(entry.len);
+            self.years.push(year_of(entry.publish_time));
             self.slot_of.insert(entry.id, slot);
         }
         self.entries = entries.into_iter().map(Some).collect();
         self.garbage = 0;
+        self.removed.clear();
     }
 }
 
@@ -387,7 +495,7 @@ mod tests {
 
     #[test]
     fn upsert_remove_and_compaction_keep_counts_right() {
-        let mut index = Index::new(FieldWeights::default());
+        let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
         let author = Uuid::now_v7();
         let mut papers = Vec::new();

@@ -6,11 +6,13 @@
 pub mod events;
 pub mod grpc;
 pub mod index;
+pub mod metrics;
 pub mod migration;
 pub mod ranking;
 pub mod refresh;
 pub mod search;
 pub mod service;
+pub mod stop_words;
 pub mod storage;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct Parts {
     pub handler: Arc<dyn Handler>,
     /// Keeps the indexes in step with the read model; run it until shutdown.
     pub refresher: Refresher,
+    /// Server time of `GetRelatedPublications`, for `/metrics`.
+    pub related_latency: Arc<metrics::Latency>,
 }
 
 /// What can stop the service from starting.
@@ -53,7 +57,16 @@ pub enum BuildError {
 /// The recommendations service over `db` (migrated), with its indexes loaded.
 pub async fn build(db: Database, weights: Weights) -> Result<Parts, BuildError> {
     let store = storage::RecStore::new(db);
-    let state = Arc::new(service::State::default());
+    let state = Arc::new(service::State {
+        index: std::sync::RwLock::new(index::Index::new(
+            index::FieldWeights::default(),
+            index::Bm25 {
+                k1: weights.k1,
+                b: weights.b,
+            },
+        )),
+        overrides: std::sync::RwLock::default(),
+    });
     let search = Arc::new(search::SearchIndex::new()?);
     let wake = Arc::new(Notify::new());
     let refresher = Refresher::load(
@@ -64,8 +77,13 @@ pub async fn build(db: Database, weights: Weights) -> Result<Parts, BuildError> 
     )
     .await?;
     let service = RecommendationsService::new(store.clone(), state, search, weights);
+    let related_latency = Arc::new(metrics::Latency::default());
     Ok(Parts {
-        server: RecommendationServiceServer::new(grpc::RecommendationsGrpc::new(service)),
+        server: RecommendationServiceServer::new(grpc::RecommendationsGrpc::new(
+            service,
+            Arc::clone(&related_latency),
+        )),
+        related_latency,
         handler: Arc::new(events::ReadModel::new(store, wake)),
         refresher,
     })

@@ -16,9 +16,9 @@ use crate::index::{Entry, Index};
 pub struct Weights {
     /// Query terms taken from the paper (its most telling ones).
     pub query_terms: usize,
-    /// BM25 k1.
+    /// BM25 k1 (the index is built with it: see `index::Bm25`).
     pub k1: f32,
-    /// BM25 b.
+    /// BM25 b (the index is built with it).
     pub b: f32,
     /// Per shared author (at most 3 count).
     pub shared_author: f32,
@@ -32,20 +32,24 @@ pub struct Weights {
     pub time: f32,
     /// Score multiplier for each earlier pick of the same publication type (diversity).
     pub same_type_decay: f32,
+    /// Terms in more than this share of the papers are not query terms (they say little and
+    /// would make every paper a candidate).
+    pub max_df: f32,
 }
 
 impl Default for Weights {
     fn default() -> Self {
         Self {
             query_terms: 80,
-            k1: 1.2,
-            b: 0.75,
-            shared_author: 0.04,
-            rare_author: 0.04,
+            k1: 2.0,
+            b: 1.0,
+            shared_author: 0.15,
+            rare_author: 0.1,
             coauthor: 0.01,
             shared_topic: 0.05,
-            time: 0.05,
+            time: 0.15,
             same_type_decay: 0.97,
+            max_df: 0.3,
         }
     }
 }
@@ -85,7 +89,7 @@ pub struct Signals {
     pub shared_authors: Vec<Uuid>,
     /// Co-authors of the paper's authors among its authors.
     pub coauthors: u32,
-    /// Shared topics, as the candidate writes them.
+    /// Shared topics, as the paper asked about writes them.
     pub shared_topics: Vec<String>,
 }
 
@@ -100,13 +104,61 @@ pub struct Ranked {
     pub signals: Signals,
 }
 
-/// Papers of one author followed when looking for co-authors (prolific authors would otherwise
-/// pull in half a field).
+/// Papers of one author that count (a prolific author's oldest papers beyond this do not).
 const MAX_AUTHOR_PAPERS: usize = 200;
-/// Co-authors followed in all.
-const MAX_COAUTHORS: usize = 500;
+/// Authors of the paper that count (consortium papers list hundreds).
+const MAX_QUERY_AUTHORS: usize = 50;
+/// Co-authors of the paper's authors that count.
+const MAX_COAUTHORS: usize = 100;
+/// Papers of one co-author that count.
+const MAX_COAUTHOR_PAPERS: usize = 50;
+/// Per-query scratch space over the slots, kept per thread so that a query does not allocate
+/// (and fault in) arrays the size of the corpus.
+#[derive(Default)]
+struct Scratch {
+    /// Each slot's score so far; `NEG_INFINITY` for slots that may not be picked.
+    score: Vec<f32>,
+    /// How many of the paper's topics each slot shares.
+    topics: Vec<u8>,
+}
+
+impl Scratch {
+    fn reset(&mut self, capacity: usize) {
+        self.score.clear();
+        self.score.resize(capacity, 0.0);
+        self.topics.clear();
+        self.topics.resize(capacity, 0);
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// A score ordered for a heap (lowest on top, then highest slot, so ties keep low slots).
+#[derive(Clone, Copy, PartialEq)]
+struct Low(f32, u32);
+
+impl Eq for Low {}
+
+impl PartialOrd for Low {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Low {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
 
 /// The `limit` publications most related to the paper at `slot`, best first.
+///
+/// Costs a few posting-list walks and passes over dense arrays: the query is the paper's most
+/// telling terms (at most `query_terms`, none in more than `max_df` of the papers), authors
+/// and topics come from their own small lists, and recency is computed only for candidates
+/// that can still make the rail.
 pub fn related(
     index: &Index,
     slot: u32,
@@ -117,142 +169,287 @@ pub fn related(
     let Some(query) = index.entry(slot) else {
         return Vec::new();
     };
-    let n = index.len() as f32;
-    let idf = |df: u32| ((n - df as f32 + 0.5) / (df as f32 + 0.5)).ln_1p();
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => rank(index, slot, query, filters, weights, limit, &mut scratch),
+        Err(_) => rank(
+            index,
+            slot,
+            query,
+            filters,
+            weights,
+            limit,
+            &mut Scratch::default(),
+        ),
+    })
+}
 
-    // Text: the paper's most telling terms (sublinear frequency × idf) as a BM25 query.
-    let mut query_terms: Vec<(u32, f32)> = query
+fn rank(
+    index: &Index,
+    slot: u32,
+    query: &Entry,
+    filters: &Filters,
+    weights: &Weights,
+    limit: usize,
+    scratch: &mut Scratch,
+) -> Vec<Ranked> {
+    scratch.reset(index.capacity());
+    text_scores(index, slot, query, weights, &mut scratch.score);
+    for s in filters.excluded.iter().filter_map(|id| index.slot(*id)) {
+        if let Some(score) = scratch.score.get_mut(s as usize) {
+            *score = f32::NEG_INFINITY;
+        }
+    }
+    let (boosts, coauthors) = author_boosts(index, slot, query, weights, &mut scratch.score);
+    for id in &query.topic_ids {
+        for s in index.papers_on_topic(*id) {
+            let i = *s as usize;
+            if let (Some(count), Some(score)) =
+                (scratch.topics.get_mut(i), scratch.score.get_mut(i))
+            {
+                *count = count.saturating_add(1);
+                if *count <= 2 {
+                    *score += weights.shared_topic;
+                }
+            }
+        }
+    }
+
+    // Everything but recency is in `score` now; recency adds at most `weights.time`, so only
+    // papers within that of the `head`-th best can still make the rail.
+    let head = limit.saturating_mul(4).max(20);
+    let plain = filters.types.is_empty()
+        && filters.topic_keys.is_empty()
+        && filters.published_after.is_none();
+    let admits = |s: usize| {
+        plain
+            || u32::try_from(s)
+                .ok()
+                .and_then(|s| index.entry(s))
+                .is_some_and(|e| filters.admits(e))
+    };
+    let mut best: std::collections::BinaryHeap<Low> = std::collections::BinaryHeap::new();
+    let mut floor = 0.0_f32;
+    for (i, score) in scratch.score.iter().enumerate() {
+        if *score > floor && admits(i) {
+            best.push(Low(*score, u32::try_from(i).unwrap_or(u32::MAX)));
+            if best.len() > head {
+                best.pop();
+            }
+            if best.len() == head {
+                floor = best.peek().map_or(0.0, |l| l.0);
+            }
+        }
+    }
+    let threshold = if best.len() == head {
+        (floor - weights.time).max(f32::MIN_POSITIVE)
+    } else {
+        f32::MIN_POSITIVE
+    };
+    // Second pass: recency, for those still in reach of the best `head` so far.
+    let query_year = index.year(slot);
+    let mut top: std::collections::BinaryHeap<Low> =
+        std::collections::BinaryHeap::with_capacity(head + 1);
+    for (i, score) in scratch.score.iter().enumerate() {
+        if *score < threshold
+            || (top.len() == head && top.peek().is_some_and(|l| *score + weights.time <= l.0))
+            || !admits(i)
+        {
+            continue;
+        }
+        let s = u32::try_from(i).unwrap_or(u32::MAX);
+        let apart = (query_year - index.year(s)).abs();
+        let time = if apart.is_nan() {
+            0.0
+        } else {
+            (-apart / 5.0).exp()
+        };
+        top.push(Low(score + weights.time * time, s));
+        if top.len() > head {
+            top.pop();
+        }
+    }
+    let own: HashSet<Uuid> = query.author_ids.iter().copied().collect();
+    let mut ranked: Vec<Ranked> = top
+        .into_iter()
+        .map(|Low(score, s)| {
+            let i = s as usize;
+            let text = scratch.score[i]
+                - boosts.get(&s).copied().unwrap_or(0.0)
+                - weights.shared_topic * f32::from(scratch.topics[i].min(2));
+            Ranked {
+                slot: s,
+                score,
+                signals: signals(index, query, &own, &coauthors, s, text),
+            }
+        })
+        .collect();
+    if ranked.len() < limit {
+        fill_with_neighbours_in_time(index, slot, filters, &mut ranked, limit);
+    }
+    ranked.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.slot.cmp(&b.slot)));
+    diversify(index, query, ranked, weights, limit)
+}
+
+/// BM25 of the paper's most telling terms against every other paper, into `score`, scaled so
+/// that the best live paper scores 1; the paper's own and removed papers' slots get
+/// `NEG_INFINITY`.
+fn text_scores(index: &Index, slot: u32, query: &Entry, weights: &Weights, score: &mut [f32]) {
+    #[allow(clippy::cast_precision_loss)]
+    let n = index.len() as f32;
+    let idf = |df: u32| {
+        #[allow(clippy::cast_precision_loss)]
+        let df = df as f32;
+        ((n - df + 0.5) / (df + 0.5)).ln_1p()
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let max_df = (weights.max_df * n).max(2.0);
+    let mut terms: Vec<(u32, f32)> = query
         .terms
         .iter()
+        .filter(|(t, _)| {
+            #[allow(clippy::cast_precision_loss)]
+            let df = index.df(*t) as f32;
+            df <= max_df
+        })
         .map(|(t, tf)| (*t, (1.0 + tf.ln().max(0.0)) * idf(index.df(*t))))
         .filter(|(_, w)| *w > 0.0)
         .collect();
-    query_terms.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
-    query_terms.truncate(weights.query_terms);
-
-    // Scores accumulate in a dense array over slots: a posting costs an add, not a lookup.
-    let avg = index.average_len();
-    let mut text = vec![0.0_f32; index.capacity()];
-    let mut touched: Vec<u32> = Vec::new();
-    for (term, w) in &query_terms {
-        for (s, tf) in index.postings(*term) {
-            if *s == slot {
-                continue;
+    terms.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+    terms.truncate(weights.query_terms);
+    // The hot loop: one multiply-add per posting into a dense array (the index holds each
+    // posting's BM25 impact). Whatever lands in removed papers' slots is overwritten below.
+    for (term, w) in &terms {
+        for (s, impact) in index.postings(*term) {
+            if let Some(acc) = score.get_mut(*s as usize) {
+                *acc += w * impact;
             }
-            let Some(e) = index.entry(*s) else { continue };
-            let bm25 = tf * (weights.k1 + 1.0)
-                / (tf + weights.k1 * (1.0 - weights.b + weights.b * e.len / avg));
-            let acc = &mut text[*s as usize];
-            if *acc == 0.0 {
-                touched.push(*s);
-            }
-            *acc += w * bm25;
         }
     }
-    let best_text = touched
+    for s in index.removed_slots().iter().chain(std::iter::once(&slot)) {
+        if let Some(acc) = score.get_mut(*s as usize) {
+            *acc = f32::NEG_INFINITY;
+        }
+    }
+    // The maximum in eight lanes, which compiles to vector instructions.
+    let mut lanes = [0.0_f32; 8];
+    let chunks = score.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane = if *v > *lane { *v } else { *lane };
+        }
+    }
+    let best = lanes
         .iter()
-        .map(|s| text[*s as usize])
-        .fold(0.0_f32, f32::max);
-    let scale = if best_text > 0.0 {
-        1.0 / best_text
-    } else {
-        0.0
-    };
-    let mut signals: HashMap<u32, Signals> = HashMap::new();
+        .chain(rest)
+        .fold(0.0_f32, |m, v| if *v > m { *v } else { m });
+    if best > 0.0 {
+        let scale = 1.0 / best;
+        for acc in score.iter_mut() {
+            *acc *= scale;
+        }
+    }
+}
 
-    // Authors, and the co-authors of the paper's authors.
-    let own: HashSet<Uuid> = query.author_ids.iter().copied().collect();
-    let mut coauthors: HashSet<Uuid> = HashSet::new();
-    for author in &query.author_ids {
-        for s in index.papers_of(*author).iter().take(MAX_AUTHOR_PAPERS) {
+/// Boosts for papers sharing an author (more for a rarer author) or crediting a co-author of
+/// the paper's authors, added to `score`; returns each boosted paper's boost, and how many
+/// co-authors each such paper has.
+fn author_boosts(
+    index: &Index,
+    slot: u32,
+    query: &Entry,
+    weights: &Weights,
+    score: &mut [f32],
+) -> (HashMap<u32, f32>, HashMap<u32, u32>) {
+    let own: Vec<Uuid> = query
+        .author_ids
+        .iter()
+        .take(MAX_QUERY_AUTHORS)
+        .copied()
+        .collect();
+    let mut boosts: HashMap<u32, f32> = HashMap::new();
+    let mut shared: HashMap<u32, u32> = HashMap::new();
+    let mut coauthors: Vec<Uuid> = Vec::new();
+    for author in &own {
+        let papers = index.papers_of(*author);
+        #[allow(clippy::cast_precision_loss)]
+        let rarity = 1.0 / (2.0 + papers.len() as f32).ln();
+        for s in papers.iter().rev().take(MAX_AUTHOR_PAPERS) {
             if *s == slot {
                 continue;
             }
-            if let Some(e) = index.entry(*s) {
-                signals.entry(*s).or_default().shared_authors.push(*author);
+            let count = shared.entry(*s).or_default();
+            *count += 1;
+            let mut boost = weights.rare_author * rarity;
+            if *count <= 3 {
+                boost += weights.shared_author;
+            }
+            *boosts.entry(*s).or_default() += boost;
+            if weights.coauthor > 0.0
+                && coauthors.len() < MAX_COAUTHORS
+                && let Some(e) = index.entry(*s)
+            {
                 for co in &e.author_ids {
-                    if !own.contains(co) && coauthors.len() < MAX_COAUTHORS {
-                        coauthors.insert(*co);
+                    if coauthors.len() < MAX_COAUTHORS
+                        && !own.contains(co)
+                        && !coauthors.contains(co)
+                    {
+                        coauthors.push(*co);
                     }
                 }
             }
         }
     }
+    let mut by_coauthors: HashMap<u32, u32> = HashMap::new();
     for co in &coauthors {
-        for s in index.papers_of(*co).iter().take(MAX_AUTHOR_PAPERS) {
-            if *s != slot {
-                signals.entry(*s).or_default().coauthors += 1;
+        for s in index.papers_of(*co).iter().rev().take(MAX_COAUTHOR_PAPERS) {
+            if *s == slot {
+                continue;
+            }
+            let count = by_coauthors.entry(*s).or_default();
+            *count += 1;
+            if *count <= 3 {
+                *boosts.entry(*s).or_default() += weights.coauthor;
             }
         }
     }
-
-    // Topics.
-    for (key, written) in query.topic_keys.iter().zip(&query.topics) {
-        for s in index.papers_on(key) {
-            if *s != slot {
-                signals
-                    .entry(*s)
-                    .or_default()
-                    .shared_topics
-                    .push(written.clone());
-            }
+    for (s, boost) in &boosts {
+        if let Some(acc) = score.get_mut(*s as usize) {
+            *acc += boost;
         }
     }
+    (boosts, by_coauthors)
+}
 
-    let years = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp() as f32 / 31_557_600.0);
-    let query_year = years(query.publish_time);
-    let none = Signals::default();
-    let mut candidates = touched;
-    candidates.extend(signals.keys().filter(|s| text[**s as usize] == 0.0));
-    let mut ranked: Vec<(f32, u32)> = candidates
-        .into_iter()
-        .filter_map(|s| {
-            let e = index.entry(s)?;
-            if !filters.admits(e) {
-                return None;
-            }
-            let sig = signals.get(&s).unwrap_or(&none);
-            let rare: f32 = sig
-                .shared_authors
-                .iter()
-                .map(|a| 1.0 / (2.0 + index.papers_of(*a).len() as f32).ln())
-                .sum();
-            let time = match (query_year, years(e.publish_time)) {
-                (Some(q), Some(c)) => (-(q - c).abs() / 5.0).exp(),
-                _ => 0.0,
-            };
-            let score = text[s as usize] * scale
-                + weights.shared_author * (sig.shared_authors.len().min(3) as f32)
-                + weights.rare_author * rare
-                + weights.coauthor * (sig.coauthors.min(3) as f32)
-                + weights.shared_topic * (sig.shared_topics.len().min(2) as f32)
-                + weights.time * time;
-            Some((score, s))
-        })
-        .collect();
-    // Only the head matters: the diversity pass looks at a few times `limit`.
-    let head = limit.saturating_mul(4).max(20);
-    if ranked.len() > head {
-        ranked.select_nth_unstable_by(head, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        ranked.truncate(head);
+/// Why the paper at `s` is related, for the reasons shown to editors.
+fn signals(
+    index: &Index,
+    query: &Entry,
+    own: &HashSet<Uuid>,
+    coauthors: &HashMap<u32, u32>,
+    s: u32,
+    text: f32,
+) -> Signals {
+    let Some(e) = index.entry(s) else {
+        return Signals::default();
+    };
+    Signals {
+        text,
+        shared_authors: e
+            .author_ids
+            .iter()
+            .filter(|a| own.contains(a))
+            .copied()
+            .collect(),
+        coauthors: coauthors.get(&s).copied().unwrap_or(0),
+        shared_topics: query
+            .topic_ids
+            .iter()
+            .zip(&query.topics)
+            .filter(|(id, _)| e.topic_ids.contains(id))
+            .map(|(_, written)| written.clone())
+            .collect(),
     }
-    let mut ranked: Vec<Ranked> = ranked
-        .into_iter()
-        .map(|(score, s)| {
-            let mut sig = signals.remove(&s).unwrap_or_default();
-            sig.text = text[s as usize] * scale;
-            Ranked {
-                slot: s,
-                score,
-                signals: sig,
-            }
-        })
-        .collect();
-    if ranked.len() < limit {
-        fill_with_neighbours_in_time(index, slot, query_year, filters, &mut ranked, limit);
-    }
-    ranked.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.slot.cmp(&b.slot)));
-    diversify(index, query, ranked, weights, limit)
 }
 
 /// When text, authors and topics find too little (a paper of a few rare words), the papers
@@ -260,12 +457,12 @@ pub fn related(
 fn fill_with_neighbours_in_time(
     index: &Index,
     slot: u32,
-    query_year: Option<f32>,
     filters: &Filters,
     ranked: &mut Vec<Ranked>,
     limit: usize,
 ) {
     let have: HashSet<u32> = ranked.iter().map(|r| r.slot).collect();
+    let query_year = index.year(slot);
     let mut extra: Vec<(f32, u32)> = (0..u32::try_from(index.capacity()).unwrap_or(u32::MAX))
         .filter(|s| *s != slot && !have.contains(s))
         .filter_map(|s| {
@@ -273,12 +470,8 @@ fn fill_with_neighbours_in_time(
             if !filters.admits(e) {
                 return None;
             }
-            let c = e.publish_time.map(|t| t.timestamp() as f32 / 31_557_600.0);
-            let apart = match (query_year, c) {
-                (Some(q), Some(c)) => (q - c).abs(),
-                _ => f32::MAX,
-            };
-            Some((apart, s))
+            let apart = (query_year - index.year(s)).abs();
+            Some((if apart.is_nan() { f32::MAX } else { apart }, s))
         })
         .collect();
     extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -363,7 +556,7 @@ fn near_duplicate(a: &[u32], b: &[u32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{FieldWeights, english};
+    use crate::index::{Bm25, FieldWeights, english};
     use crate::storage::RecPaper;
 
     fn paper(title: &str, summary: &str, authors: &[Uuid], topics: &[&str], kind: i32) -> RecPaper {
@@ -385,7 +578,7 @@ mod tests {
 
     #[test]
     fn text_authors_and_topics_rank_and_never_the_paper_itself() {
-        let mut index = Index::new(FieldWeights::default());
+        let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
         let khan = Uuid::now_v7();
         let q = paper(
@@ -461,7 +654,7 @@ mod tests {
 
     #[test]
     fn near_duplicates_are_skipped_and_a_titles_only_corpus_works() {
-        let mut index = Index::new(FieldWeights::default());
+        let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
         let q = paper(
             "Lattice gauge theory at finite temperature",
@@ -509,7 +702,7 @@ mod tests {
 
     #[test]
     fn a_paper_with_nothing_in_common_still_gets_a_rail() {
-        let mut index = Index::new(FieldWeights::default());
+        let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
         let q = paper("Zxqv", "", &[], &[], 1);
         index.upsert(&q, &mut a);

@@ -19,6 +19,9 @@ use crate::storage::{Changed, RecStore};
 
 /// How often the change log is read when nothing rang.
 const POLL: Duration = Duration::from_millis(200);
+/// The least time between two commits of the search index: each commit makes a segment that
+/// must be merged later, so under a bulk import changes are made searchable in batches.
+const SEARCH_COMMIT: Duration = Duration::from_millis(500);
 /// How long change-log entries are kept (a replica stopped longer rebuilds at start anyway).
 const KEEP_CHANGES: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
@@ -36,6 +39,10 @@ pub struct Refresher {
     last: i64,
     /// The analyzer for new papers.
     analyzer: TextAnalyzer,
+    /// Whether the search index has changes not yet committed.
+    search_dirty: bool,
+    /// When the search index was last committed.
+    search_committed: Instant,
 }
 
 impl std::fmt::Debug for Refresher {
@@ -100,14 +107,12 @@ impl Refresher {
                 index.set_name(id, Some(name));
             }
         }
-        for paper in store.all_overrides().await? {
-            let overrides = store.overrides(paper).await?;
-            state
-                .overrides
-                .write()
-                .map_err(|_| DbErr::Custom("overrides lock poisoned".to_owned()))?
-                .insert(paper, overrides);
-        }
+        let overrides = store.overrides_of(None).await?;
+        state
+            .overrides
+            .write()
+            .map_err(|_| DbErr::Custom("overrides lock poisoned".to_owned()))?
+            .extend(overrides);
         tracing::info!(
             papers = count,
             elapsed_ms = started.elapsed().as_millis(),
@@ -120,6 +125,8 @@ impl Refresher {
             wake,
             last,
             analyzer,
+            search_dirty: false,
+            search_committed: Instant::now(),
         })
     }
 
@@ -144,41 +151,28 @@ impl Refresher {
         }
     }
 
-    /// Applies every logged change not applied yet.
+    /// Applies every logged change not applied yet, a thousand at a time: the changed rows
+    /// are read in a few queries, then the indexes are updated under one lock each.
     pub async fn catch_up(&mut self) -> Result<(), DbErr> {
         loop {
             let changes = self.store.changes_since(self.last, 1_000).await?;
             let Some((tail, _)) = changes.last() else {
-                return Ok(());
+                return self.commit_search();
             };
             let tail = *tail;
-            let mut papers = Vec::new();
+            let mut paper_ids = Vec::new();
+            let mut author_ids = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for (_, change) in &changes {
-                match change {
-                    Changed::Paper(id) => {
-                        if let Some(paper) = self.store.paper(*id).await? {
-                            papers.push(paper);
-                        }
-                        let overrides = self.store.overrides(*id).await?;
-                        let mut all = self
-                            .state
-                            .overrides
-                            .write()
-                            .map_err(|_| DbErr::Custom("overrides lock poisoned".to_owned()))?;
-                        if overrides.update_time.is_some() {
-                            all.insert(*id, overrides);
-                        }
-                    }
-                    Changed::Author(id) => {
-                        let name = self.store.author_name(*id).await?;
-                        self.state
-                            .index
-                            .write()
-                            .map_err(|_| DbErr::Custom("index lock poisoned".to_owned()))?
-                            .set_name(*id, name);
-                    }
+                match *change {
+                    Changed::Paper(id) if seen.insert(id) => paper_ids.push(id),
+                    Changed::Author(id) if seen.insert(id) => author_ids.push(id),
+                    _ => {}
                 }
             }
+            let papers = self.store.papers_by_id(&paper_ids).await?;
+            let mut overrides = self.store.overrides_of(Some(&paper_ids)).await?;
+            let names = self.store.author_names_of(&author_ids).await?;
             {
                 let mut index = self
                     .state
@@ -188,12 +182,46 @@ impl Refresher {
                 for paper in &papers {
                     index.upsert(paper, &mut self.analyzer);
                 }
+                for id in &author_ids {
+                    index.set_name(*id, names.get(id).cloned());
+                }
+            }
+            {
+                let mut all = self
+                    .state
+                    .overrides
+                    .write()
+                    .map_err(|_| DbErr::Custom("overrides lock poisoned".to_owned()))?;
+                for id in &paper_ids {
+                    match overrides.remove(id) {
+                        Some(o) => {
+                            all.insert(*id, o);
+                        }
+                        None => {
+                            all.remove(id);
+                        }
+                    }
+                }
             }
             self.search
                 .upsert_many(&papers)
-                .and_then(|()| self.search.commit())
                 .map_err(|e| DbErr::Custom(e.to_string()))?;
+            self.search_dirty |= !papers.is_empty();
             self.last = tail;
+            self.commit_search()?;
         }
+    }
+
+    /// Commits the search index when it has changes and the last commit is old enough; the
+    /// run loop comes back within `POLL` for changes held back.
+    fn commit_search(&mut self) -> Result<(), DbErr> {
+        if self.search_dirty && self.search_committed.elapsed() >= SEARCH_COMMIT {
+            self.search
+                .commit()
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            self.search_dirty = false;
+            self.search_committed = Instant::now();
+        }
+        Ok(())
     }
 }

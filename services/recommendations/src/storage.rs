@@ -2,6 +2,8 @@
 //! per row, so an event applies only when newer), the change log replicas refresh their index
 //! from, editorial overrides, and interactions.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
@@ -43,6 +45,24 @@ pub struct RecPaper {
     pub author_ids: Vec<Uuid>,
     /// When published.
     pub publish_time: Option<DateTime<Utc>>,
+}
+
+/// A change an event brings to the read model.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A paper's new state (a tombstone when it is not published).
+    Paper(RecPaper),
+    /// An author's name, or that they were deleted.
+    Author {
+        /// The author.
+        id: Uuid,
+        /// The event's aggregate version.
+        version: i64,
+        /// Their name.
+        name: String,
+        /// Whether they were deleted.
+        deleted: bool,
+    },
 }
 
 /// What a change-log entry points at.
@@ -98,6 +118,9 @@ pub struct RecStore {
     db: Database,
 }
 
+/// Ids per `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
 const PAPER_COLUMNS: [&str; 12] = [
     "id",
     "version",
@@ -119,63 +142,118 @@ impl RecStore {
         Self { db }
     }
 
-    /// Applies a paper's state if `paper.version` is newer than the one held, and logs the
-    /// change for the replicas' indexes.
-    pub async fn apply_paper(&self, paper: &RecPaper) -> Result<Outcome, DbErr> {
-        let topics =
-            serde_json::to_string(&paper.topics).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let authors =
-            serde_json::to_string(&paper.author_ids).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let mut upsert = Query::insert();
-        upsert
-            .into_table(a("rec_papers"))
-            .columns(PAPER_COLUMNS.map(a))
+    /// Applies `changes` in order in one transaction (a batch of events): each only when
+    /// newer than what is held, with its change-log row.
+    pub async fn apply_all(&self, changes: &[Change]) -> Result<Vec<Outcome>, DbErr> {
+        let mut statements = Vec::with_capacity(changes.len());
+        for change in changes {
+            statements.push(match change {
+                Change::Paper(paper) => {
+                    let (upsert, also) = paper_statements(paper)?;
+                    (upsert, also, Changed::Paper(paper.id))
+                }
+                Change::Author {
+                    id,
+                    version,
+                    name,
+                    deleted,
+                } => (
+                    author_statement(*id, *version, name, *deleted)?,
+                    None,
+                    Changed::Author(*id),
+                ),
+            });
+        }
+        let tx = self.db.begin_write().await?;
+        let result = async {
+            let backend = tx.get_database_backend();
+            let mut outcomes = Vec::with_capacity(statements.len());
+            for (upsert, also, changed) in &statements {
+                let applied = tx
+                    .execute(StatementBuilder::build(upsert, &backend))
+                    .await?
+                    .rows_affected();
+                if applied == 0 {
+                    outcomes.push(Outcome::Stale);
+                    continue;
+                }
+                if let Some(also) = also {
+                    tx.execute(StatementBuilder::build(also, &backend)).await?;
+                }
+                log_change(&tx, *changed).await?;
+                outcomes.push(Outcome::Applied);
+            }
+            Ok(outcomes)
+        }
+        .await;
+        tx.finish(result).await
+    }
+}
+
+/// The upsert of a paper (applied only over an older version), and the row remembering its
+/// slug when it is published.
+fn paper_statements(
+    paper: &RecPaper,
+) -> Result<
+    (
+        sea_orm::sea_query::InsertStatement,
+        Option<sea_orm::sea_query::InsertStatement>,
+    ),
+    DbErr,
+> {
+    let topics = serde_json::to_string(&paper.topics).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let authors =
+        serde_json::to_string(&paper.author_ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(a("rec_papers"))
+        .columns(PAPER_COLUMNS.map(a))
+        .on_conflict(
+            OnConflict::column(a("id"))
+                .update_columns(PAPER_COLUMNS[1..].iter().map(|c| a(c)))
+                .action_and_where(
+                    Expr::col((a("rec_papers"), a("version")))
+                        .lt(Expr::col((a("excluded"), a("version")))),
+                )
+                .to_owned(),
+        );
+    upsert
+        .values([
+            paper.id.into(),
+            paper.version.into(),
+            paper.published.into(),
+            paper.slug.clone().into(),
+            paper.external_id.clone().into(),
+            paper.title.clone().into(),
+            paper.summary.clone().into(),
+            paper.body.clone().into(),
+            paper.publication_type.into(),
+            topics.into(),
+            authors.into(),
+            paper.publish_time.into(),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    // Every slug a paper was published under keeps resolving to it, like the papers
+    // service's former slugs.
+    let remember = if paper.published && !paper.slug.is_empty() {
+        let mut slug = Query::insert();
+        slug.into_table(a("rec_slugs"))
+            .columns([a("slug"), a("paper_id")])
             .on_conflict(
-                OnConflict::column(a("id"))
-                    .update_columns(PAPER_COLUMNS[1..].iter().map(|c| a(c)))
-                    .action_and_where(
-                        Expr::col((a("rec_papers"), a("version")))
-                            .lt(Expr::col((a("excluded"), a("version")))),
-                    )
+                OnConflict::column(a("slug"))
+                    .update_column(a("paper_id"))
                     .to_owned(),
             );
-        upsert
-            .values([
-                paper.id.into(),
-                paper.version.into(),
-                paper.published.into(),
-                paper.slug.clone().into(),
-                paper.external_id.clone().into(),
-                paper.title.clone().into(),
-                paper.summary.clone().into(),
-                paper.body.clone().into(),
-                paper.publication_type.into(),
-                topics.into(),
-                authors.into(),
-                paper.publish_time.into(),
-            ])
+        slug.values([paper.slug.clone().into(), paper.id.into()])
             .map_err(|e| DbErr::Custom(e.to_string()))?;
-        // Every slug a paper was published under keeps resolving to it, like the papers
-        // service's former slugs.
-        let remember = if paper.published && !paper.slug.is_empty() {
-            let mut slug = Query::insert();
-            slug.into_table(a("rec_slugs"))
-                .columns([a("slug"), a("paper_id")])
-                .on_conflict(
-                    OnConflict::column(a("slug"))
-                        .update_column(a("paper_id"))
-                        .to_owned(),
-                );
-            slug.values([paper.slug.clone().into(), paper.id.into()])
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            Some(slug)
-        } else {
-            None
-        };
-        self.apply(&upsert, remember.as_ref(), Changed::Paper(paper.id))
-            .await
-    }
+        Some(slug)
+    } else {
+        None
+    };
+    Ok((upsert, remember))
+}
 
+impl RecStore {
     /// Every slug published papers had, with the paper it leads to.
     pub async fn slugs(&self) -> Result<Vec<(String, Uuid)>, DbErr> {
         let select = Query::select()
@@ -192,72 +270,35 @@ impl RecStore {
         .map(|row| Ok((row.try_get("", "slug")?, row.try_get("", "paper_id")?)))
         .collect()
     }
+}
 
-    /// Applies an author's name (or deletion) if `version` is newer than the one held.
-    pub async fn apply_author(
-        &self,
-        id: Uuid,
-        version: i64,
-        name: &str,
-        deleted: bool,
-    ) -> Result<Outcome, DbErr> {
-        let mut upsert = Query::insert();
-        upsert
-            .into_table(a("rec_authors"))
-            .columns([a("id"), a("version"), a("name"), a("deleted")])
-            .on_conflict(
-                OnConflict::column(a("id"))
-                    .update_columns([a("version"), a("name"), a("deleted")])
-                    .action_and_where(
-                        Expr::col((a("rec_authors"), a("version")))
-                            .lt(Expr::col((a("excluded"), a("version")))),
-                    )
-                    .to_owned(),
-            );
-        upsert
-            .values([id.into(), version.into(), name.into(), deleted.into()])
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-        self.apply(&upsert, None, Changed::Author(id)).await
-    }
+/// The upsert of an author's name (applied only over an older version).
+fn author_statement(
+    id: Uuid,
+    version: i64,
+    name: &str,
+    deleted: bool,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(a("rec_authors"))
+        .columns([a("id"), a("version"), a("name"), a("deleted")])
+        .on_conflict(
+            OnConflict::column(a("id"))
+                .update_columns([a("version"), a("name"), a("deleted")])
+                .action_and_where(
+                    Expr::col((a("rec_authors"), a("version")))
+                        .lt(Expr::col((a("excluded"), a("version")))),
+                )
+                .to_owned(),
+        );
+    upsert
+        .values([id.into(), version.into(), name.into(), deleted.into()])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(upsert)
+}
 
-    async fn apply(
-        &self,
-        upsert: &sea_orm::sea_query::InsertStatement,
-        also: Option<&sea_orm::sea_query::InsertStatement>,
-        changed: Changed,
-    ) -> Result<Outcome, DbErr> {
-        let tx = self.db.begin_write().await?;
-        let result = async {
-            let backend = tx.get_database_backend();
-            let applied = tx
-                .execute(StatementBuilder::build(upsert, &backend))
-                .await?
-                .rows_affected();
-            if applied == 0 {
-                return Ok(Outcome::Stale);
-            }
-            if let Some(also) = also {
-                tx.execute(StatementBuilder::build(also, &backend)).await?;
-            }
-            let (paper, author): (Option<Uuid>, Option<Uuid>) = match changed {
-                Changed::Paper(id) => (Some(id), None),
-                Changed::Author(id) => (None, Some(id)),
-            };
-            let mut log = Query::insert();
-            log.into_table(a("rec_changes")).columns([
-                a("paper_id"),
-                a("author_id"),
-                a("created_at"),
-            ]);
-            log.values([paper.into(), author.into(), Utc::now().into()])
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            tx.execute(StatementBuilder::build(&log, &backend)).await?;
-            Ok(Outcome::Applied)
-        }
-        .await;
-        tx.finish(result).await
-    }
-
+impl RecStore {
     /// Published papers, in pages of `limit` after id `after`.
     pub async fn published(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<RecPaper>, DbErr> {
         let mut select = Query::select();
@@ -275,12 +316,21 @@ impl RecStore {
 
     /// One paper's row, published or not.
     pub async fn paper(&self, id: Uuid) -> Result<Option<RecPaper>, DbErr> {
-        let select = Query::select()
-            .columns(PAPER_COLUMNS.map(a))
-            .from(a("rec_papers"))
-            .and_where(Expr::col(a("id")).eq(id))
-            .to_owned();
-        Ok(self.papers(&select).await?.pop())
+        Ok(self.papers_by_id(&[id]).await?.pop())
+    }
+
+    /// The rows of `ids` that exist, published or not, in no particular order.
+    pub async fn papers_by_id(&self, ids: &[Uuid]) -> Result<Vec<RecPaper>, DbErr> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let select = Query::select()
+                .columns(PAPER_COLUMNS.map(a))
+                .from(a("rec_papers"))
+                .and_where(Expr::col(a("id")).is_in(chunk.iter().copied()))
+                .to_owned();
+            out.extend(self.papers(&select).await?);
+        }
+        Ok(out)
     }
 
     async fn papers(
@@ -320,11 +370,27 @@ impl RecStore {
 
     /// Every author's name, deleted ones excluded.
     pub async fn author_names(&self) -> Result<Vec<(Uuid, String)>, DbErr> {
-        let select = Query::select()
+        self.names(None).await
+    }
+
+    /// The names of those of `ids` that exist and are not deleted.
+    pub async fn author_names_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, DbErr> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            out.extend(self.names(Some(chunk)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn names(&self, only: Option<&[Uuid]>) -> Result<Vec<(Uuid, String)>, DbErr> {
+        let mut select = Query::select()
             .columns([a("id"), a("name")])
             .from(a("rec_authors"))
             .and_where(Expr::col(a("deleted")).eq(false))
             .to_owned();
+        if let Some(ids) = only {
+            select.and_where(Expr::col(a("id")).is_in(ids.iter().copied()));
+        }
         let conn = self.db.conn();
         conn.query_all(StatementBuilder::build(
             &select,
@@ -334,27 +400,6 @@ impl RecStore {
         .into_iter()
         .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
         .collect()
-    }
-
-    /// One author's name, unless deleted or unknown.
-    pub async fn author_name(&self, id: Uuid) -> Result<Option<String>, DbErr> {
-        let select = Query::select()
-            .column(a("name"))
-            .from(a("rec_authors"))
-            .and_where(Expr::col(a("id")).eq(id))
-            .and_where(Expr::col(a("deleted")).eq(false))
-            .to_owned();
-        let conn = self.db.conn();
-        match conn
-            .query_one(StatementBuilder::build(
-                &select,
-                &conn.get_database_backend(),
-            ))
-            .await?
-        {
-            Some(row) => Ok(Some(row.try_get("", "name")?)),
-            None => Ok(None),
-        }
     }
 
     /// The last change-log position (0 when empty).
@@ -426,30 +471,54 @@ impl RecStore {
 
     /// A paper's overrides (empty when none were set).
     pub async fn overrides(&self, paper: Uuid) -> Result<Overrides, DbErr> {
-        let select = Query::select()
-            .columns([a("pinned"), a("excluded"), a("update_time")])
-            .from(a("rec_overrides"))
-            .and_where(Expr::col(a("paper_id")).eq(paper))
-            .to_owned();
-        let conn = self.db.conn();
-        let Some(row) = conn
-            .query_one(StatementBuilder::build(
-                &select,
-                &conn.get_database_backend(),
-            ))
+        Ok(self
+            .overrides_of(Some(&[paper]))
             .await?
-        else {
-            return Ok(Overrides::default());
+            .remove(&paper)
+            .unwrap_or_default())
+    }
+
+    /// The overrides set for `papers` (every paper's when `None`).
+    pub async fn overrides_of(
+        &self,
+        papers: Option<&[Uuid]>,
+    ) -> Result<HashMap<Uuid, Overrides>, DbErr> {
+        let mut out = HashMap::new();
+        let chunks: Vec<Option<&[Uuid]>> = match papers {
+            Some(ids) => ids.chunks(IN_CHUNK).map(Some).collect(),
+            None => vec![None],
         };
-        let pinned: String = row.try_get("", "pinned")?;
-        let excluded: String = row.try_get("", "excluded")?;
-        Ok(Overrides {
-            pinned: serde_json::from_str(&pinned)
-                .map_err(|e| DbErr::Custom(format!("rec_overrides.pinned: {e}")))?,
-            excluded: serde_json::from_str(&excluded)
-                .map_err(|e| DbErr::Custom(format!("rec_overrides.excluded: {e}")))?,
-            update_time: row.try_get("", "update_time")?,
-        })
+        for chunk in chunks {
+            let mut select = Query::select()
+                .columns([a("paper_id"), a("pinned"), a("excluded"), a("update_time")])
+                .from(a("rec_overrides"))
+                .to_owned();
+            if let Some(ids) = chunk {
+                select.and_where(Expr::col(a("paper_id")).is_in(ids.iter().copied()));
+            }
+            let conn = self.db.conn();
+            let rows = conn
+                .query_all(StatementBuilder::build(
+                    &select,
+                    &conn.get_database_backend(),
+                ))
+                .await?;
+            for row in rows {
+                let pinned: String = row.try_get("", "pinned")?;
+                let excluded: String = row.try_get("", "excluded")?;
+                out.insert(
+                    row.try_get("", "paper_id")?,
+                    Overrides {
+                        pinned: serde_json::from_str(&pinned)
+                            .map_err(|e| DbErr::Custom(format!("rec_overrides.pinned: {e}")))?,
+                        excluded: serde_json::from_str(&excluded)
+                            .map_err(|e| DbErr::Custom(format!("rec_overrides.excluded: {e}")))?,
+                        update_time: row.try_get("", "update_time")?,
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces a paper's overrides.
@@ -481,33 +550,11 @@ impl RecStore {
             tx.execute(StatementBuilder::build(&upsert, &backend))
                 .await?;
             // Other replicas reload the paper's overrides from the change log.
-            let mut log = Query::insert();
-            log.into_table(a("rec_changes"))
-                .columns([a("paper_id"), a("created_at")]);
-            log.values([paper.into(), Utc::now().into()])
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            tx.execute(StatementBuilder::build(&log, &backend)).await?;
+            log_change(&tx, Changed::Paper(paper)).await?;
             Ok(())
         }
         .await;
         tx.finish(result).await
-    }
-
-    /// Every paper's overrides.
-    pub async fn all_overrides(&self) -> Result<Vec<Uuid>, DbErr> {
-        let select = Query::select()
-            .column(a("paper_id"))
-            .from(a("rec_overrides"))
-            .to_owned();
-        let conn = self.db.conn();
-        conn.query_all(StatementBuilder::build(
-            &select,
-            &conn.get_database_backend(),
-        ))
-        .await?
-        .into_iter()
-        .map(|row| row.try_get::<Uuid>("", "paper_id"))
-        .collect()
     }
 
     /// Records an interaction.
@@ -598,4 +645,32 @@ impl RecStore {
         }
         Ok(out)
     }
+}
+
+/// Writes `changed` to the change log, in the writer's transaction. Replicas read the log in
+/// `seq` order and remember the last `seq` they applied, so a `seq` must never become visible
+/// after a higher one: on PostgreSQL, where concurrent transactions draw from the sequence and
+/// could commit out of order, writers take turns on a transaction-scoped advisory lock from
+/// here to their commit (SQLite has one writer anyway).
+async fn log_change(tx: &sea_orm::DatabaseTransaction, changed: Changed) -> Result<(), DbErr> {
+    let backend = tx.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        tx.execute(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [imprint_platform::db::advisory_key("rec_changes").into()],
+        ))
+        .await?;
+    }
+    let (paper, author): (Option<Uuid>, Option<Uuid>) = match changed {
+        Changed::Paper(id) => (Some(id), None),
+        Changed::Author(id) => (None, Some(id)),
+    };
+    let mut log = Query::insert();
+    log.into_table(a("rec_changes"))
+        .columns([a("paper_id"), a("author_id"), a("created_at")]);
+    log.values([paper.into(), author.into(), Utc::now().into()])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    tx.execute(StatementBuilder::build(&log, &backend)).await?;
+    Ok(())
 }
