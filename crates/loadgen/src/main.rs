@@ -17,6 +17,9 @@ mod relay_bench;
 use imprint_proto::papers::GetPaperRequest;
 use imprint_proto::papers::get_paper_request::Key;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::recommendations::GetRelatedPublicationsRequest;
+use imprint_proto::recommendations::get_related_publications_request::Key as RelatedKey;
+use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -69,6 +72,16 @@ struct RunArgs {
     /// The slug for `get-paper-by-slug`.
     #[arg(long, default_value = "")]
     slug: String,
+    /// For `related`: a file of paper ids, one per line, asked about in turn.
+    #[arg(long)]
+    ids: Option<std::path::PathBuf>,
+    /// The server's Prometheus endpoint (`http://127.0.0.1:8080/metrics`): the percentiles of
+    /// `--histogram` over the measured window are reported as server time.
+    #[arg(long)]
+    metrics: Option<String>,
+    /// The histogram read from `--metrics`.
+    #[arg(long, default_value = "imprint_recommendations_related_seconds")]
+    histogram: String,
     /// Requests per second.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
@@ -98,6 +111,8 @@ enum Rpc {
     Health,
     /// imprint.papers.v1.PaperService/GetPaper by slug.
     GetPaperBySlug,
+    /// imprint.recommendations.v1.RecommendationService/GetRelatedPublications (3, by id).
+    Related,
 }
 
 fn main() -> Result<(), String> {
@@ -150,11 +165,28 @@ async fn echo_server(addr: SocketAddr) -> Result<(), String> {
 enum Client {
     Health(HealthClient<Channel>),
     Paper(PaperServiceClient<Channel>, String),
+    Related(
+        RecommendationServiceClient<Channel>,
+        std::sync::Arc<Vec<String>>,
+    ),
 }
 
 impl Client {
-    async fn call(&mut self) -> Result<(), tonic::Status> {
+    async fn call(&mut self, i: u64) -> Result<(), tonic::Status> {
         match self {
+            Self::Related(c, ids) => {
+                let id = ids
+                    .get(usize::try_from(i).unwrap_or(0) % ids.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                c.get_related_publications(GetRelatedPublicationsRequest {
+                    key: Some(RelatedKey::PaperId(id)),
+                    limit: 3,
+                    ..GetRelatedPublicationsRequest::default()
+                })
+                .await
+                .map(|_| ())
+            }
             Self::Health(c) => c.check(HealthCheckRequest::default()).await.map(|_| ()),
             Self::Paper(c, slug) => c
                 .get_paper(GetPaperRequest {
@@ -231,6 +263,20 @@ fn ticks_per_second() -> u64 {
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
+    let ids = match &args.ids {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => Vec::new(),
+    };
+    if matches!(args.rpc, Rpc::Related) && ids.is_empty() {
+        return Err("--rpc related needs --ids FILE with at least one paper id".to_owned());
+    }
+    let ids = std::sync::Arc::new(ids);
     let mut clients = Vec::with_capacity(args.connections);
     for _ in 0..args.connections.max(1) {
         let channel = Endpoint::from_shared(args.target.clone())
@@ -245,12 +291,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Rpc::GetPaperBySlug => {
                 Client::Paper(PaperServiceClient::new(channel), args.slug.clone())
             }
+            Rpc::Related => Client::Related(
+                RecommendationServiceClient::new(channel),
+                std::sync::Arc::clone(&ids),
+            ),
         });
     }
     // One call up front: a wrong slug or target fails here, not as a wall of errors.
     clients[0]
         .clone()
-        .call()
+        .call(0)
         .await
         .map_err(|s| format!("the first call failed: {s:?}"))?;
 
@@ -261,6 +311,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let start = Instant::now() + Duration::from_millis(50);
     let mut cpu_start = None;
     let mut measured_start = None;
+    let mut histogram_start = None;
     for i in 0..(warmup_n + measured_n) {
         let scheduled = start + interval.mul_f64(i as f64);
         pace(scheduled).await;
@@ -268,11 +319,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         if measured && cpu_start.is_none() {
             cpu_start = Some((cpu_ticks(&args.pids, &[]), cpu_ticks(&[], &args.db_comms)));
             measured_start = Some(Instant::now());
+            if let Some(url) = &args.metrics {
+                histogram_start = Some(scrape(url, &args.histogram)?);
+            }
         }
         let mut client = clients[usize::try_from(i).unwrap_or(0) % clients.len()].clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let ok = client.call().await.is_ok();
+            let ok = client.call(i).await.is_ok();
             let _ = tx.send((measured, scheduled.elapsed(), ok));
         });
     }
@@ -289,6 +343,22 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
     }
     let wall = measured_start.map(|s| s.elapsed()).unwrap_or_default();
+    let server_time = match (&args.metrics, histogram_start) {
+        (Some(url), Some(before)) => {
+            let after = scrape(url, &args.histogram)?;
+            let delta: Vec<(f64, f64)> = after
+                .iter()
+                .zip(before.iter().map(|(_, c)| *c).chain(std::iter::repeat(0.0)))
+                .map(|((le, a), b)| (*le, a - b))
+                .collect();
+            format!(
+                "  server time p50 {:>6.0} µs  p99 {:>6.0} µs",
+                quantile(&delta, 0.5) * 1e6,
+                quantile(&delta, 0.99) * 1e6
+            )
+        }
+        _ => String::new(),
+    };
     let (server_start, db_start) = cpu_start.unwrap_or_default();
     let server_cpu = cpu_ticks(&args.pids, &[]).saturating_sub(server_start);
     let db_cpu = cpu_ticks(&[], &args.db_comms).saturating_sub(db_start);
@@ -310,7 +380,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     println!(
         "{label:<28} rate {rate:>6}/s  ok {ok:>7}  errors {errors:>4}  achieved {achieved:>8.0}/s  \
          p50 {p50:>7.0} µs  p90 {p90:>7.0} µs  p99 {p99:>7.0} µs  max {max:>8.0} µs  \
-         server CPU {server:>6.1} µs/req{db}",
+         server CPU {server:>6.1} µs/req{db}{server_time}",
         label = args.label,
         rate = args.rate,
         ok = latencies.len(),
@@ -322,4 +392,67 @@ async fn run(args: RunArgs) -> Result<(), String> {
         server = per_req(server_cpu),
     );
     Ok(())
+}
+
+/// The cumulative buckets `(le, count)` of histogram `name` at the Prometheus endpoint `url`
+/// (plain HTTP on loopback: one GET, read to the end).
+fn scrape(url: &str, name: &str) -> Result<Vec<(f64, f64)>, String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--metrics: {url} is not an http:// URL"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream =
+        std::net::TcpStream::connect(host).map_err(|e| format!("connecting to {url}: {e}"))?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("asking {url}: {e}"))?;
+    let mut body = String::new();
+    stream
+        .read_to_string(&mut body)
+        .map_err(|e| format!("reading {url}: {e}"))?;
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(f64, f64)> = body
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(&prefix)?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    if buckets.is_empty() {
+        return Err(format!("{url} has no histogram {name}"));
+    }
+    Ok(buckets)
+}
+
+/// The `q` quantile of cumulative buckets, interpolating linearly within the bucket, as
+/// Prometheus' `histogram_quantile` does.
+fn quantile(buckets: &[(f64, f64)], q: f64) -> f64 {
+    let Some(total) = buckets.last().map(|(_, c)| *c) else {
+        return f64::NAN;
+    };
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut lower = (0.0, 0.0);
+    for (le, count) in buckets {
+        if *count >= rank {
+            if le.is_infinite() {
+                return lower.0;
+            }
+            let within = (count - lower.1).max(f64::MIN_POSITIVE);
+            return lower.0 + (le - lower.0) * (rank - lower.1) / within;
+        }
+        lower = (*le, *count);
+    }
+    lower.0
 }

@@ -119,8 +119,12 @@ pub struct Application {
     databases: Vec<Database>,
     /// Relays and consumers to start with the servers.
     events: Events,
-    /// Keeps the recommendations indexes fresh, when this process serves them.
-    refresher: Option<imprint_recommendations::Refresher>,
+    /// Keeps the recommendations indexes fresh, and times related publications, when this
+    /// process serves them.
+    refresher: Option<(
+        imprint_recommendations::Refresher,
+        std::sync::Arc<imprint_recommendations::metrics::Latency>,
+    )>,
     /// Settings, for shutdown timings.
     settings: Settings,
 }
@@ -211,7 +215,10 @@ impl Application {
                 imprint_recommendations::build(db, imprint_recommendations::Weights::default())
                     .await?;
             events.consumer(parts.handler);
-            (Some(parts.server), Some(parts.refresher))
+            (
+                Some(parts.server),
+                Some((parts.refresher, parts.related_latency)),
+            )
         } else {
             (None, None)
         };
@@ -305,9 +312,10 @@ impl Application {
         let metrics = events.metrics.clone();
         let stop_events = CancellationToken::new();
         let mut event_tasks = events.start(&stop_events);
-        if let Some(refresher) = refresher {
+        let related_latency = refresher.map(|(refresher, latency)| {
             event_tasks.spawn(refresher.run(stop_events.clone()));
-        }
+            latency
+        });
         health.set_ready(true).await;
         tracing::info!(%grpc_addr, %http_addr, "serving");
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -315,7 +323,17 @@ impl Application {
             "/metrics",
             axum::routing::get(move || {
                 let metrics = metrics.clone();
-                async move { metrics.prometheus() }
+                let related_latency = related_latency.clone();
+                async move {
+                    let mut text = metrics.prometheus();
+                    if let Some(latency) = related_latency {
+                        text.push_str(&latency.prometheus(
+                            "imprint_recommendations_related_seconds",
+                            "Server time of GetRelatedPublications.",
+                        ));
+                    }
+                    text
+                }
             }),
         );
         let outcome = imprint_platform::server::run(

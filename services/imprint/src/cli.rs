@@ -31,6 +31,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
+    /// Load publication metadata (JSON Lines, gzip or plain) into a running Imprint through its
+    /// API: authors matched by name, papers created and published in batches. Resumable: run
+    /// it again to pick up where it stopped.
+    Import(ImportArgs),
     /// Measure related publications against citation pairs (precision@10, nDCG@10), beside a
     /// TF-IDF baseline computed in the same run.
     Eval(EvalArgs),
@@ -40,6 +44,24 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+}
+
+/// Options of `imprint import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The records, one JSON object a line, gzip or plain, shaped like `shared/data`: `id`,
+    /// `title`, `abstract`, `authors`, `topics`, `date`, `pub_type`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The gRPC URL of the Imprint to load into (an `all` process or a gateway).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Papers per call, at most 200.
+    #[arg(long, value_name = "N", default_value_t = crate::import::DEFAULT_BATCH)]
+    pub batch: usize,
+    /// Print a progress line every 10 seconds instead of drawing a bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Options of `imprint eval`.
@@ -54,11 +76,15 @@ pub struct EvalArgs {
     /// Only the first N queries (in corpus order).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// The gRPC URL of the Imprint holding the corpus (imported with `imprint import`), whose
+    /// `GetRelatedPublications` is measured.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
     /// Rank in this process from the corpus file instead of asking a server (for tuning).
     #[arg(long)]
     pub offline: bool,
     /// Ranking weights to try, `name=value,…` (offline only): query_terms, k1, b,
-    /// shared_author, rare_author, coauthor, shared_topic, time, same_type_decay.
+    /// shared_author, rare_author, coauthor, shared_topic, time, same_type_decay, max_df.
     #[arg(long, value_name = "WEIGHTS")]
     pub weights: Option<String>,
 }
@@ -185,7 +211,7 @@ impl Cli {
                         ..
                     },
             } => (data_dir, database_url),
-            Command::Events { .. } | Command::Eval(_) => (&None, &None),
+            Command::Events { .. } | Command::Eval(_) | Command::Import(_) => (&None, &None),
         };
         if let Some(dir) = data_dir {
             out.push(("data_dir", dir.display().to_string()));

@@ -90,328 +90,6 @@ pub fn score(set: &EvalSet, rankings: &HashMap<String, Vec<String>>) -> (f64, f6
     (precision / n, ndcg / n)
 }
 
-/// scikit-learn's English stop words (BSD-3-Clause), for the baseline to match it.
-const SKLEARN_STOP_WORDS: &[&str] = &[
-    "a",
-    "about",
-    "above",
-    "across",
-    "after",
-    "afterwards",
-    "again",
-    "against",
-    "all",
-    "almost",
-    "alone",
-    "along",
-    "already",
-    "also",
-    "although",
-    "always",
-    "am",
-    "among",
-    "amongst",
-    "amoungst",
-    "amount",
-    "an",
-    "and",
-    "another",
-    "any",
-    "anyhow",
-    "anyone",
-    "anything",
-    "anyway",
-    "anywhere",
-    "are",
-    "around",
-    "as",
-    "at",
-    "back",
-    "be",
-    "became",
-    "because",
-    "become",
-    "becomes",
-    "becoming",
-    "been",
-    "before",
-    "beforehand",
-    "behind",
-    "being",
-    "below",
-    "beside",
-    "besides",
-    "between",
-    "beyond",
-    "bill",
-    "both",
-    "bottom",
-    "but",
-    "by",
-    "call",
-    "can",
-    "cannot",
-    "cant",
-    "co",
-    "con",
-    "could",
-    "couldnt",
-    "cry",
-    "de",
-    "describe",
-    "detail",
-    "do",
-    "done",
-    "down",
-    "due",
-    "during",
-    "each",
-    "eg",
-    "eight",
-    "either",
-    "eleven",
-    "else",
-    "elsewhere",
-    "empty",
-    "enough",
-    "etc",
-    "even",
-    "ever",
-    "every",
-    "everyone",
-    "everything",
-    "everywhere",
-    "except",
-    "few",
-    "fifteen",
-    "fifty",
-    "fill",
-    "find",
-    "fire",
-    "first",
-    "five",
-    "for",
-    "former",
-    "formerly",
-    "forty",
-    "found",
-    "four",
-    "from",
-    "front",
-    "full",
-    "further",
-    "get",
-    "give",
-    "go",
-    "had",
-    "has",
-    "hasnt",
-    "have",
-    "he",
-    "hence",
-    "her",
-    "here",
-    "hereafter",
-    "hereby",
-    "herein",
-    "hereupon",
-    "hers",
-    "herself",
-    "him",
-    "himself",
-    "his",
-    "how",
-    "however",
-    "hundred",
-    "i",
-    "ie",
-    "if",
-    "in",
-    "inc",
-    "indeed",
-    "interest",
-    "into",
-    "is",
-    "it",
-    "its",
-    "itself",
-    "keep",
-    "last",
-    "latter",
-    "latterly",
-    "least",
-    "less",
-    "ltd",
-    "made",
-    "many",
-    "may",
-    "me",
-    "meanwhile",
-    "might",
-    "mill",
-    "mine",
-    "more",
-    "moreover",
-    "most",
-    "mostly",
-    "move",
-    "much",
-    "must",
-    "my",
-    "myself",
-    "name",
-    "namely",
-    "neither",
-    "never",
-    "nevertheless",
-    "next",
-    "nine",
-    "no",
-    "nobody",
-    "none",
-    "noone",
-    "nor",
-    "not",
-    "nothing",
-    "now",
-    "nowhere",
-    "of",
-    "off",
-    "often",
-    "on",
-    "once",
-    "one",
-    "only",
-    "onto",
-    "or",
-    "other",
-    "others",
-    "otherwise",
-    "our",
-    "ours",
-    "ourselves",
-    "out",
-    "over",
-    "own",
-    "part",
-    "per",
-    "perhaps",
-    "please",
-    "put",
-    "rather",
-    "re",
-    "same",
-    "see",
-    "seem",
-    "seemed",
-    "seeming",
-    "seems",
-    "serious",
-    "several",
-    "she",
-    "should",
-    "show",
-    "side",
-    "since",
-    "sincere",
-    "six",
-    "sixty",
-    "so",
-    "some",
-    "somehow",
-    "someone",
-    "something",
-    "sometime",
-    "sometimes",
-    "somewhere",
-    "still",
-    "such",
-    "system",
-    "take",
-    "ten",
-    "than",
-    "that",
-    "the",
-    "their",
-    "them",
-    "themselves",
-    "then",
-    "thence",
-    "there",
-    "thereafter",
-    "thereby",
-    "therefore",
-    "therein",
-    "thereupon",
-    "these",
-    "they",
-    "thick",
-    "thin",
-    "third",
-    "this",
-    "those",
-    "though",
-    "three",
-    "through",
-    "throughout",
-    "thru",
-    "thus",
-    "to",
-    "together",
-    "too",
-    "top",
-    "toward",
-    "towards",
-    "twelve",
-    "twenty",
-    "two",
-    "un",
-    "under",
-    "until",
-    "up",
-    "upon",
-    "us",
-    "very",
-    "via",
-    "was",
-    "we",
-    "well",
-    "were",
-    "what",
-    "whatever",
-    "when",
-    "whence",
-    "whenever",
-    "where",
-    "whereafter",
-    "whereas",
-    "whereby",
-    "wherein",
-    "whereupon",
-    "wherever",
-    "whether",
-    "which",
-    "while",
-    "whither",
-    "who",
-    "whoever",
-    "whole",
-    "whom",
-    "whose",
-    "why",
-    "will",
-    "with",
-    "within",
-    "without",
-    "would",
-    "yet",
-    "you",
-    "your",
-    "yours",
-    "yourself",
-    "yourselves",
-];
-
 /// scikit-learn's default tokens: runs of word characters of at least two characters,
 /// lowercased.
 fn sklearn_tokens(text: &str) -> Vec<String> {
@@ -424,7 +102,10 @@ fn sklearn_tokens(text: &str) -> Vec<String> {
 
 /// The TF-IDF cosine baseline: for each query, every other record ranked by cosine.
 pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
-    let stop: HashSet<&str> = SKLEARN_STOP_WORDS.iter().copied().collect();
+    let stop: HashSet<&str> = imprint_recommendations::stop_words::ENGLISH
+        .iter()
+        .copied()
+        .collect();
     let n = set.records.len();
     let docs: Vec<HashMap<String, u32>> = set
         .records
@@ -515,17 +196,24 @@ pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
 }
 
 /// Related publications ranked in this process: the records indexed exactly as the
-/// recommendations service indexes published papers, ranked by the same code with `weights`.
-/// For tuning: the served path is `imprint eval --target`.
+/// recommendations service indexes published papers, ranked by the same code with `weights`;
+/// with the p50 and p99 time of one ranking.
+/// For tuning: without `--offline`, `imprint eval` measures the served path.
 pub fn offline_rankings(
     set: &EvalSet,
     weights: &imprint_recommendations::ranking::Weights,
-) -> HashMap<String, Vec<String>> {
-    use imprint_recommendations::index::{FieldWeights, Index, english};
+) -> (HashMap<String, Vec<String>>, [std::time::Duration; 2]) {
+    use imprint_recommendations::index::{Bm25, FieldWeights, Index, english};
     use imprint_recommendations::ranking::{Filters, related};
     use imprint_recommendations::storage::RecPaper;
 
-    let mut index = Index::new(FieldWeights::default());
+    let mut index = Index::new(
+        FieldWeights::default(),
+        Bm25 {
+            k1: weights.k1,
+            b: weights.b,
+        },
+    );
     let mut analyzer = english();
     let mut authors: HashMap<String, uuid::Uuid> = HashMap::new();
     let mut uuid_of: HashMap<&str, uuid::Uuid> = HashMap::new();
@@ -562,17 +250,33 @@ pub fn offline_rankings(
         );
     }
     let filters = Filters::default();
-    set.queries
+    let mut took = Vec::with_capacity(set.queries.len());
+    let rankings = set
+        .queries
         .iter()
         .filter_map(|(q, _)| {
             let slot = index.slot(*uuid_of.get(q.as_str())?)?;
-            let ranked = related(&index, slot, &filters, weights, K)
+            let started = std::time::Instant::now();
+            let ranked = related(&index, slot, &filters, weights, K);
+            took.push(started.elapsed());
+            let ranked = ranked
                 .into_iter()
                 .filter_map(|r| index.entry(r.slot)?.external_id.clone())
                 .collect();
             Some((q.clone(), ranked))
         })
-        .collect()
+        .collect();
+    took.sort_unstable();
+    let at = |q: f64| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let i = ((took.len() as f64 - 1.0) * q).round() as usize;
+        took.get(i).copied().unwrap_or_default()
+    };
+    (rankings, [at(0.5), at(0.99)])
 }
 
 /// Parses `name=value,…` over the default weights.
@@ -596,15 +300,94 @@ pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Wei
             "shared_topic" => w.shared_topic = v,
             "time" => w.time = v,
             "same_type_decay" => w.same_type_decay = v,
+            "max_df" => w.max_df = v,
             other => return Err(format!("--weights: no weight named '{other}'")),
         }
     }
     Ok(w)
 }
 
+/// Related publications as the server ranks them: each query's paper found by its external
+/// id, then `GetRelatedPublications` with the default filters.
+pub async fn served_rankings(
+    set: &EvalSet,
+    server: &str,
+) -> Result<HashMap<String, Vec<String>>, String> {
+    use imprint_proto::papers::paper_service_client::PaperServiceClient;
+    use imprint_proto::papers::{ListPapersRequest, PaperStatus, PaperView};
+    use imprint_proto::recommendations::GetRelatedPublicationsRequest;
+    use imprint_proto::recommendations::get_related_publications_request::Key;
+    use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
+
+    let channel = imprint_platform::clients::channel(server, 30_000)?;
+    let mut papers = PaperServiceClient::new(channel.clone());
+    let mut paper_ids: HashMap<String, String> = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = papers
+            .list_papers(ListPapersRequest {
+                page_size: 100,
+                page_token: token,
+                status: PaperStatus::Published.into(),
+                view: PaperView::Basic.into(),
+                ..ListPapersRequest::default()
+            })
+            .await
+            .map_err(|s| format!("listing the papers of {server}: {}", s.message()))?
+            .into_inner();
+        for p in page.papers {
+            if !p.external_id.is_empty() {
+                paper_ids.insert(p.external_id, p.id);
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let missing = set
+        .records
+        .iter()
+        .filter(|r| !paper_ids.contains_key(&r.id))
+        .count();
+    if missing == set.records.len() {
+        return Err(format!(
+            "{server} holds none of the corpus' papers; load them first with `imprint import`"
+        ));
+    }
+    if missing > 0 {
+        tracing::warn!(
+            missing,
+            "papers of the corpus are not published on the server"
+        );
+    }
+    let mut recommendations = RecommendationServiceClient::new(channel);
+    let mut out = HashMap::new();
+    for (query, _) in &set.queries {
+        let Some(id) = paper_ids.get(query) else {
+            continue;
+        };
+        let related = recommendations
+            .get_related_publications(GetRelatedPublicationsRequest {
+                key: Some(Key::PaperId(id.clone())),
+                limit: i32::try_from(K).unwrap_or(10),
+                ..GetRelatedPublicationsRequest::default()
+            })
+            .await
+            .map_err(|s| format!("related publications of {query}: {}", s.message()))?
+            .into_inner()
+            .publications;
+        out.insert(
+            query.clone(),
+            related.into_iter().map(|p| p.external_id).collect(),
+        );
+    }
+    Ok(out)
+}
+
 /// `imprint eval`.
 #[allow(clippy::print_stdout)] // The report.
-pub fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
+pub async fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
     let started = std::time::Instant::now();
     let set = EvalSet::load(&args.papers, &args.related, args.limit)?;
     println!(
@@ -618,14 +401,30 @@ pub fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
         "TF-IDF baseline          P@10 {:.4}  nDCG@10 {:.4}",
         baseline.0, baseline.1
     );
-    if !args.offline {
-        return Err("only --offline is available so far".to_owned());
-    }
-    let weights = parse_weights(args.weights.as_deref().unwrap_or(""))?;
     let t = std::time::Instant::now();
-    let ours = score(&set, &offline_rankings(&set, &weights));
+    let (label, rankings) = if args.offline {
+        let weights = parse_weights(args.weights.as_deref().unwrap_or(""))?;
+        let (rankings, [p50, p99]) = offline_rankings(&set, &weights);
+        println!(
+            "ranking time per query   p50 {:.3} ms  p99 {:.3} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+        ("Imprint (offline)", rankings)
+    } else {
+        if args.weights.is_some() {
+            return Err(
+                "--weights: only with --offline (the server ranks with its own)".to_owned(),
+            );
+        }
+        (
+            "Imprint (served)",
+            served_rankings(&set, &args.server).await?,
+        )
+    };
+    let ours = score(&set, &rankings);
     println!(
-        "Imprint (offline)        P@10 {:.4}  nDCG@10 {:.4}  = {:.2}× the baseline's nDCG ({:.1}s)",
+        "{label:<24} P@10 {:.4}  nDCG@10 {:.4}  = {:.2}× the baseline's nDCG ({:.1}s)",
         ours.0,
         ours.1,
         ours.1 / baseline.1.max(f64::MIN_POSITIVE),

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod dataset;
 pub mod demo;
 pub mod eval;
+pub mod import;
 pub mod ops;
 pub mod wiring;
 

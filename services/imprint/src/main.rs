@@ -39,7 +39,10 @@ async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(settings, args.role, args.demo).await,
         Command::Migrate(args) => app::migrate(&settings, args.role).await,
-        Command::Eval(args) => imprint::eval::run(&args).map_err(app::AppError::Serve),
+        Command::Eval(args) => imprint::eval::run(&args)
+            .await
+            .map_err(app::AppError::Serve),
+        Command::Import(args) => import(&args).await.map_err(app::AppError::Serve),
         Command::Events { command } => match command {
             EventsCommand::DeadLetters { command } => match command {
                 DeadLettersCommand::List { service, limit } => {
@@ -62,6 +65,34 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `imprint import`: runs the import and prints what it did.
+#[allow(clippy::print_stdout)] // The report.
+async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
+    let summary = imprint::import::run(&imprint::import::Options {
+        file: args.file.clone(),
+        server: args.server.clone(),
+        batch: args.batch,
+        progress: !args.no_progress,
+    })
+    .await?;
+    println!(
+        "imported {} papers ({} authors created), {} already there, {} rejected, of {} records in {:.1}s",
+        summary.imported,
+        summary.authors_created,
+        summary.existing,
+        summary.rejected.len(),
+        summary.records,
+        summary.elapsed.as_secs_f64()
+    );
+    if summary.repaired > 0 {
+        println!(
+            "{} records had Windows-1252 punctuation as control characters, put right",
+            summary.repaired
+        );
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, role: app::Role, load_demo: bool) -> Result<(), app::AppError> {
