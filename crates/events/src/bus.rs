@@ -173,3 +173,97 @@ impl InProcessBus {
         failed.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records what it handled; rejects events whose id starts with `bad`, fails passingly on
+    /// the event with id `fail_on`.
+    struct Recorder {
+        bindings: &'static [&'static str],
+        fail_on: Option<&'static str>,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl Handler for Recorder {
+        fn service(&self) -> &'static str {
+            "recorder"
+        }
+
+        fn bindings(&self) -> &'static [&'static str] {
+            self.bindings
+        }
+
+        fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a> {
+            Box::pin(async move {
+                if Some(event.event_id.as_str()) == self.fail_on {
+                    return Err(HandlerError::Retry("database away".to_owned()));
+                }
+                if event.event_id.starts_with("bad") {
+                    return Err(HandlerError::Reject("malformed".to_owned()));
+                }
+                self.seen.lock().unwrap().push(event.event_id.clone());
+                Ok(Outcome::Applied)
+            })
+        }
+    }
+
+    fn event(id: &str, routing_key: &str) -> Event {
+        Event {
+            event_id: id.to_owned(),
+            r#type: routing_key.to_owned(),
+            ..Event::default()
+        }
+    }
+
+    fn recorder(bindings: &'static [&'static str], fail_on: Option<&'static str>) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            bindings,
+            fail_on,
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_batch_reaches_each_handler_in_order_and_a_failure_names_where_to_resume() {
+        let metrics = EventMetrics::default();
+        let bus = InProcessBus::new(metrics.clone());
+        let papers = recorder(&["paper.*"], None);
+        let authors = recorder(&["author.*"], Some("a2"));
+        bus.subscribe(papers.clone());
+        bus.subscribe(authors.clone());
+        let events = [
+            event("p1", "paper.published"),
+            event("a1", "author.created"),
+            event("bad", "paper.updated"),
+            event("p2", "paper.updated"),
+            event("a2", "author.updated"),
+            event("p3", "paper.deleted"),
+        ];
+        let (at, error) = bus.deliver_batch(&events).await.unwrap_err();
+        // The authors' handler stopped at a2 (index 4): everything before is done by both.
+        assert_eq!(at, 4);
+        assert!(
+            error.contains("a2") && error.contains("database away"),
+            "{error}"
+        );
+        assert_eq!(*papers.seen.lock().unwrap(), ["p1", "p2", "p3"]);
+        assert_eq!(*authors.seen.lock().unwrap(), ["a1"]);
+        let counts: std::collections::HashMap<_, _> = metrics.snapshot().into_iter().collect();
+        assert_eq!(counts["imprint_events_dead_lettered_total"], 1);
+        assert_eq!(counts["imprint_events_consumed_total"], 4);
+
+        // Delivered again from there, the papers' handler sees p3 again (handlers ignore what
+        // they hold) and the authors' handler gets a2 once it works.
+        let bus = InProcessBus::new(EventMetrics::default());
+        let authors = recorder(&["author.*"], None);
+        bus.subscribe(authors.clone());
+        bus.deliver_batch(&events[at..]).await.unwrap();
+        assert_eq!(*authors.seen.lock().unwrap(), ["a2"]);
+    }
+}

@@ -899,7 +899,153 @@ async fn concurrent_writers_never_lose_an_edit(backend: Backend) {
     app.stop().await;
 }
 
+async fn batches_are_all_or_nothing_and_name_each_request(backend: Backend) {
+    use imprint_proto::authors::{Author, BatchCreateAuthorsRequest, CreateAuthorRequest};
+    use imprint_proto::papers::{BatchCreatePapersRequest, CreatePaperRequest};
+
+    let mut app = TestApp::spawn(backend).await;
+    let new_author = |name: &str| CreateAuthorRequest {
+        author: Some(Author {
+            name: name.to_owned(),
+            ..Author::default()
+        }),
+    };
+    let authors = app
+        .authors
+        .batch_create_authors(BatchCreateAuthorsRequest {
+            requests: vec![new_author("Hamza Ijaz"), new_author("Imran Khan")],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .authors;
+    assert_eq!(
+        authors.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["Hamza Ijaz", "Imran Khan"]
+    );
+    let too_many = app
+        .authors
+        .batch_create_authors(BatchCreateAuthorsRequest {
+            requests: (0..501)
+                .map(|i| new_author(&format!("Author {i}")))
+                .collect(),
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(too_many, Code::InvalidArgument)),
+        ["requests"]
+    );
+
+    let request = |title: &str, external_id: &str, authors: &[&Author]| {
+        let mut paper = draft(title, authors);
+        paper.external_id = external_id.to_owned();
+        CreatePaperRequest { paper: Some(paper) }
+    };
+    let (a, b) = (&authors[0], &authors[1]);
+    let ghost = Author {
+        id: "019a1f3c-0000-7000-8000-000000000000".into(),
+        ..Author::default()
+    };
+    // One bad request spoils the batch, and every bad one is named.
+    let bad = app
+        .papers
+        .batch_create_papers(BatchCreatePapersRequest {
+            requests: vec![
+                request("Fine", "x-1", &[a]),
+                request("", "x-2", &[a]),
+                request("Ghostwritten", "x-3", &[&ghost]),
+                request("Repeated", "x-1", &[b]),
+                request("Nobody wrote it", "x-5", &[]),
+            ],
+            publish: true,
+        })
+        .await;
+    let status = expect_code(bad, Code::InvalidArgument);
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "requests[1].paper.title",
+            "requests[2].paper.author_ids[0]",
+            "requests[3].paper.external_id",
+            "requests[4].paper.author_ids",
+        ],
+        "{status:?}"
+    );
+    let stored = |app: &mut TestApp| {
+        let mut papers = app.papers.clone();
+        async move {
+            papers
+                .list_papers(ListPapersRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .papers
+        }
+    };
+    assert!(
+        stored(&mut app).await.is_empty(),
+        "nothing of a refused batch is stored"
+    );
+    // Unknown authors alone spoil it too.
+    let ghostly = app
+        .papers
+        .batch_create_papers(BatchCreatePapersRequest {
+            requests: vec![
+                request("Fine", "x-1", &[a]),
+                request("Ghostwritten", "x-3", &[b, &ghost]),
+            ],
+            publish: true,
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(ghostly, Code::InvalidArgument)),
+        ["requests[1].paper.author_ids[1]"]
+    );
+    assert!(stored(&mut app).await.is_empty());
+
+    // A good batch is stored in order, published, back-dated where asked.
+    let mut dated = request("Dated", "x-2", &[b]);
+    let when = chrono::DateTime::parse_from_rfc3339("2023-05-17T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    dated.paper.as_mut().unwrap().publish_time = Some(timestamp(when));
+    let created = app
+        .papers
+        .batch_create_papers(BatchCreatePapersRequest {
+            requests: vec![request("Fine", "x-1", &[a, b]), dated],
+            publish: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .papers;
+    assert_eq!(
+        created.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
+        ["Fine", "Dated"]
+    );
+    assert!(created.iter().all(|p| p.status() == PaperStatus::Published));
+    assert_eq!(created[1].publish_time, Some(timestamp(when)));
+    assert_eq!(stored(&mut app).await.len(), 2);
+    // An external id already stored is refused, and the batch with it.
+    let again = app
+        .papers
+        .batch_create_papers(BatchCreatePapersRequest {
+            requests: vec![
+                request("New", "x-9", &[a]),
+                request("Fine again", "x-1", &[a]),
+            ],
+            publish: false,
+        })
+        .await;
+    expect_code(again, Code::AlreadyExists);
+    assert_eq!(stored(&mut app).await.len(), 2);
+    app.stop().await;
+}
+
 on_both_backends!(
+    batches_are_all_or_nothing_and_name_each_request,
     views_leave_bodies_out_of_lists,
     concurrent_writers_never_lose_an_edit,
     create_stores_a_draft_with_ordered_credits,
