@@ -137,6 +137,32 @@ const PAPER_COLUMNS: [&str; 12] = [
 ];
 
 impl RecStore {
+    /// Runs `select` on the read model's connection pool.
+    async fn fetch(
+        &self,
+        select: &sea_orm::sea_query::SelectStatement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        let conn = self.db.conn();
+        conn.query_all(StatementBuilder::build(
+            select,
+            &conn.get_database_backend(),
+        ))
+        .await
+    }
+
+    /// Runs `select` for at most one row.
+    async fn fetch_one(
+        &self,
+        select: &sea_orm::sea_query::SelectStatement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        let conn = self.db.conn();
+        conn.query_one(StatementBuilder::build(
+            select,
+            &conn.get_database_backend(),
+        ))
+        .await
+    }
+
     /// The store over `db`, whose migrations have run.
     pub fn new(db: Database) -> Self {
         Self { db }
@@ -188,117 +214,20 @@ impl RecStore {
         .await;
         tx.finish(result).await
     }
-}
 
-/// The upsert of a paper (applied only over an older version), and the row remembering its
-/// slug when it is published.
-fn paper_statements(
-    paper: &RecPaper,
-) -> Result<
-    (
-        sea_orm::sea_query::InsertStatement,
-        Option<sea_orm::sea_query::InsertStatement>,
-    ),
-    DbErr,
-> {
-    let topics = serde_json::to_string(&paper.topics).map_err(|e| DbErr::Custom(e.to_string()))?;
-    let authors =
-        serde_json::to_string(&paper.author_ids).map_err(|e| DbErr::Custom(e.to_string()))?;
-    let mut upsert = Query::insert();
-    upsert
-        .into_table(a("rec_papers"))
-        .columns(PAPER_COLUMNS.map(a))
-        .on_conflict(
-            OnConflict::column(a("id"))
-                .update_columns(PAPER_COLUMNS[1..].iter().map(|c| a(c)))
-                .action_and_where(
-                    Expr::col((a("rec_papers"), a("version")))
-                        .lt(Expr::col((a("excluded"), a("version")))),
-                )
-                .to_owned(),
-        );
-    upsert
-        .values([
-            paper.id.into(),
-            paper.version.into(),
-            paper.published.into(),
-            paper.slug.clone().into(),
-            paper.external_id.clone().into(),
-            paper.title.clone().into(),
-            paper.summary.clone().into(),
-            paper.body.clone().into(),
-            paper.publication_type.into(),
-            topics.into(),
-            authors.into(),
-            paper.publish_time.into(),
-        ])
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
-    // Every slug a paper was published under keeps resolving to it, like the papers
-    // service's former slugs.
-    let remember = if paper.published && !paper.slug.is_empty() {
-        let mut slug = Query::insert();
-        slug.into_table(a("rec_slugs"))
-            .columns([a("slug"), a("paper_id")])
-            .on_conflict(
-                OnConflict::column(a("slug"))
-                    .update_column(a("paper_id"))
-                    .to_owned(),
-            );
-        slug.values([paper.slug.clone().into(), paper.id.into()])
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-        Some(slug)
-    } else {
-        None
-    };
-    Ok((upsert, remember))
-}
-
-impl RecStore {
     /// Every slug published papers had, with the paper it leads to.
     pub async fn slugs(&self) -> Result<Vec<(String, Uuid)>, DbErr> {
         let select = Query::select()
             .columns([a("slug"), a("paper_id")])
             .from(a("rec_slugs"))
             .to_owned();
-        let conn = self.db.conn();
-        conn.query_all(StatementBuilder::build(
-            &select,
-            &conn.get_database_backend(),
-        ))
-        .await?
-        .into_iter()
-        .map(|row| Ok((row.try_get("", "slug")?, row.try_get("", "paper_id")?)))
-        .collect()
+        self.fetch(&select)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.try_get("", "slug")?, row.try_get("", "paper_id")?)))
+            .collect()
     }
-}
 
-/// The upsert of an author's name (applied only over an older version).
-fn author_statement(
-    id: Uuid,
-    version: i64,
-    name: &str,
-    deleted: bool,
-) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
-    let mut upsert = Query::insert();
-    upsert
-        .into_table(a("rec_authors"))
-        .columns([a("id"), a("version"), a("name"), a("deleted")])
-        .on_conflict(
-            OnConflict::column(a("id"))
-                .update_columns([a("version"), a("name"), a("deleted")])
-                .action_and_where(
-                    Expr::col((a("rec_authors"), a("version")))
-                        .lt(Expr::col((a("excluded"), a("version")))),
-                )
-                .to_owned(),
-        );
-    upsert
-        .values([id.into(), version.into(), name.into(), deleted.into()])
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
-    Ok(upsert)
-}
-
-impl RecStore {
     /// Published papers, in pages of `limit` after id `after`.
     pub async fn published(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<RecPaper>, DbErr> {
         let mut select = Query::select();
@@ -337,13 +266,7 @@ impl RecStore {
         &self,
         select: &sea_orm::sea_query::SelectStatement,
     ) -> Result<Vec<RecPaper>, DbErr> {
-        let conn = self.db.conn();
-        let rows = conn
-            .query_all(StatementBuilder::build(
-                select,
-                &conn.get_database_backend(),
-            ))
-            .await?;
+        let rows = self.fetch(select).await?;
         rows.into_iter()
             .map(|row| {
                 let topics: String = row.try_get("", "topics")?;
@@ -391,15 +314,11 @@ impl RecStore {
         if let Some(ids) = only {
             select.and_where(Expr::col(a("id")).is_in(ids.iter().copied()));
         }
-        let conn = self.db.conn();
-        conn.query_all(StatementBuilder::build(
-            &select,
-            &conn.get_database_backend(),
-        ))
-        .await?
-        .into_iter()
-        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
-        .collect()
+        self.fetch(&select)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
+            .collect()
     }
 
     /// The last change-log position (0 when empty).
@@ -408,13 +327,7 @@ impl RecStore {
             .expr_as(Func::max(Expr::col(a("seq"))), a("seq"))
             .from(a("rec_changes"))
             .to_owned();
-        let conn = self.db.conn();
-        let row = conn
-            .query_one(StatementBuilder::build(
-                &select,
-                &conn.get_database_backend(),
-            ))
-            .await?;
+        let row = self.fetch_one(&select).await?;
         Ok(match row {
             Some(row) => row.try_get::<Option<i64>>("", "seq")?.unwrap_or(0),
             None => 0,
@@ -434,13 +347,7 @@ impl RecStore {
             .order_by(a("seq"), Order::Asc)
             .limit(limit)
             .to_owned();
-        let conn = self.db.conn();
-        let rows = conn
-            .query_all(StatementBuilder::build(
-                &select,
-                &conn.get_database_backend(),
-            ))
-            .await?;
+        let rows = self.fetch(&select).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let seq: i64 = row.try_get("", "seq")?;
@@ -496,13 +403,7 @@ impl RecStore {
             if let Some(ids) = chunk {
                 select.and_where(Expr::col(a("paper_id")).is_in(ids.iter().copied()));
             }
-            let conn = self.db.conn();
-            let rows = conn
-                .query_all(StatementBuilder::build(
-                    &select,
-                    &conn.get_database_backend(),
-                ))
-                .await?;
+            let rows = self.fetch(&select).await?;
             for row in rows {
                 let pinned: String = row.try_get("", "pinned")?;
                 let excluded: String = row.try_get("", "excluded")?;
@@ -609,13 +510,7 @@ impl RecStore {
         if let Some(since) = since {
             select.and_where(Expr::col(a("created_at")).gte(since));
         }
-        let conn = self.db.conn();
-        let rows = conn
-            .query_all(StatementBuilder::build(
-                &select,
-                &conn.get_database_backend(),
-            ))
-            .await?;
+        let rows = self.fetch(&select).await?;
         let mut out: Vec<Counts> = Vec::new();
         for row in rows {
             let key = if column == "position" {
@@ -645,6 +540,95 @@ impl RecStore {
         }
         Ok(out)
     }
+}
+
+/// The upsert of a paper (applied only over an older version), and the row remembering its
+/// slug when it is published.
+fn paper_statements(
+    paper: &RecPaper,
+) -> Result<
+    (
+        sea_orm::sea_query::InsertStatement,
+        Option<sea_orm::sea_query::InsertStatement>,
+    ),
+    DbErr,
+> {
+    let topics = serde_json::to_string(&paper.topics).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let authors =
+        serde_json::to_string(&paper.author_ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(a("rec_papers"))
+        .columns(PAPER_COLUMNS.map(a))
+        .on_conflict(
+            OnConflict::column(a("id"))
+                .update_columns(PAPER_COLUMNS[1..].iter().map(|c| a(c)))
+                .action_and_where(
+                    Expr::col((a("rec_papers"), a("version")))
+                        .lt(Expr::col((a("excluded"), a("version")))),
+                )
+                .to_owned(),
+        );
+    upsert
+        .values([
+            paper.id.into(),
+            paper.version.into(),
+            paper.published.into(),
+            paper.slug.clone().into(),
+            paper.external_id.clone().into(),
+            paper.title.clone().into(),
+            paper.summary.clone().into(),
+            paper.body.clone().into(),
+            paper.publication_type.into(),
+            topics.into(),
+            authors.into(),
+            paper.publish_time.into(),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    // Every slug a paper was published under keeps resolving to it, like the papers
+    // service's former slugs.
+    let remember = if paper.published && !paper.slug.is_empty() {
+        let mut slug = Query::insert();
+        slug.into_table(a("rec_slugs"))
+            .columns([a("slug"), a("paper_id")])
+            .on_conflict(
+                OnConflict::column(a("slug"))
+                    .update_column(a("paper_id"))
+                    .to_owned(),
+            );
+        slug.values([paper.slug.clone().into(), paper.id.into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        Some(slug)
+    } else {
+        None
+    };
+    Ok((upsert, remember))
+}
+
+/// The upsert of an author's name (applied only over an older version).
+fn author_statement(
+    id: Uuid,
+    version: i64,
+    name: &str,
+    deleted: bool,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(a("rec_authors"))
+        .columns([a("id"), a("version"), a("name"), a("deleted")])
+        .on_conflict(
+            OnConflict::column(a("id"))
+                .update_columns([a("version"), a("name"), a("deleted")])
+                .action_and_where(
+                    Expr::col((a("rec_authors"), a("version")))
+                        .lt(Expr::col((a("excluded"), a("version")))),
+                )
+                .to_owned(),
+        );
+    upsert
+        .values([id.into(), version.into(), name.into(), deleted.into()])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(upsert)
 }
 
 /// Writes `changed` to the change log, in the writer's transaction. Replicas read the log in
