@@ -8,6 +8,7 @@ use prost::Message;
 const FILES: &[&str] = &[
     "imprint/authors/v1/authors.proto",
     "imprint/events/v1/events.proto",
+    "imprint/gateway/v1/gateway.proto",
     "imprint/papers/v1/papers.proto",
     "imprint/recommendations/v1/recommendations.proto",
 ];

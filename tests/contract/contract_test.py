@@ -24,7 +24,11 @@ from pathlib import Path
 import grpc
 from grpc_status import rpc_status
 
-from stubs import generate_stubs
+from stubs import authorized_channel, generate_stubs
+
+# Tokens the server under test is configured with (as an operator would, by environment).
+ADMIN_TOKEN = "contract-admin-token-0123456789"
+VIEWER_TOKEN = "contract-viewer-token-012345678"
 
 
 def free_port() -> int:
@@ -54,7 +58,14 @@ class Server:
         ]
         if self.database_url:
             args += ["--database-url", self.database_url]
-        env = dict(os.environ, RUST_LOG="warn")
+        env = dict(
+            os.environ,
+            RUST_LOG="warn",
+            IMPRINT__AUTH__TOKENS__CONTRACT__TOKEN=ADMIN_TOKEN,
+            IMPRINT__AUTH__TOKENS__CONTRACT__ROLE="admin",
+            IMPRINT__AUTH__TOKENS__READER__TOKEN=VIEWER_TOKEN,
+            IMPRINT__AUTH__TOKENS__READER__ROLE="viewer",
+        )
         self.proc = subprocess.Popen(args, env=env)
         deadline = time.time() + 30
         while True:
@@ -122,8 +133,7 @@ def scenario(target: str) -> dict:
     from imprint.papers.v1 import papers_pb2 as p_pb, papers_pb2_grpc as p_grpc
     from google.protobuf import field_mask_pb2
 
-    channel = grpc.insecure_channel(target)
-    grpc.channel_ready_future(channel).result(timeout=30)
+    channel = authorized_channel(target, ADMIN_TOKEN)
     authors = a_grpc.AuthorServiceStub(channel)
     papers = p_grpc.PaperServiceStub(channel)
 
@@ -217,6 +227,34 @@ def scenario(target: str) -> dict:
         lambda: authors.DeleteAuthor(a_pb.DeleteAuthorRequest(id=ids[0])),
         grpc.StatusCode.FAILED_PRECONDITION, what="deleting a credited author",
     )
+
+    # Authentication and roles, as any client meets them.
+    anonymous = authorized_channel(target, None)
+    expect_error(
+        lambda: p_grpc.PaperServiceStub(anonymous).GetPaper(p_pb.GetPaperRequest(id=paper.id)),
+        grpc.StatusCode.UNAUTHENTICATED, what="a call without a token",
+    )
+    forged = authorized_channel(target, "not-a-token-of-this-server")
+    expect_error(
+        lambda: a_grpc.AuthorServiceStub(forged).ListAuthors(a_pb.ListAuthorsRequest()),
+        grpc.StatusCode.UNAUTHENTICATED, what="a call with an unknown token",
+    )
+    reader = authorized_channel(target, VIEWER_TOKEN)
+    draft = papers.CreatePaper(p_pb.CreatePaperRequest(paper=p_pb.Paper(
+        title="A draft a viewer may read", publication_type=p_pb.PUBLICATION_TYPE_REPORT,
+        author_ids=[ids[0]],
+    ))).paper
+    seen = p_grpc.PaperServiceStub(reader).GetPaper(p_pb.GetPaperRequest(id=draft.id)).paper
+    check(seen.status == p_pb.PAPER_STATUS_DRAFT, "a viewer reads a draft")
+    expect_error(
+        lambda: p_grpc.PaperServiceStub(reader).PublishPaper(p_pb.PublishPaperRequest(id=draft.id)),
+        grpc.StatusCode.PERMISSION_DENIED, what="a viewer publishing",
+    )
+    still = papers.GetPaper(p_pb.GetPaperRequest(id=draft.id)).paper
+    check(still.status == p_pb.PAPER_STATUS_DRAFT, "the refused publish changed nothing")
+    papers.DeletePaper(p_pb.DeletePaperRequest(id=draft.id))
+    for c in (anonymous, forged, reader):
+        c.close()
     channel.close()
     return {"paper": current, "old_slug": old_slug, "author_ids": ids, "by_topic": by_topic, "by_author": by_author}
 
@@ -225,8 +263,7 @@ def verify_after_restart(target: str, before: dict) -> None:
     from imprint.authors.v1 import authors_pb2 as a_pb, authors_pb2_grpc as a_grpc
     from imprint.papers.v1 import papers_pb2 as p_pb, papers_pb2_grpc as p_grpc
 
-    channel = grpc.insecure_channel(target)
-    grpc.channel_ready_future(channel).result(timeout=30)
+    channel = authorized_channel(target, ADMIN_TOKEN)
     authors = a_grpc.AuthorServiceStub(channel)
     papers = p_grpc.PaperServiceStub(channel)
     paper = papers.GetPaper(p_pb.GetPaperRequest(slug=before["old_slug"])).paper

@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 import pika
 
-from stubs import generate_stubs
+from stubs import authorized_channel, generate_stubs
 
 FAILURES = []
 
@@ -34,6 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateway", required=True, help="host:port of the gateway's gRPC")
     parser.add_argument("--amqp-url", required=True)
+    parser.add_argument("--token", required=True, help="a bearer token the gateway accepts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         generate_stubs(Path(tmp))
@@ -47,8 +48,7 @@ def main() -> int:
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(queue, "imprint.events", routing_key="paper.*")
 
-        rpc = grpc.insecure_channel(args.gateway)
-        grpc.channel_ready_future(rpc).result(timeout=30)
+        rpc = authorized_channel(args.gateway, args.token)
         authors = a_grpc.AuthorServiceStub(rpc)
         papers = p_grpc.PaperServiceStub(rpc)
         author = authors.CreateAuthor(a_pb.CreateAuthorRequest(author=a_pb.Author(name="Imran Khan"))).author

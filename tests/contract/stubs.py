@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import grpc
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +32,24 @@ def generate_stubs(out: Path) -> None:
                 break
             (parent / "__init__.py").touch()
     sys.path.insert(0, str(out))
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every unary call."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def intercept_unary_unary(self, continuation, details, request):
+        metadata = list(details.metadata or []) + [("authorization", f"Bearer {self.token}")]
+        details = details._replace(metadata=metadata)
+        return continuation(details, request)
+
+
+def authorized_channel(target: str, token: str | None) -> grpc.Channel:
+    """An insecure channel to `target`, carrying `token` on every call when there is one."""
+    channel = grpc.insecure_channel(target)
+    grpc.channel_ready_future(channel).result(timeout=30)
+    if token is None:
+        return channel
+    return grpc.intercept_channel(channel, _Bearer(token))

@@ -4,6 +4,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use imprint_platform::auth::Bearer;
+use imprint_platform::clients::Peer;
+use tonic::service::interceptor::InterceptedService;
+
+/// The admin token every process started here accepts (as `auth.tokens.tests`).
+pub const ADMIN_TOKEN: &str = "system-tests-admin-token-0123";
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -96,6 +103,8 @@ impl Process {
             .env("IMPRINT__SERVER__GRPC_ADDR", grpc.to_string())
             .env("IMPRINT__SERVER__HTTP_ADDR", http.to_string())
             .env("RUST_LOG", "warn")
+            .env("IMPRINT__AUTH__TOKENS__TESTS__TOKEN", ADMIN_TOKEN)
+            .env("IMPRINT__AUTH__TOKENS__TESTS__ROLE", "admin")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (key, value) in env {
@@ -160,14 +169,20 @@ impl Process {
         format!("http://{}", self.grpc)
     }
 
-    /// A channel to the gRPC listener.
-    pub async fn channel(&self) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(self.url())
+    /// A channel to the gRPC listener, carrying the admin token every test process accepts.
+    pub async fn channel(&self) -> Peer {
+        self.channel_with(Some(ADMIN_TOKEN)).await
+    }
+
+    /// A channel to the gRPC listener carrying `token`, if any.
+    pub async fn channel_with(&self, token: Option<&str>) -> Peer {
+        let channel = tonic::transport::Endpoint::from_shared(self.url())
             .unwrap()
             .timeout(Duration::from_secs(10))
             .connect()
             .await
-            .expect("connects")
+            .expect("connects");
+        InterceptedService::new(channel, Bearer::new(token).unwrap())
     }
 
     /// Sends SIGTERM, as Kubernetes does to stop a pod.
@@ -361,7 +376,7 @@ impl Cluster {
 /// Creates `n` papers through `papers`, each crediting one of `authors` in turn, `parallel` at
 /// a time.
 pub async fn create_papers(
-    papers: &PaperServiceClient<tonic::transport::Channel>,
+    papers: &PaperServiceClient<Peer>,
     authors: &[String],
     n: usize,
     parallel: usize,
@@ -417,10 +432,7 @@ pub async fn counts(authors_role: &Process, authors: &[String]) -> Vec<i32> {
 }
 
 /// Creates `n` authors through `client`.
-pub async fn create_authors(
-    client: &mut AuthorServiceClient<tonic::transport::Channel>,
-    n: usize,
-) -> Vec<String> {
+pub async fn create_authors(client: &mut AuthorServiceClient<Peer>, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let author = client

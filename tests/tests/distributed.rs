@@ -4,6 +4,7 @@
 
 #![allow(clippy::panic)]
 
+use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -22,6 +23,7 @@ async fn pika_receives_paper_published_through_the_gateway() {
         .arg(repo_root().join("tests/contract/events_test.py"))
         .args(["--gateway", &cluster.gateway.grpc.to_string()])
         .args(["--amqp-url", &cluster.vhost.url])
+        .args(["--token", imprint_system_tests::ADMIN_TOKEN])
         .output()
         .await
         .unwrap_or_else(|e| panic!("running {}: {e}", python().display()));
@@ -129,11 +131,7 @@ async fn two_papers_replicas_relay_each_event_once() {
 }
 
 /// Creates and publishes a paper on `topic` through `papers`, returning its id.
-async fn publish(
-    papers: &mut PaperServiceClient<tonic::transport::Channel>,
-    title: &str,
-    author: &str,
-) -> String {
+async fn publish(papers: &mut PaperServiceClient<Peer>, title: &str, author: &str) -> String {
     let created = papers
         .create_paper(CreatePaperRequest {
             paper: Some(Paper {
@@ -223,4 +221,68 @@ async fn every_recommendations_replica_serves_a_new_paper_within_a_second() {
     // Through the gateway too.
     let via_gateway = related_to(&cluster.gateway, &first).await;
     assert_eq!(via_gateway.len(), 5, "{via_gateway:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_through_the_gateway_survives_recommendations_going_down() {
+    use imprint_proto::gateway::GetPublicationPageRequest;
+    use imprint_proto::gateway::publication_page_service_client::PublicationPageServiceClient;
+    let mut cluster = Cluster::start(&[]).await;
+    let mut authors = AuthorServiceClient::new(cluster.gateway.channel().await);
+    let mut papers = PaperServiceClient::new(cluster.gateway.channel().await);
+    let author = create_authors(&mut authors, 1).await.remove(0);
+    let first = publish(&mut papers, "Countering Violent Extremism", &author).await;
+    let second = publish(&mut papers, "Militant Recruitment", &author).await;
+    let slug = papers
+        .get_paper(imprint_proto::papers::GetPaperRequest {
+            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
+                first.clone(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .paper
+        .unwrap_or_else(|| panic!("no paper"))
+        .slug;
+    let request = || GetPublicationPageRequest {
+        slug: slug.clone(),
+        related_limit: 0,
+    };
+    let anonymous = PublicationPageServiceClient::new(cluster.gateway.channel_with(None).await)
+        .get_publication_page(request())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let mut pages = PublicationPageServiceClient::new(cluster.gateway.channel().await);
+    eventually(30, "the page's rail shows the other paper", || async {
+        pages
+            .clone()
+            .get_publication_page(request())
+            .await
+            .is_ok_and(|r| {
+                r.into_inner()
+                    .page
+                    .is_some_and(|p| p.related.iter().any(|r| r.paper_id == second))
+            })
+    })
+    .await;
+    cluster.recommendations.stop().await;
+    let started = std::time::Instant::now();
+    let page = pages
+        .get_publication_page(request())
+        .await
+        .unwrap_or_else(|e| panic!("the page without recommendations: {e:?}"))
+        .into_inner()
+        .page
+        .unwrap_or_else(|| panic!("no page"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(page.related_unavailable && page.related.is_empty());
+    assert_eq!(page.paper.map(|p| p.id), Some(first));
+    assert_eq!(page.authors.len(), 1);
 }

@@ -270,7 +270,42 @@ async fn serve_demo_loads_the_seed_page_once_and_keeps_it() {
         } else {
             "already holds papers or authors"
         };
-        server.wait_for_stdout(expected).await;
+        let stdout = server.wait_for_stdout(expected).await;
+        // The printed editor token works: it reads and edits, but may not publish.
+        let token = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("export IMPRINT_TOKEN="))
+            .unwrap_or_else(|| panic!("no editor token printed:\n{stdout}"))
+            .to_owned();
+        let mut as_editor = PaperServiceClient::new(server.channel_with(Some(&token)).await);
+        let seed = as_editor
+            .get_paper(imprint_proto::papers::GetPaperRequest {
+                key: Some(imprint_proto::papers::get_paper_request::Key::Slug(
+                    "a-rethinking-of-us-pakistan-relations".into(),
+                )),
+                ..Default::default()
+            })
+            .await
+            .expect("the printed editor token reads")
+            .into_inner()
+            .paper
+            .unwrap();
+        let refused = as_editor
+            .unpublish_paper(imprint_proto::papers::UnpublishPaperRequest {
+                id: seed.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+        let anonymous = PaperServiceClient::new(server.channel_with(None).await)
+            .get_paper(imprint_proto::papers::GetPaperRequest {
+                key: Some(imprint_proto::papers::get_paper_request::Key::Id(seed.id)),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
         let mut papers = PaperServiceClient::new(server.channel().await);
         let paper = papers
             .get_paper(imprint_proto::papers::GetPaperRequest {

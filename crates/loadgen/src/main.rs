@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod relay_bench;
+use imprint_platform::auth::Bearer;
+use imprint_platform::clients::Peer;
 use imprint_proto::papers::GetPaperRequest;
 use imprint_proto::papers::get_paper_request::Key;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -21,6 +23,7 @@ use imprint_proto::recommendations::GetRelatedPublicationsRequest;
 use imprint_proto::recommendations::get_related_publications_request::Key as RelatedKey;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use tokio::sync::mpsc;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -44,7 +47,7 @@ enum Command {
         addr: SocketAddr,
     },
     /// Send load and report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a loopback port nobody listens on, for scripts.
     FreePort,
     /// Measure how fast the outbox relay empties an outbox into RabbitMQ.
@@ -103,6 +106,9 @@ struct RunArgs {
     /// A label for the report line.
     #[arg(long, default_value = "")]
     label: String,
+    /// Bearer token for the editorial API (`IMPRINT_TOKEN`).
+    #[arg(long, env = "IMPRINT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -145,7 +151,7 @@ fn main() -> Result<(), String> {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?
-            .block_on(run(args)),
+            .block_on(run(*args)),
     }
 }
 
@@ -164,9 +170,9 @@ async fn echo_server(addr: SocketAddr) -> Result<(), String> {
 #[derive(Clone)]
 enum Client {
     Health(HealthClient<Channel>),
-    Paper(PaperServiceClient<Channel>, String),
+    Paper(PaperServiceClient<Peer>, String),
     Related(
-        RecommendationServiceClient<Channel>,
+        RecommendationServiceClient<Peer>,
         std::sync::Arc<Vec<String>>,
     ),
 }
@@ -286,13 +292,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .connect()
             .await
             .map_err(|e| format!("connecting to {}: {e}", args.target))?;
+        let bearer = Bearer::new(args.token.as_deref())?;
+        let peer = || InterceptedService::new(channel.clone(), bearer.clone());
         clients.push(match args.rpc {
             Rpc::Health => Client::Health(HealthClient::new(channel)),
             Rpc::GetPaperBySlug => {
-                Client::Paper(PaperServiceClient::new(channel), args.slug.clone())
+                Client::Paper(PaperServiceClient::new(peer()), args.slug.clone())
             }
             Rpc::Related => Client::Related(
-                RecommendationServiceClient::new(channel),
+                RecommendationServiceClient::new(peer()),
                 std::sync::Arc::clone(&ids),
             ),
         });

@@ -4,7 +4,21 @@
 
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::auth::Bearer;
+
+/// A channel to another service that carries this process's token, if it has one.
+pub type Peer = InterceptedService<Channel, Bearer>;
+
+/// [`channel`] with `token` attached to every call.
+pub fn peer(url: &str, timeout_ms: u64, token: Option<&str>) -> Result<Peer, String> {
+    Ok(InterceptedService::new(
+        channel(url, timeout_ms)?,
+        Bearer::new(token)?,
+    ))
+}
 
 /// A lazily connecting channel to `url` with a per-call deadline of `timeout_ms`.
 pub fn channel(url: &str, timeout_ms: u64) -> Result<Channel, String> {

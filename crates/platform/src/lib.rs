@@ -2,6 +2,7 @@
 //! pools and migrations, the error type and its mapping to gRPC statuses, list paging, channels
 //! to other services, health and readiness, and graceful shutdown.
 
+pub mod auth;
 pub mod clients;
 pub mod db;
 pub mod error;

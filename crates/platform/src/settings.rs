@@ -2,8 +2,11 @@
 //! environment variables < command-line flags. Unknown keys and bad values are refused before
 //! any port is bound, with the key named.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use crate::auth::Role;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +32,63 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// Event relaying and consuming.
     pub events: EventsSettings,
+    /// Who may call the editorial API at the edge (`--role all` or `gateway`).
+    pub auth: AuthSettings,
+    /// What the edge itself serves: publication pages.
+    pub gateway: GatewaySettings,
+}
+
+/// What the edge itself serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// How long a publication page waits for its related publications before it is served
+    /// without them (flagged), so that a slow recommendations service never holds pages up.
+    pub related_budget_ms: u64,
+}
+
+/// Authentication of editorial callers at the edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Static bearer tokens for scripts and other systems, by name (the name is logged, the
+    /// token never): `[auth.tokens.importer] token = "…", role = "publisher"`.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, TokenSettings>,
+    /// Bearer JWTs from an identity provider.
+    pub jwt: JwtSettings,
+    /// Browser origins of editorial front ends allowed to call over gRPC-Web
+    /// (`https://editor.example.org`); none means no cross-origin browser calls.
+    #[serde(default)]
+    pub editor_origins: Vec<String>,
+}
+
+/// One static bearer token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The secret itself, at least 16 characters.
+    pub token: String,
+    /// What its holder may do.
+    pub role: Role,
+}
+
+/// Verification of bearer JWTs. Off while no key is configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// Shared secret for HS256 tokens, at least 32 bytes; empty means HS256 is not accepted.
+    pub hs256_secret: String,
+    /// PEM files of public keys for RS256 (RSA) and ES256 (P-256) tokens; several during a
+    /// key rotation.
+    #[serde(default)]
+    pub public_key_files: Vec<PathBuf>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway_secs: u64,
 }
 
 /// The RabbitMQ broker.
@@ -164,6 +224,20 @@ impl Default for Settings {
                 relay_poll_ms: 500,
                 keep_sent_hours: 24,
             },
+            gateway: GatewaySettings {
+                related_budget_ms: 800,
+            },
+            auth: AuthSettings {
+                tokens: BTreeMap::new(),
+                jwt: JwtSettings {
+                    issuer: String::new(),
+                    audience: String::new(),
+                    hs256_secret: String::new(),
+                    public_key_files: Vec::new(),
+                    leeway_secs: 30,
+                },
+                editor_origins: Vec::new(),
+            },
         }
     }
 }
@@ -206,6 +280,9 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("auth.jwt.public_key_files")
+                .with_list_parse_key("auth.editor_origins")
                 .source(Some(env)),
         );
         for (key, value) in overrides {
@@ -295,6 +372,12 @@ impl Settings {
                 return Err(SettingsError(format!("{key}: must be at least 1")));
             }
         }
+        self.auth.validate()?;
+        if self.gateway.related_budget_ms == 0 {
+            return Err(SettingsError(
+                "gateway.related_budget_ms: must be at least 1".to_owned(),
+            ));
+        }
         Ok(())
     }
 
@@ -317,6 +400,54 @@ impl Settings {
                 self.data_dir.join(format!("{service}.db")).display()
             )
         }
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (name, token) in &self.tokens {
+            if token.token.trim().chars().count() < 16 {
+                return Err(SettingsError(format!(
+                    "auth.tokens.{name}.token: must be at least 16 characters; make one with `openssl rand -hex 32`"
+                )));
+            }
+        }
+        let jwt = &self.jwt;
+        if !jwt.hs256_secret.is_empty() && jwt.hs256_secret.len() < 32 {
+            return Err(SettingsError(
+                "auth.jwt.hs256_secret: must be at least 32 bytes".to_owned(),
+            ));
+        }
+        if jwt.is_enabled() {
+            for (key, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
+                if value.trim().is_empty() {
+                    return Err(SettingsError(format!(
+                        "auth.jwt.{key}: required when auth.jwt.hs256_secret or auth.jwt.public_key_files is set; tokens are checked against it"
+                    )));
+                }
+            }
+        }
+        for origin in &self.editor_origins {
+            let ok = url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && !origin.ends_with('/')
+            });
+            if !ok {
+                return Err(SettingsError(format!(
+                    "auth.editor_origins: '{origin}' is not an origin; use scheme://host[:port], like https://editor.example.org"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JwtSettings {
+    /// Whether any JWT is accepted.
+    pub fn is_enabled(&self) -> bool {
+        !self.hs256_secret.is_empty() || !self.public_key_files.is_empty()
     }
 }
 
@@ -390,6 +521,65 @@ mod tests {
             s.database_url_for("authors"),
             "postgres://postgres@127.0.0.1/x"
         );
+    }
+
+    #[test]
+    fn auth_settings_from_env() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("IMPRINT__AUTH__TOKENS__CI__TOKEN", "0123456789abcdef0123"),
+                ("IMPRINT__AUTH__TOKENS__CI__ROLE", "publisher"),
+                ("IMPRINT__AUTH__JWT__ISSUER", "https://id.example.org"),
+                ("IMPRINT__AUTH__JWT__AUDIENCE", "imprint"),
+                ("IMPRINT__AUTH__JWT__PUBLIC_KEY_FILES", "/a.pem,/b.pem"),
+                (
+                    "IMPRINT__AUTH__EDITOR_ORIGINS",
+                    "https://editor.example.org,http://localhost:5173",
+                ),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.auth.tokens["ci"].role, Role::Publisher);
+        assert_eq!(s.auth.jwt.public_key_files.len(), 2);
+        assert_eq!(s.auth.editor_origins[1], "http://localhost:5173");
+        for (pairs, key) in [
+            (
+                vec![
+                    ("IMPRINT__AUTH__TOKENS__CI__TOKEN", "short"),
+                    ("IMPRINT__AUTH__TOKENS__CI__ROLE", "admin"),
+                ],
+                "auth.tokens.ci.token",
+            ),
+            (
+                vec![
+                    ("IMPRINT__AUTH__TOKENS__CI__TOKEN", "0123456789abcdef0123"),
+                    ("IMPRINT__AUTH__TOKENS__CI__ROLE", "root"),
+                ],
+                "role",
+            ),
+            (
+                vec![(
+                    "IMPRINT__AUTH__JWT__HS256_SECRET",
+                    "0123456789abcdef0123456789abcdef",
+                )],
+                "auth.jwt.issuer",
+            ),
+            (
+                vec![("IMPRINT__AUTH__JWT__HS256_SECRET", "too short")],
+                "auth.jwt.hs256_secret",
+            ),
+            (
+                vec![("IMPRINT__AUTH__EDITOR_ORIGINS", "https://a.org/path")],
+                "auth.editor_origins",
+            ),
+        ] {
+            let err = Settings::load(None, env(&pairs), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -23,6 +23,11 @@ mod generated {
                 tonic::include_proto!("imprint.events.v1");
             }
         }
+        pub mod gateway {
+            pub mod v1 {
+                tonic::include_proto!("imprint.gateway.v1");
+            }
+        }
         pub mod papers {
             pub mod v1 {
                 tonic::include_proto!("imprint.papers.v1");
@@ -41,6 +46,7 @@ pub mod status;
 
 pub use generated::imprint::authors::v1 as authors;
 pub use generated::imprint::events::v1 as events;
+pub use generated::imprint::gateway::v1 as gateway;
 pub use generated::imprint::papers::v1 as papers;
 pub use generated::imprint::recommendations::v1 as recommendations;
 

@@ -139,6 +139,17 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
     Ok((status, body))
 }
 
+/// Sends `request` (a whole HTTP/1.1 request, with `Connection: close`) to `addr` and returns
+/// the raw response.
+pub async fn http_raw(addr: std::net::SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(request).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    Ok(raw)
+}
+
 /// A RabbitMQ virtual host created for one test (so runs never share queues), deleted when
 /// this goes out of scope. Needs `rabbitmqctl` (the tests run where the broker does).
 #[derive(Debug)]

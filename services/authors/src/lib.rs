@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
+use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_server::AuthorServiceServer;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use tonic::transport::Channel;
 
 pub use migration::Migrator;
 pub use service::AuthorsService;
@@ -40,7 +40,7 @@ pub struct Parts {
 
 /// The authors service over `db` (migrated), asking `papers` about credits and writing events
 /// through `events`.
-pub fn build(db: Database, papers: Channel, events: Emitter) -> Parts {
+pub fn build(db: Database, papers: Peer, events: Emitter) -> Parts {
     let store = storage::AuthorStore::new(db, events);
     let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers));
     Parts {

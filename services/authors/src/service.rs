@@ -8,13 +8,13 @@ use imprint_domain::{
     Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations, time,
 };
 use imprint_platform::ServiceError;
+use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::papers::ListPapersRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use tonic::transport::Channel;
 
 use crate::storage::{AuthorStore, ListKey};
 
@@ -43,12 +43,12 @@ pub struct AuthorsService {
     /// Profiles and slugs.
     store: AuthorStore,
     /// Asked, before a delete, whether any paper credits the author.
-    papers: PaperServiceClient<Channel>,
+    papers: PaperServiceClient<Peer>,
 }
 
 impl AuthorsService {
     /// The service over its store, with a client of the papers service.
-    pub fn new(store: AuthorStore, papers: PaperServiceClient<Channel>) -> Self {
+    pub fn new(store: AuthorStore, papers: PaperServiceClient<Peer>) -> Self {
         Self { store, papers }
     }
 

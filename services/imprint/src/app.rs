@@ -10,10 +10,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use imprint_gateway::forward::ForwardedService;
-use imprint_gateway::{AuthorsForward, PapersForward, RecommendationsForward};
+use imprint_gateway::{
+    AuthLayer, Authenticator, AuthorsForward, PapersForward, RecommendationsForward,
+};
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
+use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +63,12 @@ impl Role {
     fn runs_recommendations(self) -> bool {
         matches!(self, Self::All | Self::Recommendations)
     }
+
+    /// Whether callers from outside reach this process's gRPC API: then every call is
+    /// authenticated. The single-service roles sit behind a gateway on the cluster network.
+    fn is_edge(self) -> bool {
+        matches!(self, Self::All | Self::Gateway)
+    }
 }
 
 /// Why the application could not start or stopped with an error.
@@ -100,8 +109,18 @@ pub enum AppError {
     Recommendations(#[from] imprint_recommendations::BuildError),
 }
 
+/// Serves the layered gRPC router (whose type spells out every layer) on an incoming stream
+/// until the signal.
+type ServeGrpc = Box<
+    dyn FnOnce(
+            TcpIncoming,
+            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>,
+        > + Send,
+>;
+
 /// A started, not yet serving, Imprint process.
-#[derive(Debug)]
 pub struct Application {
     /// Bound gRPC listener.
     grpc_listener: TcpListener,
@@ -111,8 +130,9 @@ pub struct Application {
     grpc_addr: SocketAddr,
     /// Where the HTTP listener really is.
     http_addr: SocketAddr,
-    /// The gRPC services and their health, ready to serve.
-    router: tonic::transport::server::Router,
+    /// Serves the gRPC services, with health and reflection, behind the edge's layers, on a
+    /// listener until a signal.
+    serve_grpc: ServeGrpc,
     /// Readiness and gRPC health.
     health: Health,
     /// Pools to close at the end.
@@ -127,6 +147,15 @@ pub struct Application {
     )>,
     /// Settings, for shutdown timings.
     settings: Settings,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -150,19 +179,48 @@ impl Application {
         let (grpc_listener, grpc_addr) = bind("gRPC", settings.server.grpc_addr).await?;
         let (http_listener, http_addr) = bind("HTTP", settings.server.http_addr).await?;
         let own_url = format!("http://{}", loopback_for(grpc_addr));
+        // This process's services call each other through its own, authenticated, listener
+        // with a token that lives only as long as the process.
+        let internal_token = role.is_edge().then(|| {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        });
+        let authenticator = if role.is_edge() {
+            let auth = Authenticator::new(&settings.auth, internal_token.as_deref())
+                .map_err(AppError::Config)?;
+            if settings.auth.tokens.is_empty() && !settings.auth.jwt.is_enabled() {
+                tracing::warn!(
+                    "no editorial tokens configured: every editorial gRPC call will be refused; set auth.tokens.<name>.token and .role, or auth.jwt.*"
+                );
+            }
+            Some(std::sync::Arc::new(auth))
+        } else {
+            None
+        };
         // A channel to another service: the configured URL, else this very process when it runs
         // that service too; a role without its peer is a configuration error.
-        let peer = |peer: &ServiceSettings, name: &str, runs_here: bool| {
-            let url = if !peer.url.is_empty() {
-                peer.url.clone()
+        let url_of = |peer: &ServiceSettings, name: &str, runs_here: bool| {
+            if !peer.url.is_empty() {
+                Ok((peer.url.clone(), false))
             } else if runs_here {
-                own_url.clone()
+                Ok((own_url.clone(), true))
             } else {
-                return Err(AppError::Config(format!(
+                Err(AppError::Config(format!(
                     "{name}.url is required with --role {}: the address of the {name} service, e.g. http://{name}:50051",
                     role.name()
-                )));
-            };
+                )))
+            }
+        };
+        let peer = |peer: &ServiceSettings, name: &str, runs_here: bool| {
+            let (url, own) = url_of(peer, name, runs_here)?;
+            let token = if own { internal_token.as_deref() } else { None };
+            clients::peer(&url, peer.timeout_ms, token).map_err(AppError::Config)
+        };
+        let forward = |peer: &ServiceSettings, name: &str| {
+            let (url, _) = url_of(peer, name, false)?;
             clients::channel(&url, peer.timeout_ms).map_err(AppError::Config)
         };
         let migrate = settings.database.migrate_on_start;
@@ -222,21 +280,32 @@ impl Application {
         } else {
             (None, None)
         };
+        // Publication pages, at the edge: from this process's own services, or from the roles
+        // behind a gateway.
+        let pages = if role.is_edge() {
+            services.push(imprint_gateway::page::SERVICE_NAME.to_owned());
+            let all = role == Role::All;
+            Some(PublicationPageServiceServer::new(
+                imprint_gateway::Pages::new(
+                    peer(&settings.papers, "papers", all)?,
+                    peer(&settings.authors, "authors", all)?,
+                    peer(&settings.recommendations, "recommendations", all)?,
+                    Duration::from_millis(settings.gateway.related_budget_ms),
+                ),
+            ))
+        } else {
+            None
+        };
         let (papers_forward, authors_forward, recommendations_forward) = if role == Role::Gateway {
             services.push(imprint_gateway::forward::Papers::NAME.to_owned());
             services.push(imprint_gateway::forward::Authors::NAME.to_owned());
             services.push(imprint_gateway::forward::Recommendations::NAME.to_owned());
             (
-                Some(PapersForward::new(peer(&settings.papers, "papers", false)?)),
-                Some(AuthorsForward::new(peer(
-                    &settings.authors,
-                    "authors",
-                    false,
-                )?)),
-                Some(RecommendationsForward::new(peer(
+                Some(PapersForward::new(forward(&settings.papers, "papers")?)),
+                Some(AuthorsForward::new(forward(&settings.authors, "authors")?)),
+                Some(RecommendationsForward::new(forward(
                     &settings.recommendations,
                     "recommendations",
-                    false,
                 )?)),
             )
         } else {
@@ -257,7 +326,18 @@ impl Application {
             .build_v1alpha()
             .map_err(|e| AppError::Serve(format!("reflection: {e}")))?;
 
+        // Browsers speak gRPC-Web (HTTP/1.1 too); CORS for the editorial front ends' origins
+        // only; then authentication, so that a refusal is translated to gRPC-Web as well.
+        let cors = (!settings.auth.editor_origins.is_empty())
+            .then(|| editor_cors(&settings.auth.editor_origins))
+            .transpose()?;
+        let layers = tower::ServiceBuilder::new()
+            .option_layer(cors)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .option_layer(authenticator.map(AuthLayer::new));
         let router = Server::builder()
+            .accept_http1(true)
+            .layer(layers)
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -269,14 +349,18 @@ impl Application {
             .add_optional_service(recommendations)
             .add_optional_service(papers_forward)
             .add_optional_service(authors_forward)
-            .add_optional_service(recommendations_forward);
+            .add_optional_service(recommendations_forward)
+            .add_optional_service(pages);
+        let serve_grpc: ServeGrpc = Box::new(move |incoming, signal| {
+            Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
+        });
 
         Ok(Self {
             grpc_listener,
             http_listener,
             grpc_addr,
             http_addr,
-            router,
+            serve_grpc,
             health,
             databases,
             events,
@@ -302,7 +386,7 @@ impl Application {
             http_listener,
             grpc_addr,
             http_addr,
-            router,
+            serve_grpc,
             health,
             databases,
             events,
@@ -337,7 +421,7 @@ impl Application {
             }),
         );
         let outcome = imprint_platform::server::run(
-            move |signal| router.serve_with_incoming_shutdown(incoming, signal),
+            move |signal| serve_grpc(incoming, signal),
             http_listener,
             http,
             health.clone(),
@@ -362,6 +446,35 @@ impl Application {
         tracing::info!("stopped");
         outcome.map_err(AppError::Serve)
     }
+}
+
+/// CORS for gRPC-Web calls from the editorial front ends at `origins`.
+fn editor_cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, AppError> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = origins
+        .iter()
+        .map(|o| {
+            http::HeaderValue::from_str(o).map_err(|_| {
+                AppError::Config(format!("auth.editor_origins: '{o}' is not an origin"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let headers = [
+        "authorization",
+        "content-type",
+        "x-grpc-web",
+        "x-user-agent",
+        "grpc-timeout",
+    ]
+    .map(http::HeaderName::from_static);
+    let exposed = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+        .map(http::HeaderName::from_static);
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([http::Method::POST])
+        .allow_headers(headers)
+        .expose_headers(exposed)
+        .max_age(Duration::from_secs(3600)))
 }
 
 /// Runs every pending migration of the services of `role`, then returns.

@@ -56,6 +56,14 @@ pub struct ImportArgs {
     /// The gRPC URL of the Imprint to load into (an `all` process or a gateway).
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
     pub server: String,
+    /// Bearer token for the server's editorial API (a publisher's: import publishes).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "IMPRINT_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// Papers per call, at most 200.
     #[arg(long, value_name = "N", default_value_t = crate::import::DEFAULT_BATCH)]
     pub batch: usize,
@@ -80,6 +88,14 @@ pub struct EvalArgs {
     /// `GetRelatedPublications` is measured.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
     pub server: String,
+    /// Bearer token for the server's editorial API (a viewer's is enough).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "IMPRINT_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// Rank in this process from the corpus file instead of asking a server (for tuning).
     #[arg(long)]
     pub offline: bool,

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use imprint_domain::PublicationType;
+use imprint_platform::auth::Bearer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, ListAuthorsRequest, Position};
 use imprint_proto::convert::{publication_type_to_proto, timestamp};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{CreatePaperRequest, ListPapersRequest, Paper, PublishPaperRequest};
 use serde::Deserialize;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// The fixture, transcribed from `shared/seed/publication-page.txt`.
@@ -58,12 +60,13 @@ pub struct Loaded {
     pub authors: Vec<Author>,
 }
 
-/// Loads the demo through the gRPC API at `grpc`, unless the databases already hold papers or
-/// authors (then `None`: the demo never touches real content).
-pub async fn load(grpc: SocketAddr) -> Result<Option<Loaded>, String> {
+/// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes, so a
+/// publisher or admin), unless the databases already hold papers or authors (then `None`: the
+/// demo never touches real content).
+pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, String> {
     let fixture: Fixture =
         serde_json::from_str(FIXTURE).map_err(|e| format!("demo fixture: {e}"))?;
-    let channel = connect(grpc).await?;
+    let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
     let has_papers = !papers
@@ -166,8 +169,12 @@ pub async fn load(grpc: SocketAddr) -> Result<Option<Loaded>, String> {
 
 /// Loads the demo and prints where to look.
 #[allow(clippy::print_stdout)] // Talking to the person who ran `imprint serve --demo`.
-pub async fn load_and_announce(grpc: SocketAddr, http: SocketAddr) -> Result<(), String> {
-    let loaded = load(grpc).await?;
+pub async fn load_and_announce(
+    grpc: SocketAddr,
+    http: SocketAddr,
+    tokens: &Tokens,
+) -> Result<(), String> {
+    let loaded = load(grpc, &tokens.loader).await?;
     let slug = match &loaded {
         Some(l) => l.papers.first().map(|p| p.slug.clone()).unwrap_or_default(),
         None => String::new(),
@@ -187,14 +194,30 @@ pub async fn load_and_announce(grpc: SocketAddr, http: SocketAddr) -> Result<(),
     }
     println!("  gRPC (with reflection): http://{grpc}");
     println!("  readiness:              http://{http}/readyz");
+    println!(
+        "  an editor token, valid for {} hours:",
+        tokens.editor_hours
+    );
+    println!("    export IMPRINT_TOKEN={}", tokens.editor);
     if !slug.is_empty() {
         println!("  try:");
         println!(
-            "    npx @bufbuild/buf curl --protocol grpc --http2-prior-knowledge \\\n      --data '{{\"slug\": \"{slug}\"}}' \\\n      http://{grpc}/imprint.papers.v1.PaperService/GetPaper"
+            "    npx @bufbuild/buf curl --protocol grpc --http2-prior-knowledge \\\n      -H \"authorization: Bearer $IMPRINT_TOKEN\" \\\n      --data '{{\"slug\": \"{slug}\"}}' \\\n      http://{grpc}/imprint.papers.v1.PaperService/GetPaper"
         );
     }
     println!();
     Ok(())
+}
+
+/// The tokens of a demo run.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// Loads the content (publishes it).
+    pub loader: String,
+    /// Printed for the person trying the demo.
+    pub editor: String,
+    /// How long the editor token lasts.
+    pub editor_hours: u64,
 }
 
 async fn connect(addr: SocketAddr) -> Result<Channel, String> {

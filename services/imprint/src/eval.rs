@@ -312,6 +312,7 @@ pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Wei
 pub async fn served_rankings(
     set: &EvalSet,
     server: &str,
+    bearer: Option<&str>,
 ) -> Result<HashMap<String, Vec<String>>, String> {
     use imprint_proto::papers::paper_service_client::PaperServiceClient;
     use imprint_proto::papers::{ListPapersRequest, PaperStatus, PaperView};
@@ -319,7 +320,7 @@ pub async fn served_rankings(
     use imprint_proto::recommendations::get_related_publications_request::Key;
     use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 
-    let channel = imprint_platform::clients::channel(server, 30_000)?;
+    let channel = imprint_platform::clients::peer(server, 30_000, bearer)?;
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut paper_ids: HashMap<String, String> = HashMap::new();
     let mut token = String::new();
@@ -419,7 +420,7 @@ pub async fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
         }
         (
             "Imprint (served)",
-            served_rankings(&set, &args.server).await?,
+            served_rankings(&set, &args.server, args.token.as_deref()).await?,
         )
     };
     let ours = score(&set, &rankings);

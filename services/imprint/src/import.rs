@@ -12,6 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{
     Author, BatchCreateAuthorsRequest, CreateAuthorRequest, ListAuthorsRequest,
@@ -21,7 +22,6 @@ use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{
     BatchCreatePapersRequest, CreatePaperRequest, ListPapersRequest, Paper, PaperView,
 };
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::dataset::{self, Record};
@@ -42,6 +42,8 @@ pub struct Options {
     pub file: PathBuf,
     /// The server's gRPC URL.
     pub server: String,
+    /// Bearer token for it.
+    pub token: Option<String>,
     /// Papers per call.
     pub batch: usize,
     /// Draw a progress bar (else a line every few seconds).
@@ -96,8 +98,8 @@ struct Pending {
 
 /// The importer's state.
 struct Importer {
-    papers: PaperServiceClient<Channel>,
-    authors: AuthorServiceClient<Channel>,
+    papers: PaperServiceClient<Peer>,
+    authors: AuthorServiceClient<Peer>,
     /// Author ids by folded name.
     author_ids: HashMap<String, String>,
     /// External ids the server holds, or this run imported.
@@ -113,7 +115,8 @@ pub async fn run(options: &Options) -> Result<Summary, String> {
         return Err(format!("--batch: must be between 1 and {MAX_BATCH}"));
     }
     let total = count(&options.file)?;
-    let channel = imprint_platform::clients::channel(&options.server, 60_000)?;
+    let channel =
+        imprint_platform::clients::peer(&options.server, 60_000, options.token.as_deref())?;
     let mut importer = Importer {
         papers: PaperServiceClient::new(channel.clone())
             .max_decoding_message_size(64 * 1024 * 1024),
@@ -216,6 +219,16 @@ where
 
 /// A failed call as the command's error.
 fn failed(what: &str, status: &Status) -> String {
+    if matches!(
+        status.code(),
+        Code::Unauthenticated | Code::PermissionDenied
+    ) {
+        return format!(
+            "{what}: {} ({:?}); pass a publisher's token with --token or IMPRINT_TOKEN",
+            status.message(),
+            status.code()
+        );
+    }
     format!(
         "{what}: {} ({:?}); nothing of the current batch was written. Run the same command again to resume",
         status.message(),

@@ -6,6 +6,7 @@ use clap::Parser;
 use imprint::app::{self, Application};
 use imprint::cli::{Cli, Command, DeadLettersCommand, EventsCommand};
 use imprint::{demo, ops};
+use imprint_platform::auth::Role;
 use imprint_platform::{Settings, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -73,6 +74,7 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
     let summary = imprint::import::run(&imprint::import::Options {
         file: args.file.clone(),
         server: args.server.clone(),
+        token: args.token.clone(),
         batch: args.batch,
         progress: !args.no_progress,
     })
@@ -95,21 +97,62 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(settings: Settings, role: app::Role, load_demo: bool) -> Result<(), app::AppError> {
+/// Tokens for a demo run, signed with the configured HS256 secret, or with a random one made
+/// for this run (issuer and audience `imprint-demo` unless configured).
+fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, String> {
+    let jwt = &mut settings.auth.jwt;
+    if jwt.hs256_secret.is_empty() {
+        jwt.hs256_secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+    }
+    for value in [&mut jwt.issuer, &mut jwt.audience] {
+        if value.is_empty() {
+            "imprint-demo".clone_into(value);
+        }
+    }
+    let editor_hours = 12;
+    let issue = |subject: &str, role: Role, hours: u64| {
+        imprint_gateway::auth::issue_hs256(
+            &settings.auth.jwt,
+            subject,
+            role,
+            std::time::Duration::from_secs(hours * 3600),
+        )
+    };
+    Ok(demo::Tokens {
+        loader: issue("demo-loader", Role::Publisher, 1)?,
+        editor: issue("demo-editor", Role::Editor, editor_hours)?,
+        editor_hours,
+    })
+}
+
+async fn serve(
+    mut settings: Settings,
+    role: app::Role,
+    load_demo: bool,
+) -> Result<(), app::AppError> {
     if load_demo && role != app::Role::All {
         return Err(app::AppError::Config(
             "--demo needs --role all: the demo loads papers and authors together".to_owned(),
         ));
     }
+    let tokens = if load_demo {
+        Some(demo_tokens(&mut settings).map_err(app::AppError::Demo)?)
+    } else {
+        None
+    };
     let application = Application::build(settings, role).await?;
     let shutdown = CancellationToken::new();
     server::cancel_on_signals(shutdown.clone());
-    let demo = load_demo.then(|| {
+    let demo = tokens.map(|tokens| {
         let grpc = application.grpc_addr();
         let http = application.http_addr();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let loaded = demo::load_and_announce(grpc, http).await;
+            let loaded = demo::load_and_announce(grpc, http, &tokens).await;
             if loaded.is_err() {
                 // Nothing to show: stop rather than serve an empty demo.
                 stop.cancel();

@@ -55,6 +55,7 @@ async fn imports_reports_rejections_and_resumes(backend: Backend) {
         server: format!("http://{}", app.grpc),
         batch: 2,
         progress: false,
+        token: Some(common::ADMIN_TOKEN.to_owned()),
     };
     let summary = run(&options).await.expect("the import runs");
     assert_eq!(summary.records, 9);
@@ -172,7 +173,7 @@ async fn imports_reports_rejections_and_resumes(backend: Backend) {
     app.stop().await;
 }
 
-async fn an_unreachable_server_or_a_missing_file_is_a_clear_error(backend: Backend) {
+async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let missing = run(&Options {
@@ -180,6 +181,7 @@ async fn an_unreachable_server_or_a_missing_file_is_a_clear_error(backend: Backe
         server: format!("http://{}", app.grpc),
         batch: 10,
         progress: false,
+        token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
     .expect_err("no file");
@@ -193,6 +195,7 @@ async fn an_unreachable_server_or_a_missing_file_is_a_clear_error(backend: Backe
         server: format!("http://127.0.0.1:{port}"),
         batch: 10,
         progress: false,
+        token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
     .expect_err("nobody listens");
@@ -205,14 +208,28 @@ async fn an_unreachable_server_or_a_missing_file_is_a_clear_error(backend: Backe
         server: format!("http://{}", app.grpc),
         batch: 201,
         progress: false,
+        token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
     .expect_err("batch too big");
     assert!(too_big.contains("--batch"), "{too_big}");
+    let no_token = run(&Options {
+        file: write_records(dir.path(), false),
+        server: format!("http://{}", app.grpc),
+        batch: 10,
+        progress: false,
+        token: None,
+    })
+    .await
+    .expect_err("no token");
+    assert!(
+        no_token.contains("missing bearer token") && no_token.contains("--token"),
+        "{no_token}"
+    );
     app.stop().await;
 }
 
 on_both_backends!(
     imports_reports_rejections_and_resumes,
-    an_unreachable_server_or_a_missing_file_is_a_clear_error,
+    an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error,
 );

@@ -83,7 +83,7 @@ async fn health_and_readiness_answer(backend: Backend) {
 
 async fn demo_loads_the_seed_page_once(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
-    let loaded = imprint::demo::load(app.grpc)
+    let loaded = imprint::demo::load(app.grpc, common::ADMIN_TOKEN)
         .await
         .unwrap()
         .expect("loaded");
@@ -122,7 +122,12 @@ async fn demo_loads_the_seed_page_once(backend: Backend) {
         ["Global Policy", "Violent Extremism"]
     );
     // A second run leaves the content alone.
-    assert!(imprint::demo::load(app.grpc).await.unwrap().is_none());
+    assert!(
+        imprint::demo::load(app.grpc, common::ADMIN_TOKEN)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let all = app
         .papers
         .list_papers(ListPapersRequest::default())

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
+use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
-use tonic::transport::Channel;
 
 pub use migration::Migrator;
 pub use service::PapersService;
@@ -43,7 +43,7 @@ pub struct Parts {
 
 /// The papers service over `db` (migrated), checking credits with `authors` and writing events
 /// through `events`.
-pub fn build(db: Database, authors: Channel, events: Emitter) -> Parts {
+pub fn build(db: Database, authors: Peer, events: Emitter) -> Parts {
     let service = PapersService::new(
         storage::PaperStore::new(db, events),
         AuthorServiceClient::new(authors),

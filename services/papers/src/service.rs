@@ -7,13 +7,13 @@ use imprint_domain::{
     Violations, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
+use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
-use tonic::transport::Channel;
 
 use crate::storage::{ListFilter, NewRow, PaperStore, Revision, RevisionKind};
 use std::collections::HashMap;
@@ -53,12 +53,12 @@ pub struct PapersService {
     /// Papers, slugs, indexes and revisions.
     store: PaperStore,
     /// Asked whether credited authors exist.
-    authors: AuthorServiceClient<Channel>,
+    authors: AuthorServiceClient<Peer>,
 }
 
 impl PapersService {
     /// The service over its store, with a client of the authors service.
-    pub fn new(store: PaperStore, authors: AuthorServiceClient<Channel>) -> Self {
+    pub fn new(store: PaperStore, authors: AuthorServiceClient<Peer>) -> Self {
         Self { store, authors }
     }
 

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use imprint::{AppError, Application, Role};
 use imprint_platform::Settings;
+use imprint_platform::auth::Bearer;
+use imprint_platform::clients::Peer;
+use imprint_platform::settings::TokenSettings;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -22,7 +25,7 @@ use imprint_proto::recommendations::recommendation_service_client::Recommendatio
 use imprint_testkit::PgDatabase;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Status};
 
 /// Which database the application runs on.
@@ -52,13 +55,25 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The admin token every test app accepts; its clients carry it.
+pub const ADMIN_TOKEN: &str = "tests-admin-token-0123456789";
+
+/// A channel to `grpc` carrying `token`.
+pub fn authorized(grpc: SocketAddr, token: Option<&str>) -> Peer {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect_lazy();
+    InterceptedService::new(channel, Bearer::new(token).unwrap())
+}
+
 /// A running application and clients for it.
 pub struct TestApp {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
-    pub papers: PaperServiceClient<Channel>,
-    pub authors: AuthorServiceClient<Channel>,
-    pub recommendations: RecommendationServiceClient<Channel>,
+    pub papers: PaperServiceClient<Peer>,
+    pub authors: AuthorServiceClient<Peer>,
+    pub recommendations: RecommendationServiceClient<Peer>,
     shutdown: CancellationToken,
     handle: JoinHandle<Result<(), AppError>>,
     settings: Settings,
@@ -71,6 +86,11 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, None, |_| {}).await
+    }
+
+    /// As [`spawn`](Self::spawn), with `tweak` applied to the settings.
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with(backend, None, tweak).await
     }
 
     /// As [`spawn`](Self::spawn), with events over RabbitMQ in a vhost of its own.
@@ -104,6 +124,13 @@ impl TestApp {
         settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
         settings.database.max_connections = 5;
         settings.log.level = "warn".to_owned();
+        settings.auth.tokens.insert(
+            "tests".to_owned(),
+            TokenSettings {
+                token: ADMIN_TOKEN.to_owned(),
+                role: imprint_platform::auth::Role::Admin,
+            },
+        );
         if let Some(pg) = &pg {
             settings.database.url = pg.url.clone();
         }
@@ -129,10 +156,7 @@ impl TestApp {
         let http = app.http_addr();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-            .unwrap()
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
+        let channel = authorized(grpc, Some(ADMIN_TOKEN));
         Self {
             grpc,
             http,

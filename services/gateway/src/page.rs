@@ -1,0 +1,243 @@
+//! Whole publication pages: `imprint.gateway.v1.PublicationPageService`, and the same assembly
+//! for the public JSON API.
+//!
+//! The paper and its related publications are asked for at once (the recommendations service
+//! resolves slugs, former ones too); the authors follow as soon as the paper names them. The
+//! rail is an extra: when the recommendations service is down or slow the page still comes
+//! back, without it and saying so, within the rail's time budget.
+
+use std::time::Duration;
+
+use imprint_domain::Violations;
+use imprint_platform::clients::Peer;
+use imprint_proto::authors::BatchGetAuthorsRequest;
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::gateway::publication_page_service_server::PublicationPageService;
+use imprint_proto::gateway::{
+    GetPublicationPageRequest, GetPublicationPageResponse, PublicationPage,
+};
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{GetPaperRequest, PaperStatus, get_paper_request};
+use imprint_proto::recommendations::GetRelatedPublicationsRequest;
+use imprint_proto::recommendations::get_related_publications_request::Key;
+use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
+use tonic::{Code, Request, Response, Status};
+
+/// The full gRPC name of the service, for health reporting.
+pub const SERVICE_NAME: &str = "imprint.gateway.v1.PublicationPageService";
+
+/// Related publications a page shows unless asked otherwise, and at most.
+pub const DEFAULT_RELATED: i32 = 3;
+/// The most related publications a page may ask for.
+pub const MAX_RELATED: i32 = 50;
+
+/// Assembles publication pages from the three services.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    /// The papers service.
+    papers: PaperServiceClient<Peer>,
+    /// The authors service.
+    authors: AuthorServiceClient<Peer>,
+    /// The recommendations service.
+    recommendations: RecommendationServiceClient<Peer>,
+    /// How long a page waits for its rail before going without it.
+    related_budget: Duration,
+}
+
+/// Who is asking: editors preview drafts, the public sees published papers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Editorial callers (any role): drafts too.
+    Editorial,
+    /// The public API: a draft is NOT_FOUND, exactly like a slug no paper has.
+    Public,
+}
+
+impl Pages {
+    /// Pages from these services; the rail waits at most `related_budget`.
+    pub fn new(
+        papers: Peer,
+        authors: Peer,
+        recommendations: Peer,
+        related_budget: Duration,
+    ) -> Self {
+        Self {
+            papers: PaperServiceClient::new(papers),
+            authors: AuthorServiceClient::new(authors),
+            recommendations: RecommendationServiceClient::new(recommendations),
+            related_budget,
+        }
+    }
+
+    /// The page of the paper with `slug`, with up to `related_limit` related publications
+    /// (0: the default), within `deadline` when the caller set one.
+    pub async fn page(
+        &self,
+        slug: &str,
+        related_limit: i32,
+        audience: Audience,
+        deadline: Option<Duration>,
+    ) -> Result<PublicationPage, Status> {
+        let slug = slug.trim();
+        let mut violations = Violations::new();
+        if slug.is_empty() {
+            violations.push("slug", "required: the paper's slug");
+        }
+        if !(0..=MAX_RELATED).contains(&related_limit) {
+            violations.push(
+                "related_limit",
+                format!(
+                    "must be between 1 and {MAX_RELATED} (0 for the default, {DEFAULT_RELATED})"
+                ),
+            );
+        }
+        if !violations.is_empty() {
+            return Err(imprint_proto::status::invalid_argument(&violations));
+        }
+        let limit = if related_limit == 0 {
+            DEFAULT_RELATED
+        } else {
+            related_limit
+        };
+        fn with<T>(deadline: Option<Duration>, message: T) -> Request<T> {
+            let mut request = Request::new(message);
+            if let Some(d) = deadline {
+                request.set_timeout(d);
+            }
+            request
+        }
+        let mut papers = self.papers.clone();
+        let mut recommendations = self.recommendations.clone();
+        let paper_call = papers.get_paper(with(
+            deadline,
+            GetPaperRequest {
+                key: Some(get_paper_request::Key::Slug(slug.to_owned())),
+                ..GetPaperRequest::default()
+            },
+        ));
+        let budget = deadline.map_or(self.related_budget, |d| d.min(self.related_budget));
+        let related_call = tokio::time::timeout(
+            budget,
+            recommendations.get_related_publications(with(
+                deadline,
+                GetRelatedPublicationsRequest {
+                    key: Some(Key::Slug(slug.to_owned())),
+                    limit,
+                    ..GetRelatedPublicationsRequest::default()
+                },
+            )),
+        );
+        let (paper, related) = tokio::join!(paper_call, related_call);
+        let not_found = || Status::not_found(format!("no published paper has the slug '{slug}'"));
+        let paper = match paper {
+            Ok(response) => response.into_inner().paper.ok_or_else(not_found)?,
+            Err(status) if status.code() == Code::NotFound => return Err(not_found()),
+            Err(status) => return Err(status),
+        };
+        if audience == Audience::Public && paper.status() != PaperStatus::Published {
+            return Err(not_found());
+        }
+        let authors = if paper.author_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.authors
+                .clone()
+                .batch_get_authors(with(
+                    deadline,
+                    BatchGetAuthorsRequest {
+                        ids: paper.author_ids.clone(),
+                    },
+                ))
+                .await?
+                .into_inner()
+                .authors
+        };
+        // Byline order is the paper's; the service answers in request order, but the page
+        // does not depend on it.
+        let authors = paper
+            .author_ids
+            .iter()
+            .filter_map(|id| authors.iter().find(|a| &a.id == id).cloned())
+            .collect();
+        let (related, related_unavailable) = match related {
+            Ok(Ok(response)) => (response.into_inner().publications, false),
+            // A draft has no rail, and a paper published a moment ago may not have one yet.
+            Ok(Err(status)) if status.code() == Code::NotFound => (Vec::new(), false),
+            Ok(Err(status)) => {
+                tracing::warn!(%slug, code = ?status.code(), error = %status.message(), "page without related publications");
+                (Vec::new(), true)
+            }
+            Err(_) => {
+                tracing::warn!(%slug, budget_ms = budget.as_millis(), "related publications too slow; page without them");
+                (Vec::new(), true)
+            }
+        };
+        // The public never sees a draft's neighbours through a page either: the rail only
+        // holds published papers, as the recommendations service knows no others.
+        Ok(PublicationPage {
+            paper: Some(paper),
+            authors,
+            related,
+            related_unavailable,
+        })
+    }
+}
+
+/// The deadline a gRPC caller set (`grpc-timeout`), to pass on to the services.
+pub fn deadline_of<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[tonic::async_trait]
+impl PublicationPageService for Pages {
+    async fn get_publication_page(
+        &self,
+        request: Request<GetPublicationPageRequest>,
+    ) -> Result<Response<GetPublicationPageResponse>, Status> {
+        let deadline = deadline_of(&request);
+        let request = request.into_inner();
+        let page = self
+            .page(
+                &request.slug,
+                request.related_limit,
+                Audience::Editorial,
+                deadline,
+            )
+            .await?;
+        Ok(Response::new(GetPublicationPageResponse {
+            page: Some(page),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        let with = |v: &str| {
+            let mut r = Request::new(());
+            r.metadata_mut().insert("grpc-timeout", v.parse().unwrap());
+            deadline_of(&r)
+        };
+        assert_eq!(with("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(with("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(with("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(with("x"), None);
+        assert_eq!(with("10q"), None);
+        assert_eq!(deadline_of(&Request::new(())), None);
+    }
+}
