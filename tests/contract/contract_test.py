@@ -46,6 +46,7 @@ class Server:
         self.database_url = database_url
         self.grpc_port = free_port()
         self.http_port = free_port()
+        self.public_port = free_port()
         self.proc = None
 
     def start(self) -> None:
@@ -55,6 +56,7 @@ class Server:
             "--data-dir", self.data_dir,
             "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
             "--http-addr", f"127.0.0.1:{self.http_port}",
+            "--public-addr", f"127.0.0.1:{self.public_port}",
         ]
         if self.database_url:
             args += ["--database-url", self.database_url]

@@ -72,6 +72,8 @@ pub struct Process {
     pub grpc: SocketAddr,
     /// Its HTTP address.
     pub http: SocketAddr,
+    /// Its public API address (edge roles).
+    pub public: SocketAddr,
     /// What it printed to stdout, when captured.
     stdout: Option<std::sync::Arc<tokio::sync::Mutex<String>>>,
 }
@@ -96,12 +98,14 @@ impl Process {
     async fn start(grpc_port: u16, args: &[&str], env: &[(&str, String)], capture: bool) -> Self {
         let grpc: SocketAddr = format!("127.0.0.1:{grpc_port}").parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut command = Command::new(imprint_binary());
         command
             .arg("serve")
             .args(args)
             .env("IMPRINT__SERVER__GRPC_ADDR", grpc.to_string())
             .env("IMPRINT__SERVER__HTTP_ADDR", http.to_string())
+            .env("IMPRINT__SERVER__PUBLIC_ADDR", public.to_string())
             .env("RUST_LOG", "warn")
             .env("IMPRINT__AUTH__TOKENS__TESTS__TOKEN", ADMIN_TOKEN)
             .env("IMPRINT__AUTH__TOKENS__TESTS__ROLE", "admin")
@@ -143,6 +147,7 @@ impl Process {
             child,
             grpc,
             http,
+            public,
             stdout,
         }
     }

@@ -643,3 +643,112 @@ fn dead_letter(d: &Delivery) -> DeadLetter {
         body: d.data.clone(),
     }
 }
+
+/// What a watcher calls: once per event it hears of, and once per (re)connection, since events
+/// may have passed while it was away.
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+/// Follows the events matching `bindings` on a queue of this process's own (server-named,
+/// exclusive, gone with the connection), calling `on_change` for each. For caches: every
+/// replica hears every change, and none keeps a queue alive after it stops. Reconnects on its
+/// own until `shutdown`.
+pub async fn watch(
+    settings: RabbitSettings,
+    bindings: &'static [&'static str],
+    on_change: OnChange,
+    shutdown: CancellationToken,
+) {
+    let initial = Duration::from_millis(200);
+    let mut backoff = initial;
+    while !shutdown.is_cancelled() {
+        let started = Instant::now();
+        match watch_once(&settings, bindings, on_change.as_ref(), &shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = initial;
+                }
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis(), "watcher lost the broker; reconnecting");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(settings.max_backoff);
+    }
+}
+
+async fn watch_once(
+    settings: &RabbitSettings,
+    bindings: &[&str],
+    on_change: &(dyn Fn() + Send + Sync),
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
+    let conn = connect(settings).await?;
+    let outcome = async {
+        let setup = async {
+            let channel = conn.create_channel().await?;
+            declare_exchanges(&channel).await?;
+            let queue = channel
+                .queue_declare(
+                    "".into(),
+                    QueueDeclareOptions {
+                        exclusive: true,
+                        auto_delete: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+            for binding in bindings {
+                channel
+                    .queue_bind(
+                        queue.name().clone(),
+                        EXCHANGE.into(),
+                        (*binding).into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
+            channel
+                .basic_consume(
+                    queue.name().clone(),
+                    "watch".into(),
+                    BasicConsumeOptions {
+                        no_ack: true,
+                        ..BasicConsumeOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+        };
+        let mut consumer = tokio::time::timeout(SETUP_TIMEOUT, setup)
+            .await
+            .map_err(|_| "setting up the watcher timed out".to_owned())?
+            .map_err(|e| format!("setting up the watcher: {e}"))?;
+        on_change();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = consumer.next() => match next {
+                    Some(Ok(_)) => on_change(),
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Err("the broker cancelled the watcher".to_owned()),
+                },
+            }
+        }
+    }
+    .await;
+    close(
+        &conn,
+        if outcome.is_ok() {
+            "shutting down"
+        } else {
+            "reconnecting"
+        },
+    )
+    .await;
+    outcome
+}

@@ -45,6 +45,20 @@ pub struct GatewaySettings {
     /// How long a publication page waits for its related publications before it is served
     /// without them (flagged), so that a slow recommendations service never holds pages up.
     pub related_budget_ms: u64,
+    /// The public site's base URL (`https://www.example.org`), for links in JSON, feeds,
+    /// sitemaps and citations; empty means the public listener's own address.
+    pub site_url: String,
+    /// The institute's name: publisher in citations and JSON-LD, title of feeds.
+    pub site_name: String,
+    /// Public API responses kept in memory; 0 turns the cache off.
+    pub cache_entries: usize,
+    /// Longest a cached response is served, should an event be missed (a broker outage).
+    pub cache_max_age_secs: u64,
+    /// After the last change, when the cache is dropped once more: by then the related
+    /// publications and search have caught up with it.
+    pub cache_settle_ms: u64,
+    /// Longest a public request may take before it is answered 503.
+    pub request_timeout_ms: u64,
 }
 
 /// Authentication of editorial callers at the edge.
@@ -126,8 +140,11 @@ pub struct EventsSettings {
 pub struct ServerSettings {
     /// gRPC listener for every service of this process, with health and reflection.
     pub grpc_addr: SocketAddr,
-    /// HTTP listener for `/healthz` and `/readyz`.
+    /// HTTP listener for `/healthz`, `/readyz` and `/metrics`: for operators, not the public.
     pub http_addr: SocketAddr,
+    /// HTTP listener of the public JSON API, feeds, sitemap and widget (`--role all` and
+    /// `gateway`).
+    pub public_addr: SocketAddr,
     /// How long in-flight calls get to finish after SIGTERM before the process exits anyway.
     pub shutdown_grace_secs: u64,
     /// How long health reports NOT_SERVING before the listeners close, so that load balancers
@@ -196,6 +213,7 @@ impl Default for Settings {
             server: ServerSettings {
                 grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
                 http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
                 shutdown_grace_secs: 30,
                 shutdown_delay_secs: 0,
             },
@@ -226,6 +244,12 @@ impl Default for Settings {
             },
             gateway: GatewaySettings {
                 related_budget_ms: 800,
+                site_url: String::new(),
+                site_name: "Imprint".to_owned(),
+                cache_entries: 10_000,
+                cache_max_age_secs: 300,
+                cache_settle_ms: 1_500,
+                request_timeout_ms: 10_000,
             },
             auth: AuthSettings {
                 tokens: BTreeMap::new(),
@@ -373,10 +397,29 @@ impl Settings {
             }
         }
         self.auth.validate()?;
-        if self.gateway.related_budget_ms == 0 {
-            return Err(SettingsError(
-                "gateway.related_budget_ms: must be at least 1".to_owned(),
-            ));
+        for (key, value) in [
+            ("gateway.related_budget_ms", self.gateway.related_budget_ms),
+            (
+                "gateway.cache_max_age_secs",
+                self.gateway.cache_max_age_secs,
+            ),
+            (
+                "gateway.request_timeout_ms",
+                self.gateway.request_timeout_ms,
+            ),
+        ] {
+            if value == 0 {
+                return Err(SettingsError(format!("{key}: must be at least 1")));
+            }
+        }
+        let site = &self.gateway.site_url;
+        if !site.is_empty()
+            && !url::Url::parse(site)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return Err(SettingsError(format!(
+                "gateway.site_url: '{site}' is not an http(s) URL like https://www.example.org"
+            )));
         }
         Ok(())
     }

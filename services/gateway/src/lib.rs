@@ -7,8 +7,10 @@
 //! hanging. It also assembles whole publication pages ([`page`]).
 
 pub mod auth;
+pub mod cache;
 pub mod forward;
 pub mod page;
+pub mod public;
 
 pub use auth::{AuthLayer, Authenticator, Principal};
 pub use forward::{AuthorsForward, Forward, PapersForward, RecommendationsForward};

@@ -9,7 +9,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use imprint_gateway::cache::Cache;
 use imprint_gateway::forward::ForwardedService;
+use imprint_gateway::public::{PublicApi, Site};
 use imprint_gateway::{
     AuthLayer, Authenticator, AuthorsForward, PapersForward, RecommendationsForward,
 };
@@ -109,6 +111,21 @@ pub enum AppError {
     Recommendations(#[from] imprint_recommendations::BuildError),
 }
 
+/// Largest request body the public API takes (it reads none but small JSON).
+const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
+
+/// The public HTTP API of an edge role.
+struct Public {
+    /// Its bound listener.
+    listener: TcpListener,
+    /// Where it really is.
+    addr: SocketAddr,
+    /// Its routes.
+    router: axum::Router,
+    /// Its response cache, for metrics.
+    cache: std::sync::Arc<Cache>,
+}
+
 /// Serves the layered gRPC router (whose type spells out every layer) on an incoming stream
 /// until the signal.
 type ServeGrpc = Box<
@@ -145,6 +162,8 @@ pub struct Application {
         imprint_recommendations::Refresher,
         std::sync::Arc<imprint_recommendations::metrics::Latency>,
     )>,
+    /// The public API, at the edge.
+    public: Option<Public>,
     /// Settings, for shutdown timings.
     settings: Settings,
 }
@@ -282,19 +301,72 @@ impl Application {
         };
         // Publication pages, at the edge: from this process's own services, or from the roles
         // behind a gateway.
-        let pages = if role.is_edge() {
+        // and the public API beside them, on a listener of its own.
+        let (pages, public) = if role.is_edge() {
             services.push(imprint_gateway::page::SERVICE_NAME.to_owned());
             let all = role == Role::All;
-            Some(PublicationPageServiceServer::new(
-                imprint_gateway::Pages::new(
-                    peer(&settings.papers, "papers", all)?,
-                    peer(&settings.authors, "authors", all)?,
-                    peer(&settings.recommendations, "recommendations", all)?,
-                    Duration::from_millis(settings.gateway.related_budget_ms),
-                ),
-            ))
+            let papers = peer(&settings.papers, "papers", all)?;
+            let authors = peer(&settings.authors, "authors", all)?;
+            let recommendations = peer(&settings.recommendations, "recommendations", all)?;
+            let pages = imprint_gateway::Pages::new(
+                papers.clone(),
+                authors.clone(),
+                recommendations.clone(),
+                Duration::from_millis(settings.gateway.related_budget_ms),
+            );
+            let (public_listener, public_addr) =
+                bind("public HTTP", settings.server.public_addr).await?;
+            let gateway = &settings.gateway;
+            let cache = Cache::new(
+                gateway.cache_entries,
+                Duration::from_secs(gateway.cache_max_age_secs),
+                Duration::from_millis(gateway.cache_settle_ms),
+            );
+            let invalidate = cache.clone();
+            events.watcher(
+                &["paper.*", "author.*"],
+                std::sync::Arc::new(move || invalidate.changed()),
+            );
+            let site = Site {
+                name: gateway.site_name.clone(),
+                url: if gateway.site_url.is_empty() {
+                    format!("http://{}", loopback_for(public_addr))
+                } else {
+                    gateway.site_url.trim_end_matches('/').to_owned()
+                },
+            };
+            let api = PublicApi::new(
+                papers,
+                authors,
+                recommendations,
+                pages.clone(),
+                cache.clone(),
+                site,
+                Duration::from_millis(gateway.request_timeout_ms),
+            );
+            let router = api
+                .router()
+                .route(
+                    "/openapi.json",
+                    axum::routing::get(|| async {
+                        (
+                            [(http::header::CONTENT_TYPE, "application/json")],
+                            imprint_gateway::public::openapi_json(),
+                        )
+                    }),
+                )
+                .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
+            (
+                Some(PublicationPageServiceServer::new(pages)),
+                Some(Public {
+                    listener: public_listener,
+                    addr: public_addr,
+                    router,
+                    cache,
+                }),
+            )
         } else {
-            None
+            (None, None)
         };
         let (papers_forward, authors_forward, recommendations_forward) = if role == Role::Gateway {
             services.push(imprint_gateway::forward::Papers::NAME.to_owned());
@@ -365,6 +437,7 @@ impl Application {
             databases,
             events,
             refresher,
+            public,
             settings,
         })
     }
@@ -379,6 +452,11 @@ impl Application {
         self.http_addr
     }
 
+    /// The public API's address, at the edge.
+    pub fn public_addr(&self) -> Option<SocketAddr> {
+        self.public.as_ref().map(|p| p.addr)
+    }
+
     /// Serves until `shutdown` is cancelled, then stops gracefully.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
         let Self {
@@ -391,6 +469,7 @@ impl Application {
             databases,
             events,
             refresher,
+            public,
             settings,
         } = self;
         let metrics = events.metrics.clone();
@@ -400,6 +479,25 @@ impl Application {
             event_tasks.spawn(refresher.run(stop_events.clone()));
             latency
         });
+        let stop_public = CancellationToken::new();
+        let (public_task, cache) = match public {
+            Some(Public {
+                listener,
+                addr,
+                router,
+                cache,
+            }) => {
+                tracing::info!(%addr, "public API");
+                let stop = stop_public.clone();
+                let task = tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await
+                });
+                (Some(task), Some(cache))
+            }
+            None => (None, None),
+        };
         health.set_ready(true).await;
         tracing::info!(%grpc_addr, %http_addr, "serving");
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -410,6 +508,12 @@ impl Application {
                 let related_latency = related_latency.clone();
                 async move {
                     let mut text = metrics.prometheus();
+                    if let Some(cache) = &cache {
+                        let (hits, misses) = cache.stats();
+                        text.push_str(&format!(
+                            "# HELP imprint_gateway_cache_hits_total Public API answers served from the cache.\n# TYPE imprint_gateway_cache_hits_total counter\nimprint_gateway_cache_hits_total {hits}\n# HELP imprint_gateway_cache_misses_total Public API answers computed.\n# TYPE imprint_gateway_cache_misses_total counter\nimprint_gateway_cache_misses_total {misses}\n"
+                        ));
+                    }
                     if let Some(latency) = related_latency {
                         text.push_str(&latency.prometheus(
                             "imprint_recommendations_related_seconds",
@@ -429,6 +533,15 @@ impl Application {
             &settings.server,
         )
         .await;
+        stop_public.cancel();
+        if let Some(task) = public_task {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "public API server"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "public API server task"),
+                Err(_) => tracing::warn!("public API requests still running after 10s"),
+            }
+        }
         // Calls are done: no new events will be written. Let relays and consumers finish the
         // batch or delivery in hand (whatever is unsent or unacknowledged is sent again later).
         stop_events.cancel();

@@ -167,6 +167,9 @@ pub struct ServeArgs {
     /// HTTP listen address (`/healthz`, `/readyz`).
     #[arg(long, value_name = "ADDR")]
     pub http_addr: Option<SocketAddr>,
+    /// Public API listen address (JSON API, feeds, sitemap, widget).
+    #[arg(long, value_name = "ADDR")]
+    pub public_addr: Option<SocketAddr>,
     /// Database URL for every service of this process (`postgres://…`, `sqlite://…`).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
@@ -215,6 +218,9 @@ impl Cli {
                 }
                 if let Some(addr) = a.http_addr {
                     out.push(("server.http_addr", addr.to_string()));
+                }
+                if let Some(addr) = a.public_addr {
+                    out.push(("server.public_addr", addr.to_string()));
                 }
                 (&a.data_dir, &a.database_url)
             }

@@ -37,6 +37,8 @@ pub struct Events {
     relays: Vec<Relay>,
     /// Handlers to start consuming for.
     handlers: Vec<Arc<dyn Handler>>,
+    /// Callbacks to call on every matching event, in every replica (caches).
+    watchers: Vec<Watch>,
     /// Whether this process consumes.
     consume: bool,
     /// Relay pacing.
@@ -64,6 +66,7 @@ impl Events {
             rabbit,
             relays: Vec::new(),
             handlers: Vec::new(),
+            watchers: Vec::new(),
             consume: settings.events.consume,
             relay_settings,
         }
@@ -89,9 +92,32 @@ impl Events {
         self.handlers.push(handler);
     }
 
+    /// Calls `on_change` on every event matching `bindings` this process hears of, whether
+    /// or not it consumes: every replica's cache must hear of every change.
+    pub fn watcher(&mut self, bindings: &'static [&'static str], on_change: rabbit::OnChange) {
+        self.watchers.push(Watch {
+            bindings,
+            on_change,
+        });
+    }
+
     /// Starts relays and consumers; they stop when `stop` is cancelled.
     pub fn start(self, stop: &CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
+        for watch in self.watchers {
+            match (&self.transport, &self.rabbit) {
+                (Transport::InProcess(bus), _) => bus.subscribe(Arc::new(watch)),
+                (Transport::Rabbit(_), Some(settings)) => {
+                    tasks.spawn(rabbit::watch(
+                        settings.clone(),
+                        watch.bindings,
+                        watch.on_change,
+                        stop.clone(),
+                    ));
+                }
+                (Transport::Rabbit(_), None) => {}
+            }
+        }
         if self.consume {
             for handler in self.handlers {
                 match (&self.transport, &self.rabbit) {
@@ -112,5 +138,39 @@ impl Events {
             tasks.spawn(relay.run(stop.clone()));
         }
         tasks
+    }
+}
+
+/// A watcher on the in-process bus.
+struct Watch {
+    /// The events it wants.
+    bindings: &'static [&'static str],
+    /// What it calls.
+    on_change: rabbit::OnChange,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("bindings", &self.bindings)
+            .finish()
+    }
+}
+
+impl Handler for Watch {
+    fn service(&self) -> &'static str {
+        "watch"
+    }
+
+    fn bindings(&self) -> &'static [&'static str] {
+        self.bindings
+    }
+
+    fn handle<'a>(
+        &'a self,
+        _event: &'a imprint_proto::events::Event,
+    ) -> imprint_events::HandlerFuture<'a> {
+        (self.on_change)();
+        Box::pin(std::future::ready(Ok(imprint_events::Outcome::Applied)))
     }
 }

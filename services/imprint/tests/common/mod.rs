@@ -71,6 +71,8 @@ pub fn authorized(grpc: SocketAddr, token: Option<&str>) -> Peer {
 pub struct TestApp {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
+    /// The public JSON API.
+    pub public: SocketAddr,
     pub papers: PaperServiceClient<Peer>,
     pub authors: AuthorServiceClient<Peer>,
     pub recommendations: RecommendationServiceClient<Peer>,
@@ -122,6 +124,7 @@ impl TestApp {
         };
         settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
         settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+        settings.server.public_addr = "127.0.0.1:0".parse().unwrap();
         settings.database.max_connections = 5;
         settings.log.level = "warn".to_owned();
         settings.auth.tokens.insert(
@@ -154,12 +157,16 @@ impl TestApp {
             .expect("application starts");
         let grpc = app.grpc_addr();
         let http = app.http_addr();
+        let public = app
+            .public_addr()
+            .expect("the all-in-one process serves the public API");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         let channel = authorized(grpc, Some(ADMIN_TOKEN));
         Self {
             grpc,
             http,
+            public,
             papers: PaperServiceClient::new(channel.clone()),
             authors: AuthorServiceClient::new(channel.clone()),
             recommendations: RecommendationServiceClient::new(channel),
@@ -177,6 +184,7 @@ impl TestApp {
         let Self {
             grpc,
             http,
+            public,
             shutdown,
             handle,
             mut settings,
@@ -189,6 +197,7 @@ impl TestApp {
         handle.await.unwrap().expect("clean stop");
         settings.server.grpc_addr = grpc;
         settings.server.http_addr = http;
+        settings.server.public_addr = public;
         Self::start(settings, dir, pg, rabbit).await
     }
 

@@ -1,0 +1,298 @@
+//! The public API's response cache: whole responses by URL, dropped as soon as an event says
+//! that a paper or an author changed, so that an edit shows within a second while repeated
+//! reads of a popular page cost a hash lookup.
+//!
+//! Invalidation is by generation: an event bumps it, and only entries made in the current
+//! generation are served. A response computed from data read before an event is stored under
+//! the generation it started in, so it can never outlive the event.
+//!
+//! Related publications and search come from the recommendations service's read model, which
+//! applies the same events a moment later (its search index commits at most twice a second).
+//! So a change also invalidates once more when the events have been quiet for a settling
+//! period: whatever was cached from the read model before it caught up goes too.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::time::Instant;
+
+/// A cached response.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its body.
+    pub body: Bytes,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its strong ETag, quoted.
+    pub etag: String,
+    /// The generation it was computed in.
+    generation: u64,
+    /// When it was made.
+    made: Instant,
+}
+
+/// Responses by URL.
+#[derive(Debug)]
+pub struct Cache {
+    /// Bumped by every change event.
+    generation: AtomicU64,
+    /// Entries by path and query.
+    entries: RwLock<HashMap<String, Entry>>,
+    /// The most entries kept; past it the cache starts over.
+    capacity: usize,
+    /// The longest an entry is served: a safety net for events missed while the broker was
+    /// unreachable.
+    max_age: Duration,
+    /// Lookups answered from the cache, and not.
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// How long after the last change the trailing invalidation comes.
+    settle: Duration,
+    /// When the cache was made: the origin of `last_change_ms`.
+    born: Instant,
+    /// When the last change was heard of, in ms since `born`.
+    last_change_ms: AtomicU64,
+    /// Whether a trailing invalidation is pending.
+    trailing: std::sync::atomic::AtomicBool,
+}
+
+impl Cache {
+    /// A cache of at most `capacity` responses, each served for at most `max_age`, invalidated
+    /// again `settle` after the last change.
+    pub fn new(capacity: usize, max_age: Duration, settle: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            generation: AtomicU64::new(0),
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+            max_age,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            settle,
+            born: Instant::now(),
+            last_change_ms: AtomicU64::new(0),
+            trailing: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// An event says something changed: invalidate now, and once more when the events have
+    /// been quiet for the settling period. Needs a Tokio runtime.
+    pub fn changed(self: &Arc<Self>) {
+        self.invalidate();
+        self.last_change_ms.store(self.now_ms(), Ordering::Release);
+        if self.trailing.swap(true, Ordering::AcqRel) {
+            return; // The pending one will see this change's time.
+        }
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let settle = u64::try_from(cache.settle.as_millis()).unwrap_or(u64::MAX);
+            loop {
+                let due = cache
+                    .last_change_ms
+                    .load(Ordering::Acquire)
+                    .saturating_add(settle);
+                let now = cache.now_ms();
+                if now < due {
+                    tokio::time::sleep(Duration::from_millis(due - now)).await;
+                    continue;
+                }
+                cache.trailing.store(false, Ordering::Release);
+                cache.invalidate();
+                // A change that came while the flag was still set found it taken: go round
+                // again for it rather than leave it without its trailing invalidation.
+                if cache
+                    .last_change_ms
+                    .load(Ordering::Acquire)
+                    .saturating_add(settle)
+                    > cache.now_ms()
+                    && !cache.trailing.swap(true, Ordering::AcqRel)
+                {
+                    continue;
+                }
+                break;
+            }
+        });
+    }
+
+    /// The current generation, to pass to [`Cache::put`] for a response computed from now on.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Something changed: nothing cached so far is served again.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
+    /// The fresh entry for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<Entry> {
+        let generation = self.generation();
+        let found = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|entries| entries.get(key).cloned())
+            .filter(|e| e.generation == generation && e.made.elapsed() < self.max_age);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores a response computed from data read in `generation`, unless that generation has
+    /// passed.
+    pub fn put(
+        &self,
+        key: String,
+        generation: u64,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Entry {
+        let entry = Entry {
+            etag: etag(&body),
+            body,
+            content_type,
+            generation,
+            made: Instant::now(),
+        };
+        if self.capacity > 0
+            && generation == self.generation()
+            && let Ok(mut entries) = self.entries.write()
+        {
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            // Checked again under the lock: an invalidation may have cleared the map since.
+            if generation == self.generation() {
+                entries.insert(key, entry.clone());
+            }
+        }
+        entry
+    }
+
+    /// Hits and misses so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A strong ETag of `body`: 128 bits of its SHA-256.
+pub fn etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for byte in &digest[..16] {
+        tag.push_str(&format!("{byte:02x}"));
+    }
+    tag.push('"');
+    tag
+}
+
+/// Whether an `If-None-Match` header value matches `etag` (a list, `*`, or weak tags).
+pub fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn entries_die_with_their_generation() {
+        let cache = Cache::new(10, Duration::from_secs(60), Duration::from_secs(1));
+        let g = cache.generation();
+        cache.put(
+            "/a".into(),
+            g,
+            Bytes::from_static(b"one"),
+            "application/json",
+        );
+        assert_eq!(cache.get("/a").unwrap().body, "one");
+        cache.invalidate();
+        assert!(cache.get("/a").is_none());
+        // Computed before the event, stored after it: never served.
+        cache.put(
+            "/a".into(),
+            g,
+            Bytes::from_static(b"stale"),
+            "application/json",
+        );
+        assert!(cache.get("/a").is_none());
+        assert_eq!(cache.stats(), (1, 2));
+    }
+
+    #[test]
+    fn capacity_and_age_bound_it() {
+        let cache = Cache::new(2, Duration::from_millis(50), Duration::from_secs(1));
+        for key in ["/a", "/b", "/c"] {
+            cache.put(key.into(), 0, Bytes::from_static(b"x"), "text/plain");
+        }
+        assert!(cache.get("/a").is_none() && cache.get("/c").is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.get("/c").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_invalidates_again_once_events_settle() {
+        let cache = Cache::new(10, Duration::from_secs(600), Duration::from_millis(1_000));
+        let put = |body: &'static str| {
+            cache.put(
+                "/r".into(),
+                cache.generation(),
+                Bytes::from_static(body.as_bytes()),
+                "text/plain",
+            );
+        };
+        cache.changed();
+        // Cached from a read model that has not caught up yet.
+        put("stale");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        cache.changed();
+        put("still stale");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert!(
+            cache.get("/r").is_some(),
+            "not yet: 1 s after the last change"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(cache.get("/r").is_none(), "gone once the changes settled");
+        put("fresh");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            cache.get("/r").unwrap().body,
+            "fresh",
+            "no further invalidation"
+        );
+    }
+
+    #[test]
+    fn etags_match_lists_and_weak_forms() {
+        let tag = etag(b"body");
+        assert_eq!(tag.len(), 34);
+        assert_ne!(tag, etag(b"other"));
+        assert!(matches(&tag, &tag));
+        assert!(matches(&format!("\"x\", W/{tag}"), &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches("\"x\"", &tag));
+    }
+}

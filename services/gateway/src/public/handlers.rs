@@ -1,0 +1,771 @@
+//! The public API's handlers, each with its OpenAPI description.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use imprint_proto::authors::{
+    Author, BatchGetAuthorsRequest, GetAuthorRequest, get_author_request,
+};
+use imprint_proto::papers::{
+    GetPaperRequest, ListPapersRequest, Paper, PaperStatus, PaperView, get_paper_request,
+};
+use imprint_proto::recommendations::{
+    GetRelatedPublicationsRequest, SearchPublicationsRequest, get_related_publications_request,
+};
+use tonic::Code;
+
+use super::json::{
+    AuthorJson, AuthorPage, ErrorJson, Facet, PageJson, PaperJson, PaperList, PaperSummary,
+    RelatedJson, RelatedList, SearchHit, SearchJson, TopicList, json_ld,
+};
+use super::{ApiError, Params, PublicApi, cite, feeds, json_body};
+use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
+
+type Api = State<Arc<PublicApi>>;
+
+/// Longest slug or topic looked up; longer ones are 404 without asking anyone.
+const MAX_KEY: usize = 200;
+/// Papers in a feed.
+const FEED_ENTRIES: i32 = 50;
+/// URLs in one sitemap file (the protocol's limit).
+const SITEMAP_URLS: usize = 50_000;
+
+pub(super) fn routes() -> Router<Arc<PublicApi>> {
+    Router::new()
+        .route("/v1/papers", get(list_papers))
+        .route("/v1/papers/{slug}", get(get_paper))
+        .route("/v1/papers/{slug}/related", get(related))
+        .route("/v1/papers/{slug}/citation", get(citation))
+        .route("/v1/pages/{slug}", get(page))
+        .route("/v1/authors/{slug}", get(author))
+        .route("/v1/search", get(search))
+        .route("/v1/topics", get(topics))
+        .route("/feed.atom", get(feed))
+        .route("/topics/{topic}/feed.atom", get(topic_feed))
+        .route("/sitemap.xml", get(sitemap))
+        .fallback(nothing_here)
+}
+
+/// Any other path: a JSON 404 like every other error of this API.
+async fn nothing_here(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "nothing at {}; /openapi.json lists what there is",
+        imprint_domain::shorten(uri.path())
+    ))
+}
+
+/// The paper field names of the services, as this API calls them.
+const LIST_FIELDS: &[(&str, &str)] = &[
+    ("page_token", "cursor"),
+    ("page_size", "limit"),
+    ("topic", "topic"),
+    ("topics", "topic"),
+    ("query", "q"),
+    ("publication_type", "type"),
+];
+
+fn publication_type(
+    params: &Params,
+) -> Result<Option<imprint_proto::papers::PublicationType>, ApiError> {
+    let Some(name) = params.text("type", 40)? else {
+        return Ok(None);
+    };
+    imprint_domain::PublicationType::from_str_opt(&name)
+        .map(|t| Some(imprint_proto::convert::publication_type_to_proto(t)))
+        .ok_or_else(|| {
+            ApiError::bad(
+                "type",
+                format!(
+                    "'{name}' is not a publication type; use one of {}",
+                    super::json::type_names().join(", ")
+                ),
+            )
+        })
+}
+
+fn no_paper(slug: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no published paper has the slug '{}'",
+        imprint_domain::shorten(slug)
+    ))
+}
+
+fn check_key(slug: &str) -> Result<(), ApiError> {
+    if slug.is_empty() || slug.chars().count() > MAX_KEY || slug.chars().any(char::is_control) {
+        return Err(no_paper(slug));
+    }
+    Ok(())
+}
+
+impl PublicApi {
+    /// The published paper with `slug` (current or former), whole.
+    async fn published(&self, slug: &str) -> Result<Paper, ApiError> {
+        check_key(slug)?;
+        let paper = self
+            .papers
+            .clone()
+            .get_paper(GetPaperRequest {
+                key: Some(get_paper_request::Key::Slug(slug.to_owned())),
+                view: PaperView::Full.into(),
+            })
+            .await
+            .map_err(|s| match s.code() {
+                Code::NotFound | Code::InvalidArgument => no_paper(slug),
+                _ => ApiError::from_status(&s, &[]),
+            })?
+            .into_inner()
+            .paper
+            .ok_or_else(|| no_paper(slug))?;
+        if paper.status() != PaperStatus::Published {
+            return Err(no_paper(slug));
+        }
+        Ok(paper)
+    }
+
+    /// The authors credited by `papers`, in one call.
+    async fn authors_of(&self, papers: &[Paper]) -> Result<Vec<Author>, ApiError> {
+        let mut ids: Vec<String> = Vec::new();
+        for id in papers.iter().flat_map(|p| &p.author_ids) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .authors
+            .clone()
+            .batch_get_authors(BatchGetAuthorsRequest { ids })
+            .await
+            .map_err(|s| ApiError::from_status(&s, &[]))?
+            .into_inner()
+            .authors)
+    }
+
+    /// A page of published papers, newest first.
+    async fn list(
+        &self,
+        filter: ListPapersRequest,
+    ) -> Result<(Vec<Paper>, Option<String>), ApiError> {
+        let page = self
+            .papers
+            .clone()
+            .list_papers(ListPapersRequest {
+                status: PaperStatus::Published.into(),
+                view: PaperView::Basic.into(),
+                ..filter
+            })
+            .await
+            .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+            .into_inner();
+        let next = (!page.next_page_token.is_empty()).then_some(page.next_page_token);
+        Ok((page.papers, next))
+    }
+}
+
+/// Published papers, newest first; with `q`, most relevant first.
+#[utoipa::path(
+    get,
+    path = "/v1/papers",
+    tag = "papers",
+    params(
+        ("topic" = Option<String>, Query, description = "Only papers with this topic (any case)"),
+        ("type" = Option<String>, Query, description = "Only papers of this type: report, discussion_paper, question_and_answer, analysis, article, policy_brief, working_paper, preprint, conference_paper, journal_article, book"),
+        ("author" = Option<String>, Query, description = "Only papers by the author with this slug; not with q"),
+        ("q" = Option<String>, Query, description = "Words to search for in titles, summaries and text"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Papers per page, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same filters"),
+    ),
+    responses(
+        (status = 200, description = "A page of papers", body = PaperList),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+    )
+)]
+pub(super) async fn list_papers(
+    State(api): Api,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let api = inner;
+        let p = Params::parse(query.as_deref());
+        let limit = p.int("limit", 20, 1, 100)?;
+        let kind = publication_type(&p)?;
+        let topic = p.text("topic", 100)?;
+        let author = p.text("author", MAX_KEY)?;
+        let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
+        if let Some(q) = p.text("q", 500)? {
+            if author.is_some() {
+                return Err(ApiError::bad("author", "cannot be combined with q"));
+            }
+            let found = api
+                .recommendations
+                .clone()
+                .search_publications(SearchPublicationsRequest {
+                    query: q,
+                    publication_types: kind.map(i32::from).into_iter().collect(),
+                    topics: topic.into_iter().collect(),
+                    page_size: limit,
+                    page_token: cursor,
+                    ..SearchPublicationsRequest::default()
+                })
+                .await
+                .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+                .into_inner();
+            // Search results do not carry bylines: read the page's papers (at most 100, at once).
+            let papers = futures::future::join_all(found.results.iter().map(|r| {
+                let mut papers = api.papers.clone();
+                let id = r.paper_id.clone();
+                async move {
+                    papers
+                        .get_paper(GetPaperRequest {
+                            key: Some(get_paper_request::Key::Id(id)),
+                            view: PaperView::Basic.into(),
+                        })
+                        .await
+                }
+            }))
+            .await;
+            let papers: Vec<Paper> = papers
+                .into_iter()
+                .filter_map(|r| r.ok().and_then(|r| r.into_inner().paper))
+                .filter(|p| p.status() == PaperStatus::Published)
+                .collect();
+            let authors = api.authors_of(&papers).await?;
+            return json_body(&PaperList {
+                papers: papers
+                    .iter()
+                    .map(|p| PaperSummary::new(p, &authors, &api.site))
+                    .collect(),
+                next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+            });
+        }
+        let author_id = match author {
+            None => String::new(),
+            Some(slug) => match api
+                .authors
+                .clone()
+                .get_author(GetAuthorRequest {
+                    key: Some(get_author_request::Key::Slug(slug.clone())),
+                })
+                .await
+            {
+                Ok(a) => a.into_inner().author.map(|a| a.id).unwrap_or_default(),
+                Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
+                    return Err(ApiError::bad(
+                        "author",
+                        format!(
+                            "no author has the slug '{}'",
+                            imprint_domain::shorten(&slug)
+                        ),
+                    ));
+                }
+                Err(s) => return Err(ApiError::from_status(&s, &[])),
+            },
+        };
+        let (papers, next_cursor) = api
+            .list(ListPapersRequest {
+                page_size: limit,
+                page_token: cursor,
+                topic: topic.unwrap_or_default(),
+                publication_type: kind.map(i32::from).unwrap_or_default(),
+                author_id,
+                ..ListPapersRequest::default()
+            })
+            .await?;
+        let authors = api.authors_of(&papers).await?;
+        json_body(&PaperList {
+            papers: papers
+                .iter()
+                .map(|p| PaperSummary::new(p, &authors, &api.site))
+                .collect(),
+            next_cursor,
+        })
+    })
+    .await
+}
+
+/// A published paper, by its slug (current or former).
+#[utoipa::path(
+    get,
+    path = "/v1/papers/{slug}",
+    tag = "papers",
+    params(("slug" = String, Path, description = "The paper's slug")),
+    responses(
+        (status = 200, description = "The paper", body = PaperJson),
+        (status = 404, description = "No published paper has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn get_paper(
+    State(api): Api,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let paper = inner.published(&slug).await?;
+        let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
+        json_body(&PaperJson::new(&paper, &authors, &inner.site))
+    })
+    .await
+}
+
+/// A published paper's related publications, best first.
+#[utoipa::path(
+    get,
+    path = "/v1/papers/{slug}/related",
+    tag = "papers",
+    params(
+        ("slug" = String, Path, description = "The paper's slug"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "How many, default 3"),
+    ),
+    responses(
+        (status = 200, description = "Related publications", body = RelatedList),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+        (status = 404, description = "No published paper has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn related(
+    State(api): Api,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let p = Params::parse(query.as_deref());
+        let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
+        check_key(&slug)?;
+        let found = inner
+            .recommendations
+            .clone()
+            .get_related_publications(GetRelatedPublicationsRequest {
+                key: Some(get_related_publications_request::Key::Slug(slug.clone())),
+                limit,
+                ..GetRelatedPublicationsRequest::default()
+            })
+            .await
+            .map_err(|s| match s.code() {
+                // The recommendations service knows published papers only.
+                Code::NotFound | Code::InvalidArgument => no_paper(&slug),
+                _ => ApiError::from_status(&s, &[]),
+            })?
+            .into_inner();
+        json_body(&RelatedList {
+            related: found
+                .publications
+                .iter()
+                .map(|r| RelatedJson::new(r, &inner.site))
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// The whole publication page: paper, authors in byline order, related publications and
+/// schema.org JSON-LD.
+#[utoipa::path(
+    get,
+    path = "/v1/pages/{slug}",
+    tag = "pages",
+    params(
+        ("slug" = String, Path, description = "The paper's slug"),
+        ("related_limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "Related publications, default 3"),
+    ),
+    responses(
+        (status = 200, description = "The page", body = PageJson),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+        (status = 404, description = "No published paper has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn page(
+    State(api): Api,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let p = Params::parse(query.as_deref());
+        let limit = p.int("related_limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
+        check_key(&slug)?;
+        let page = inner
+            .pages
+            .page(&slug, limit, Audience::Public, None)
+            .await
+            .map_err(|s| match s.code() {
+                Code::NotFound | Code::InvalidArgument => no_paper(&slug),
+                _ => ApiError::from_status(&s, &[]),
+            })?;
+        let paper = page.paper.ok_or_else(|| no_paper(&slug))?;
+        json_body(&PageJson {
+            json_ld: json_ld(&paper, &page.authors, &inner.site),
+            paper: PaperJson::new(&paper, &page.authors, &inner.site),
+            authors: page
+                .authors
+                .iter()
+                .map(|a| AuthorJson::new(a, &inner.site))
+                .collect(),
+            related: page
+                .related
+                .iter()
+                .map(|r| RelatedJson::new(r, &inner.site))
+                .collect(),
+            related_unavailable: page.related_unavailable,
+        })
+    })
+    .await
+}
+
+/// An author and their published papers, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/authors/{slug}",
+    tag = "authors",
+    params(
+        ("slug" = String, Path, description = "The author's slug"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Papers per page, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The author", body = AuthorPage),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+        (status = 404, description = "No author has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn author(
+    State(api): Api,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let p = Params::parse(query.as_deref());
+        let limit = p.int("limit", 20, 1, 100)?;
+        let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
+        let none = || {
+            ApiError::not_found(format!(
+                "no author has the slug '{}'",
+                imprint_domain::shorten(&slug)
+            ))
+        };
+        if slug.is_empty() || slug.chars().count() > MAX_KEY || slug.chars().any(char::is_control) {
+            return Err(none());
+        }
+        let author = inner
+            .authors
+            .clone()
+            .get_author(GetAuthorRequest {
+                key: Some(get_author_request::Key::Slug(slug.clone())),
+            })
+            .await
+            .map_err(|s| match s.code() {
+                Code::NotFound | Code::InvalidArgument => none(),
+                _ => ApiError::from_status(&s, &[]),
+            })?
+            .into_inner()
+            .author
+            .ok_or_else(none)?;
+        let (papers, next_cursor) = inner
+            .list(ListPapersRequest {
+                page_size: limit,
+                page_token: cursor,
+                author_id: author.id.clone(),
+                ..ListPapersRequest::default()
+            })
+            .await?;
+        let authors = inner.authors_of(&papers).await?;
+        json_body(&AuthorPage {
+            author: AuthorJson::new(&author, &inner.site),
+            papers: papers
+                .iter()
+                .map(|p| PaperSummary::new(p, &authors, &inner.site))
+                .collect(),
+            next_cursor,
+        })
+    })
+    .await
+}
+
+/// Full-text search over published papers, with facets and highlighted snippets.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(
+        ("q" = Option<String>, Query, description = "Words to search for; empty lists every paper, newest first"),
+        ("topic" = Option<String>, Query, description = "Only papers with this topic"),
+        ("type" = Option<String>, Query, description = "Only papers of this type"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Results per page, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same q and filters"),
+    ),
+    responses(
+        (status = 200, description = "Results", body = SearchJson),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+    )
+)]
+pub(super) async fn search(
+    State(api): Api,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let p = Params::parse(query.as_deref());
+        let limit = p.int("limit", 20, 1, 100)?;
+        let kind = publication_type(&p)?;
+        let found = inner
+            .recommendations
+            .clone()
+            .search_publications(SearchPublicationsRequest {
+                query: p.text("q", 500)?.unwrap_or_default(),
+                publication_types: kind.map(i32::from).into_iter().collect(),
+                topics: p.text("topic", 100)?.into_iter().collect(),
+                page_size: limit,
+                page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
+                ..SearchPublicationsRequest::default()
+            })
+            .await
+            .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+            .into_inner();
+        let facets =
+            |f: &[imprint_proto::recommendations::FacetCount], types: bool| -> Vec<Facet> {
+                f.iter()
+                    .map(|c| Facet {
+                        value: if types {
+                            imprint_proto::papers::PublicationType::from_str_name(&c.value)
+                                .and_then(|t| {
+                                    imprint_proto::convert::publication_type_from_proto(t.into())
+                                        .ok()
+                                        .flatten()
+                                })
+                                .map_or_else(|| c.value.clone(), |t| t.as_str().to_owned())
+                        } else {
+                            c.value.clone()
+                        },
+                        count: c.count,
+                    })
+                    .collect()
+            };
+        json_body(&SearchJson {
+            results: found
+                .results
+                .iter()
+                .map(|r| SearchHit::new(r, &inner.site))
+                .collect(),
+            total: found.total_size,
+            next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+            topics: facets(&found.topic_facets, false),
+            types: facets(&found.type_facets, true),
+            years: facets(&found.year_facets, false),
+        })
+    })
+    .await
+}
+
+/// The topics of published papers, most used first (at most 30).
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "search",
+    responses((status = 200, description = "Topics", body = TopicList))
+)]
+pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let found = inner
+            .recommendations
+            .clone()
+            .search_publications(SearchPublicationsRequest {
+                page_size: 1,
+                ..SearchPublicationsRequest::default()
+            })
+            .await
+            .map_err(|s| ApiError::from_status(&s, &[]))?
+            .into_inner();
+        json_body(&TopicList {
+            topics: found
+                .topic_facets
+                .into_iter()
+                .map(|c| Facet {
+                    value: c.value,
+                    count: c.count,
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// A published paper's citation for reference managers.
+#[utoipa::path(
+    get,
+    path = "/v1/papers/{slug}/citation",
+    tag = "papers",
+    params(
+        ("slug" = String, Path, description = "The paper's slug"),
+        ("format" = String, Query, description = "bibtex, ris or csl-json"),
+    ),
+    responses(
+        (status = 200, description = "The citation", content(
+            (String = "application/x-bibtex"),
+            (String = "application/x-research-info-systems"),
+            (Object = "application/vnd.citationstyles.csl+json"),
+        )),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+        (status = 404, description = "No published paper has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn citation(
+    State(api): Api,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let p = Params::parse(query.as_deref());
+        let format = match p.text("format", 20)? {
+            None => return Err(ApiError::bad("format", "required: bibtex, ris or csl-json")),
+            Some(f) => cite::Format::parse(&f).ok_or_else(|| {
+                ApiError::bad(
+                    "format",
+                    format!("'{f}' is not a citation format; use bibtex, ris or csl-json"),
+                )
+            })?,
+        };
+        let paper = inner.published(&slug).await?;
+        let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
+        Ok((
+            Bytes::from(cite::render(format, &paper, &authors, &inner.site)),
+            format.content_type(),
+        ))
+    })
+    .await
+}
+
+impl PublicApi {
+    async fn atom(
+        &self,
+        topic: Option<String>,
+        self_url: String,
+    ) -> Result<(Bytes, &'static str), ApiError> {
+        let title = match &topic {
+            Some(t) => format!("{}: {t}", self.site.name),
+            None => format!("{}: publications", self.site.name),
+        };
+        let (papers, _) = self
+            .list(ListPapersRequest {
+                page_size: FEED_ENTRIES,
+                topic: topic.unwrap_or_default(),
+                ..ListPapersRequest::default()
+            })
+            .await?;
+        let authors = self.authors_of(&papers).await?;
+        Ok((
+            Bytes::from(feeds::atom(
+                &title, &self_url, &papers, &authors, &self.site,
+            )),
+            "application/atom+xml; charset=utf-8",
+        ))
+    }
+}
+
+/// The newest published papers as an Atom feed.
+#[utoipa::path(
+    get,
+    path = "/feed.atom",
+    tag = "feeds",
+    responses((status = 200, description = "Atom feed", content_type = "application/atom+xml", body = String))
+)]
+pub(super) async fn feed(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let url = format!("{}/feed.atom", inner.site.url);
+        inner.atom(None, url).await
+    })
+    .await
+}
+
+/// The newest published papers on a topic as an Atom feed.
+#[utoipa::path(
+    get,
+    path = "/topics/{topic}/feed.atom",
+    tag = "feeds",
+    params(("topic" = String, Path, description = "The topic, any case")),
+    responses(
+        (status = 200, description = "Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 400, description = "A bad topic", body = ErrorJson),
+    )
+)]
+pub(super) async fn topic_feed(
+    State(api): Api,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let topic = topic.trim().to_owned();
+        if topic.is_empty() || topic.chars().count() > 100 || topic.chars().any(char::is_control) {
+            return Err(ApiError::bad("topic", "a topic of 1 to 100 characters"));
+        }
+        let url = format!(
+            "{}/topics/{}/feed.atom",
+            inner.site.url,
+            url::form_urlencoded::byte_serialize(topic.as_bytes()).collect::<String>()
+        );
+        inner.atom(Some(topic), url).await
+    })
+    .await
+}
+
+/// Every published paper's page, for search engines.
+#[utoipa::path(
+    get,
+    path = "/sitemap.xml",
+    tag = "feeds",
+    responses((status = 200, description = "Sitemap", content_type = "application/xml", body = String))
+)]
+pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, &uri, || async move {
+        let mut papers = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (page, next) = inner
+                .list(ListPapersRequest {
+                    page_size: 100,
+                    page_token: cursor,
+                    ..ListPapersRequest::default()
+                })
+                .await?;
+            papers.extend(page);
+            match next {
+                Some(n) if papers.len() < SITEMAP_URLS => cursor = n,
+                _ => break,
+            }
+        }
+        papers.truncate(SITEMAP_URLS);
+        Ok((
+            Bytes::from(feeds::sitemap(&papers, &inner.site)),
+            "application/xml; charset=utf-8",
+        ))
+    })
+    .await
+}

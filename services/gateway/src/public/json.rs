@@ -1,0 +1,466 @@
+//! The public API's JSON shapes, and their OpenAPI schemas. Every field is always present
+//! (`null` when empty where the type says so), so that partners can rely on the shape.
+
+use imprint_domain::PublicationType;
+use imprint_proto::authors::Author;
+use imprint_proto::papers::Paper;
+use imprint_proto::recommendations::{RelatedPublication, SearchResult};
+use prost_types::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where the public site shows papers and authors, for links in JSON, feeds and sitemaps.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The site's name, as publisher in citations and title of feeds.
+    pub name: String,
+    /// Its base URL, without a trailing slash.
+    pub url: String,
+}
+
+impl Site {
+    /// A paper's page on the site.
+    pub fn paper_url(&self, slug: &str) -> String {
+        format!("{}/publications/{slug}", self.url)
+    }
+
+    /// An author's page on the site.
+    pub fn author_url(&self, slug: &str) -> String {
+        format!("{}/people/{slug}", self.url)
+    }
+}
+
+/// RFC 3339 in UTC, or `None`.
+pub fn rfc3339(t: Option<&Timestamp>) -> Option<String> {
+    let t = t?;
+    let nanos = u32::try_from(t.nanos).ok()?;
+    chrono::DateTime::from_timestamp(t.seconds, nanos)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// A publication type's stable name and label.
+fn kind(value: i32) -> (String, String) {
+    match imprint_proto::convert::publication_type_from_proto(value) {
+        Ok(Some(t)) => (t.as_str().to_owned(), t.label().to_owned()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// `report`, `question_and_answer`, …: the names the `type` filter takes.
+pub fn type_names() -> Vec<&'static str> {
+    PublicationType::ALL.iter().map(|t| t.as_str()).collect()
+}
+
+/// An author as a byline names them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthorRef {
+    /// Their id.
+    pub id: String,
+    /// Their slug: `/v1/authors/{slug}`.
+    pub slug: String,
+    /// Their name.
+    pub name: String,
+}
+
+impl From<&Author> for AuthorRef {
+    fn from(a: &Author) -> Self {
+        Self {
+            id: a.id.clone(),
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+        }
+    }
+}
+
+/// A published paper in a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaperSummary {
+    /// Its id.
+    pub id: String,
+    /// Its slug: `/v1/papers/{slug}`.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// Its summary ("About the Paper").
+    pub summary: String,
+    /// Its type's name: `report`, `question_and_answer`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its type as readers see it: "Question and Answer".
+    pub type_label: String,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// Its authors in byline order.
+    pub authors: Vec<AuthorRef>,
+    /// When it was published (RFC 3339).
+    pub published: Option<String>,
+    /// Its page on the site.
+    pub url: String,
+}
+
+impl PaperSummary {
+    /// From a paper and its authors (any order; those the paper credits are picked).
+    pub fn new(p: &Paper, authors: &[Author], site: &Site) -> Self {
+        let (kind, type_label) = kind(p.publication_type);
+        Self {
+            id: p.id.clone(),
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            kind,
+            type_label,
+            topics: p.topics.clone(),
+            authors: byline(p, authors).map(AuthorRef::from).collect(),
+            published: rfc3339(p.publish_time.as_ref()),
+            url: site.paper_url(&p.slug),
+        }
+    }
+}
+
+/// The authors of `p` among `authors`, in byline order.
+pub fn byline<'a>(p: &'a Paper, authors: &'a [Author]) -> impl Iterator<Item = &'a Author> {
+    p.author_ids
+        .iter()
+        .filter_map(|id| authors.iter().find(|a| &a.id == id))
+}
+
+/// A published paper, whole.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaperJson {
+    /// Its id.
+    pub id: String,
+    /// Its slug.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// Its summary ("About the Paper").
+    pub summary: String,
+    /// Its text (Markdown), possibly empty.
+    pub body: String,
+    /// Its type's name: `report`, `question_and_answer`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its type as readers see it.
+    pub type_label: String,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// Its authors in byline order.
+    pub authors: Vec<AuthorRef>,
+    /// Who funded it, as printed.
+    pub funding_note: String,
+    /// When it was published (RFC 3339).
+    pub published: Option<String>,
+    /// When it last changed (RFC 3339).
+    pub updated: Option<String>,
+    /// Its page on the site.
+    pub url: String,
+}
+
+impl PaperJson {
+    /// From a paper and its authors.
+    pub fn new(p: &Paper, authors: &[Author], site: &Site) -> Self {
+        let (kind, type_label) = kind(p.publication_type);
+        Self {
+            id: p.id.clone(),
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            body: p.body.clone(),
+            kind,
+            type_label,
+            topics: p.topics.clone(),
+            authors: byline(p, authors).map(AuthorRef::from).collect(),
+            funding_note: p.funding_note.clone(),
+            published: rfc3339(p.publish_time.as_ref()),
+            updated: rfc3339(p.update_time.as_ref()),
+            url: site.paper_url(&p.slug),
+        }
+    }
+}
+
+/// One related publication, as the rail shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RelatedJson {
+    /// Its id.
+    pub id: String,
+    /// Its slug.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// Its summary.
+    pub summary: String,
+    /// Its type's name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its type as readers see it.
+    pub type_label: String,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// When it was published (RFC 3339).
+    pub published: Option<String>,
+    /// Its page on the site.
+    pub url: String,
+    /// Identifies this item of this rail, for reporting impressions and clicks.
+    pub recommendation_id: String,
+}
+
+impl RelatedJson {
+    /// From the recommendations service's item.
+    pub fn new(r: &RelatedPublication, site: &Site) -> Self {
+        let (kind, type_label) = kind(r.publication_type);
+        Self {
+            id: r.paper_id.clone(),
+            slug: r.slug.clone(),
+            title: r.title.clone(),
+            summary: r.summary.clone(),
+            kind,
+            type_label,
+            topics: r.topics.clone(),
+            published: rfc3339(r.publish_time.as_ref()),
+            url: site.paper_url(&r.slug),
+            recommendation_id: r.recommendation_id.clone(),
+        }
+    }
+}
+
+/// A paper's related publications.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RelatedList {
+    /// Best first.
+    pub related: Vec<RelatedJson>,
+}
+
+/// A position an author holds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PositionJson {
+    /// "Senior Program Officer".
+    pub title: String,
+    /// "United States Institute of Peace".
+    pub organization: String,
+}
+
+/// An author's profile ("About the Authors").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthorJson {
+    /// Their id.
+    pub id: String,
+    /// Their slug.
+    pub slug: String,
+    /// Their name.
+    pub name: String,
+    /// Their bio.
+    pub bio: String,
+    /// Their positions, current first.
+    pub positions: Vec<PositionJson>,
+    /// Their ORCID iD, if known.
+    pub orcid: Option<String>,
+    /// Their photo, if any.
+    pub photo_url: Option<String>,
+    /// Their page on the site.
+    pub url: String,
+}
+
+impl AuthorJson {
+    /// From the authors service's author.
+    pub fn new(a: &Author, site: &Site) -> Self {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Self {
+            id: a.id.clone(),
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            bio: a.bio.clone(),
+            positions: a
+                .positions
+                .iter()
+                .map(|p| PositionJson {
+                    title: p.title.clone(),
+                    organization: p.organization.clone(),
+                })
+                .collect(),
+            orcid: some(&a.orcid),
+            photo_url: some(&a.photo_url),
+            url: site.author_url(&a.slug),
+        }
+    }
+}
+
+/// An author with their published papers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthorPage {
+    /// The author.
+    pub author: AuthorJson,
+    /// Their published papers, newest first.
+    pub papers: Vec<PaperSummary>,
+    /// Pass as `cursor` for more papers; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of published papers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaperList {
+    /// Newest first, or most relevant first with `q`.
+    pub papers: Vec<PaperSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A whole publication page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PageJson {
+    /// The paper.
+    pub paper: PaperJson,
+    /// Its authors in byline order.
+    pub authors: Vec<AuthorJson>,
+    /// Related publications, best first.
+    pub related: Vec<RelatedJson>,
+    /// True when related publications could not be had just now (the list is then empty).
+    pub related_unavailable: bool,
+    /// schema.org `ScholarlyArticle` for the page's `<script type="application/ld+json">`.
+    #[schema(value_type = Object)]
+    pub json_ld: serde_json::Value,
+}
+
+/// A search result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHit {
+    /// The paper's id.
+    pub id: String,
+    /// Its slug.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// The title with matches in `<mark>`, HTML-escaped otherwise.
+    pub title_html: String,
+    /// The best passage, matches in `<mark>`, HTML-escaped otherwise.
+    pub snippet_html: String,
+    /// Its type's name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its type as readers see it.
+    pub type_label: String,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// When it was published (RFC 3339).
+    pub published: Option<String>,
+    /// Its page on the site.
+    pub url: String,
+}
+
+impl SearchHit {
+    /// From the search service's result.
+    pub fn new(r: &SearchResult, site: &Site) -> Self {
+        let (kind, type_label) = kind(r.publication_type);
+        Self {
+            id: r.paper_id.clone(),
+            slug: r.slug.clone(),
+            title: r.title.clone(),
+            title_html: r.title_highlight.clone(),
+            snippet_html: r.snippet.clone(),
+            kind,
+            type_label,
+            topics: r.topics.clone(),
+            published: rfc3339(r.publish_time.as_ref()),
+            url: site.paper_url(&r.slug),
+        }
+    }
+}
+
+/// A facet value and how many matching papers have it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Facet {
+    /// The topic, type name or year.
+    pub value: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// Search results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchJson {
+    /// Most relevant first.
+    pub results: Vec<SearchHit>,
+    /// How many papers match in all.
+    pub total: i64,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Topics of the matches, most frequent first.
+    pub topics: Vec<Facet>,
+    /// Types of the matches.
+    pub types: Vec<Facet>,
+    /// Years of the matches, newest first.
+    pub years: Vec<Facet>,
+}
+
+/// Topics in use.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TopicList {
+    /// The most used topics of published papers, most used first.
+    pub topics: Vec<Facet>,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorJson {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The error's details.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The HTTP status.
+    pub status: u16,
+    /// A stable code: `bad_parameter`, `not_found`, `rate_limited`, `unavailable`, …
+    pub code: String,
+    /// What was wrong, for a person.
+    pub message: String,
+    /// The query parameter at fault, for `bad_parameter`.
+    pub parameter: Option<String>,
+}
+
+/// schema.org `ScholarlyArticle` of a page.
+pub fn json_ld(p: &Paper, authors: &[Author], site: &Site) -> serde_json::Value {
+    let people: Vec<serde_json::Value> = byline(p, authors)
+        .map(|a| {
+            let mut person = serde_json::json!({
+                "@type": "Person",
+                "name": a.name,
+                "url": site.author_url(&a.slug),
+            });
+            if !a.orcid.is_empty() {
+                person["sameAs"] = format!("https://orcid.org/{}", a.orcid).into();
+            }
+            if let Some(position) = a.positions.first() {
+                person["jobTitle"] = position.title.clone().into();
+                person["affiliation"] =
+                    serde_json::json!({"@type": "Organization", "name": position.organization});
+            }
+            person
+        })
+        .collect();
+    let (_, label) = kind(p.publication_type);
+    let mut ld = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "ScholarlyArticle",
+        "@id": site.paper_url(&p.slug),
+        "url": site.paper_url(&p.slug),
+        "headline": p.title,
+        "name": p.title,
+        "abstract": p.summary,
+        "genre": label,
+        "keywords": p.topics,
+        "author": people,
+        "publisher": {"@type": "Organization", "name": site.name, "url": site.url},
+        "isAccessibleForFree": true,
+    });
+    if let Some(published) = rfc3339(p.publish_time.as_ref()) {
+        ld["datePublished"] = published.into();
+    }
+    if let Some(updated) = rfc3339(p.update_time.as_ref()) {
+        ld["dateModified"] = updated.into();
+    }
+    if !p.funding_note.is_empty() {
+        ld["funding"] = p.funding_note.clone().into();
+    }
+    ld
+}

@@ -1,0 +1,395 @@
+//! The public JSON API, published content only, under `/v1`; Atom feeds; the sitemap; and the
+//! OpenAPI document generated from the handlers below.
+//!
+//! Every GET answers with a strong ETag and `Cache-Control`, and 304 to a matching
+//! `If-None-Match`. Responses are cached by URL and dropped on any paper or author event
+//! ([`crate::cache`]). A bad parameter is a 400 whose JSON body names it; a draft is a 404
+//! exactly like a slug nobody has.
+
+mod cite;
+mod feeds;
+mod handlers;
+pub mod json;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use imprint_platform::clients::Peer;
+use imprint_proto::authors::author_service_client::AuthorServiceClient;
+use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
+use tonic::Code;
+use utoipa::OpenApi;
+
+use crate::cache::{self, Cache, Entry};
+use crate::page::Pages;
+pub use json::Site;
+use json::{ErrorBody, ErrorJson};
+
+/// `Cache-Control` of cacheable answers: shared caches may keep them, and must ask again
+/// (cheaply, with the ETag) before reusing one, so an edit shows at once.
+const CACHE_CONTROL: &str = "public, no-cache";
+
+/// What the public API needs.
+#[derive(Debug)]
+pub struct PublicApi {
+    /// The papers service.
+    papers: PaperServiceClient<Peer>,
+    /// The authors service.
+    authors: AuthorServiceClient<Peer>,
+    /// The recommendations service.
+    recommendations: RecommendationServiceClient<Peer>,
+    /// Publication pages.
+    pages: Pages,
+    /// Responses by URL.
+    cache: Arc<Cache>,
+    /// Links to the site.
+    site: Site,
+    /// Longest a request may take before it is answered 503.
+    timeout: Duration,
+}
+
+impl PublicApi {
+    /// The API over these services.
+    pub fn new(
+        papers: Peer,
+        authors: Peer,
+        recommendations: Peer,
+        pages: Pages,
+        cache: Arc<Cache>,
+        site: Site,
+        timeout: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            papers: PaperServiceClient::new(papers),
+            authors: AuthorServiceClient::new(authors),
+            recommendations: RecommendationServiceClient::new(recommendations),
+            pages,
+            cache,
+            site,
+            timeout,
+        })
+    }
+
+    /// The routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        handlers::routes().with_state(self)
+    }
+
+    /// Answers from the cache, or computes, caches and answers; 304 when the client has it.
+    async fn cached<F, Fut>(&self, headers: &HeaderMap, uri: &Uri, compute: F) -> Response
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(Bytes, &'static str), ApiError>>,
+    {
+        let key = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+        let entry = match self.cache.get(&key) {
+            Some(entry) => entry,
+            None => {
+                let generation = self.cache.generation();
+                match tokio::time::timeout(self.timeout, compute()).await {
+                    Ok(Ok((body, content_type))) => {
+                        self.cache.put(key, generation, body, content_type)
+                    }
+                    Ok(Err(e)) => return e.into_response(),
+                    Err(_) => {
+                        return ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "timeout",
+                            format!(
+                                "no answer within {} ms; try again",
+                                self.timeout.as_millis()
+                            ),
+                        )
+                        .into_response();
+                    }
+                }
+            }
+        };
+        respond(&entry, headers)
+    }
+}
+
+/// The answer for `entry`: 304 when `If-None-Match` has it, else the body.
+fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&entry.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| cache::matches(v, &entry.etag));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(entry.content_type),
+            )],
+            entry.body.clone(),
+        )
+            .into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, etag);
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    response
+}
+
+/// A JSON body for the cache.
+fn json_body<T: serde::Serialize>(value: &T) -> Result<(Bytes, &'static str), ApiError> {
+    serde_json::to_vec(value)
+        .map(|v| (Bytes::from(v), "application/json"))
+        .map_err(|e| ApiError::internal(&format!("serializing: {e}")))
+}
+
+/// An error answer: status and a JSON body naming what was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    status: StatusCode,
+    /// A stable code.
+    code: &'static str,
+    /// For a person.
+    message: String,
+    /// The parameter at fault.
+    parameter: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            parameter: None,
+        }
+    }
+
+    /// A bad query or path parameter.
+    pub fn bad(parameter: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_parameter",
+            message: format!("{parameter}: {}", message.into()),
+            parameter: Some(parameter.to_owned()),
+        }
+    }
+
+    /// Nothing public there.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message.into())
+    }
+
+    fn internal(detail: &str) -> Self {
+        tracing::error!(error = %detail, "public API");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the details are in the server log".to_owned(),
+        )
+    }
+
+    /// A failed call to a service, with the service's field names mapped to ours.
+    pub fn from_status(status: &tonic::Status, fields: &[(&str, &str)]) -> Self {
+        match status.code() {
+            Code::InvalidArgument => {
+                let violations = imprint_proto::status::field_violations(status);
+                let (field, why) = violations
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| (String::new(), status.message().to_owned()));
+                let ours = fields
+                    .iter()
+                    .find(|(theirs, _)| {
+                        field == *theirs || field.starts_with(&format!("{theirs}."))
+                    })
+                    .map_or(field.as_str(), |(_, ours)| ours);
+                if ours.is_empty() {
+                    Self::new(StatusCode::BAD_REQUEST, "bad_request", why)
+                } else {
+                    Self::bad(ours, why)
+                }
+            }
+            Code::NotFound => Self::not_found(status.message().to_owned()),
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "a service behind the API is unavailable just now; try again shortly".to_owned(),
+            ),
+            _ => Self::internal(&format!("{:?}: {}", status.code(), status.message())),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorJson {
+            error: ErrorBody {
+                status: self.status.as_u16(),
+                code: self.code.to_owned(),
+                message: self.message,
+                parameter: self.parameter,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// Query parameters, decoded leniently (bad percent-encoding becomes U+FFFD rather than an
+/// error), first value of a repeated one wins, unknown ones ignored (partners add cache
+/// busters).
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// From the raw query string.
+    pub fn parse(raw: Option<&str>) -> Self {
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// A text parameter, trimmed, at most `max` characters; `None` when absent or empty.
+    pub fn text(&self, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+        let Some((_, value)) = self.0.iter().find(|(k, _)| k == name) else {
+            return Ok(None);
+        };
+        let value = value.trim();
+        if value.chars().count() > max {
+            return Err(ApiError::bad(name, format!("at most {max} characters")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::bad(name, "control characters are not allowed"));
+        }
+        Ok((!value.is_empty()).then(|| value.to_owned()))
+    }
+
+    /// A whole number between `min` and `max`, `default` when absent.
+    pub fn int(&self, name: &str, default: i32, min: i32, max: i32) -> Result<i32, ApiError> {
+        match self.text(name, 12)? {
+            None => Ok(default),
+            Some(v) => match v.parse::<i32>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad(
+                    name,
+                    format!("must be a whole number from {min} to {max}"),
+                )),
+            },
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Imprint public API",
+        description = "Published papers, authors, publication pages, related publications, search, citations and feeds of a research institute's publications. Read-only; every answer has an ETag and answers 304 to If-None-Match.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        handlers::list_papers,
+        handlers::get_paper,
+        handlers::related,
+        handlers::page,
+        handlers::author,
+        handlers::search,
+        handlers::topics,
+        handlers::citation,
+        handlers::feed,
+        handlers::topic_feed,
+        handlers::sitemap,
+    ),
+    components(schemas(
+        json::PaperSummary,
+        json::PaperJson,
+        json::AuthorRef,
+        json::RelatedJson,
+        json::RelatedList,
+        json::AuthorJson,
+        json::AuthorPage,
+        json::PositionJson,
+        json::PaperList,
+        json::PageJson,
+        json::SearchHit,
+        json::SearchJson,
+        json::Facet,
+        json::TopicList,
+        json::ErrorJson,
+        json::ErrorBody,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn params_are_lenient_in_decoding_and_strict_in_values() {
+        let p = Params::parse(Some("limit=7&q=%E2%9C%93+peace&topic=&bad=%ZZ&limit=9"));
+        assert_eq!(p.int("limit", 20, 1, 100).unwrap(), 7);
+        assert_eq!(p.text("q", 10).unwrap().as_deref(), Some("✓ peace"));
+        assert_eq!(p.text("topic", 10).unwrap(), None);
+        let e = p.int("q", 1, 1, 2).unwrap_err();
+        assert_eq!(e.parameter.as_deref(), Some("q"));
+        let e = Params::parse(Some("limit=101"))
+            .int("limit", 20, 1, 100)
+            .unwrap_err();
+        assert!(e.message.contains("from 1 to 100"), "{}", e.message);
+        assert!(Params::parse(Some("q=a%00b")).text("q", 10).is_err());
+    }
+
+    #[test]
+    fn the_openapi_document_is_3_1_and_lists_every_path() {
+        let doc: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in [
+            "/v1/papers",
+            "/v1/papers/{slug}",
+            "/v1/papers/{slug}/related",
+            "/v1/pages/{slug}",
+            "/v1/authors/{slug}",
+            "/v1/search",
+            "/v1/topics",
+            "/v1/papers/{slug}/citation",
+            "/feed.atom",
+            "/topics/{topic}/feed.atom",
+            "/sitemap.xml",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path}");
+        }
+    }
+}
