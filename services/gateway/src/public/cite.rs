@@ -37,9 +37,18 @@ impl Format {
     }
 }
 
+/// Whether a credited name is an organisation ("Senior Study Group on Counterterrorism in
+/// Afghanistan and Pakistan"): more than four words. Organisations are cited whole.
+fn is_organisation(name: &str) -> bool {
+    name.split_whitespace().count() > 4
+}
+
 /// "Family, Given" from a display name: the last word is the family name, unless the name
-/// has a comma already.
+/// has a comma already. An organisation is all family name.
 fn family_given(name: &str) -> (String, String) {
+    if is_organisation(name) {
+        return (name.trim().to_owned(), String::new());
+    }
     if let Some((family, given)) = name.split_once(',') {
         return (family.trim().to_owned(), given.trim().to_owned());
     }
@@ -117,7 +126,8 @@ pub(super) fn render(format: Format, p: &Paper, authors: &[Author], site: &Site)
                 .iter()
                 .map(|(f, g)| {
                     if g.is_empty() {
-                        bib(f)
+                        // Braced: BibTeX takes an organisation's words as one name.
+                        format!("{{{}}}", bib(f))
                     } else {
                         format!("{}, {}", bib(f), bib(g))
                     }
@@ -199,7 +209,14 @@ pub(super) fn render(format: Format, p: &Paper, authors: &[Author], site: &Site)
                 "id": p.id,
                 "type": csl_type,
                 "title": p.title,
-                "author": names.iter().map(|(f, g)| serde_json::json!({"family": f, "given": g})).collect::<Vec<_>>(),
+                "author": names
+                    .iter()
+                    .map(|(f, g)| if g.is_empty() {
+                        serde_json::json!({"literal": f})
+                    } else {
+                        serde_json::json!({"family": f, "given": g})
+                    })
+                    .collect::<Vec<_>>(),
                 "publisher": site.name,
                 "URL": url,
                 "genre": kind_label(kind),
@@ -321,5 +338,7 @@ mod tests {
         assert_eq!(family_given("Imran Khan"), ("Khan".into(), "Imran".into()));
         assert_eq!(family_given("Khan, Imran"), ("Khan".into(), "Imran".into()));
         assert_eq!(family_given("Plato"), ("Plato".into(), String::new()));
+        let group = "Senior Study Group on Counterterrorism in Afghanistan and Pakistan";
+        assert_eq!(family_given(group), (group.into(), String::new()));
     }
 }

@@ -20,8 +20,8 @@ use imprint_proto::recommendations::{
 use tonic::Code;
 
 use super::json::{
-    AuthorJson, AuthorPage, ErrorJson, Facet, PageJson, PaperJson, PaperList, PaperSummary,
-    RelatedJson, RelatedList, SearchHit, SearchJson, TopicList, json_ld,
+    AuthorJson, AuthorPage, CitationFormat, ErrorJson, Facet, PageJson, PaperJson, PaperList,
+    PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList, json_ld,
 };
 use super::{ApiError, Params, PublicApi, cite, feeds, json_body};
 use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
@@ -618,13 +618,13 @@ pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Res
     tag = "papers",
     params(
         ("slug" = String, Path, description = "The paper's slug"),
-        ("format" = String, Query, description = "bibtex, ris or csl-json"),
+        ("format" = CitationFormat, Query, description = "bibtex, ris or csl-json"),
     ),
     responses(
         (status = 200, description = "The citation", content(
             (String = "application/x-bibtex"),
             (String = "application/x-research-info-systems"),
-            (Object = "application/vnd.citationstyles.csl+json"),
+            (Vec<serde_json::Value> = "application/vnd.citationstyles.csl+json"),
         )),
         (status = 400, description = "A bad parameter, named", body = ErrorJson),
         (status = 404, description = "No published paper has this slug", body = ErrorJson),

@@ -398,6 +398,19 @@ pub struct TopicList {
     pub topics: Vec<Facet>,
 }
 
+/// A citation format (for the OpenAPI document; the handler parses the parameter itself so
+/// that a bad one is a 400 naming it).
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum CitationFormat {
+    /// BibTeX.
+    Bibtex,
+    /// RIS.
+    Ris,
+    /// CSL-JSON.
+    CslJson,
+}
+
 /// What went wrong.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorJson {

@@ -341,6 +341,7 @@ impl Params {
         json::TopicList,
         json::ErrorJson,
         json::ErrorBody,
+        json::CitationFormat,
     ))
 )]
 pub struct ApiDoc;
