@@ -112,12 +112,18 @@ ensure_python() {
 }
 
 # buf, from npm, for `buf lint` and the README's `buf curl` tour.
+# Debian's Chromium, which the widget test drives headless through playwright-core.
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+  export IMPRINT_CHROMIUM="$(command -v chromium)"
+}
+
 ensure_node_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
   # Reinstall whenever the lock file changes (a stamp records the one installed).
   local stamp="$REPO/tools/node_modules/.imprint-lock"
   if [ ! -x "$REPO/tools/node_modules/.bin/buf" ] || ! cmp -s "$REPO/tools/package-lock.json" "$stamp"; then
-    say "installing buf (npm)"
+    say "installing buf and playwright-core (npm)"
     (cd "$REPO/tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp "$REPO/tools/package-lock.json" "$stamp"
   fi

@@ -3,13 +3,15 @@
 //! against `imprint serve --demo`, and fails on any server error or any response that breaks
 //! the document (schema, status code, content type).
 
-#![allow(clippy::panic)]
+#![allow(clippy::panic, clippy::unwrap_used)]
 
 use imprint_system_tests::{Process, python};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_response_off_the_schema() {
-    let server = Process::serve_capturing(&["--demo"], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let server = Process::serve_capturing(&["--demo", "--data-dir", &data_dir], &[]).await;
     server.wait_for_stdout("Imprint demo loaded").await;
     let schema = format!("http://{}/openapi.json", server.public);
     let output = tokio::process::Command::new(python())

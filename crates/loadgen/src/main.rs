@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod http_load;
 mod relay_bench;
 use imprint_platform::auth::Bearer;
 use imprint_platform::clients::Peer;
@@ -46,6 +47,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:50100")]
         addr: SocketAddr,
     },
+    /// Serve the HTTP baseline: a bare axum handler answering `GET /v1/hello` with a small
+    /// JSON document.
+    AxumServer {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:50101")]
+        addr: SocketAddr,
+    },
     /// Send load and report.
     Run(Box<RunArgs>),
     /// Print a loopback port nobody listens on, for scripts.
@@ -72,6 +80,9 @@ struct RunArgs {
     /// What to call.
     #[arg(long, value_enum)]
     rpc: Rpc,
+    /// The path for `http` (`/v1/pages/some-slug`).
+    #[arg(long, default_value = "/")]
+    path: String,
     /// The slug for `get-paper-by-slug`.
     #[arg(long, default_value = "")]
     slug: String,
@@ -119,6 +130,8 @@ enum Rpc {
     GetPaperBySlug,
     /// imprint.recommendations.v1.RecommendationService/GetRelatedPublications (3, by id).
     Related,
+    /// HTTP/1.1 `GET --path` on `--target http://host:port` (keep-alive connections).
+    Http,
 }
 
 fn main() -> Result<(), String> {
@@ -130,6 +143,11 @@ fn main() -> Result<(), String> {
             .build()
             .map_err(|e| e.to_string())?
             .block_on(echo_server(addr)),
+        Command::AxumServer { addr } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(http_load::axum_server(addr)),
         // The generator runs on one thread, pinned to its own core: pacing and response
         // handling interleave cooperatively instead of fighting over the core.
         Command::FreePort => {
@@ -175,6 +193,10 @@ enum Client {
         RecommendationServiceClient<Peer>,
         std::sync::Arc<Vec<String>>,
     ),
+    Http(
+        std::sync::Arc<http_load::HttpConnection>,
+        std::sync::Arc<str>,
+    ),
 }
 
 impl Client {
@@ -194,6 +216,7 @@ impl Client {
                 .map(|_| ())
             }
             Self::Health(c) => c.check(HealthCheckRequest::default()).await.map(|_| ()),
+            Self::Http(c, path) => c.get(path).await.map_err(tonic::Status::unavailable),
             Self::Paper(c, slug) => c
                 .get_paper(GetPaperRequest {
                     key: Some(Key::Slug(slug.clone())),
@@ -284,7 +307,27 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     let ids = std::sync::Arc::new(ids);
     let mut clients = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections.max(1) {
+    if matches!(args.rpc, Rpc::Http) {
+        let addr: SocketAddr = args
+            .target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| format!("--target: {} is not http://ip:port ({e})", args.target))?;
+        let path: std::sync::Arc<str> = args.path.as_str().into();
+        for _ in 0..args.connections.max(1) {
+            clients.push(Client::Http(
+                http_load::HttpConnection::new(addr),
+                std::sync::Arc::clone(&path),
+            ));
+        }
+    }
+    let grpc_connections = if clients.is_empty() {
+        args.connections.max(1)
+    } else {
+        0
+    };
+    for _ in 0..grpc_connections {
         let channel = Endpoint::from_shared(args.target.clone())
             .map_err(|e| e.to_string())?
             .tcp_nodelay(true)
@@ -294,7 +337,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .map_err(|e| format!("connecting to {}: {e}", args.target))?;
         let bearer = Bearer::new(args.token.as_deref())?;
         let peer = || InterceptedService::new(channel.clone(), bearer.clone());
-        clients.push(match args.rpc {
+        let client = match args.rpc {
             Rpc::Health => Client::Health(HealthClient::new(channel)),
             Rpc::GetPaperBySlug => {
                 Client::Paper(PaperServiceClient::new(peer()), args.slug.clone())
@@ -303,7 +346,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 RecommendationServiceClient::new(peer()),
                 std::sync::Arc::clone(&ids),
             ),
-        });
+            // Made above, without a gRPC channel.
+            Rpc::Http => continue,
+        };
+        clients.push(client);
     }
     // One call up front: a wrong slug or target fails here, not as a wall of errors.
     clients[0]

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cache;
 pub mod forward;
+pub mod keys;
 pub mod page;
 pub mod public;
 

@@ -18,6 +18,7 @@ use imprint_gateway::{
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
+use imprint_proto::gateway::partner_key_service_server::PartnerKeyServiceServer;
 use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
@@ -124,7 +125,12 @@ struct Public {
     router: axum::Router,
     /// Its response cache, for metrics.
     cache: std::sync::Arc<Cache>,
+    /// Partner keys, reloaded while serving.
+    keys: std::sync::Arc<imprint_gateway::keys::Keys>,
 }
+
+/// The full gRPC name of the partner key service.
+const PARTNER_KEYS: &str = "imprint.gateway.v1.PartnerKeyService";
 
 /// Serves the layered gRPC router (whose type spells out every layer) on an incoming stream
 /// until the signal.
@@ -302,8 +308,16 @@ impl Application {
         // Publication pages, at the edge: from this process's own services, or from the roles
         // behind a gateway.
         // and the public API beside them, on a listener of its own.
-        let (pages, public) = if role.is_edge() {
+        let (pages, public, partner_keys) = if role.is_edge() {
             services.push(imprint_gateway::page::SERVICE_NAME.to_owned());
+            services.push(PARTNER_KEYS.to_owned());
+            let db = open_service::<imprint_gateway::keys::Migrator>("gateway", &settings, migrate)
+                .await?;
+            checks.push(("gateway database".to_owned(), Health::database_check(&db)));
+            databases.push(db.clone());
+            let keys = imprint_gateway::keys::Keys::open(db)
+                .await
+                .map_err(|e| AppError::Serve(format!("loading partner keys: {e}")))?;
             let all = role == Role::All;
             let papers = peer(&settings.papers, "papers", all)?;
             let authors = peer(&settings.authors, "authors", all)?;
@@ -336,12 +350,15 @@ impl Application {
                 },
             };
             let api = PublicApi::new(
-                papers,
-                authors,
-                recommendations,
+                imprint_gateway::public::Services {
+                    papers,
+                    authors,
+                    recommendations,
+                },
                 pages.clone(),
                 cache.clone(),
                 site,
+                keys.clone(),
                 Duration::from_millis(gateway.request_timeout_ms),
             );
             let router = api
@@ -363,10 +380,14 @@ impl Application {
                     addr: public_addr,
                     router,
                     cache,
+                    keys: keys.clone(),
                 }),
+                Some(PartnerKeyServiceServer::new(
+                    imprint_gateway::keys::grpc::PartnerKeysGrpc::new(keys),
+                )),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let (papers_forward, authors_forward, recommendations_forward) = if role == Role::Gateway {
             services.push(imprint_gateway::forward::Papers::NAME.to_owned());
@@ -422,7 +443,8 @@ impl Application {
             .add_optional_service(papers_forward)
             .add_optional_service(authors_forward)
             .add_optional_service(recommendations_forward)
-            .add_optional_service(pages);
+            .add_optional_service(pages)
+            .add_optional_service(partner_keys);
         let serve_grpc: ServeGrpc = Box::new(move |incoming, signal| {
             Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
         });
@@ -486,7 +508,9 @@ impl Application {
                 addr,
                 router,
                 cache,
+                keys,
             }) => {
+                event_tasks.spawn(keys.follow(stop_events.clone()));
                 tracing::info!(%addr, "public API");
                 let stop = stop_public.clone();
                 let task = tokio::spawn(async move {
@@ -605,6 +629,13 @@ pub async fn migrate(settings: &Settings, role: Role) -> Result<(), AppError> {
             .close()
             .await;
         tracing::info!("authors database migrated");
+    }
+    if role.is_edge() {
+        open_service::<imprint_gateway::keys::Migrator>("gateway", settings, true)
+            .await?
+            .close()
+            .await;
+        tracing::info!("gateway database migrated");
     }
     if role.runs_recommendations() {
         open_service::<imprint_recommendations::Migrator>("recommendations", settings, true)

@@ -44,6 +44,61 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Partner keys for the widget and the public API: create, list, revoke (an admin's token).
+    Keys(KeysArgs),
+}
+
+/// `imprint keys …`
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The gRPC URL of the Imprint (an `all` process or a gateway).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub server: String,
+    /// An admin's bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "IMPRINT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// `imprint keys …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for a partner; prints the key, which is shown only this once.
+    Create {
+        /// The partner's name, recorded with clicks (e.g. example.org).
+        #[arg(long)]
+        partner: String,
+        /// An origin whose pages may use the key (scheme://host[:port]); repeat for more.
+        #[arg(long = "origin", value_name = "ORIGIN", required = true)]
+        origins: Vec<String>,
+        /// Requests a minute (default 600).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        rate: i32,
+    },
+    /// List the keys, newest first.
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a key by its id: it stops working at once.
+    Revoke {
+        /// The key's id (from `imprint keys list`).
+        id: String,
+    },
 }
 
 /// Options of `imprint import`.
@@ -233,7 +288,9 @@ impl Cli {
                         ..
                     },
             } => (data_dir, database_url),
-            Command::Events { .. } | Command::Eval(_) | Command::Import(_) => (&None, &None),
+            Command::Events { .. } | Command::Eval(_) | Command::Import(_) | Command::Keys(_) => {
+                (&None, &None)
+            }
         };
         if let Some(dir) = data_dir {
             out.push(("data_dir", dir.display().to_string()));

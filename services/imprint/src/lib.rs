@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod demo;
 pub mod eval;
 pub mod import;
+pub mod keys;
 pub mod ops;
 pub mod wiring;
 

@@ -44,6 +44,9 @@ async fn run(cli: Cli) -> ExitCode {
             .await
             .map_err(app::AppError::Serve),
         Command::Import(args) => import(&args).await.map_err(app::AppError::Serve),
+        Command::Keys(args) => imprint::keys::run(&args)
+            .await
+            .map_err(app::AppError::Serve),
         Command::Events { command } => match command {
             EventsCommand::DeadLetters { command } => match command {
                 DeadLettersCommand::List { service, limit } => {

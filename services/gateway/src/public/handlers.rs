@@ -20,8 +20,9 @@ use imprint_proto::recommendations::{
 use tonic::Code;
 
 use super::json::{
-    AuthorJson, AuthorPage, CitationFormat, ErrorJson, Facet, PageJson, PaperJson, PaperList,
-    PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList, json_ld,
+    AuthorJson, AuthorPage, CitationFormat, ErrorJson, Facet, InteractionsJson, PageJson,
+    PaperJson, PaperList, PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList,
+    json_ld,
 };
 use super::{ApiError, Params, PublicApi, cite, feeds, json_body};
 use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
@@ -48,6 +49,7 @@ pub(super) fn routes() -> Router<Arc<PublicApi>> {
         .route("/feed.atom", get(feed))
         .route("/topics/{topic}/feed.atom", get(topic_feed))
         .route("/sitemap.xml", get(sitemap))
+        .route("/v1/interactions", axum::routing::post(interactions))
         .fallback(nothing_here)
 }
 
@@ -327,9 +329,13 @@ pub(super) async fn get_paper(
     params(
         ("slug" = String, Path, description = "The paper's slug"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "How many, default 3"),
+        ("key" = Option<String>, Query, description = "A partner's publishable key: attributes the rail to the partner, and lets pages at the key's origins read it"),
     ),
     responses(
         (status = 200, description = "Related publications", body = RelatedList),
+        (status = 401, description = "The key does not work", body = ErrorJson),
+        (status = 403, description = "The key is not bound to the page's origin", body = ErrorJson),
+        (status = 429, description = "The key is past its rate limit", body = ErrorJson),
         (status = 400, description = "A bad parameter, named", body = ErrorJson),
         (status = 404, description = "No published paper has this slug", body = ErrorJson),
     )
@@ -337,11 +343,13 @@ pub(super) async fn get_paper(
 pub(super) async fn related(
     State(api): Api,
     Path(slug): Path<String>,
+    via: Option<axum::Extension<super::Via>>,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
+    let partner = via.map(|v| v.0.0.name.clone()).unwrap_or_default();
     api.cached(&headers, &uri, || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
@@ -352,6 +360,7 @@ pub(super) async fn related(
             .get_related_publications(GetRelatedPublicationsRequest {
                 key: Some(get_related_publications_request::Key::Slug(slug.clone())),
                 limit,
+                partner,
                 ..GetRelatedPublicationsRequest::default()
             })
             .await
@@ -768,4 +777,79 @@ pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Re
         ))
     })
     .await
+}
+
+/// Most interactions in one report.
+const MAX_INTERACTIONS: usize = 50;
+
+/// Impressions and clicks of a partner's rail, for click-through rates. Needs the partner's
+/// key. The body is JSON, sent as `text/plain` too (so browsers need no preflight).
+#[utoipa::path(
+    post,
+    path = "/v1/interactions",
+    tag = "partners",
+    params(("key" = String, Query, description = "The partner's publishable key")),
+    request_body(content = InteractionsJson, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "A bad body, naming the field", body = ErrorJson),
+        (status = 401, description = "No key, or one that does not work", body = ErrorJson),
+        (status = 403, description = "The key is not bound to the page's origin", body = ErrorJson),
+        (status = 429, description = "The key is past its rate limit", body = ErrorJson),
+    )
+)]
+pub(super) async fn interactions(
+    State(api): Api,
+    via: Option<axum::Extension<super::Via>>,
+    body: Bytes,
+) -> Response {
+    use axum::response::IntoResponse;
+    use imprint_proto::recommendations::{InteractionKind, RecordInteractionRequest};
+    let outcome = async {
+        if via.is_none() {
+            return Err(ApiError::unauthorized(
+                "key",
+                "required: the partner's publishable key",
+            ));
+        }
+        let report: super::json::InteractionsJson = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad("body", format!("not the expected JSON: {e}")))?;
+        if report.events.is_empty() || report.events.len() > MAX_INTERACTIONS {
+            return Err(ApiError::bad(
+                "events",
+                format!("from 1 to {MAX_INTERACTIONS} interactions"),
+            ));
+        }
+        let calls = report.events.iter().map(|event| {
+            let mut recommendations = api.recommendations.clone();
+            let request = RecordInteractionRequest {
+                recommendation_id: event.recommendation_id.clone(),
+                kind: match event.kind {
+                    super::json::InteractionKindJson::Impression => InteractionKind::Impression,
+                    super::json::InteractionKindJson::Click => InteractionKind::Click,
+                }
+                .into(),
+            };
+            async move { recommendations.record_interaction(request).await }
+        });
+        for (i, outcome) in futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Err(status) = outcome {
+                let field = format!("events[{i}].recommendation_id");
+                return Err(ApiError::from_status(
+                    &status,
+                    &[("recommendation_id", field.as_str())],
+                ));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
 }

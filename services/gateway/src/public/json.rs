@@ -477,3 +477,31 @@ pub fn json_ld(p: &Paper, authors: &[Author], site: &Site) -> serde_json::Value 
     }
     ld
 }
+
+/// What a partner page reports of the rail it showed.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionsJson {
+    /// 1 to 50 interactions.
+    pub events: Vec<InteractionJson>,
+}
+
+/// One impression or click.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionJson {
+    /// The `recommendation_id` of the item, as served.
+    pub recommendation_id: String,
+    /// What happened.
+    pub kind: InteractionKindJson,
+}
+
+/// An item was shown, or clicked.
+#[derive(Debug, Clone, Copy, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InteractionKindJson {
+    /// Shown.
+    Impression,
+    /// Clicked.
+    Click,
+}

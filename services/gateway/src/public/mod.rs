@@ -10,6 +10,8 @@ mod cite;
 mod feeds;
 mod handlers;
 pub mod json;
+mod partner;
+mod widget;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +37,17 @@ use json::{ErrorBody, ErrorJson};
 /// (cheaply, with the ETag) before reusing one, so an edit shows at once.
 const CACHE_CONTROL: &str = "public, no-cache";
 
+/// Channels to the services behind the public API.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The papers service.
+    pub papers: Peer,
+    /// The authors service.
+    pub authors: Peer,
+    /// The recommendations service.
+    pub recommendations: Peer,
+}
+
 /// What the public API needs.
 #[derive(Debug)]
 pub struct PublicApi {
@@ -50,6 +63,8 @@ pub struct PublicApi {
     cache: Arc<Cache>,
     /// Links to the site.
     site: Site,
+    /// Partner keys.
+    keys: Arc<crate::keys::Keys>,
     /// Longest a request may take before it is answered 503.
     timeout: Duration,
 }
@@ -57,12 +72,15 @@ pub struct PublicApi {
 impl PublicApi {
     /// The API over these services.
     pub fn new(
-        papers: Peer,
-        authors: Peer,
-        recommendations: Peer,
+        Services {
+            papers,
+            authors,
+            recommendations,
+        }: Services,
         pages: Pages,
         cache: Arc<Cache>,
         site: Site,
+        keys: Arc<crate::keys::Keys>,
         timeout: Duration,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -72,13 +90,18 @@ impl PublicApi {
             pages,
             cache,
             site,
+            keys,
             timeout,
         })
     }
 
     /// The routes.
     pub fn router(self: Arc<Self>) -> Router {
-        handlers::routes().with_state(self)
+        let keys = self.keys.clone();
+        handlers::routes()
+            .route("/widget.js", axum::routing::get(widget::script))
+            .with_state(self)
+            .layer(axum::middleware::from_fn_with_state(keys, partner::gate))
     }
 
     /// Answers from the cache, or computes, caches and answers; 304 when the client has it.
@@ -183,6 +206,37 @@ impl ApiError {
             message: format!("{parameter}: {}", message.into()),
             parameter: Some(parameter.to_owned()),
         }
+    }
+
+    /// A partner key that does not work.
+    pub fn unauthorized(parameter: &str, message: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "bad_key",
+            message: format!("{parameter}: {message}"),
+            parameter: Some(parameter.to_owned()),
+        }
+    }
+
+    /// A partner key used where it may not be.
+    pub fn forbidden(parameter: &str, message: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "origin_not_allowed",
+            message: format!("{parameter}: {message}"),
+            parameter: Some(parameter.to_owned()),
+        }
+    }
+
+    /// Past a partner's rate limit.
+    pub fn rate_limited(partner: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "the key of {partner} is past its rate limit; try again after Retry-After seconds"
+            ),
+        )
     }
 
     /// Nothing public there.
@@ -323,6 +377,7 @@ impl Params {
         handlers::feed,
         handlers::topic_feed,
         handlers::sitemap,
+        handlers::interactions,
     ),
     components(schemas(
         json::PaperSummary,
@@ -342,9 +397,14 @@ impl Params {
         json::ErrorJson,
         json::ErrorBody,
         json::CitationFormat,
+        json::InteractionsJson,
+        json::InteractionJson,
+        json::InteractionKindJson,
     ))
 )]
 pub struct ApiDoc;
+
+pub use partner::Via;
 
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> String {

@@ -179,6 +179,11 @@ impl TestApp {
         }
     }
 
+    /// Where the SQLite files are.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
     /// Stops the application and starts it again on the same database and ports.
     pub async fn restart(self) -> Self {
         let Self {

@@ -1,0 +1,342 @@
+//! Partner keys: publishable keys that partner sites embed the widget with, each bound to
+//! the partner's origins and to a rate limit, stored hashed in the gateway's own database.
+//!
+//! The public API looks keys up in memory: every working key's hash, reloaded from the
+//! database every second (so that a key created or revoked on another gateway replica works
+//! or stops within a second) and at once after a change made here.
+
+mod entity;
+pub mod grpc;
+mod migration;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::Utc;
+use imprint_domain::Violations;
+use imprint_platform::{Database, ServiceError};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use entity::Model as StoredKey;
+pub use migration::Migrator;
+
+/// Requests a minute when the admin does not say.
+pub const DEFAULT_PER_MINUTE: i32 = 600;
+/// The most requests a minute a key may be given.
+pub const MAX_PER_MINUTE: i32 = 100_000;
+/// The most origins one key may be bound to.
+pub const MAX_ORIGINS: usize = 20;
+
+/// What the public API needs to know of a working key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partner {
+    /// The key's id.
+    pub id: Uuid,
+    /// The partner's name.
+    pub name: String,
+    /// Origins allowed to use it from a browser.
+    pub origins: Vec<String>,
+    /// Its rate limit.
+    pub per_minute: u32,
+}
+
+impl Partner {
+    /// Whether a page at `origin` may use the key.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+}
+
+/// A token bucket per key: a key may burst up to ten seconds' worth of its rate.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Partner keys and their rate limits.
+#[derive(Debug)]
+pub struct Keys {
+    /// The gateway's database.
+    db: Database,
+    /// Working keys by the SHA-256 of the key, hex.
+    active: RwLock<HashMap<String, Arc<Partner>>>,
+    /// Rate limits.
+    limiter: Limiter,
+}
+
+/// Token buckets by key id.
+#[derive(Debug, Default)]
+struct Limiter {
+    buckets: Mutex<HashMap<Uuid, Bucket>>,
+}
+
+impl Limiter {
+    /// Takes one request from `partner`'s allowance, or says when to try again.
+    fn admit(&self, partner: &Partner) -> Result<(), Duration> {
+        let rate = f64::from(partner.per_minute) / 60.0;
+        let capacity = (f64::from(partner.per_minute) / 6.0).max(1.0);
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let bucket = buckets.entry(partner.id).or_insert(Bucket {
+            tokens: capacity,
+            last: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(capacity);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+}
+
+/// SHA-256 of a key, hex.
+fn hash(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `scheme://host[:port]` of an origin as browsers send it, or why it is not one.
+pub fn normalize_origin(origin: &str) -> Result<String, String> {
+    let url = url::Url::parse(origin.trim())
+        .map_err(|e| format!("'{origin}' is not an origin ({e}); use scheme://host[:port]"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("'{origin}' is not an http(s) origin"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "'{origin}' has a path; an origin is scheme://host[:port] only"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+impl Keys {
+    /// The keys in `db` (migrated), loaded.
+    pub async fn open(db: Database) -> Result<Arc<Self>, ServiceError> {
+        let keys = Arc::new(Self {
+            db,
+            active: RwLock::new(HashMap::new()),
+            limiter: Limiter::default(),
+        });
+        keys.reload().await?;
+        Ok(keys)
+    }
+
+    /// Reads the working keys again.
+    pub async fn reload(&self) -> Result<(), ServiceError> {
+        let rows = entity::Entity::find()
+            .filter(entity::Column::RevokeTime.is_null())
+            .all(self.db.conn())
+            .await?;
+        let active = rows
+            .into_iter()
+            .map(|row| {
+                let origins: Vec<String> =
+                    serde_json::from_str(&row.allowed_origins).unwrap_or_default();
+                (
+                    row.key_hash,
+                    Arc::new(Partner {
+                        id: row.id,
+                        name: row.partner,
+                        origins,
+                        per_minute: u32::try_from(row.requests_per_minute).unwrap_or(1).max(1),
+                    }),
+                )
+            })
+            .collect();
+        if let Ok(mut slot) = self.active.write() {
+            *slot = active;
+        }
+        Ok(())
+    }
+
+    /// Reloads every second until `stop`, for changes made through other replicas.
+    pub async fn follow(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            if let Err(e) = self.reload().await {
+                tracing::warn!(error = %e, "reloading partner keys; keeping the ones held");
+            }
+        }
+    }
+
+    /// The partner of a working `key`.
+    pub fn lookup(&self, key: &str) -> Option<Arc<Partner>> {
+        if key.len() > 100 {
+            return None;
+        }
+        self.active.read().ok()?.get(&hash(key)).cloned()
+    }
+
+    /// Takes one request from `partner`'s allowance, or says when to try again.
+    pub fn admit(&self, partner: &Partner) -> Result<(), Duration> {
+        self.limiter.admit(partner)
+    }
+
+    /// Creates a key; returns it stored, and the key itself.
+    pub async fn create(
+        &self,
+        partner: &str,
+        origins: &[String],
+        per_minute: i32,
+    ) -> Result<(StoredKey, String), ServiceError> {
+        let mut violations = Violations::new();
+        let partner = partner.trim();
+        if partner.is_empty()
+            || partner.chars().count() > 100
+            || partner.chars().any(char::is_control)
+        {
+            violations.push(
+                "partner",
+                "required: 1 to 100 characters, no control characters",
+            );
+        }
+        if origins.is_empty() || origins.len() > MAX_ORIGINS {
+            violations.push(
+                "allowed_origins",
+                format!("from 1 to {MAX_ORIGINS} origins (scheme://host[:port])"),
+            );
+        }
+        let mut normalized = Vec::new();
+        for (i, origin) in origins.iter().enumerate() {
+            match normalize_origin(origin) {
+                Ok(o) if !normalized.contains(&o) => normalized.push(o),
+                Ok(_) => {}
+                Err(e) => violations.push(format!("allowed_origins[{i}]"), e),
+            }
+        }
+        let per_minute = if per_minute == 0 {
+            DEFAULT_PER_MINUTE
+        } else {
+            per_minute
+        };
+        if !(1..=MAX_PER_MINUTE).contains(&per_minute) {
+            violations.push(
+                "requests_per_minute",
+                format!("from 1 to {MAX_PER_MINUTE} (0 for the default, {DEFAULT_PER_MINUTE})"),
+            );
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::Invalid(violations));
+        }
+        let mut random = Uuid::new_v4().into_bytes().to_vec();
+        random.extend_from_slice(&Uuid::new_v4().into_bytes());
+        let key = format!(
+            "pk_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+        );
+        let row = entity::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            partner: Set(partner.to_owned()),
+            key_hash: Set(hash(&key)),
+            key_prefix: Set(key.chars().take(10).collect()),
+            allowed_origins: Set(
+                serde_json::to_string(&normalized).unwrap_or_else(|_| "[]".to_owned())
+            ),
+            requests_per_minute: Set(per_minute),
+            create_time: Set(Utc::now()),
+            revoke_time: Set(None),
+        }
+        .insert(self.db.conn())
+        .await?;
+        self.reload().await?;
+        tracing::info!(partner = %row.partner, id = %row.id, "partner key created");
+        Ok((row, key))
+    }
+
+    /// Keys, newest first.
+    pub async fn list(&self, include_revoked: bool) -> Result<Vec<StoredKey>, ServiceError> {
+        let mut query = entity::Entity::find().order_by_desc(entity::Column::CreateTime);
+        if !include_revoked {
+            query = query.filter(entity::Column::RevokeTime.is_null());
+        }
+        Ok(query.all(self.db.conn()).await?)
+    }
+
+    /// Revokes the key with `id`; it stops working in this process before this returns.
+    pub async fn revoke(&self, id: &str) -> Result<StoredKey, ServiceError> {
+        let uuid = Uuid::parse_str(id.trim())
+            .map_err(|_| Violations::one("id", "is not a partner key id"))?;
+        let row = entity::Entity::find_by_id(uuid)
+            .one(self.db.conn())
+            .await?
+            .ok_or_else(|| ServiceError::not_found("partner key", id))?;
+        let row = if row.revoke_time.is_some() {
+            row
+        } else {
+            let mut active: entity::ActiveModel = row.into();
+            active.revoke_time = Set(Some(Utc::now()));
+            active.update(self.db.conn()).await?
+        };
+        self.reload().await?;
+        tracing::info!(partner = %row.partner, id = %row.id, "partner key revoked");
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn origins_normalize_or_say_why() {
+        assert_eq!(
+            normalize_origin("https://Example.org").unwrap(),
+            "https://example.org"
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8000/").unwrap(),
+            "http://127.0.0.1:8000"
+        );
+        assert_eq!(
+            normalize_origin("https://example.org:443").unwrap(),
+            "https://example.org"
+        );
+        assert!(
+            normalize_origin("https://example.org/widget")
+                .unwrap_err()
+                .contains("path")
+        );
+        assert!(normalize_origin("ftp://example.org").is_err());
+        assert!(normalize_origin("example.org").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_allow_bursts_then_the_rate() {
+        let keys = Limiter::default();
+        let partner = Partner {
+            id: Uuid::now_v7(),
+            name: "example.org".into(),
+            origins: vec![],
+            per_minute: 60,
+        };
+        for _ in 0..10 {
+            keys.admit(&partner).unwrap();
+        }
+        let wait = keys.admit(&partner).unwrap_err();
+        assert!(
+            wait <= Duration::from_secs(1) && wait > Duration::ZERO,
+            "{wait:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        keys.admit(&partner).unwrap();
+        assert!(keys.admit(&partner).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Partner keys at the public API: `?key=pk_…` names the partner a request is for. A key
+//! works only from pages at its origins (CORS allows exactly those, `Vary: Origin`, never
+//! credentials) and within its rate limit (429 with `Retry-After` past it). Without a key the
+//! API is still readable server to server, but browsers on other origins get no CORS
+//! permission, so they read nothing.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, Params};
+use crate::keys::{Keys, Partner};
+
+/// The partner a request came through, for handlers that attribute what they serve.
+#[derive(Debug, Clone)]
+pub struct Via(pub Arc<Partner>);
+
+/// Checks the key, the origin and the rate; adds CORS headers for an allowed origin.
+pub(super) async fn gate(
+    State(keys): State<Arc<Keys>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let params = Params::parse(request.uri().query());
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let key = match params.text("key", 100) {
+        Ok(key) => key,
+        Err(e) => return vary(e.into_response()),
+    };
+    let Some(key) = key else {
+        // No key: readable, but no CORS permission for any browser page elsewhere.
+        if request.method() == Method::OPTIONS {
+            return vary(StatusCode::FORBIDDEN.into_response());
+        }
+        return vary(next.run(request).await);
+    };
+    let Some(partner) = keys.lookup(&key) else {
+        return vary(
+            ApiError::unauthorized("key", "is not a working partner key (unknown or revoked)")
+                .into_response(),
+        );
+    };
+    if let Some(origin) = &origin
+        && !partner.allows(origin)
+    {
+        tracing::info!(partner = %partner.name, %origin, "partner key used from an origin it is not bound to");
+        return vary(
+            ApiError::forbidden(
+                "key",
+                &format!(
+                    "is not bound to the origin {}",
+                    imprint_domain::shorten(origin)
+                ),
+            )
+            .into_response(),
+        );
+    }
+    if let Err(wait) = keys.admit(&partner) {
+        let mut response = ApiError::rate_limited(&partner.name).into_response();
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return with_cors(vary(response), origin.as_deref());
+    }
+    let response = if request.method() == Method::OPTIONS {
+        let mut preflight = StatusCode::NO_CONTENT.into_response();
+        let h = preflight.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        preflight
+    } else {
+        request.extensions_mut().insert(Via(partner));
+        next.run(request).await
+    };
+    with_cors(vary(response), origin.as_deref())
+}
+
+/// Answers differ by origin: shared caches must keep them apart.
+fn vary(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}
+
+/// Lets the page at `origin` read the response (no credentials: the widget sends none).
+fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
+    if let Some(value) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("ETag, Retry-After"),
+        );
+    }
+    response
+}

@@ -1,0 +1,161 @@
+/*!
+ * Imprint related-publications widget. No dependencies, no cookies.
+ *
+ * On a partner page:
+ *   <div data-imprint-related data-key="pk_…" data-slug="a-paper-slug" data-limit="3"></div>
+ *   <script src="https://publications.example.org/widget.js" async></script>
+ *
+ * Each such element gets a "Related Publications" rail, rendered in a shadow root so that the
+ * page's styles cannot reach it: a list of links with each publication's date, type, summary
+ * and topics. Impressions (when the rail is seen) and clicks are reported to the API with the
+ * partner's key. Elements added later can be rendered with window.ImprintRelated.render(el).
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !script.src) return;
+  var base = new URL(script.src).origin;
+
+  var CSS = [
+    ":host{display:block;all:initial;font-family:Georgia,'Times New Roman',serif;color:#1a1a1a;line-height:1.45}",
+    "section{display:block;margin:0;padding:0}",
+    "h2{font-size:1.25rem;margin:0 0 .75rem;font-weight:700;letter-spacing:.01em}",
+    "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:1.25rem}",
+    "li.item{display:block;border-top:1px solid #d6d6d6;padding-top:.75rem}",
+    ".meta{font:600 .8rem/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 .25rem}",
+    "a.title{display:inline;color:#0b3d91;font-size:1.05rem;font-weight:700;text-decoration:none}",
+    "a.title:hover{text-decoration:underline}",
+    "a.title:focus-visible{outline:3px solid #f2a900;outline-offset:2px;border-radius:2px}",
+    "p.summary{margin:.35rem 0 .4rem;font-size:.95rem;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
+    "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}",
+    "ul.topics li{font:.75rem/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;padding:.2rem .5rem;border-radius:999px}"
+  ].join("");
+
+  function text(tag, className, value) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    if (value) el.textContent = value;
+    return el;
+  }
+
+  function date(iso) {
+    if (!iso) return "";
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+        year: "numeric", month: "long", day: "numeric", timeZone: "UTC"
+      }).format(new Date(iso));
+    } catch (e) {
+      return iso.slice(0, 10);
+    }
+  }
+
+  function report(key, events) {
+    if (!events.length) return;
+    // text/plain keeps it a simple request: no preflight; keepalive lets a click's report
+    // outlive the navigation it starts.
+    try {
+      fetch(base + "/v1/interactions?key=" + encodeURIComponent(key), {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        keepalive: true,
+        headers: { "content-type": "text/plain;charset=UTF-8" },
+        body: JSON.stringify({ events: events })
+      }).catch(function () {});
+    } catch (e) { /* reporting never breaks the page */ }
+  }
+
+  function render(host) {
+    if (!host || host.__imprintRendered) return;
+    host.__imprintRendered = true;
+    var key = host.getAttribute("data-key") || "";
+    var slug = host.getAttribute("data-slug") || "";
+    var limit = parseInt(host.getAttribute("data-limit") || "3", 10) || 3;
+    var heading = host.getAttribute("data-heading") || "Related Publications";
+    if (!key || !slug) {
+      console.warn("imprint widget: data-key and data-slug are required", host);
+      return;
+    }
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var url = base + "/v1/papers/" + encodeURIComponent(slug) + "/related?limit=" +
+      encodeURIComponent(String(Math.min(Math.max(limit, 1), 50))) + "&key=" + encodeURIComponent(key);
+    fetch(url, { mode: "cors", credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        var items = (data && data.related) || [];
+        if (!items.length) return;
+        var style = document.createElement("style");
+        style.textContent = CSS;
+        var section = document.createElement("section");
+        var id = "imprint-related-" + Math.random().toString(36).slice(2);
+        section.setAttribute("aria-labelledby", id);
+        var h2 = text("h2", "", heading);
+        h2.id = id;
+        section.appendChild(h2);
+        var list = text("ul", "items");
+        items.forEach(function (item, index) {
+          var li = text("li", "item");
+          var meta = [date(item.published), item.type_label].filter(Boolean).join(" · ");
+          if (meta) li.appendChild(text("p", "meta", meta));
+          var a = text("a", "title", item.title);
+          a.href = item.url;
+          a.setAttribute("data-position", String(index + 1));
+          a.addEventListener("click", function () {
+            report(key, [{ recommendation_id: item.recommendation_id, kind: "click" }]);
+          });
+          li.appendChild(a);
+          if (item.summary) li.appendChild(text("p", "summary", item.summary));
+          if (item.topics && item.topics.length) {
+            var topics = text("ul", "topics");
+            topics.setAttribute("aria-label", "Topics");
+            item.topics.forEach(function (t) { topics.appendChild(text("li", "", t)); });
+            li.appendChild(topics);
+          }
+          list.appendChild(li);
+        });
+        section.appendChild(list);
+        root.appendChild(style);
+        root.appendChild(section);
+        var impressions = items.map(function (item) {
+          return { recommendation_id: item.recommendation_id, kind: "impression" };
+        });
+        var seen = false;
+        function shown() {
+          if (seen) return;
+          seen = true;
+          report(key, impressions);
+        }
+        if ("IntersectionObserver" in window) {
+          var observer = new IntersectionObserver(function (entries) {
+            if (entries.some(function (e) { return e.isIntersecting; })) {
+              observer.disconnect();
+              shown();
+            }
+          });
+          observer.observe(host);
+        } else {
+          shown();
+        }
+        host.setAttribute("data-imprint-state", "rendered");
+      })
+      .catch(function (error) {
+        host.setAttribute("data-imprint-state", "failed");
+        console.warn("imprint widget: no related publications for " + slug + ": " + error.message);
+      });
+  }
+
+  function renderAll() {
+    var hosts = document.querySelectorAll("[data-imprint-related]");
+    for (var i = 0; i < hosts.length; i++) render(hosts[i]);
+  }
+
+  window.ImprintRelated = { render: render };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", renderAll);
+  } else {
+    renderAll();
+  }
+})();
