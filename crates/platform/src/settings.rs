@@ -471,16 +471,23 @@ impl AuthSettings {
             }
         }
         for origin in &self.editor_origins {
-            let ok = url::Url::parse(origin).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host().is_some()
-                    && u.path() == "/"
-                    && !origin.ends_with('/')
+            // Browsers send origins lower-case, without a default port or a slash: one written
+            // otherwise would never match, silently.
+            let url = url::Url::parse(origin).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/"
             });
-            if !ok {
-                return Err(SettingsError(format!(
-                    "auth.editor_origins: '{origin}' is not an origin; use scheme://host[:port], like https://editor.example.org"
-                )));
+            match url.map(|u| u.origin().ascii_serialization()) {
+                Some(canonical) if &canonical == origin => {}
+                Some(canonical) => {
+                    return Err(SettingsError(format!(
+                        "auth.editor_origins: write '{origin}' as a browser sends it: {canonical}"
+                    )));
+                }
+                None => {
+                    return Err(SettingsError(format!(
+                        "auth.editor_origins: '{origin}' is not an origin; use scheme://host[:port], like https://editor.example.org"
+                    )));
+                }
             }
         }
         Ok(())
@@ -616,6 +623,10 @@ mod tests {
             (
                 vec![("IMPRINT__AUTH__EDITOR_ORIGINS", "https://a.org/path")],
                 "auth.editor_origins",
+            ),
+            (
+                vec![("IMPRINT__AUTH__EDITOR_ORIGINS", "https://A.org:443")],
+                "as a browser sends it: https://a.org",
             ),
         ] {
             let err = Settings::load(None, env(&pairs), &[])

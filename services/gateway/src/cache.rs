@@ -34,13 +34,24 @@ pub struct Entry {
     made: Instant,
 }
 
+/// The map and what it holds.
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+/// The most body bytes kept: past it the cache starts over, so that large answers (sitemaps)
+/// under many URLs cannot exhaust memory.
+const MAX_BYTES: usize = 256 * 1024 * 1024;
+
 /// Responses by URL.
 #[derive(Debug)]
 pub struct Cache {
     /// Bumped by every change event.
     generation: AtomicU64,
-    /// Entries by path and query.
-    entries: RwLock<HashMap<String, Entry>>,
+    /// Entries by path and query, and the bytes of their bodies.
+    entries: RwLock<Entries>,
     /// The most entries kept; past it the cache starts over.
     capacity: usize,
     /// The longest an entry is served: a safety net for events missed while the broker was
@@ -65,7 +76,7 @@ impl Cache {
     pub fn new(capacity: usize, max_age: Duration, settle: Duration) -> Arc<Self> {
         Arc::new(Self {
             generation: AtomicU64::new(0),
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries::default()),
             capacity,
             max_age,
             hits: AtomicU64::new(0),
@@ -85,8 +96,8 @@ impl Cache {
     /// been quiet for the settling period. Needs a Tokio runtime.
     pub fn changed(self: &Arc<Self>) {
         self.invalidate();
-        self.last_change_ms.store(self.now_ms(), Ordering::Release);
-        if self.trailing.swap(true, Ordering::AcqRel) {
+        self.last_change_ms.store(self.now_ms(), Ordering::SeqCst);
+        if self.trailing.swap(true, Ordering::SeqCst) {
             return; // The pending one will see this change's time.
         }
         let cache = Arc::clone(self);
@@ -95,23 +106,23 @@ impl Cache {
             loop {
                 let due = cache
                     .last_change_ms
-                    .load(Ordering::Acquire)
+                    .load(Ordering::SeqCst)
                     .saturating_add(settle);
                 let now = cache.now_ms();
                 if now < due {
                     tokio::time::sleep(Duration::from_millis(due - now)).await;
                     continue;
                 }
-                cache.trailing.store(false, Ordering::Release);
+                cache.trailing.store(false, Ordering::SeqCst);
                 cache.invalidate();
                 // A change that came while the flag was still set found it taken: go round
                 // again for it rather than leave it without its trailing invalidation.
                 if cache
                     .last_change_ms
-                    .load(Ordering::Acquire)
+                    .load(Ordering::SeqCst)
                     .saturating_add(settle)
                     > cache.now_ms()
-                    && !cache.trailing.swap(true, Ordering::AcqRel)
+                    && !cache.trailing.swap(true, Ordering::SeqCst)
                 {
                     continue;
                 }
@@ -129,7 +140,7 @@ impl Cache {
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
+            *entries = Entries::default();
         }
     }
 
@@ -140,7 +151,7 @@ impl Cache {
             .entries
             .read()
             .ok()
-            .and_then(|entries| entries.get(key).cloned())
+            .and_then(|entries| entries.map.get(key).cloned())
             .filter(|e| e.generation == generation && e.made.elapsed() < self.max_age);
         let counter = if found.is_some() {
             &self.hits
@@ -171,15 +182,29 @@ impl Cache {
             && generation == self.generation()
             && let Ok(mut entries) = self.entries.write()
         {
-            if entries.len() >= self.capacity {
-                entries.clear();
+            if entries.map.len() >= self.capacity || entries.bytes + entry.body.len() > MAX_BYTES {
+                *entries = Entries::default();
             }
             // Checked again under the lock: an invalidation may have cleared the map since.
             if generation == self.generation() {
-                entries.insert(key, entry.clone());
+                entries.bytes += entry.body.len();
+                if let Some(old) = entries.map.insert(key, entry.clone()) {
+                    entries.bytes = entries.bytes.saturating_sub(old.body.len());
+                }
             }
         }
         entry
+    }
+
+    /// An answer that is not kept (degraded, to be computed again next time).
+    pub fn transient(body: Bytes, content_type: &'static str) -> Entry {
+        Entry {
+            etag: etag(&body),
+            body,
+            content_type,
+            generation: u64::MAX,
+            made: Instant::now(),
+        }
     }
 
     /// Hits and misses so far.
@@ -210,6 +235,74 @@ pub fn matches(if_none_match: &str, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+}
+
+/// The calls that change what the public API answers without an event: editors' pins and
+/// exclusions of related publications.
+const CHANGES_WITHOUT_EVENTS: &[&str] =
+    &["/imprint.recommendations.v1.RecommendationService/SetRelatedOverrides"];
+
+/// Drops the cache after [`CHANGES_WITHOUT_EVENTS`] pass through this edge (other gateway
+/// replicas learn within `cache_max_age_secs`, or at the next event).
+#[derive(Debug, Clone)]
+pub struct InvalidateAfterLayer {
+    cache: Arc<Cache>,
+}
+
+impl InvalidateAfterLayer {
+    /// Dropping `cache`.
+    pub fn new(cache: Arc<Cache>) -> Self {
+        Self { cache }
+    }
+}
+
+impl<S> tower::Layer<S> for InvalidateAfterLayer {
+    type Service = InvalidateAfter<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        InvalidateAfter {
+            inner,
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+/// A service behind [`InvalidateAfterLayer`].
+#[derive(Debug, Clone)]
+pub struct InvalidateAfter<S> {
+    inner: S,
+    cache: Arc<Cache>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for InvalidateAfter<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let changes = CHANGES_WITHOUT_EVENTS.contains(&request.uri().path());
+        let response = self.inner.call(request);
+        let cache = self.cache.clone();
+        Box::pin(async move {
+            let outcome = response.await;
+            if changes {
+                cache.changed();
+            }
+            outcome
+        })
+    }
 }
 
 #[cfg(test)]

@@ -99,17 +99,19 @@ impl Pages {
         } else {
             related_limit
         };
-        fn with<T>(deadline: Option<Duration>, message: T) -> Request<T> {
+        // The caller's deadline covers the whole page: each call gets what is left of it.
+        let due = deadline.map(|d| tokio::time::Instant::now() + d);
+        fn with<T>(due: Option<tokio::time::Instant>, message: T) -> Request<T> {
             let mut request = Request::new(message);
-            if let Some(d) = deadline {
-                request.set_timeout(d);
+            if let Some(due) = due {
+                request.set_timeout(due.saturating_duration_since(tokio::time::Instant::now()));
             }
             request
         }
         let mut papers = self.papers.clone();
         let mut recommendations = self.recommendations.clone();
         let paper_call = papers.get_paper(with(
-            deadline,
+            due,
             GetPaperRequest {
                 key: Some(get_paper_request::Key::Slug(slug.to_owned())),
                 ..GetPaperRequest::default()
@@ -119,7 +121,7 @@ impl Pages {
         let related_call = tokio::time::timeout(
             budget,
             recommendations.get_related_publications(with(
-                deadline,
+                due,
                 GetRelatedPublicationsRequest {
                     key: Some(Key::Slug(slug.to_owned())),
                     limit,
@@ -143,7 +145,7 @@ impl Pages {
             self.authors
                 .clone()
                 .batch_get_authors(with(
-                    deadline,
+                    due,
                     BatchGetAuthorsRequest {
                         ids: paper.author_ids.clone(),
                     },
@@ -187,6 +189,10 @@ impl Pages {
 pub fn deadline_of<T>(request: &Request<T>) -> Option<Duration> {
     let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    // The gRPC spec: 1 to 8 ASCII digits, then the unit.
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
         "H" => Duration::from_secs(n.saturating_mul(3600)),
@@ -238,6 +244,8 @@ mod tests {
         assert_eq!(with("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(with("x"), None);
         assert_eq!(with("10q"), None);
+        assert_eq!(with("+5S"), None);
+        assert_eq!(with("123456789m"), None);
         assert_eq!(deadline_of(&Request::new(())), None);
     }
 }

@@ -2,7 +2,8 @@
  * Imprint related-publications widget. No dependencies, no cookies.
  *
  * On a partner page:
- *   <div data-imprint-related data-key="pk_…" data-slug="a-paper-slug" data-limit="3"></div>
+ *   <div data-imprint-related data-key="pk_…" data-slug="a-paper-slug" data-limit="3"
+ *        data-heading-level="2"></div>
  *   <script src="https://publications.example.org/widget.js" async></script>
  *
  * Each such element gets a "Related Publications" rail, rendered in a shadow root so that the
@@ -17,9 +18,9 @@
   var base = new URL(script.src).origin;
 
   var CSS = [
-    ":host{display:block;all:initial;font-family:Georgia,'Times New Roman',serif;color:#1a1a1a;line-height:1.45}",
+    ":host{all:initial;display:block;font-family:Georgia,'Times New Roman',serif;color:#1a1a1a;line-height:1.45}",
     "section{display:block;margin:0;padding:0}",
-    "h2{font-size:1.25rem;margin:0 0 .75rem;font-weight:700;letter-spacing:.01em}",
+    ".heading{font-size:1.25rem;margin:0 0 .75rem;font-weight:700;letter-spacing:.01em}",
     "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:1.25rem}",
     "li.item{display:block;border-top:1px solid #d6d6d6;padding-top:.75rem}",
     ".meta{font:600 .8rem/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 .25rem}",
@@ -67,16 +68,27 @@
 
   function render(host) {
     if (!host || host.__imprintRendered) return;
-    host.__imprintRendered = true;
     var key = host.getAttribute("data-key") || "";
     var slug = host.getAttribute("data-slug") || "";
     var limit = parseInt(host.getAttribute("data-limit") || "3", 10) || 3;
     var heading = host.getAttribute("data-heading") || "Related Publications";
+    var level = parseInt(host.getAttribute("data-heading-level") || "2", 10);
+    if (!(level >= 2 && level <= 6)) level = 2;
     if (!key || !slug) {
       console.warn("imprint widget: data-key and data-slug are required", host);
       return;
     }
-    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    // Without a shadow root the page's styles would reach the rail, and the rail's the page:
+    // render nothing rather than something broken.
+    var root;
+    try {
+      root = host.attachShadow({ mode: "open" });
+    } catch (e) {
+      console.warn("imprint widget: this element cannot hold the rail (use a div)", host);
+      host.setAttribute("data-imprint-state", "failed");
+      return;
+    }
+    host.__imprintRendered = true;
     var url = base + "/v1/papers/" + encodeURIComponent(slug) + "/related?limit=" +
       encodeURIComponent(String(Math.min(Math.max(limit, 1), 50))) + "&key=" + encodeURIComponent(key);
     fetch(url, { mode: "cors", credentials: "omit" })
@@ -92,9 +104,9 @@
         var section = document.createElement("section");
         var id = "imprint-related-" + Math.random().toString(36).slice(2);
         section.setAttribute("aria-labelledby", id);
-        var h2 = text("h2", "", heading);
-        h2.id = id;
-        section.appendChild(h2);
+        var title = text("h" + level, "heading", heading);
+        title.id = id;
+        section.appendChild(title);
         var list = text("ul", "items");
         items.forEach(function (item, index) {
           var li = text("li", "item");

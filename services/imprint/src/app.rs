@@ -427,7 +427,12 @@ impl Application {
         let layers = tower::ServiceBuilder::new()
             .option_layer(cors)
             .layer(tonic_web::GrpcWebLayer::new())
-            .option_layer(authenticator.map(AuthLayer::new));
+            .option_layer(authenticator.map(AuthLayer::new))
+            .option_layer(
+                public
+                    .as_ref()
+                    .map(|p| imprint_gateway::cache::InvalidateAfterLayer::new(p.cache.clone())),
+            );
         let router = Server::builder()
             .accept_http1(true)
             .layer(layers)

@@ -206,6 +206,24 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
     )
     .await;
     assert_eq!(forged.status, 400, "{}", forged.body);
+    // An id served to first-party pages (no key) cannot be reported through a partner's key.
+    let first_party = get(app.public, &related, &[]).await.unwrap().json();
+    let theirs = first_party["related"][0]["recommendation_id"]
+        .as_str()
+        .unwrap();
+    let stolen = post(
+        &app,
+        &format!("/v1/interactions?key={key}"),
+        PARTNER,
+        &format!(r#"{{"events": [{{"recommendation_id": "{theirs}", "kind": "click"}}]}}"#),
+    )
+    .await;
+    assert_eq!(stolen.status, 400, "{}", stolen.body);
+    assert!(
+        stolen.body.contains("not served to the partner"),
+        "{}",
+        stolen.body
+    );
     assert_eq!(
         forged.json()["error"]["parameter"],
         "events[0].recommendation_id"

@@ -177,7 +177,6 @@ async fn published_content_with_filters_cursors_and_errors(backend: Backend) {
         ("/v1/papers?type=novel", "type"),
         ("/v1/papers?cursor=not-a-cursor", "cursor"),
         ("/v1/papers?q=x&author=imran-khan", "author"),
-        ("/v1/papers?author=nobody-at-all", "author"),
         ("/v1/search?limit=500", "limit"),
         (
             &format!("/v1/papers/{}/related?limit=51", s.seed.slug) as &str,
@@ -235,6 +234,8 @@ async fn published_content_with_filters_cursors_and_errors(backend: Backend) {
         .collect();
     assert_eq!(theirs, [s.neighbour.id.as_str(), s.seed.id.as_str()]);
     assert_eq!(fetch(&app, "/v1/authors/nobody-at-all").await.status, 404);
+    let nobody = fetch(&app, "/v1/papers?author=nobody-at-all").await.json();
+    assert_eq!(nobody["papers"].as_array().unwrap().len(), 0);
 
     // Search and topics.
     let found = fetch(&app, "/v1/search?q=pakistan").await.json();
@@ -268,6 +269,12 @@ async fn published_content_with_filters_cursors_and_errors(backend: Backend) {
     assert_eq!(ld["headline"], "A Rethinking of US-Pakistan Relations");
     assert_eq!(ld["author"][1]["name"], "Imran Khan");
     assert!(ld["datePublished"].as_str().unwrap().ends_with('Z'));
+    let script = page["json_ld_script"].as_str().unwrap();
+    assert!(!script.contains('<') && !script.contains('>'));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(script).unwrap(),
+        *ld
+    );
 
     // Citations.
     let bib = fetch(
@@ -396,6 +403,17 @@ async fn no_draft_is_reachable_publicly(backend: Backend) {
             .body
             .contains("Secret Topic")
     );
+    // An author credited only on a draft is not announced before the paper is.
+    let newcomer = app.author("Nadia Newcomer").await;
+    app.create(draft("Her First Report, Not Yet Out", &[&newcomer]))
+        .await
+        .unwrap();
+    let r = fetch(&app, &format!("/v1/authors/{}", newcomer.slug)).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let listed = fetch(&app, &format!("/v1/papers?author={}", newcomer.slug))
+        .await
+        .json();
+    assert_eq!(listed["papers"].as_array().unwrap().len(), 0);
     app.stop().await;
 }
 
@@ -479,6 +497,27 @@ async fn etags_304s_and_edits_within_a_second(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!("edit visible after {:?}", edited.elapsed());
+    // An editor's exclusion shows on the public rail at once too (it raises no event).
+    let rail = format!("/v1/papers/{}/related?limit=10", s.seed.slug);
+    assert!(fetch(&app, &rail).await.body.contains(&s.neighbour.id));
+    app.recommendations
+        .set_related_overrides(imprint_proto::recommendations::SetRelatedOverridesRequest {
+            overrides: Some(imprint_proto::recommendations::RelatedOverrides {
+                paper_id: s.seed.id.clone(),
+                excluded_paper_ids: vec![s.neighbour.id.clone()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let excluded = Instant::now();
+    while fetch(&app, &rail).await.body.contains(&s.neighbour.id) {
+        assert!(
+            excluded.elapsed() < Duration::from_secs(3),
+            "the exclusion did not show"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Errors are not cached and say so.
     let missing = fetch(&app, "/v1/pages/no-such-paper").await;
     assert_eq!(missing.header("cache-control"), Some("no-store"));

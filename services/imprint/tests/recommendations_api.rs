@@ -398,6 +398,7 @@ async fn clicks_are_counted_per_position_and_partner(backend: Backend) {
     let record = |id: &str, kind: InteractionKind| RecordInteractionRequest {
         recommendation_id: id.to_owned(),
         kind: kind.into(),
+        ..RecordInteractionRequest::default()
     };
     for item in served.iter().chain(&first_party) {
         app.recommendations

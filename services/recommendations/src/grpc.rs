@@ -319,7 +319,10 @@ impl RecommendationService for RecommendationsGrpc {
                 .into());
             }
         };
-        self.service.record(&r.recommendation_id, click).await?;
+        let reporter = (!r.partner.is_empty()).then_some(r.partner.as_str());
+        self.service
+            .record(&r.recommendation_id, click, reporter)
+            .await?;
         Ok(Response::new(RecordInteractionResponse {}))
     }
 

@@ -266,10 +266,25 @@ impl RecommendationsService {
         Ok(overrides)
     }
 
-    /// Records an impression or a click of a served recommendation.
-    pub async fn record(&self, recommendation_id: &str, click: bool) -> Result<(), ServiceError> {
+    /// Records an impression or a click of a served recommendation; when `reporter` is given,
+    /// the recommendation must have been served to that partner.
+    pub async fn record(
+        &self,
+        recommendation_id: &str,
+        click: bool,
+        reporter: Option<&str>,
+    ) -> Result<(), ServiceError> {
         let served = decode_recommendation_id(recommendation_id)
             .map_err(|e| Violations::one("recommendation_id", e))?;
+        if let Some(reporter) = reporter
+            && reporter != served.partner
+        {
+            return Err(Violations::one(
+                "recommendation_id",
+                "was not served to the partner reporting it",
+            )
+            .into());
+        }
         self.store
             .record(&Interaction {
                 kind: if click { "click" } else { "impression" },

@@ -24,7 +24,7 @@ use super::json::{
     PaperJson, PaperList, PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList,
     json_ld,
 };
-use super::{ApiError, Params, PublicApi, cite, feeds, json_body};
+use super::{Answer, ApiError, Params, PublicApi, cite, feeds, json_body};
 use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
 
 type Api = State<Arc<PublicApi>>;
@@ -131,23 +131,29 @@ impl PublicApi {
 
     /// The authors credited by `papers`, in one call.
     async fn authors_of(&self, papers: &[Paper]) -> Result<Vec<Author>, ApiError> {
-        let mut ids: Vec<String> = Vec::new();
-        for id in papers.iter().flat_map(|p| &p.author_ids) {
-            if !ids.contains(id) {
-                ids.push(id.clone());
-            }
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<String> = papers
+            .iter()
+            .flat_map(|p| &p.author_ids)
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        // BatchGetAuthors takes at most 1000 ids a call.
+        let mut authors = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            authors.extend(
+                self.authors
+                    .clone()
+                    .batch_get_authors(BatchGetAuthorsRequest {
+                        ids: chunk.to_vec(),
+                    })
+                    .await
+                    .map_err(|s| ApiError::from_status(&s, &[]))?
+                    .into_inner()
+                    .authors,
+            );
         }
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .authors
-            .clone()
-            .batch_get_authors(BatchGetAuthorsRequest { ids })
-            .await
-            .map_err(|s| ApiError::from_status(&s, &[]))?
-            .into_inner()
-            .authors)
+        Ok(authors)
     }
 
     /// A page of published papers, newest first.
@@ -179,7 +185,7 @@ impl PublicApi {
     params(
         ("topic" = Option<String>, Query, description = "Only papers with this topic (any case)"),
         ("type" = Option<String>, Query, description = "Only papers of this type: report, discussion_paper, question_and_answer, analysis, article, policy_brief, working_paper, preprint, conference_paper, journal_article, book"),
-        ("author" = Option<String>, Query, description = "Only papers by the author with this slug; not with q"),
+        ("author" = Option<String>, Query, description = "Only papers by the author with this slug (none when no such author has published); not with q"),
         ("q" = Option<String>, Query, description = "Words to search for in titles, summaries and text"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Papers per page, default 20"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same filters"),
@@ -196,102 +202,107 @@ pub(super) async fn list_papers(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
-        let api = inner;
-        let p = Params::parse(query.as_deref());
-        let limit = p.int("limit", 20, 1, 100)?;
-        let kind = publication_type(&p)?;
-        let topic = p.text("topic", 100)?;
-        let author = p.text("author", MAX_KEY)?;
-        let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
-        if let Some(q) = p.text("q", 500)? {
-            if author.is_some() {
-                return Err(ApiError::bad("author", "cannot be combined with q"));
+    api.cached(
+        &headers,
+        &uri,
+        &["topic", "type", "author", "q", "limit", "cursor"],
+        || async move {
+            let api = inner;
+            let p = Params::parse(query.as_deref());
+            let limit = p.int("limit", 20, 1, 100)?;
+            let kind = publication_type(&p)?;
+            let topic = p.text("topic", 100)?;
+            let author = p.text("author", MAX_KEY)?;
+            let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
+            if let Some(q) = p.text("q", 500)? {
+                if author.is_some() {
+                    return Err(ApiError::bad("author", "cannot be combined with q"));
+                }
+                let found = api
+                    .recommendations
+                    .clone()
+                    .search_publications(SearchPublicationsRequest {
+                        query: q,
+                        publication_types: kind.map(i32::from).into_iter().collect(),
+                        topics: topic.into_iter().collect(),
+                        page_size: limit,
+                        page_token: cursor,
+                        ..SearchPublicationsRequest::default()
+                    })
+                    .await
+                    .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+                    .into_inner();
+                // Search results do not carry bylines: read the page's papers (at most 100, at once).
+                let papers = futures::future::join_all(found.results.iter().map(|r| {
+                    let mut papers = api.papers.clone();
+                    let id = r.paper_id.clone();
+                    async move {
+                        papers
+                            .get_paper(GetPaperRequest {
+                                key: Some(get_paper_request::Key::Id(id)),
+                                view: PaperView::Basic.into(),
+                            })
+                            .await
+                    }
+                }))
+                .await;
+                let papers: Vec<Paper> = papers
+                    .into_iter()
+                    .filter_map(|r| r.ok().and_then(|r| r.into_inner().paper))
+                    .filter(|p| p.status() == PaperStatus::Published)
+                    .collect();
+                let authors = api.authors_of(&papers).await?;
+                return json_body(&PaperList {
+                    papers: papers
+                        .iter()
+                        .map(|p| PaperSummary::new(p, &authors, &api.site))
+                        .collect(),
+                    next_cursor: (!found.next_page_token.is_empty())
+                        .then_some(found.next_page_token),
+                });
             }
-            let found = api
-                .recommendations
-                .clone()
-                .search_publications(SearchPublicationsRequest {
-                    query: q,
-                    publication_types: kind.map(i32::from).into_iter().collect(),
-                    topics: topic.into_iter().collect(),
+            let author_id = match author {
+                None => String::new(),
+                Some(slug) => match api
+                    .authors
+                    .clone()
+                    .get_author(GetAuthorRequest {
+                        key: Some(get_author_request::Key::Slug(slug.clone())),
+                    })
+                    .await
+                {
+                    Ok(a) => a.into_inner().author.map(|a| a.id).unwrap_or_default(),
+                    // Nobody by that slug has published anything: an empty list, as for an
+                    // author whose papers are all drafts (which must not be told apart).
+                    Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
+                        return json_body(&PaperList {
+                            papers: Vec::new(),
+                            next_cursor: None,
+                        });
+                    }
+                    Err(s) => return Err(ApiError::from_status(&s, &[])),
+                },
+            };
+            let (papers, next_cursor) = api
+                .list(ListPapersRequest {
                     page_size: limit,
                     page_token: cursor,
-                    ..SearchPublicationsRequest::default()
+                    topic: topic.unwrap_or_default(),
+                    publication_type: kind.map(i32::from).unwrap_or_default(),
+                    author_id,
+                    ..ListPapersRequest::default()
                 })
-                .await
-                .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
-                .into_inner();
-            // Search results do not carry bylines: read the page's papers (at most 100, at once).
-            let papers = futures::future::join_all(found.results.iter().map(|r| {
-                let mut papers = api.papers.clone();
-                let id = r.paper_id.clone();
-                async move {
-                    papers
-                        .get_paper(GetPaperRequest {
-                            key: Some(get_paper_request::Key::Id(id)),
-                            view: PaperView::Basic.into(),
-                        })
-                        .await
-                }
-            }))
-            .await;
-            let papers: Vec<Paper> = papers
-                .into_iter()
-                .filter_map(|r| r.ok().and_then(|r| r.into_inner().paper))
-                .filter(|p| p.status() == PaperStatus::Published)
-                .collect();
+                .await?;
             let authors = api.authors_of(&papers).await?;
-            return json_body(&PaperList {
+            json_body(&PaperList {
                 papers: papers
                     .iter()
                     .map(|p| PaperSummary::new(p, &authors, &api.site))
                     .collect(),
-                next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
-            });
-        }
-        let author_id = match author {
-            None => String::new(),
-            Some(slug) => match api
-                .authors
-                .clone()
-                .get_author(GetAuthorRequest {
-                    key: Some(get_author_request::Key::Slug(slug.clone())),
-                })
-                .await
-            {
-                Ok(a) => a.into_inner().author.map(|a| a.id).unwrap_or_default(),
-                Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
-                    return Err(ApiError::bad(
-                        "author",
-                        format!(
-                            "no author has the slug '{}'",
-                            imprint_domain::shorten(&slug)
-                        ),
-                    ));
-                }
-                Err(s) => return Err(ApiError::from_status(&s, &[])),
-            },
-        };
-        let (papers, next_cursor) = api
-            .list(ListPapersRequest {
-                page_size: limit,
-                page_token: cursor,
-                topic: topic.unwrap_or_default(),
-                publication_type: kind.map(i32::from).unwrap_or_default(),
-                author_id,
-                ..ListPapersRequest::default()
+                next_cursor,
             })
-            .await?;
-        let authors = api.authors_of(&papers).await?;
-        json_body(&PaperList {
-            papers: papers
-                .iter()
-                .map(|p| PaperSummary::new(p, &authors, &api.site))
-                .collect(),
-            next_cursor,
-        })
-    })
+        },
+    )
     .await
 }
 
@@ -313,7 +324,7 @@ pub(super) async fn get_paper(
     uri: Uri,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &[], || async move {
         let paper = inner.published(&slug).await?;
         let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
         json_body(&PaperJson::new(&paper, &authors, &inner.site))
@@ -350,7 +361,7 @@ pub(super) async fn related(
 ) -> Response {
     let inner = api.clone();
     let partner = via.map(|v| v.0.0.name.clone()).unwrap_or_default();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &["limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
@@ -405,7 +416,7 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &["related_limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("related_limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
@@ -418,8 +429,10 @@ pub(super) async fn page(
                 _ => ApiError::from_status(&s, &[]),
             })?;
         let paper = page.paper.ok_or_else(|| no_paper(&slug))?;
+        let ld = json_ld(&paper, &page.authors, &inner.site);
         json_body(&PageJson {
-            json_ld: json_ld(&paper, &page.authors, &inner.site),
+            json_ld_script: super::json::script_safe(&ld),
+            json_ld: ld,
             paper: PaperJson::new(&paper, &page.authors, &inner.site),
             authors: page
                 .authors
@@ -433,6 +446,7 @@ pub(super) async fn page(
                 .collect(),
             related_unavailable: page.related_unavailable,
         })
+        .map(|answer| answer.store_if(!page.related_unavailable))
     })
     .await
 }
@@ -450,7 +464,7 @@ pub(super) async fn page(
     responses(
         (status = 200, description = "The author", body = AuthorPage),
         (status = 400, description = "A bad parameter, named", body = ErrorJson),
-        (status = 404, description = "No author has this slug", body = ErrorJson),
+        (status = 404, description = "No author with this slug has published a paper", body = ErrorJson),
     )
 )]
 pub(super) async fn author(
@@ -461,7 +475,7 @@ pub(super) async fn author(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &["limit", "cursor"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("limit", 20, 1, 100)?;
         let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
@@ -488,6 +502,7 @@ pub(super) async fn author(
             .into_inner()
             .author
             .ok_or_else(none)?;
+        let first_page = cursor.is_empty();
         let (papers, next_cursor) = inner
             .list(ListPapersRequest {
                 page_size: limit,
@@ -496,6 +511,11 @@ pub(super) async fn author(
                 ..ListPapersRequest::default()
             })
             .await?;
+        // An author public readers can see is one with a published paper: someone credited
+        // only on drafts is not announced before the paper is.
+        if first_page && papers.is_empty() {
+            return Err(none());
+        }
         let authors = inner.authors_of(&papers).await?;
         json_body(&AuthorPage {
             author: AuthorJson::new(&author, &inner.site),
@@ -533,26 +553,31 @@ pub(super) async fn search(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
-        let p = Params::parse(query.as_deref());
-        let limit = p.int("limit", 20, 1, 100)?;
-        let kind = publication_type(&p)?;
-        let found = inner
-            .recommendations
-            .clone()
-            .search_publications(SearchPublicationsRequest {
-                query: p.text("q", 500)?.unwrap_or_default(),
-                publication_types: kind.map(i32::from).into_iter().collect(),
-                topics: p.text("topic", 100)?.into_iter().collect(),
-                page_size: limit,
-                page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
-                ..SearchPublicationsRequest::default()
-            })
-            .await
-            .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
-            .into_inner();
-        let facets =
-            |f: &[imprint_proto::recommendations::FacetCount], types: bool| -> Vec<Facet> {
+    api.cached(
+        &headers,
+        &uri,
+        &["q", "topic", "type", "limit", "cursor"],
+        || async move {
+            let p = Params::parse(query.as_deref());
+            let limit = p.int("limit", 20, 1, 100)?;
+            let kind = publication_type(&p)?;
+            let found = inner
+                .recommendations
+                .clone()
+                .search_publications(SearchPublicationsRequest {
+                    query: p.text("q", 500)?.unwrap_or_default(),
+                    publication_types: kind.map(i32::from).into_iter().collect(),
+                    topics: p.text("topic", 100)?.into_iter().collect(),
+                    page_size: limit,
+                    page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
+                    ..SearchPublicationsRequest::default()
+                })
+                .await
+                .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+                .into_inner();
+            let facets = |f: &[imprint_proto::recommendations::FacetCount],
+                          types: bool|
+             -> Vec<Facet> {
                 f.iter()
                     .map(|c| Facet {
                         value: if types {
@@ -570,19 +595,20 @@ pub(super) async fn search(
                     })
                     .collect()
             };
-        json_body(&SearchJson {
-            results: found
-                .results
-                .iter()
-                .map(|r| SearchHit::new(r, &inner.site))
-                .collect(),
-            total: found.total_size,
-            next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
-            topics: facets(&found.topic_facets, false),
-            types: facets(&found.type_facets, true),
-            years: facets(&found.year_facets, false),
-        })
-    })
+            json_body(&SearchJson {
+                results: found
+                    .results
+                    .iter()
+                    .map(|r| SearchHit::new(r, &inner.site))
+                    .collect(),
+                total: found.total_size,
+                next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+                topics: facets(&found.topic_facets, false),
+                types: facets(&found.type_facets, true),
+                years: facets(&found.year_facets, false),
+            })
+        },
+    )
     .await
 }
 
@@ -595,7 +621,7 @@ pub(super) async fn search(
 )]
 pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &[], || async move {
         let found = inner
             .recommendations
             .clone()
@@ -647,7 +673,7 @@ pub(super) async fn citation(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &["format"], || async move {
         let p = Params::parse(query.as_deref());
         let format = match p.text("format", 20)? {
             None => return Err(ApiError::bad("format", "required: bibtex, ris or csl-json")),
@@ -660,8 +686,8 @@ pub(super) async fn citation(
         };
         let paper = inner.published(&slug).await?;
         let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
-        Ok((
-            Bytes::from(cite::render(format, &paper, &authors, &inner.site)),
+        Ok(Answer::new(
+            cite::render(format, &paper, &authors, &inner.site),
             format.content_type(),
         ))
     })
@@ -669,11 +695,7 @@ pub(super) async fn citation(
 }
 
 impl PublicApi {
-    async fn atom(
-        &self,
-        topic: Option<String>,
-        self_url: String,
-    ) -> Result<(Bytes, &'static str), ApiError> {
+    async fn atom(&self, topic: Option<String>, self_url: String) -> Result<Answer, ApiError> {
         let title = match &topic {
             Some(t) => format!("{}: {t}", self.site.name),
             None => format!("{}: publications", self.site.name),
@@ -686,10 +708,8 @@ impl PublicApi {
             })
             .await?;
         let authors = self.authors_of(&papers).await?;
-        Ok((
-            Bytes::from(feeds::atom(
-                &title, &self_url, &papers, &authors, &self.site,
-            )),
+        Ok(Answer::new(
+            feeds::atom(&title, &self_url, &papers, &authors, &self.site),
             "application/atom+xml; charset=utf-8",
         ))
     }
@@ -704,7 +724,7 @@ impl PublicApi {
 )]
 pub(super) async fn feed(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &[], || async move {
         let url = format!("{}/feed.atom", inner.site.url);
         inner.atom(None, url).await
     })
@@ -729,7 +749,7 @@ pub(super) async fn topic_feed(
     uri: Uri,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &[], || async move {
         let topic = topic.trim().to_owned();
         if topic.is_empty() || topic.chars().count() > 100 || topic.chars().any(char::is_control) {
             return Err(ApiError::bad("topic", "a topic of 1 to 100 characters"));
@@ -753,7 +773,7 @@ pub(super) async fn topic_feed(
 )]
 pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, || async move {
+    api.cached(&headers, &uri, &[], || async move {
         let mut papers = Vec::new();
         let mut cursor = String::new();
         loop {
@@ -771,8 +791,8 @@ pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Re
             }
         }
         papers.truncate(SITEMAP_URLS);
-        Ok((
-            Bytes::from(feeds::sitemap(&papers, &inner.site)),
+        Ok(Answer::new(
+            feeds::sitemap(&papers, &inner.site),
             "application/xml; charset=utf-8",
         ))
     })
@@ -806,12 +826,12 @@ pub(super) async fn interactions(
     use axum::response::IntoResponse;
     use imprint_proto::recommendations::{InteractionKind, RecordInteractionRequest};
     let outcome = async {
-        if via.is_none() {
+        let Some(axum::Extension(super::Via(partner))) = via else {
             return Err(ApiError::unauthorized(
                 "key",
                 "required: the partner's publishable key",
             ));
-        }
+        };
         let report: super::json::InteractionsJson = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad("body", format!("not the expected JSON: {e}")))?;
         if report.events.is_empty() || report.events.len() > MAX_INTERACTIONS {
@@ -829,6 +849,7 @@ pub(super) async fn interactions(
                     super::json::InteractionKindJson::Click => InteractionKind::Click,
                 }
                 .into(),
+                partner: partner.name.clone(),
             };
             async move { recommendations.record_interaction(request).await }
         });

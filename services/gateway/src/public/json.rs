@@ -315,9 +315,12 @@ pub struct PageJson {
     pub related: Vec<RelatedJson>,
     /// True when related publications could not be had just now (the list is then empty).
     pub related_unavailable: bool,
-    /// schema.org `ScholarlyArticle` for the page's `<script type="application/ld+json">`.
+    /// schema.org `ScholarlyArticle`.
     #[schema(value_type = Object)]
     pub json_ld: serde_json::Value,
+    /// The same, serialized with `<`, `>` and `&` escaped, ready to put inside
+    /// `<script type="application/ld+json">` as it is.
+    pub json_ld_script: String,
 }
 
 /// A search result.
@@ -504,4 +507,14 @@ pub enum InteractionKindJson {
     Impression,
     /// Clicked.
     Click,
+}
+
+/// `value` as JSON that is safe inside an HTML `<script>` element: `<`, `>` and `&` as
+/// `\u003c`, `\u003e`, `\u0026` (a title holding `</script>` cannot end the element).
+pub fn script_safe(value: &serde_json::Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }

@@ -105,22 +105,40 @@ impl PublicApi {
     }
 
     /// Answers from the cache, or computes, caches and answers; 304 when the client has it.
-    async fn cached<F, Fut>(&self, headers: &HeaderMap, uri: &Uri, compute: F) -> Response
+    /// The cache key is the path with the parameters the handler reads (`params`) and the
+    /// partner key, in that order: other parameters (cache busters) neither miss nor fill
+    /// the cache.
+    async fn cached<F, Fut>(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        params: &[&str],
+        compute: F,
+    ) -> Response
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(Bytes, &'static str), ApiError>>,
+        Fut: Future<Output = Result<Answer, ApiError>>,
     {
-        let key = uri
-            .path_and_query()
-            .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+        let query = Params::parse(uri.query());
+        let mut key = uri.path().to_owned();
+        for name in params.iter().chain(&["key"]) {
+            if let Some(value) = query.first(name) {
+                key.push(if key.contains('?') { '&' } else { '?' });
+                key.push_str(name);
+                key.push('=');
+                key.push_str(value);
+            }
+        }
         let entry = match self.cache.get(&key) {
             Some(entry) => entry,
             None => {
                 let generation = self.cache.generation();
                 match tokio::time::timeout(self.timeout, compute()).await {
-                    Ok(Ok((body, content_type))) => {
-                        self.cache.put(key, generation, body, content_type)
+                    Ok(Ok(answer)) if answer.store => {
+                        self.cache
+                            .put(key, generation, answer.body, answer.content_type)
                     }
+                    Ok(Ok(answer)) => Cache::transient(answer.body, answer.content_type),
                     Ok(Err(e)) => return e.into_response(),
                     Err(_) => {
                         return ApiError::new(
@@ -168,10 +186,39 @@ fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
     response
 }
 
-/// A JSON body for the cache.
-fn json_body<T: serde::Serialize>(value: &T) -> Result<(Bytes, &'static str), ApiError> {
+/// A computed answer.
+#[derive(Debug)]
+pub(super) struct Answer {
+    /// Its body.
+    body: Bytes,
+    /// Its media type.
+    content_type: &'static str,
+    /// Whether it may be cached: not when it is degraded (a page without its rail because
+    /// the recommendations service was slow), which the next request should try to better.
+    store: bool,
+}
+
+impl Answer {
+    /// A cacheable answer.
+    pub(super) fn new(body: impl Into<Bytes>, content_type: &'static str) -> Self {
+        Self {
+            body: body.into(),
+            content_type,
+            store: true,
+        }
+    }
+
+    /// The same answer, cached only if `store`.
+    pub(super) fn store_if(mut self, store: bool) -> Self {
+        self.store = store;
+        self
+    }
+}
+
+/// A JSON answer.
+fn json_body<T: serde::Serialize>(value: &T) -> Result<Answer, ApiError> {
     serde_json::to_vec(value)
-        .map(|v| (Bytes::from(v), "application/json"))
+        .map(|v| Answer::new(v, "application/json"))
         .map_err(|e| ApiError::internal(&format!("serializing: {e}")))
 }
 
@@ -262,16 +309,13 @@ impl ApiError {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| (String::new(), status.message().to_owned()));
-                let ours = fields
-                    .iter()
-                    .find(|(theirs, _)| {
-                        field == *theirs || field.starts_with(&format!("{theirs}."))
-                    })
-                    .map_or(field.as_str(), |(_, ours)| ours);
-                if ours.is_empty() {
-                    Self::new(StatusCode::BAD_REQUEST, "bad_request", why)
-                } else {
-                    Self::bad(ours, why)
+                // A field of ours the service refused is the client's fault; any other is a
+                // request the gateway made wrong.
+                match fields.iter().find(|(theirs, _)| {
+                    field == *theirs || field.starts_with(&format!("{theirs}."))
+                }) {
+                    Some((_, ours)) => Self::bad(ours, why),
+                    None => Self::internal(&format!("a service refused {field}: {why}")),
                 }
             }
             Code::NotFound => Self::not_found(status.message().to_owned()),
@@ -325,6 +369,14 @@ impl Params {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
+    }
+
+    /// The first raw value of `name`.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A text parameter, trimmed, at most `max` characters; `None` when absent or empty.
