@@ -12,7 +12,7 @@ use common::{
 };
 use imprint_proto::gateway::publication_page_service_client::PublicationPageServiceClient;
 use imprint_proto::gateway::{GetPublicationPageRequest, PublicationPage};
-use imprint_proto::papers::{Paper, PaperStatus, PublishPaperRequest};
+use imprint_proto::papers::PaperStatus;
 use tonic::Code;
 
 fn pages(app: &TestApp) -> PublicationPageServiceClient<imprint_platform::clients::Peer> {
@@ -33,20 +33,6 @@ async fn page(
         .map(|r| r.into_inner().page.unwrap())
 }
 
-async fn published(app: &mut TestApp, paper: Paper) -> Paper {
-    let created = app.create(paper).await.expect("draft created");
-    app.papers
-        .publish_paper(PublishPaperRequest {
-            id: created.id,
-            ..PublishPaperRequest::default()
-        })
-        .await
-        .expect("published")
-        .into_inner()
-        .paper
-        .unwrap()
-}
-
 async fn the_page_has_paper_byline_and_rail(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let hamza = app.author("Hamza Ijaz").await;
@@ -58,15 +44,13 @@ async fn the_page_has_paper_byline_and_rail(backend: Backend) {
         &[&maryam, &hamza, &imran],
     );
     seed.topics = vec!["Global Policy".into(), "Violent Extremism".into()];
-    let seed = published(&mut app, seed).await;
+    let seed = app.publish(seed).await;
     let mut neighbour = draft("Countering Violent Extremism in Pakistan", &[&imran]);
     neighbour.topics = vec!["Violent Extremism".into()];
-    let neighbour = published(&mut app, neighbour).await;
-    let _other = published(
-        &mut app,
-        draft("Pakistan's Economy After the Floods", &[&hamza]),
-    )
-    .await;
+    let neighbour = app.publish(neighbour).await;
+    let _other = app
+        .publish(draft("Pakistan's Economy After the Floods", &[&hamza]))
+        .await;
 
     eventually("the rail shows the neighbour", || async {
         page(&app, &seed.slug, 0)
@@ -109,7 +93,9 @@ async fn the_page_comes_back_when_recommendations_is_down_or_slow(backend: Backe
     })
     .await;
     let author = app.author("Imran Khan").await;
-    let paper = published(&mut app, draft("When the Rail Is Down", &[&author])).await;
+    let paper = app
+        .publish(draft("When the Rail Is Down", &[&author]))
+        .await;
     let started = Instant::now();
     let down = page(&app, &paper.slug, 0)
         .await
@@ -139,7 +125,9 @@ async fn the_page_comes_back_when_recommendations_is_down_or_slow(backend: Backe
     })
     .await;
     let author = app.author("Hamza Ijaz").await;
-    let paper = published(&mut app, draft("When the Rail Is Slow", &[&author])).await;
+    let paper = app
+        .publish(draft("When the Rail Is Slow", &[&author]))
+        .await;
     let started = Instant::now();
     let slow = page(&app, &paper.slug, 0)
         .await

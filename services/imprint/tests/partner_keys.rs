@@ -16,27 +16,12 @@ use imprint_proto::gateway::partner_key_service_client::PartnerKeyServiceClient;
 use imprint_proto::gateway::{
     CreatePartnerKeyRequest, ListPartnerKeysRequest, RevokePartnerKeyRequest,
 };
-use imprint_proto::papers::{Paper, PublishPaperRequest};
 use imprint_proto::recommendations::GetClickThroughRatesRequest;
 use imprint_testkit::{HttpResponse, get, http_raw, parse_response};
 use tonic::Code;
 
 const PARTNER: &str = "http://partner.localhost:8000";
 const PUBLISHER: &str = "publisher-token-0123456789";
-
-async fn published(app: &mut TestApp, paper: Paper) -> Paper {
-    let created = app.create(paper).await.expect("draft created");
-    app.papers
-        .publish_paper(PublishPaperRequest {
-            id: created.id,
-            ..PublishPaperRequest::default()
-        })
-        .await
-        .expect("published")
-        .into_inner()
-        .paper
-        .unwrap()
-}
 
 async fn post(app: &TestApp, path: &str, origin: &str, body: &str) -> HttpResponse {
     let request = format!(
@@ -60,8 +45,12 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
     })
     .await;
     let imran = app.author("Imran Khan").await;
-    let seed = published(&mut app, draft("Countering Violent Extremism", &[&imran])).await;
-    let other = published(&mut app, draft("Violent Extremism Online", &[&imran])).await;
+    let seed = app
+        .publish(draft("Countering Violent Extremism", &[&imran]))
+        .await;
+    let other = app
+        .publish(draft("Violent Extremism Online", &[&imran]))
+        .await;
     let related = format!("/v1/papers/{}/related", seed.slug);
     eventually("the rail is there", || async {
         get(app.public, &related, &[])

@@ -10,27 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, draft, eventually};
 use imprint_proto::authors::Author;
-use imprint_proto::papers::{
-    Paper, PublicationType, PublishPaperRequest, UnpublishPaperRequest, UpdatePaperRequest,
-};
+use imprint_proto::papers::{Paper, PublicationType, UnpublishPaperRequest, UpdatePaperRequest};
 use imprint_testkit::{HttpResponse, get};
 
 async fn fetch(app: &TestApp, path: &str) -> HttpResponse {
     get(app.public, path, &[]).await.unwrap()
-}
-
-async fn published(app: &mut TestApp, paper: Paper) -> Paper {
-    let created = app.create(paper).await.expect("draft created");
-    app.papers
-        .publish_paper(PublishPaperRequest {
-            id: created.id,
-            ..PublishPaperRequest::default()
-        })
-        .await
-        .expect("published")
-        .into_inner()
-        .paper
-        .unwrap()
 }
 
 struct Site {
@@ -51,21 +35,21 @@ async fn site(app: &mut TestApp) -> Site {
     seed.topics = vec!["Global Policy".into(), "Violent Extremism".into()];
     seed.publication_type = PublicationType::DiscussionPaper.into();
     seed.funding_note = "This research was funded by USIP's Asia Center.".into();
-    let seed = published(app, seed).await;
+    let seed = app.publish(seed).await;
     let mut neighbour = draft("Countering Violent Extremism in Pakistan", &[&imran]);
     neighbour.topics = vec!["Violent Extremism".into()];
-    let neighbour = published(app, neighbour).await;
+    let neighbour = app.publish(neighbour).await;
     let mut brief = draft("Monsoon Floods and Governance", &[&hamza]);
     brief.publication_type = PublicationType::PolicyBrief.into();
     brief.topics = vec!["Climate".into()];
-    let brief = published(app, brief).await;
+    let brief = app.publish(brief).await;
     let mut secret = draft("Zanzibarian Negotiations, Not Yet Public", &[&imran]);
     secret.topics = vec!["Violent Extremism".into(), "Secret Topic".into()];
     secret.summary = "Violent extremism in Pakistan, zanzibarian draft.".into();
     let secret = app.create(secret).await.unwrap();
     let mut gone = draft("Quixotic Withdrawn Report on Pakistan", &[&imran]);
     gone.topics = vec!["Violent Extremism".into()];
-    let gone = published(app, gone).await;
+    let gone = app.publish(gone).await;
     let withdrawn = app
         .papers
         .unpublish_paper(UnpublishPaperRequest {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, draft, expect_code, violated_fields};
 use imprint_proto::authors::Author;
-use imprint_proto::papers::{Paper, PublicationType, PublishPaperRequest, UnpublishPaperRequest};
+use imprint_proto::papers::{Paper, PublicationType, UnpublishPaperRequest};
 use imprint_proto::recommendations::{
     GetClickThroughRatesRequest, GetRelatedOverridesRequest, GetRelatedPublicationsRequest,
     InteractionKind, RecordInteractionRequest, RelatedOverrides, RelatedPublication,
@@ -72,20 +72,6 @@ where
     }
 }
 
-async fn publish(app: &mut TestApp, paper: Paper) -> Paper {
-    let created = app.create(paper).await.expect("draft created");
-    app.papers
-        .publish_paper(PublishPaperRequest {
-            id: created.id,
-            ..PublishPaperRequest::default()
-        })
-        .await
-        .expect("published")
-        .into_inner()
-        .paper
-        .unwrap()
-}
-
 fn paper(title: &str, summary: &str, topics: &[&str], authors: &[&Author]) -> Paper {
     Paper {
         summary: summary.to_owned(),
@@ -107,46 +93,38 @@ async fn corpus(app: &mut TestApp) -> Corpus {
     let imran = app.author("Imran Khan").await;
     let maryam = app.author("Maryam Kiyani").await;
     let bates = app.author("Bates Gill").await;
-    let extremism = publish(
-        app,
-        paper(
+    let extremism = app
+        .publish(paper(
             "Countering Violent Extremism in Pakistan",
             "How militant recruitment works and what policy can do against it.",
             &["Violent Extremism"],
             &[&imran],
-        ),
-    )
-    .await;
-    let online = publish(
-        app,
-        paper(
+        ))
+        .await;
+    let online = app
+        .publish(paper(
             "Militant Recruitment Online",
             "Extremist groups recruit on social networks; platforms respond.",
             &["Violent Extremism", "Technology"],
             &[&maryam],
-        ),
-    )
-    .await;
-    let economy = publish(
-        app,
-        paper(
+        ))
+        .await;
+    let economy = app
+        .publish(paper(
             "Pakistan's Economy After the Floods",
             "Reconstruction, debt and growth.",
             &["Economy"],
             &[&imran],
-        ),
-    )
-    .await;
-    let sahel = publish(
-        app,
-        paper(
+        ))
+        .await;
+    let sahel = app
+        .publish(paper(
             "Water Policy in the Sahel",
             "Rivers, dams and drought.",
             &["Climate"],
             &[&bates],
-        ),
-    )
-    .await;
+        ))
+        .await;
     let draft = app
         .create(paper(
             "Violent Extremism in Pakistan: a Draft",
@@ -217,16 +195,14 @@ async fn rails_follow_publishing_with_reasons(backend: Backend) {
     assert_eq!(by_slug.len(), 3);
 
     // A new paper enters its neighbours' rails within a second of being published.
-    let youth = publish(
-        &mut app,
-        paper(
+    let youth = app
+        .publish(paper(
             "Violent Extremism and Youth in Pakistan",
             "Militant recruitment of young people, and the policy response.",
             &["Violent Extremism"],
             &[&c.imran],
-        ),
-    )
-    .await;
+        ))
+        .await;
     let took = within(Duration::from_secs(1), "a new paper enters", || async {
         related_ids(&app, &c.extremism.id).await.first() == Some(&youth.id)
     })

@@ -156,6 +156,30 @@ impl PublicApi {
         Ok(authors)
     }
 
+    /// A page of search results for `query`, with the `limit`, `type`, `topic` and `cursor`
+    /// of `p`.
+    async fn search_page(
+        &self,
+        p: &Params,
+        query: String,
+    ) -> Result<imprint_proto::recommendations::SearchPublicationsResponse, ApiError> {
+        let kind = publication_type(p)?;
+        Ok(self
+            .recommendations
+            .clone()
+            .search_publications(SearchPublicationsRequest {
+                query,
+                publication_types: kind.map(i32::from).into_iter().collect(),
+                topics: p.text("topic", 100)?.into_iter().collect(),
+                page_size: p.int("limit", 20, 1, 100)?,
+                page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
+                ..SearchPublicationsRequest::default()
+            })
+            .await
+            .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
+            .into_inner())
+    }
+
     /// A page of published papers, newest first.
     async fn list(
         &self,
@@ -218,20 +242,7 @@ pub(super) async fn list_papers(
                 if author.is_some() {
                     return Err(ApiError::bad("author", "cannot be combined with q"));
                 }
-                let found = api
-                    .recommendations
-                    .clone()
-                    .search_publications(SearchPublicationsRequest {
-                        query: q,
-                        publication_types: kind.map(i32::from).into_iter().collect(),
-                        topics: topic.into_iter().collect(),
-                        page_size: limit,
-                        page_token: cursor,
-                        ..SearchPublicationsRequest::default()
-                    })
-                    .await
-                    .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
-                    .into_inner();
+                let found = api.search_page(&p, q).await?;
                 // Search results do not carry bylines: read the page's papers (at most 100, at once).
                 let papers = futures::future::join_all(found.results.iter().map(|r| {
                     let mut papers = api.papers.clone();
@@ -559,22 +570,8 @@ pub(super) async fn search(
         &["q", "topic", "type", "limit", "cursor"],
         || async move {
             let p = Params::parse(query.as_deref());
-            let limit = p.int("limit", 20, 1, 100)?;
-            let kind = publication_type(&p)?;
-            let found = inner
-                .recommendations
-                .clone()
-                .search_publications(SearchPublicationsRequest {
-                    query: p.text("q", 500)?.unwrap_or_default(),
-                    publication_types: kind.map(i32::from).into_iter().collect(),
-                    topics: p.text("topic", 100)?.into_iter().collect(),
-                    page_size: limit,
-                    page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
-                    ..SearchPublicationsRequest::default()
-                })
-                .await
-                .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
-                .into_inner();
+            let q = p.text("q", 500)?.unwrap_or_default();
+            let found = inner.search_page(&p, q).await?;
             let facets = |f: &[imprint_proto::recommendations::FacetCount],
                           types: bool|
              -> Vec<Facet> {

@@ -20,7 +20,7 @@ use imprint_platform::settings::TokenSettings;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType};
+use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType, PublishPaperRequest};
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use imprint_testkit::PgDatabase;
 use tokio::task::JoinHandle;
@@ -292,6 +292,21 @@ impl TestApp {
             .expect("author created")
             .into_inner()
             .author
+            .unwrap()
+    }
+
+    /// Creates `paper` and publishes it.
+    pub async fn publish(&mut self, paper: Paper) -> Paper {
+        let created = self.create(paper).await.expect("draft created");
+        self.papers
+            .publish_paper(PublishPaperRequest {
+                id: created.id,
+                ..PublishPaperRequest::default()
+            })
+            .await
+            .expect("published")
+            .into_inner()
+            .paper
             .unwrap()
     }
 
