@@ -271,6 +271,7 @@ async fn serve_demo_loads_the_seed_page_once_and_keeps_it() {
             "already holds papers or authors"
         };
         let stdout = server.wait_for_stdout(expected).await;
+        assert!(stdout.contains("public JSON API:"), "{stdout}");
         // The printed editor token works: it reads and edits, but may not publish.
         let token = stdout
             .lines()

@@ -172,6 +172,7 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, Strin
 pub async fn load_and_announce(
     grpc: SocketAddr,
     http: SocketAddr,
+    public: Option<SocketAddr>,
     tokens: &Tokens,
 ) -> Result<(), String> {
     let loaded = load(grpc, &tokens.loader).await?;
@@ -194,6 +195,16 @@ pub async fn load_and_announce(
     }
     println!("  gRPC (with reflection): http://{grpc}");
     println!("  readiness:              http://{http}/readyz");
+    if let Some(public) = public {
+        let public = crate::app::loopback_for(public);
+        println!("  public JSON API:        http://{public}/v1/papers  (OpenAPI: /openapi.json)");
+        if !slug.is_empty() {
+            println!("  the page as JSON:       http://{public}/v1/pages/{slug}");
+        }
+        println!(
+            "  widget:                 imprint keys create --partner demo --origin http://localhost:8000, then open\n                          services/gateway/widget/demo-partner.html?gateway=http://{public}&key=<key> from that origin"
+        );
+    }
     println!(
         "  an editor token, valid for {} hours:",
         tokens.editor_hours

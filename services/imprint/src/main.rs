@@ -153,9 +153,10 @@ async fn serve(
     let demo = tokens.map(|tokens| {
         let grpc = application.grpc_addr();
         let http = application.http_addr();
+        let public = application.public_addr();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let loaded = demo::load_and_announce(grpc, http, &tokens).await;
+            let loaded = demo::load_and_announce(grpc, http, public, &tokens).await;
             if loaded.is_err() {
                 // Nothing to show: stop rather than serve an empty demo.
                 stop.cancel();
