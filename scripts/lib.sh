@@ -112,6 +112,11 @@ ensure_python() {
 }
 
 # buf, from npm, for `buf lint` and the README's `buf curl` tour.
+# kubectl, to render the Kubernetes manifests (kubectl kustomize); Debian's kubernetes-client.
+ensure_kubectl() {
+  command -v kubectl >/dev/null || apt_install kubernetes-client
+}
+
 # Debian's Chromium, which the widget test drives headless through playwright-core.
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
