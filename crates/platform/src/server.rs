@@ -71,6 +71,38 @@ impl Health {
         })
     }
 
+    /// The database answers and holds every migration of `M`: a role started before its
+    /// migrations ran (`imprint migrate`, the Kubernetes Job) is not ready until they have.
+    /// Once they are all there the check only pings: migrations are not undone under a
+    /// running process.
+    pub fn migrations_check<M: sea_orm_migration::MigratorTrait>(db: &Database) -> Check {
+        let db = db.clone();
+        let migrated = Arc::new(AtomicBool::new(false));
+        Arc::new(move || {
+            let db = db.clone();
+            let migrated = migrated.clone();
+            Box::pin(async move {
+                db.ping().await.map_err(|e| e.to_string())?;
+                if migrated.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let pending = M::get_pending_migrations(db.conn())
+                    .await
+                    .map_err(|e| format!("reading the applied migrations: {e}"))?;
+                if pending.is_empty() {
+                    migrated.store(true, Ordering::Relaxed);
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} migrations pending (run `imprint migrate`), the first {}",
+                        pending.len(),
+                        pending[0].name()
+                    ))
+                }
+            })
+        })
+    }
+
     /// Marks the process ready or not, in gRPC health too.
     pub async fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);

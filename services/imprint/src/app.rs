@@ -252,8 +252,9 @@ impl Application {
         let mut databases = Vec::new();
         let mut checks: Vec<(String, Check)> = Vec::new();
         let mut services = Vec::new();
-        let mut register = |db: &Database, service: &str, grpc_name: &str| {
-            checks.push((format!("{service} database"), Health::database_check(db)));
+        // Readiness: each database answers and holds its service's migrations.
+        let mut register = |db: &Database, service: &str, grpc_name: &str, check: Check| {
+            checks.push((format!("{service} database"), check));
             services.push(grpc_name.to_owned());
             databases.push(db.clone());
         };
@@ -262,7 +263,12 @@ impl Application {
         let papers = if role.runs_papers() {
             let db = open_service::<imprint_papers::Migrator>("papers", &settings, migrate).await?;
             let authors = peer(&settings.authors, "authors", role.runs_authors())?;
-            register(&db, "papers", imprint_papers::SERVICE_NAME);
+            register(
+                &db,
+                "papers",
+                imprint_papers::SERVICE_NAME,
+                Health::migrations_check::<imprint_papers::Migrator>(&db),
+            );
             let emitter = events.producer(&db, imprint_papers::OUTBOX);
             let parts = imprint_papers::build(db, authors, emitter);
             events.consumer(parts.handler);
@@ -274,7 +280,12 @@ impl Application {
             let db =
                 open_service::<imprint_authors::Migrator>("authors", &settings, migrate).await?;
             let papers = peer(&settings.papers, "papers", role.runs_papers())?;
-            register(&db, "authors", imprint_authors::SERVICE_NAME);
+            register(
+                &db,
+                "authors",
+                imprint_authors::SERVICE_NAME,
+                Health::migrations_check::<imprint_authors::Migrator>(&db),
+            );
             let emitter = events.producer(&db, imprint_authors::OUTBOX);
             let parts = imprint_authors::build(db, papers, emitter);
             events.consumer(parts.handler);
@@ -293,6 +304,7 @@ impl Application {
                 &db,
                 "recommendations",
                 imprint_recommendations::SERVICE_NAME,
+                Health::migrations_check::<imprint_recommendations::Migrator>(&db),
             );
             let parts =
                 imprint_recommendations::build(db, imprint_recommendations::Weights::default())
@@ -313,7 +325,10 @@ impl Application {
             services.push(PARTNER_KEYS.to_owned());
             let db = open_service::<imprint_gateway::keys::Migrator>("gateway", &settings, migrate)
                 .await?;
-            checks.push(("gateway database".to_owned(), Health::database_check(&db)));
+            checks.push((
+                "gateway database".to_owned(),
+                Health::migrations_check::<imprint_gateway::keys::Migrator>(&db),
+            ));
             databases.push(db.clone());
             let keys = imprint_gateway::keys::Keys::open(db)
                 .await

@@ -188,3 +188,45 @@ async fn events_reach_the_other_service_in_process(backend: Backend) {
 }
 
 on_both_backends!(events_reach_the_other_service_in_process);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_is_not_ready_until_its_migrations_ran() {
+    let pg = imprint_testkit::PgDatabase::create().await;
+    let vhost = tokio::task::spawn_blocking(imprint_testkit::RabbitVhost::create)
+        .await
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
+    settings.database.url = pg.url.clone();
+    settings.database.migrate_on_start = false;
+    settings.amqp.url = vhost.url.clone();
+    settings.amqp.max_backoff_secs = 1;
+    settings.authors.url = "http://127.0.0.1:9".to_owned();
+    let app = Application::build(settings.clone(), Role::Papers)
+        .await
+        .expect("the role starts without its tables");
+    let http = app.http_addr();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let readiness = || async { imprint_testkit::http_get(http, "/readyz").await.unwrap() };
+    common::eventually("the process is up", || async {
+        imprint_testkit::http_get(http, "/healthz").await.is_ok()
+    })
+    .await;
+    let (status, body) = readiness().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("migrations pending (run `imprint migrate`)"),
+        "{body}"
+    );
+    imprint::app::migrate(&settings, Role::Papers)
+        .await
+        .expect("migrations run");
+    common::eventually("ready once migrated", || async {
+        readiness().await.0 == 200
+    })
+    .await;
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+}
