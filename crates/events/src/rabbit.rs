@@ -154,10 +154,19 @@ pub async fn declare_consumer(
     channel
         .queue_declare(queue.as_str().into(), durable, args)
         .await?;
+    bind(channel, &queue.as_str().into(), bindings).await
+}
+
+/// Binds `queue` to the event exchange under each of `bindings`.
+async fn bind(
+    channel: &Channel,
+    queue: &ShortString,
+    bindings: &[&str],
+) -> Result<(), lapin::Error> {
     for binding in bindings {
         channel
             .queue_bind(
-                queue.as_str().into(),
+                queue.clone(),
                 EXCHANGE.into(),
                 (*binding).into(),
                 QueueBindOptions::default(),
@@ -701,17 +710,7 @@ async fn watch_once(
                     FieldTable::default(),
                 )
                 .await?;
-            for binding in bindings {
-                channel
-                    .queue_bind(
-                        queue.name().clone(),
-                        EXCHANGE.into(),
-                        (*binding).into(),
-                        QueueBindOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?;
-            }
+            bind(&channel, queue.name(), bindings).await?;
             channel
                 .basic_consume(
                     queue.name().clone(),

@@ -154,12 +154,12 @@ impl PublicApi {
                 }
             }
         };
-        respond(&entry, headers)
+        respond(&entry, headers, CACHE_CONTROL)
     }
 }
 
 /// The answer for `entry`: 304 when `If-None-Match` has it, else the body.
-fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
+fn respond(entry: &Entry, headers: &HeaderMap, cache_control: &'static str) -> Response {
     let etag = HeaderValue::from_str(&entry.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -181,7 +181,7 @@ fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
     h.insert(header::ETAG, etag);
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(cache_control),
     );
     response
 }

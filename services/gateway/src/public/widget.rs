@@ -3,43 +3,20 @@
 use std::sync::LazyLock;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 
-use crate::cache;
+use crate::cache::{Cache, Entry};
 
-/// The script.
-const SCRIPT: &str = include_str!("../../widget/widget.js");
-
-/// Its ETag, computed once.
-static ETAG: LazyLock<String> = LazyLock::new(|| cache::etag(SCRIPT.as_bytes()));
+/// The script, with its ETag computed once.
+static SCRIPT: LazyLock<Entry> = LazyLock::new(|| {
+    Cache::transient(
+        Bytes::from_static(include_str!("../../widget/widget.js").as_bytes()),
+        "text/javascript; charset=utf-8",
+    )
+});
 
 /// Serves the script: cached by browsers for five minutes, then revalidated.
 pub(super) async fn script(headers: HeaderMap) -> Response {
-    let etag = ETAG.as_str();
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| cache::matches(v, etag));
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            )],
-            Bytes::from_static(SCRIPT.as_bytes()),
-        )
-            .into_response()
-    };
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    super::respond(&SCRIPT, &headers, "public, max-age=300")
 }
