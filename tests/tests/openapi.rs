@@ -21,7 +21,9 @@ async fn schemathesis_finds_no_server_error_and_no_response_off_the_schema() {
             "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "40", "--workers", "2"])
+        // One worker: CPython 3.11's `ast` is not thread-safe (gh-106905, "AST constructor
+        // recursion depth mismatch" inside hypothesis), which failed a run with two.
+        .args(["--max-examples", "40", "--workers", "1"])
         .args(["--seed", "1"])
         .env("NO_COLOR", "1")
         .output()
