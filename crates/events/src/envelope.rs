@@ -63,7 +63,8 @@ impl NewEvent {
                 r#type: routing_key.to_owned(),
                 payload: Some(payload),
             },
-            traceparent: new_traceparent(),
+            // The trace of the request that made the change, else a trace of its own.
+            traceparent: imprint_platform::telemetry::traceparent().unwrap_or_else(new_traceparent),
         }
     }
 
@@ -109,7 +110,7 @@ pub fn decode(body: &[u8]) -> Result<Event, String> {
 }
 
 /// A W3C `traceparent` for a change made outside any incoming trace: a new trace id and span id,
-/// sampled. (Issue-6 tracing replaces this with the caller's context where there is one.)
+/// sampled.
 pub fn new_traceparent() -> String {
     let trace = Uuid::new_v4().simple().to_string();
     let span = &Uuid::new_v4().simple().to_string()[..16];

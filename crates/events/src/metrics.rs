@@ -16,6 +16,8 @@ pub struct Counters {
     pub confirmed: AtomicU64,
     /// Events the broker refused (nack) or that failed to publish; they are retried.
     pub publish_failures: AtomicU64,
+    /// Deliveries consumers received from the broker (each redelivery again).
+    pub delivered: AtomicU64,
     /// Events a consumer handled (applied or found stale).
     pub consumed: AtomicU64,
     /// Events a consumer found not newer than what it holds: duplicates and reordering.
@@ -24,6 +26,10 @@ pub struct Counters {
     pub redelivered: AtomicU64,
     /// Events given up on: rejected as malformed, or over the delivery limit.
     pub dead_lettered: AtomicU64,
+    /// Broker connections this process keeps open for consuming and watching.
+    pub links: AtomicI64,
+    /// Of them, those connected and set up right now.
+    pub links_up: AtomicI64,
     /// Unsent outbox rows, as last measured.
     pub outbox_backlog: AtomicI64,
     /// Age in seconds of the oldest unsent outbox row, as last measured (0 when none).
@@ -60,10 +66,16 @@ impl EventMetrics {
                 "imprint_events_publish_failures_total",
                 u(&c.publish_failures),
             ),
+            ("imprint_events_delivered_total", u(&c.delivered)),
             ("imprint_events_consumed_total", u(&c.consumed)),
             ("imprint_events_stale_total", u(&c.stale)),
             ("imprint_events_redelivered_total", u(&c.redelivered)),
             ("imprint_events_dead_lettered_total", u(&c.dead_lettered)),
+            ("imprint_amqp_connections", c.links.load(Ordering::Relaxed)),
+            (
+                "imprint_amqp_connections_up",
+                c.links_up.load(Ordering::Relaxed),
+            ),
             (
                 "imprint_outbox_backlog",
                 c.outbox_backlog.load(Ordering::Relaxed),
@@ -73,6 +85,30 @@ impl EventMetrics {
                 c.outbox_oldest_age_secs.load(Ordering::Relaxed),
             ),
         ]
+    }
+
+    /// A broker connection this process needs for consuming or watching: counted until the
+    /// returned value is dropped. Readiness waits until each is up.
+    pub fn link(&self) -> Link {
+        self.0.links.fetch_add(1, Ordering::Relaxed);
+        Link {
+            metrics: self.clone(),
+            up: false,
+        }
+    }
+
+    /// `Err` naming how many broker connections are down, when any is.
+    pub fn broker_ready(&self) -> Result<(), String> {
+        let links = self.0.links.load(Ordering::Relaxed);
+        let up = self.0.links_up.load(Ordering::Relaxed);
+        if up >= links {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of {links} RabbitMQ connections not up (see the log for why)",
+                links - up
+            ))
+        }
     }
 
     /// The counters in the Prometheus text format.
@@ -87,5 +123,30 @@ impl EventMetrics {
             out.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
         }
         out
+    }
+}
+
+/// One broker connection a process keeps (see [`EventMetrics::link`]).
+#[derive(Debug)]
+pub struct Link {
+    metrics: EventMetrics,
+    up: bool,
+}
+
+impl Link {
+    /// Marks it connected (and set up) or lost.
+    pub fn set_up(&mut self, up: bool) {
+        if up != self.up {
+            let delta = if up { 1 } else { -1 };
+            self.metrics.0.links_up.fetch_add(delta, Ordering::Relaxed);
+            self.up = up;
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.set_up(false);
+        self.metrics.0.links.fetch_sub(1, Ordering::Relaxed);
     }
 }

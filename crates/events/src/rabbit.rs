@@ -16,10 +16,11 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::bus::{Handler, HandlerError};
 use crate::envelope::{CONTENT_TYPE, decode};
-use crate::metrics::EventMetrics;
+use crate::metrics::{EventMetrics, Link};
 use crate::outbox::OutboxRow;
 use crate::topology::{self, DELIVERY_LIMIT};
 
@@ -181,10 +182,27 @@ fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
 }
 
-/// The AMQP properties of an outbox row's message.
+/// The AMQP properties of an outbox row's message. Its `traceparent` is that of a producer span,
+/// a child of the change's own trace context (stored with the row), so that the trace shows
+/// the hop through the outbox and the broker.
 fn properties(row: &OutboxRow) -> BasicProperties {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = %format!("{} publish", row.routing_key),
+        otel.kind = "producer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "send",
+        messaging.destination.name = EXCHANGE,
+        messaging.message.id = %row.event_id,
+        messaging.rabbitmq.destination.routing_key = %row.routing_key,
+        imprint.outbox.waited_ms = (chrono::Utc::now() - row.created_at).num_milliseconds(),
+    );
+    imprint_platform::telemetry::set_parent(&span, Some(&row.traceparent));
+    let traceparent = span
+        .in_scope(imprint_platform::telemetry::traceparent)
+        .unwrap_or_else(|| row.traceparent.clone());
     let mut headers = FieldTable::default();
-    headers.insert("traceparent".into(), long_string(&row.traceparent));
+    headers.insert("traceparent".into(), long_string(&traceparent));
     BasicProperties::default()
         .with_message_id(row.event_id.to_string().into())
         .with_type(row.routing_key.as_str().into())
@@ -326,9 +344,13 @@ pub async fn consume(
 ) {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
+    let mut link = metrics.link();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
-        match consume_once(&settings, handler.as_ref(), &metrics, &shutdown).await {
+        let outcome =
+            consume_once(&settings, handler.as_ref(), &metrics, &mut link, &shutdown).await;
+        link.set_up(false);
+        match outcome {
             Ok(()) => return,
             Err(e) => {
                 // A consumer that ran a while before losing the broker starts over quickly.
@@ -350,10 +372,11 @@ async fn consume_once(
     settings: &RabbitSettings,
     handler: &dyn Handler,
     metrics: &EventMetrics,
+    link: &mut Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let conn = connect(settings).await?;
-    let outcome = consume_on(&conn, settings, handler, metrics, shutdown).await;
+    let outcome = consume_on(&conn, settings, handler, metrics, link, shutdown).await;
     // Unacknowledged deliveries return to the queue when the connection closes.
     close(
         &conn,
@@ -372,6 +395,7 @@ async fn consume_on(
     settings: &RabbitSettings,
     handler: &dyn Handler,
     metrics: &EventMetrics,
+    link: &mut Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let queue = queue_name(handler.service());
@@ -396,6 +420,7 @@ async fn consume_on(
         .map_err(|_| "setting up the consumer timed out".to_owned())?
         .map_err(|e| format!("setting up the consumer: {e}"))?;
     tracing::info!(service = handler.service(), %queue, "consuming");
+    link.set_up(true);
     let counters = metrics.counters();
     loop {
         let delivery = tokio::select! {
@@ -407,6 +432,7 @@ async fn consume_on(
             Some(Err(e)) => return Err(e.to_string()),
             None => return Err("the broker cancelled the consumer".to_owned()),
         };
+        EventMetrics::add(&counters.delivered, 1);
         if delivery.redelivered {
             EventMetrics::add(&counters.redelivered, 1);
         }
@@ -419,10 +445,24 @@ async fn consume_on(
                 continue;
             }
         };
+        // The consumer's span continues the trace of the change that caused the event.
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = %format!("{} process", event.r#type),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "process",
+            messaging.destination.name = %queue,
+            messaging.message.id = %event.event_id,
+            messaging.rabbitmq.destination.routing_key = %event.r#type,
+            imprint.consumer = handler.service(),
+        );
+        imprint_platform::telemetry::set_parent(&span, header(&delivery, "traceparent").as_deref());
         let mut pause = Duration::from_millis(200);
         let mut attempt = 1;
         let outcome = loop {
-            match handler.handle(&event).await {
+            match handler.handle(&event).instrument(span.clone()).await {
                 Err(HandlerError::Retry(e)) if attempt < settings.attempts => {
                     tracing::warn!(service = handler.service(), event_id = %event.event_id, attempt, error = %e, "handling failed; retrying");
                     tokio::select! {
@@ -435,6 +475,10 @@ async fn consume_on(
                 other => break other,
             }
         };
+        if outcome.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        drop(span);
         match outcome {
             Ok(outcome) => {
                 metrics.handled(outcome);
@@ -465,6 +509,15 @@ async fn consume_on(
                 nack(&delivery, false).await?;
             }
         }
+    }
+}
+
+/// A header of `delivery` that is a string.
+fn header(delivery: &Delivery, name: &str) -> Option<String> {
+    match delivery.properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
     }
 }
 
@@ -665,13 +718,24 @@ pub async fn watch(
     settings: RabbitSettings,
     bindings: &'static [&'static str],
     on_change: OnChange,
+    metrics: EventMetrics,
     shutdown: CancellationToken,
 ) {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
+    let mut link = metrics.link();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
-        match watch_once(&settings, bindings, on_change.as_ref(), &shutdown).await {
+        let outcome = watch_once(
+            &settings,
+            bindings,
+            on_change.as_ref(),
+            &mut link,
+            &shutdown,
+        )
+        .await;
+        link.set_up(false);
+        match outcome {
             Ok(()) => return,
             Err(e) => {
                 if started.elapsed() > Duration::from_secs(30) {
@@ -692,6 +756,7 @@ async fn watch_once(
     settings: &RabbitSettings,
     bindings: &[&str],
     on_change: &(dyn Fn() + Send + Sync),
+    link: &mut Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let conn = connect(settings).await?;
@@ -727,6 +792,7 @@ async fn watch_once(
             .await
             .map_err(|_| "setting up the watcher timed out".to_owned())?
             .map_err(|e| format!("setting up the watcher: {e}"))?;
+        link.set_up(true);
         on_change();
         loop {
             tokio::select! {

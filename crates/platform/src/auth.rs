@@ -57,7 +57,8 @@ impl FromStr for Role {
     }
 }
 
-/// Adds `authorization: Bearer <token>` to every call, when there is a token.
+/// Adds `authorization: Bearer <token>` to every call, when there is a token, and the current
+/// span's `traceparent`, so that the service called continues the trace.
 #[derive(Clone, Default)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
@@ -88,6 +89,11 @@ impl Interceptor for Bearer {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(traceparent) =
+            crate::telemetry::traceparent().and_then(|t| MetadataValue::try_from(t).ok())
+        {
+            request.metadata_mut().insert("traceparent", traceparent);
         }
         Ok(request)
     }

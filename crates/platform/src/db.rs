@@ -228,6 +228,17 @@ impl Database {
         self.postgres.as_ref()
     }
 
+    /// How the pool is used right now: (connections open, of them idle, most allowed).
+    pub fn pool_use(&self) -> (u32, u32, u32) {
+        if let Some(pool) = &self.postgres {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            return (pool.size(), idle, pool.options().get_max_connections());
+        }
+        let pool = self.conn.get_sqlite_connection_pool();
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        (pool.size(), idle, pool.options().get_max_connections())
+    }
+
     /// Which SQL dialect this is.
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()

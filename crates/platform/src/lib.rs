@@ -6,6 +6,8 @@ pub mod auth;
 pub mod clients;
 pub mod db;
 pub mod error;
+pub mod metrics;
+pub mod observe;
 pub mod paging;
 pub mod request;
 pub mod server;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub recommendations: ServiceSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Traces, exported over OTLP.
+    pub tracing: TracingSettings,
     /// The RabbitMQ broker; without one, events travel inside the process.
     pub amqp: AmqpSettings,
     /// Event relaying and consuming.
@@ -191,6 +193,22 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// Traces. Every process keeps trace context (it carries it to the services it calls and into
+/// the events it writes, and logs the trace id); spans leave the process only when an OTLP
+/// endpoint is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingSettings {
+    /// OTLP/gRPC collector, `http://otel-collector:4317`; empty means the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` if set, else no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of this process's spans; empty means `imprint-<role>`.
+    pub service_name: String,
+    /// Share of new traces kept, 0 to 1. A caller's decision (the `traceparent` sampled flag) is
+    /// followed either way, so a trace is never cut in half.
+    pub sample_ratio: f64,
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,6 +247,11 @@ impl Default for Settings {
             log: LogSettings {
                 format: LogFormat::Text,
                 level: "info".to_owned(),
+            },
+            tracing: TracingSettings {
+                otlp_endpoint: String::new(),
+                service_name: String::new(),
+                sample_ratio: 1.0,
             },
             amqp: AmqpSettings {
                 url: String::new(),
@@ -355,6 +378,18 @@ impl Settings {
             return Err(SettingsError(format!(
                 "log.level: '{}' is not a log filter; use error, warn, info, debug or trace, optionally per module: imprint_papers=debug,info",
                 self.log.level
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
+            return Err(SettingsError(format!(
+                "tracing.sample_ratio: {} is not between 0 and 1",
+                self.tracing.sample_ratio
+            )));
+        }
+        let otlp = &self.tracing.otlp_endpoint;
+        if !(otlp.is_empty() || url::Url::parse(otlp).is_ok_and(|u| u.scheme() == "http")) {
+            return Err(SettingsError(format!(
+                "tracing.otlp_endpoint: '{otlp}' is not an http:// URL; use a collector in the cluster, like http://otel-collector:4317 (this build has no TLS)"
             )));
         }
         let amqp = &self.amqp.url;

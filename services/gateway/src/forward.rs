@@ -92,8 +92,10 @@ impl<S: ForwardedService> Service<http::Request<Body>> for Forward<S> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let mut channel = self.channel.clone();
+        // The owning role continues this edge call's span, not the caller's.
+        imprint_platform::telemetry::inject_headers(request.headers_mut());
         Box::pin(async move {
             let path = request.uri().path().to_owned();
             let outcome = async {

@@ -15,6 +15,7 @@ use imprint_gateway::public::{PublicApi, Site};
 use imprint_gateway::{
     AuthLayer, Authenticator, AuthorsForward, PapersForward, RecommendationsForward,
 };
+use imprint_platform::observe::{ObserveLayer, RequestMetrics};
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
 use imprint_platform::{Database, Settings, clients, db};
@@ -160,6 +161,10 @@ pub struct Application {
     health: Health,
     /// Pools to close at the end.
     databases: Vec<Database>,
+    /// Pools by service, for metrics.
+    pools: Vec<(String, Database)>,
+    /// Requests served, for metrics.
+    requests: std::sync::Arc<RequestMetrics>,
     /// Relays and consumers to start with the servers.
     events: Events,
     /// Keeps the recommendations indexes fresh, and times related publications, when this
@@ -249,6 +254,8 @@ impl Application {
             clients::channel(&url, peer.timeout_ms).map_err(AppError::Config)
         };
         let migrate = settings.database.migrate_on_start;
+        let requests = std::sync::Arc::new(RequestMetrics::default());
+        let mut pools: Vec<(String, Database)> = Vec::new();
         let mut databases = Vec::new();
         let mut checks: Vec<(String, Check)> = Vec::new();
         let mut services = Vec::new();
@@ -257,6 +264,7 @@ impl Application {
             checks.push((format!("{service} database"), check));
             services.push(grpc_name.to_owned());
             databases.push(db.clone());
+            pools.push((service.to_owned(), db.clone()));
         };
 
         let mut events = Events::new(&settings, role.name());
@@ -317,9 +325,19 @@ impl Application {
         } else {
             (None, None)
         };
+        // Readiness: the broker connections this process consumes and watches through are up.
+        if !settings.amqp.url.is_empty() {
+            let metrics = events.metrics.clone();
+            checks.push((
+                "broker".to_owned(),
+                std::sync::Arc::new(move || {
+                    Box::pin(std::future::ready(metrics.broker_ready()))
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                }),
+            ));
+        }
         // Publication pages, at the edge: from this process's own services, or from the roles
-        // behind a gateway.
-        // and the public API beside them, on a listener of its own.
+        // behind a gateway, and the public API beside them, on a listener of its own.
         let (pages, public, partner_keys) = if role.is_edge() {
             services.push(imprint_gateway::page::SERVICE_NAME.to_owned());
             services.push(PARTNER_KEYS.to_owned());
@@ -330,6 +348,7 @@ impl Application {
                 Health::migrations_check::<imprint_gateway::keys::Migrator>(&db),
             ));
             databases.push(db.clone());
+            pools.push(("gateway".to_owned(), db.clone()));
             let keys = imprint_gateway::keys::Keys::open(db)
                 .await
                 .map_err(|e| AppError::Serve(format!("loading partner keys: {e}")))?;
@@ -387,7 +406,8 @@ impl Application {
                         )
                     }),
                 )
-                .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
+                .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+                .layer(ObserveLayer::http(requests.clone()));
             (
                 Some(PublicationPageServiceServer::new(pages)),
                 Some(Public {
@@ -442,6 +462,7 @@ impl Application {
         let layers = tower::ServiceBuilder::new()
             .option_layer(cors)
             .layer(tonic_web::GrpcWebLayer::new())
+            .layer(ObserveLayer::grpc(requests.clone()))
             .option_layer(authenticator.map(AuthLayer::new))
             .option_layer(
                 public
@@ -477,6 +498,8 @@ impl Application {
             serve_grpc,
             health,
             databases,
+            pools,
+            requests,
             events,
             refresher,
             public,
@@ -509,6 +532,8 @@ impl Application {
             serve_grpc,
             health,
             databases,
+            pools,
+            requests,
             events,
             refresher,
             public,
@@ -550,21 +575,24 @@ impl Application {
             axum::routing::get(move || {
                 let metrics = metrics.clone();
                 let related_latency = related_latency.clone();
+                let requests = requests.clone();
+                let pools = pools.clone();
+                let cache = cache.clone();
                 async move {
-                    let mut text = metrics.prometheus();
-                    if let Some(cache) = &cache {
-                        let (hits, misses) = cache.stats();
-                        text.push_str(&format!(
-                            "# HELP imprint_gateway_cache_hits_total Public API answers served from the cache.\n# TYPE imprint_gateway_cache_hits_total counter\nimprint_gateway_cache_hits_total {hits}\n# HELP imprint_gateway_cache_misses_total Public API answers computed.\n# TYPE imprint_gateway_cache_misses_total counter\nimprint_gateway_cache_misses_total {misses}\n"
-                        ));
-                    }
-                    if let Some(latency) = related_latency {
-                        text.push_str(&latency.prometheus(
-                            "imprint_recommendations_related_seconds",
-                            "Server time of GetRelatedPublications.",
-                        ));
-                    }
-                    text
+                    let text = exposition(
+                        &metrics,
+                        &requests,
+                        &pools,
+                        cache.as_deref(),
+                        related_latency.as_deref(),
+                    );
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
                 }
             }),
         );
@@ -603,6 +631,89 @@ impl Application {
         tracing::info!("stopped");
         outcome.map_err(AppError::Serve)
     }
+}
+
+/// Everything `/metrics` shows, in the Prometheus text format.
+fn exposition(
+    events: &imprint_events::EventMetrics,
+    requests: &RequestMetrics,
+    pools: &[(String, Database)],
+    cache: Option<&Cache>,
+    related_latency: Option<&imprint_recommendations::metrics::Latency>,
+) -> String {
+    use imprint_platform::metrics::sample;
+    let mut text = events.prometheus();
+    text.push_str(&requests.prometheus());
+    let mut in_use = Vec::new();
+    let mut idle = Vec::new();
+    let mut max = Vec::new();
+    for (service, db) in pools {
+        let (size, idle_now, most) = db.pool_use();
+        in_use.push((
+            format!("service=\"{service}\""),
+            f64::from(size.saturating_sub(idle_now)),
+        ));
+        idle.push((format!("service=\"{service}\""), f64::from(idle_now)));
+        max.push((format!("service=\"{service}\""), f64::from(most)));
+    }
+    fn refs(v: &[(String, f64)]) -> Vec<(&str, f64)> {
+        v.iter().map(|(l, x)| (l.as_str(), *x)).collect()
+    }
+    sample(
+        &mut text,
+        "imprint_db_pool_connections_in_use",
+        "gauge",
+        "Database connections lent out to queries now.",
+        &refs(&in_use),
+    );
+    sample(
+        &mut text,
+        "imprint_db_pool_connections_idle",
+        "gauge",
+        "Open database connections waiting for a query.",
+        &refs(&idle),
+    );
+    sample(
+        &mut text,
+        "imprint_db_pool_connections_max",
+        "gauge",
+        "Most database connections the pool opens (database.max_connections).",
+        &refs(&max),
+    );
+    if let Some(cache) = cache {
+        let (hits, misses) = cache.stats();
+        #[allow(clippy::cast_precision_loss)] // Counts far below 2^52.
+        let (hits, misses) = (hits as f64, misses as f64);
+        let total = hits + misses;
+        sample(
+            &mut text,
+            "imprint_gateway_cache_hits_total",
+            "counter",
+            "Public API answers served from the cache.",
+            &[("", hits)],
+        );
+        sample(
+            &mut text,
+            "imprint_gateway_cache_misses_total",
+            "counter",
+            "Public API answers computed.",
+            &[("", misses)],
+        );
+        sample(
+            &mut text,
+            "imprint_gateway_cache_hit_ratio",
+            "gauge",
+            "Share of public API answers served from the cache since start (0 before any).",
+            &[("", if total > 0.0 { hits / total } else { 0.0 })],
+        );
+    }
+    if let Some(latency) = related_latency {
+        text.push_str(&latency.prometheus(
+            "imprint_recommendations_related_seconds",
+            "Server time of GetRelatedPublications.",
+        ));
+    }
+    text
 }
 
 /// CORS for gRPC-Web calls from the editorial front ends at `origins`.

@@ -36,7 +36,20 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log);
+    let service = match &cli.command {
+        Command::Serve(args) => format!("imprint-{}", args.role.name()),
+        _ => "imprint".to_owned(),
+    };
+    let telemetry = match telemetry::init(&settings.log, &settings.tracing, &service) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("imprint: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(endpoint) = telemetry.endpoint() {
+        tracing::info!(endpoint, service, "exporting traces over OTLP");
+    }
     let outcome = match cli.command {
         Command::Serve(args) => serve(settings, args.role, args.demo).await,
         Command::Migrate(args) => app::migrate(&settings, args.role).await,
@@ -61,6 +74,7 @@ async fn run(cli: Cli) -> ExitCode {
             }
         },
     };
+    telemetry.shutdown().await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -142,7 +142,7 @@ impl TestApp {
             settings.amqp.max_backoff_secs = 1;
         }
         tweak(&mut settings);
-        imprint_platform::telemetry::init(&settings.log);
+        let _ = imprint_platform::telemetry::init(&settings.log, &settings.tracing, "imprint-test");
         Self::start(settings, dir, pg, rabbit).await
     }
 
