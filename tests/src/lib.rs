@@ -76,6 +76,26 @@ pub struct Process {
     pub public: SocketAddr,
     /// What it printed to stdout, when captured.
     stdout: Option<std::sync::Arc<tokio::sync::Mutex<String>>>,
+    /// What it printed to stderr (its logs), when captured.
+    stderr: Option<std::sync::Arc<tokio::sync::Mutex<String>>>,
+}
+
+/// Collects what `out` prints, line by line.
+fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    out: R,
+) -> std::sync::Arc<tokio::sync::Mutex<String>> {
+    let buffer = std::sync::Arc::new(tokio::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&buffer);
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(out).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut sink = sink.lock().await;
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+    buffer
 }
 
 impl Process {
@@ -117,28 +137,51 @@ impl Process {
         if capture {
             command.stdout(Stdio::piped());
         }
+        Self::launch(command, grpc, http, public).await
+    }
+
+    /// Starts `imprint` with `args` and nothing in its environment but `env` (no defaults of
+    /// this harness: not even its admin token or log level), keeping its stdout and stderr, and
+    /// waits until the `/readyz` at `http` answers 200.
+    pub async fn serve_exactly(
+        args: &[String],
+        env: &[(String, String)],
+        grpc: SocketAddr,
+        http: SocketAddr,
+        public: SocketAddr,
+    ) -> Self {
+        let mut command = Command::new(imprint_binary());
+        command
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Self::launch(command, grpc, http, public).await
+    }
+
+    async fn launch(
+        mut command: Command,
+        grpc: SocketAddr,
+        http: SocketAddr,
+        public: SocketAddr,
+    ) -> Self {
         let mut child = command.spawn().expect("imprint starts");
-        let stdout = child.stdout.take().map(|out| {
-            let buffer = std::sync::Arc::new(tokio::sync::Mutex::new(String::new()));
-            let sink = std::sync::Arc::clone(&buffer);
-            tokio::spawn(async move {
-                use tokio::io::AsyncBufReadExt;
-                let mut lines = tokio::io::BufReader::new(out).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut sink = sink.lock().await;
-                    sink.push_str(&line);
-                    sink.push('\n');
-                }
-            });
-            buffer
-        });
+        let stdout = child.stdout.take().map(collect);
+        let stderr = child.stderr.take().map(collect);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok((200, _)) = imprint_testkit::http_get(http, "/readyz").await {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("imprint exited at start with {status}");
+                let logs = match &stderr {
+                    Some(buffer) => buffer.lock().await.clone(),
+                    None => String::new(),
+                };
+                panic!("imprint exited at start with {status}\n{logs}");
             }
             assert!(Instant::now() < deadline, "imprint not ready within 60s");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -149,6 +192,15 @@ impl Process {
             http,
             public,
             stdout,
+            stderr,
+        }
+    }
+
+    /// What the process has logged so far, when its stderr is kept.
+    pub async fn logs(&self) -> String {
+        match &self.stderr {
+            Some(buffer) => buffer.lock().await.clone(),
+            None => String::new(),
         }
     }
 

@@ -73,6 +73,11 @@ async fn sigterm_turns_not_serving_finishes_calls_and_exits_zero() {
     assert_eq!(status, 2, "NOT_SERVING after SIGTERM");
     let (code, _) = http_get(server.http, "/readyz").await.unwrap();
     assert_eq!(code, 503);
+    let (code, _) = http_get(server.public, "/v1/papers").await.unwrap();
+    assert_eq!(
+        code, 200,
+        "the public API answers while load balancers catch up"
+    );
     assert_eq!(server.wait().await, Some(0), "exit code 0");
 
     // Every call started before the listeners closed (SIGTERM + 2 s delay) was answered; later
