@@ -561,6 +561,40 @@ fn is_supported_database_url(url: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The environment variable of every leaf of `value`, under `prefix`.
+    fn variables(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (key, inner) in map {
+                    variables(&format!("{prefix}__{}", key.to_uppercase()), inner, out);
+                }
+            }
+            // Maps of named entries (auth.tokens) are documented by their pattern.
+            serde_json::Value::Object(_) => out.push(format!("{prefix}__<NAME>")),
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn every_setting_is_in_the_operators_guide() {
+        let guide = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/README.md"),
+        )
+        .unwrap();
+        let mut names = Vec::new();
+        let defaults = serde_json::to_value(Settings::default()).unwrap();
+        variables("IMPRINT", &defaults, &mut names);
+        assert!(names.len() > 40, "{names:?}");
+        let missing: Vec<_> = names
+            .iter()
+            .filter(|n| !guide.contains(&format!("`{n}")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "deploy/README.md does not document {missing:?}"
+        );
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
