@@ -109,12 +109,12 @@ pub fn decode(body: &[u8]) -> Result<Event, String> {
     Ok(event)
 }
 
-/// A W3C `traceparent` for a change made outside any incoming trace: a new trace id and span id,
-/// sampled.
+/// A W3C `traceparent` for a change made outside any request (a republish, a script): a new
+/// trace id and span id, not sampled, so that bulk work does not flood the trace collector.
 pub fn new_traceparent() -> String {
     let trace = Uuid::new_v4().simple().to_string();
     let span = &Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
+    format!("00-{trace}-{span}-00")
 }
 
 /// Whether `routing_key` matches an AMQP topic binding `pattern` (`*` one word, `#` any number).
@@ -157,6 +157,6 @@ mod tests {
         assert!(decode(&Event::default().encode_to_vec()).is_err());
         let tp = new_traceparent();
         assert_eq!(tp.len(), 55);
-        assert!(tp.starts_with("00-") && tp.ends_with("-01"));
+        assert!(tp.starts_with("00-") && tp.ends_with("-00"));
     }
 }

@@ -30,6 +30,8 @@ pub struct Counters {
     pub links: AtomicI64,
     /// Of them, those connected and set up right now.
     pub links_up: AtomicI64,
+    /// Of them, those that have been up at least once since start.
+    pub links_started: AtomicI64,
     /// Unsent outbox rows, as last measured.
     pub outbox_backlog: AtomicI64,
     /// Age in seconds of the oldest unsent outbox row, as last measured (0 when none).
@@ -94,19 +96,23 @@ impl EventMetrics {
         Link {
             metrics: self.clone(),
             up: false,
+            started: false,
         }
     }
 
-    /// `Err` naming how many broker connections are down, when any is.
+    /// `Err` naming how many broker connections have not come up yet since start. Once each
+    /// has, a later broker outage does not make the process unready: writes go on into the
+    /// outbox and reads from the databases and caches, and the outage shows in
+    /// `imprint_amqp_connections_up` instead.
     pub fn broker_ready(&self) -> Result<(), String> {
         let links = self.0.links.load(Ordering::Relaxed);
-        let up = self.0.links_up.load(Ordering::Relaxed);
-        if up >= links {
+        let started = self.0.links_started.load(Ordering::Relaxed);
+        if started >= links {
             Ok(())
         } else {
             Err(format!(
-                "{} of {links} RabbitMQ connections not up (see the log for why)",
-                links - up
+                "{} of {links} RabbitMQ connections not up yet (see the log for why)",
+                links - started
             ))
         }
     }
@@ -131,6 +137,7 @@ impl EventMetrics {
 pub struct Link {
     metrics: EventMetrics,
     up: bool,
+    started: bool,
 }
 
 impl Link {
@@ -141,12 +148,50 @@ impl Link {
             self.metrics.0.links_up.fetch_add(delta, Ordering::Relaxed);
             self.up = up;
         }
+        if up && !self.started {
+            self.metrics.0.links_started.fetch_add(1, Ordering::Relaxed);
+            self.started = true;
+        }
     }
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
         self.set_up(false);
+        if self.started {
+            self.metrics.0.links_started.fetch_sub(1, Ordering::Relaxed);
+        }
         self.metrics.0.links.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_broker_is_ready_once_every_link_came_up_and_stays_so_through_outages() {
+        let metrics = EventMetrics::default();
+        assert!(
+            metrics.broker_ready().is_ok(),
+            "no links, nothing to wait for"
+        );
+        let mut consumer = metrics.link();
+        let mut watcher = metrics.link();
+        let waiting = metrics.broker_ready().unwrap_err();
+        assert!(waiting.contains("2 of 2"), "{waiting}");
+        consumer.set_up(true);
+        assert!(metrics.broker_ready().unwrap_err().contains("1 of 2"));
+        watcher.set_up(true);
+        assert!(metrics.broker_ready().is_ok());
+        // An outage later: still ready (pods keep serving), and the gauge shows it.
+        consumer.set_up(false);
+        assert!(metrics.broker_ready().is_ok());
+        assert_eq!(metrics.counters().links_up.load(Ordering::Relaxed), 1);
+        drop(consumer);
+        drop(watcher);
+        assert_eq!(metrics.counters().links.load(Ordering::Relaxed), 0);
+        assert_eq!(metrics.counters().links_up.load(Ordering::Relaxed), 0);
+        assert!(metrics.broker_ready().is_ok());
     }
 }

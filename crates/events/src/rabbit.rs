@@ -336,15 +336,26 @@ impl Publisher {
 /// whenever the connection or channel is lost. Each delivery is acknowledged only after the
 /// handler's own commit; a passing failure is retried here, then requeued (the broker counts
 /// deliveries and dead-letters past the limit); a malformed event is dead-lettered at once.
-pub async fn consume(
+pub fn consume(
     settings: RabbitSettings,
     handler: Arc<dyn Handler>,
     metrics: EventMetrics,
     shutdown: CancellationToken,
+) -> impl std::future::Future<Output = ()> + Send {
+    // Counted at once, so that readiness waits for it from the start.
+    let link = metrics.link();
+    consume_loop(settings, handler, metrics, link, shutdown)
+}
+
+async fn consume_loop(
+    settings: RabbitSettings,
+    handler: Arc<dyn Handler>,
+    metrics: EventMetrics,
+    mut link: Link,
+    shutdown: CancellationToken,
 ) {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
-    let mut link = metrics.link();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
         let outcome =
@@ -714,16 +725,27 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// exclusive, gone with the connection), calling `on_change` for each. For caches: every
 /// replica hears every change, and none keeps a queue alive after it stops. Reconnects on its
 /// own until `shutdown`.
-pub async fn watch(
+pub fn watch(
     settings: RabbitSettings,
     bindings: &'static [&'static str],
     on_change: OnChange,
-    metrics: EventMetrics,
+    metrics: &EventMetrics,
+    shutdown: CancellationToken,
+) -> impl std::future::Future<Output = ()> + Send + use<> {
+    // Counted at once, so that readiness waits for it from the start.
+    let link = metrics.link();
+    watch_loop(settings, bindings, on_change, link, shutdown)
+}
+
+async fn watch_loop(
+    settings: RabbitSettings,
+    bindings: &'static [&'static str],
+    on_change: OnChange,
+    mut link: Link,
     shutdown: CancellationToken,
 ) {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
-    let mut link = metrics.link();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
         let outcome = watch_once(

@@ -4,6 +4,7 @@
 //! and status code, read from the trailers), `imprint_http_*` for HTTP (by route, method and
 //! status).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,27 +56,34 @@ enum Protocol {
     Http,
 }
 
-/// Traces and measures every request of a gRPC server.
+/// Traces and measures every request of a gRPC server or an axum router.
 #[derive(Debug, Clone)]
 pub struct ObserveLayer {
     metrics: Arc<RequestMetrics>,
     protocol: Protocol,
+    /// The gRPC services served, by full name: calls to others are labelled `unknown`.
+    known: Arc<HashSet<String>>,
 }
 
 impl ObserveLayer {
-    /// For a gRPC server (behind gRPC-Web translation, so it sees gRPC only).
-    pub fn grpc(metrics: Arc<RequestMetrics>) -> Self {
+    /// For a gRPC server serving `services` (behind gRPC-Web translation, so it sees gRPC
+    /// only). Callers' trace context is continued: editorial front ends and peers.
+    pub fn grpc(metrics: Arc<RequestMetrics>, services: &[String]) -> Self {
         Self {
             metrics,
             protocol: Protocol::Grpc,
+            known: Arc::new(services.iter().cloned().collect()),
         }
     }
 
-    /// For an axum router (added with `Router::layer`, so that routes are known).
+    /// For the public HTTP API (added with `Router::layer`, so that routes are known). Each
+    /// request starts a trace of its own, sampled by this process's ratio: anyone on the
+    /// internet could otherwise force every trace to be kept.
     pub fn http(metrics: Arc<RequestMetrics>) -> Self {
         Self {
             metrics,
             protocol: Protocol::Http,
+            known: Arc::new(HashSet::new()),
         }
     }
 }
@@ -88,6 +96,7 @@ impl<S> Layer<S> for ObserveLayer {
             inner,
             metrics: self.metrics.clone(),
             protocol: self.protocol,
+            known: self.known.clone(),
         }
     }
 }
@@ -98,6 +107,7 @@ pub struct Observe<S> {
     inner: S,
     metrics: Arc<RequestMetrics>,
     protocol: Protocol,
+    known: Arc<HashSet<String>>,
 }
 
 impl<S, B, R> Service<http::Request<B>> for Observe<S>
@@ -116,7 +126,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let started = Instant::now();
-        let method = request.method().as_str().to_owned();
+        // Standard methods only: hyper accepts any token as one.
+        let method = match request.method().as_str() {
+            m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+            _ => "other",
+        }
+        .to_owned();
         let (span, labels) = match self.protocol {
             Protocol::Grpc => {
                 let path = request.uri().path();
@@ -124,6 +139,12 @@ where
                     .trim_start_matches('/')
                     .split_once('/')
                     .unwrap_or(("", path));
+                // Paths nobody serves are one series, whatever callers send.
+                let (service, rpc) = if self.known.contains(service) {
+                    (service, rpc)
+                } else {
+                    ("unknown", "unknown")
+                };
                 let span = tracing::info_span!(
                     "grpc",
                     otel.name = %path.trim_start_matches('/'),
@@ -154,7 +175,9 @@ where
                 (span, [route, method])
             }
         };
-        telemetry::set_parent_from_headers(&span, request.headers());
+        if self.protocol == Protocol::Grpc {
+            telemetry::set_parent_from_headers(&span, request.headers());
+        }
         // Entered while the inner service takes the call too: clients it calls right away
         // carry this span's context.
         let future = {
@@ -231,11 +254,12 @@ impl Drop for Done {
                 if code != "OK" {
                     self.span.record("otel.status_code", "ERROR");
                 }
-                // Paths nobody serves are one series, whatever callers send.
-                let (service, method) = if code == "UNIMPLEMENTED" {
-                    ("unknown", "unknown")
-                } else {
-                    (first.as_str(), second.as_str())
+                // A method that does not exist, or one asked for without credentials, may be
+                // any string a caller sends: one series.
+                let (service, method) = match code {
+                    "UNIMPLEMENTED" => ("unknown", "unknown"),
+                    "UNAUTHENTICATED" => (first.as_str(), "unknown"),
+                    _ => (first.as_str(), second.as_str()),
                 };
                 self.metrics.rpc.observe(&[service, method, code], took);
             }

@@ -440,6 +440,15 @@ impl Application {
             (None, None, None)
         };
 
+        let mut known_services = services.clone();
+        known_services.extend(
+            [
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ]
+            .map(str::to_owned),
+        );
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let health = Health::new(reporter, services, checks);
         health.set_ready(false).await;
@@ -462,7 +471,7 @@ impl Application {
         let layers = tower::ServiceBuilder::new()
             .option_layer(cors)
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(ObserveLayer::grpc(requests.clone()))
+            .layer(ObserveLayer::grpc(requests.clone(), &known_services))
             .option_layer(authenticator.map(AuthLayer::new))
             .option_layer(
                 public

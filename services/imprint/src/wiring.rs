@@ -112,7 +112,7 @@ impl Events {
                         settings.clone(),
                         watch.bindings,
                         watch.on_change,
-                        self.metrics.clone(),
+                        &self.metrics,
                         stop.clone(),
                     ));
                 }
