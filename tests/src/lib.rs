@@ -469,6 +469,31 @@ pub async fn create_papers(
     }
 }
 
+/// Creates a draft report on violent extremism titled `title`, crediting `author`, through
+/// `papers` (papers on it are related to each other).
+pub async fn create_paper(
+    papers: &mut PaperServiceClient<Peer>,
+    title: &str,
+    author: &str,
+) -> Paper {
+    papers
+        .create_paper(CreatePaperRequest {
+            paper: Some(Paper {
+                title: title.to_owned(),
+                summary: "Militant recruitment and the policy response.".to_owned(),
+                publication_type: PublicationType::Report.into(),
+                topics: vec!["Violent Extremism".to_owned()],
+                author_ids: vec![author.to_owned()],
+                ..Paper::default()
+            }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .paper
+        .unwrap_or_else(|| panic!("no paper"))
+}
+
 /// The papers the authors service counts for each of `authors`.
 pub async fn counts(authors_role: &Process, authors: &[String]) -> Vec<i32> {
     let mut client = AuthorServiceClient::new(authors_role.channel().await);

@@ -21,9 +21,11 @@ use imprint_platform::auth::Bearer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::gateway::CreatePartnerKeyRequest;
 use imprint_proto::gateway::partner_key_service_client::PartnerKeyServiceClient;
+use imprint_proto::papers::PublishPaperRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType, PublishPaperRequest};
-use imprint_system_tests::{Process, create_authors, free_port, imprint_binary, python, repo_root};
+use imprint_system_tests::{
+    Process, create_authors, create_paper, free_port, imprint_binary, python, repo_root,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -353,22 +355,7 @@ async fn the_deployed_roles_serve_a_paper_to_the_widget_in_one_trace_with_their_
         "Countering Violent Extremism",
         "Militant Recruitment Online",
     ] {
-        let paper = papers
-            .create_paper(CreatePaperRequest {
-                paper: Some(Paper {
-                    title: title.to_owned(),
-                    summary: "Militant recruitment and the policy response.".to_owned(),
-                    publication_type: PublicationType::Report.into(),
-                    topics: vec!["Violent Extremism".to_owned()],
-                    author_ids: vec![author.clone()],
-                    ..Paper::default()
-                }),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .paper
-            .unwrap();
+        let paper = create_paper(&mut papers, title, &author).await;
         ids.push((paper.id, paper.slug));
     }
     // The second paper is published within the editor's trace.

@@ -7,13 +7,13 @@
 use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
+use imprint_proto::papers::PublishPaperRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType, PublishPaperRequest};
 use imprint_proto::recommendations::GetRelatedPublicationsRequest;
 use imprint_proto::recommendations::get_related_publications_request::Key;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use imprint_system_tests::{
-    Cluster, counts, create_authors, create_papers, eventually, python, repo_root,
+    Cluster, counts, create_authors, create_paper, create_papers, eventually, python, repo_root,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,22 +132,7 @@ async fn two_papers_replicas_relay_each_event_once() {
 
 /// Creates and publishes a paper on `topic` through `papers`, returning its id.
 async fn publish(papers: &mut PaperServiceClient<Peer>, title: &str, author: &str) -> String {
-    let created = papers
-        .create_paper(CreatePaperRequest {
-            paper: Some(Paper {
-                title: title.to_owned(),
-                summary: "Militant recruitment and the policy response.".to_owned(),
-                publication_type: PublicationType::Report.into(),
-                topics: vec!["Violent Extremism".to_owned()],
-                author_ids: vec![author.to_owned()],
-                ..Paper::default()
-            }),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .into_inner()
-        .paper
-        .unwrap_or_else(|| panic!("no paper"));
+    let created = create_paper(papers, title, author).await;
     papers
         .publish_paper(PublishPaperRequest {
             id: created.id.clone(),

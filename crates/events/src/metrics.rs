@@ -1,7 +1,7 @@
 //! Event counters kept in the process; the operations issue exposes them at `/metrics`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// Counters of one process's event traffic. Cloning shares them.
 #[derive(Debug, Clone, Default)]
@@ -95,8 +95,8 @@ impl EventMetrics {
         self.0.links.fetch_add(1, Ordering::Relaxed);
         Link {
             metrics: self.clone(),
-            up: false,
-            started: false,
+            up: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -136,21 +136,19 @@ impl EventMetrics {
 #[derive(Debug)]
 pub struct Link {
     metrics: EventMetrics,
-    up: bool,
-    started: bool,
+    up: AtomicBool,
+    started: AtomicBool,
 }
 
 impl Link {
     /// Marks it connected (and set up) or lost.
-    pub fn set_up(&mut self, up: bool) {
-        if up != self.up {
+    pub fn set_up(&self, up: bool) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
             let delta = if up { 1 } else { -1 };
             self.metrics.0.links_up.fetch_add(delta, Ordering::Relaxed);
-            self.up = up;
         }
-        if up && !self.started {
+        if up && !self.started.swap(true, Ordering::Relaxed) {
             self.metrics.0.links_started.fetch_add(1, Ordering::Relaxed);
-            self.started = true;
         }
     }
 }
@@ -158,7 +156,7 @@ impl Link {
 impl Drop for Link {
     fn drop(&mut self) {
         self.set_up(false);
-        if self.started {
+        if self.started.load(Ordering::Relaxed) {
             self.metrics.0.links_started.fetch_sub(1, Ordering::Relaxed);
         }
         self.metrics.0.links.fetch_sub(1, Ordering::Relaxed);
@@ -176,8 +174,8 @@ mod tests {
             metrics.broker_ready().is_ok(),
             "no links, nothing to wait for"
         );
-        let mut consumer = metrics.link();
-        let mut watcher = metrics.link();
+        let consumer = metrics.link();
+        let watcher = metrics.link();
         let waiting = metrics.broker_ready().unwrap_err();
         assert!(waiting.contains("2 of 2"), "{waiting}");
         consumer.set_up(true);

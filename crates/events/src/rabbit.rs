@@ -351,24 +351,50 @@ async fn consume_loop(
     settings: RabbitSettings,
     handler: Arc<dyn Handler>,
     metrics: EventMetrics,
-    mut link: Link,
+    link: Link,
     shutdown: CancellationToken,
 ) {
+    let (settings, handler, metrics, link, stop) =
+        (&settings, handler.as_ref(), &metrics, &link, &shutdown);
+    reconnecting(
+        settings,
+        "consumer",
+        handler.service(),
+        link,
+        stop,
+        move || consume_once(settings, handler, metrics, link, stop),
+    )
+    .await;
+}
+
+/// Runs `attempt` (connect, set up, work until the connection fails) again and again with
+/// doubling pauses, until it returns `Ok` (shutdown) or `shutdown` is cancelled; `link` is
+/// marked down after each attempt. `what` and `service` name it in the log.
+async fn reconnecting<F, Fut>(
+    settings: &RabbitSettings,
+    what: &str,
+    service: &str,
+    link: &Link,
+    shutdown: &CancellationToken,
+    mut attempt: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
     while !shutdown.is_cancelled() {
         let started = Instant::now();
-        let outcome =
-            consume_once(&settings, handler.as_ref(), &metrics, &mut link, &shutdown).await;
+        let outcome = attempt().await;
         link.set_up(false);
         match outcome {
             Ok(()) => return,
             Err(e) => {
-                // A consumer that ran a while before losing the broker starts over quickly.
+                // One that ran a while before losing the broker starts over quickly.
                 if started.elapsed() > Duration::from_secs(30) {
                     backoff = initial;
                 }
-                tracing::warn!(service = handler.service(), error = %e, retry_in_ms = backoff.as_millis(), "consumer lost the broker; reconnecting");
+                tracing::warn!(service, error = %e, retry_in_ms = backoff.as_millis(), "{what} lost the broker; reconnecting");
             }
         }
         tokio::select! {
@@ -383,7 +409,7 @@ async fn consume_once(
     settings: &RabbitSettings,
     handler: &dyn Handler,
     metrics: &EventMetrics,
-    link: &mut Link,
+    link: &Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let conn = connect(settings).await?;
@@ -406,7 +432,7 @@ async fn consume_on(
     settings: &RabbitSettings,
     handler: &dyn Handler,
     metrics: &EventMetrics,
-    link: &mut Link,
+    link: &Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let queue = queue_name(handler.service());
@@ -741,44 +767,21 @@ async fn watch_loop(
     settings: RabbitSettings,
     bindings: &'static [&'static str],
     on_change: OnChange,
-    mut link: Link,
+    link: Link,
     shutdown: CancellationToken,
 ) {
-    let initial = Duration::from_millis(200);
-    let mut backoff = initial;
-    while !shutdown.is_cancelled() {
-        let started = Instant::now();
-        let outcome = watch_once(
-            &settings,
-            bindings,
-            on_change.as_ref(),
-            &mut link,
-            &shutdown,
-        )
-        .await;
-        link.set_up(false);
-        match outcome {
-            Ok(()) => return,
-            Err(e) => {
-                if started.elapsed() > Duration::from_secs(30) {
-                    backoff = initial;
-                }
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis(), "watcher lost the broker; reconnecting");
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(settings.max_backoff);
-    }
+    let (settings, on_change, link, stop) = (&settings, on_change.as_ref(), &link, &shutdown);
+    reconnecting(settings, "watcher", "watch", link, stop, move || {
+        watch_once(settings, bindings, on_change, link, stop)
+    })
+    .await;
 }
 
 async fn watch_once(
     settings: &RabbitSettings,
     bindings: &[&str],
     on_change: &(dyn Fn() + Send + Sync),
-    link: &mut Link,
+    link: &Link,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let conn = connect(settings).await?;
