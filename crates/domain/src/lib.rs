@@ -9,6 +9,7 @@ pub mod id;
 pub mod mask;
 pub mod orcid;
 pub mod paper;
+pub mod query;
 pub mod slug;
 pub mod text;
 pub mod time;

@@ -229,8 +229,15 @@ impl RecommendationService for RecommendationsGrpc {
                 0
             }
         };
+        let words = match imprint_domain::query::parse(&r.query) {
+            Ok(words) => words,
+            Err(e) => {
+                v.push("query", e.to_string());
+                imprint_domain::query::Words::default()
+            }
+        };
         let search = SearchRequest {
-            query: r.query,
+            words,
             types: types(&mut v, "publication_types", &r.publication_types),
             topics: topics(&mut v, "topics", &r.topics),
             published_after: time(&mut v, "published_after", r.published_after.as_ref()),

@@ -210,7 +210,7 @@ impl PublicApi {
         ("topic" = Option<String>, Query, description = "Only papers with this topic (any case)"),
         ("type" = Option<String>, Query, description = "Only papers of this type: report, discussion_paper, question_and_answer, analysis, article, policy_brief, working_paper, preprint, conference_paper, journal_article, book"),
         ("author" = Option<String>, Query, description = "Only papers by the author with this slug (none when no such author has published); not with q"),
-        ("q" = Option<String>, Query, description = "Words to search for in titles, summaries and text"),
+        ("q" = Option<String>, Query, description = "Words to search for in titles, summaries and text: every word must appear; \"quoted words\" must appear together; -word leaves out papers with it. Nothing else is syntax. At most 500 characters and 64 words"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Papers per page, default 20"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same filters"),
     ),
@@ -238,7 +238,7 @@ pub(super) async fn list_papers(
             let topic = p.text("topic", 100)?;
             let author = p.text("author", MAX_KEY)?;
             let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
-            if let Some(q) = p.text("q", 500)? {
+            if let Some(q) = p.query()? {
                 if author.is_some() {
                     return Err(ApiError::bad("author", "cannot be combined with q"));
                 }
@@ -546,7 +546,7 @@ pub(super) async fn author(
     path = "/v1/search",
     tag = "search",
     params(
-        ("q" = Option<String>, Query, description = "Words to search for; empty lists every paper, newest first"),
+        ("q" = Option<String>, Query, description = "Words to search for: every word must appear; \"quoted words\" must appear together; -word leaves out papers with it. Nothing else is syntax. At most 500 characters and 64 words; empty lists every paper, newest first"),
         ("topic" = Option<String>, Query, description = "Only papers with this topic"),
         ("type" = Option<String>, Query, description = "Only papers of this type"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Results per page, default 20"),
@@ -570,7 +570,7 @@ pub(super) async fn search(
         &["q", "topic", "type", "limit", "cursor"],
         || async move {
             let p = Params::parse(query.as_deref());
-            let q = p.text("q", 500)?.unwrap_or_default();
+            let q = p.query()?.unwrap_or_default();
             let found = inner.search_page(&p, q).await?;
             let facets = |f: &[imprint_proto::recommendations::FacetCount],
                           types: bool|

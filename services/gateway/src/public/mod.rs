@@ -394,6 +394,16 @@ impl Params {
         Ok((!value.is_empty()).then(|| value.to_owned()))
     }
 
+    /// The search words of `q`, checked by the rules the search service reads them with (so
+    /// that a query it would refuse is refused here, naming `q`); `None` when absent or empty.
+    pub fn query(&self) -> Result<Option<String>, ApiError> {
+        let Some(q) = self.text("q", imprint_domain::query::MAX_QUERY_CHARS)? else {
+            return Ok(None);
+        };
+        imprint_domain::query::parse(&q).map_err(|e| ApiError::bad("q", e.to_string()))?;
+        Ok(Some(q))
+    }
+
     /// A whole number between `min` and `max`, `default` when absent.
     pub fn int(&self, name: &str, default: i32, min: i32, max: i32) -> Result<i32, ApiError> {
         match self.text(name, 12)? {
