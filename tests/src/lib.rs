@@ -11,6 +11,9 @@ use tonic::service::interceptor::InterceptedService;
 /// The admin token every process started here accepts (as `auth.tokens.tests`).
 pub const ADMIN_TOKEN: &str = "system-tests-admin-token-0123";
 
+/// The signing key every process of a test shares, as every role of a deployment must.
+pub const SIGNING_KEY: &str = "system-tests-signing-key-0123456789abcdef";
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -129,6 +132,7 @@ impl Process {
             .env("RUST_LOG", "warn")
             .env("IMPRINT__AUTH__TOKENS__TESTS__TOKEN", ADMIN_TOKEN)
             .env("IMPRINT__AUTH__TOKENS__TESTS__ROLE", "admin")
+            .env("IMPRINT__SIGNING__KEYS", SIGNING_KEY)
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (key, value) in env {

@@ -1,8 +1,9 @@
 //! What every Imprint service shares, written once: layered configuration, logging, database
-//! pools and migrations, the error type and its mapping to gRPC statuses, list paging, channels
-//! to other services, health and readiness, and graceful shutdown.
+//! pools and migrations, the error type and its mapping to gRPC statuses, list paging, signed
+//! tokens, channels to other services, health and readiness, and graceful shutdown.
 
 pub mod auth;
+pub mod caller;
 pub mod clients;
 pub mod db;
 pub mod error;
@@ -10,8 +11,10 @@ pub mod metrics;
 pub mod observe;
 pub mod paging;
 pub mod request;
+pub mod served;
 pub mod server;
 pub mod settings;
+pub mod signing;
 pub mod slugs;
 pub mod telemetry;
 

@@ -1,13 +1,13 @@
-//! List paging (AIP-158): a page size with a default and a cap, and opaque page tokens that
-//! carry the last key seen and the filters they were issued for.
+//! List paging (AIP-158): a page size with a default and a cap, and opaque, signed page tokens
+//! that carry the last key seen and are bound to the filters they were issued for.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use imprint_domain::Violations;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
+use crate::signing::{Purpose, Signer};
 
 /// Page size when the client asks for none.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -31,15 +31,18 @@ pub fn page_size(requested: i32, max: u64) -> Result<u64, ServiceError> {
 /// The key a `page_token` resumes after under `filters`, as an error naming the field when the
 /// token is not one of ours.
 pub fn resume_after<T: DeserializeOwned>(
+    signer: &Signer,
     filters: &str,
     page_token: &str,
 ) -> Result<Option<T>, ServiceError> {
-    decode_token(filters, page_token).map_err(|e| Violations::one("page_token", e).into())
+    decode_token(signer, filters, page_token)
+        .map_err(|e| Violations::one("page_token", e.to_string()).into())
 }
 
 /// Cuts a page from the `size + 1` rows a store returned: the first `size`, and a token to
 /// resume after the last of them when there were more.
 pub fn finish_page<T, K: Serialize>(
+    signer: &Signer,
     mut rows: Vec<T>,
     size: u64,
     filters: &str,
@@ -52,55 +55,76 @@ pub fn finish_page<T, K: Serialize>(
     rows.truncate(size);
     let token = rows
         .last()
-        .map(|last| encode_token(filters, &key(last)))
+        .map(|last| encode_token(signer, filters, &key(last)))
         .unwrap_or_default();
     (rows, token)
 }
 
-#[derive(Serialize, Deserialize)]
-struct Token<T> {
-    /// The filters the token was issued for.
-    f: String,
-    /// The sort key of the last item served.
-    k: T,
+/// Why a page token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token this list issued (made up, changed, or signed by a retired key).
+    #[error("is not a page token issued by this list; start again without one")]
+    NotOurs,
+    /// Issued for the same list under other filters.
+    #[error("was issued for other filters; repeat the same filters or start again without a token")]
+    OtherFilters,
 }
 
-/// A token resuming after `last_key` under `filters`.
-pub fn encode_token<T: Serialize>(filters: &str, last_key: &T) -> String {
-    let token = Token {
-        f: filters.to_owned(),
-        k: last_key,
+/// Bytes of the filters' digest a token carries: enough to tell filters apart, nothing to read.
+const DIGEST_BYTES: usize = 8;
+
+fn digest(filters: &str) -> [u8; DIGEST_BYTES] {
+    let full = Sha256::digest(filters.as_bytes());
+    let mut out = [0u8; DIGEST_BYTES];
+    out.copy_from_slice(&full[..DIGEST_BYTES]);
+    out
+}
+
+/// A token resuming after `last_key` under `filters`: the key (values of the last item
+/// served, which the client has seen), a digest of the filters and a tag. Opaque to clients:
+/// nothing internal is in it, and nothing in it can be changed.
+pub fn encode_token<T: Serialize>(signer: &Signer, filters: &str, last_key: &T) -> String {
+    let Ok(key) = serde_json::to_vec(last_key) else {
+        return String::new();
     };
-    serde_json::to_vec(&token)
-        .map(|json| URL_SAFE_NO_PAD.encode(json))
-        .unwrap_or_default()
+    let mut payload = digest(filters).to_vec();
+    payload.extend_from_slice(&key);
+    signer.seal(Purpose::PageToken, b"", &payload)
 }
 
 /// The key a token resumes after; `None` for the first page. Refuses tokens that are not ours
 /// or were issued for other filters.
-pub fn decode_token<T: DeserializeOwned>(filters: &str, token: &str) -> Result<Option<T>, String> {
+pub fn decode_token<T: DeserializeOwned>(
+    signer: &Signer,
+    filters: &str,
+    token: &str,
+) -> Result<Option<T>, TokenError> {
     if token.is_empty() {
         return Ok(None);
     }
-    let invalid = || "is not a page token issued by this list; start again without one".to_owned();
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    // Keys go into queries; a NUL, which no stored key holds, would only make the database fail.
-    if bytes.windows(6).any(|w| w == b"\\u0000") {
-        return Err(invalid());
+    let payload = signer
+        .open(Purpose::PageToken, b"", token)
+        .ok_or(TokenError::NotOurs)?;
+    let (issued_for, key) = payload
+        .split_at_checked(DIGEST_BYTES)
+        .ok_or(TokenError::NotOurs)?;
+    if issued_for != digest(filters) {
+        return Err(TokenError::OtherFilters);
     }
-    let token: Token<T> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if token.f != filters {
-        return Err(
-            "was issued for other filters; repeat the same filters or start again without a token"
-                .to_owned(),
-        );
-    }
-    Ok(Some(token.k))
+    serde_json::from_slice(key)
+        .map_err(|_| TokenError::NotOurs)
+        .map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signer() -> Signer {
+        Signer::new(&["a signing key for the paging tests, 32+ bytes".to_owned()])
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    }
 
     #[test]
     fn sizes() {
@@ -113,27 +137,48 @@ mod tests {
 
     #[test]
     fn pages_are_cut_with_a_token_only_when_more_exist() {
-        let (rows, token) = finish_page(vec![1, 2, 3], 3, "f", |r| *r);
+        let s = signer();
+        let (rows, token) = finish_page(&s, vec![1, 2, 3], 3, "f", |r| *r);
         assert_eq!((rows, token.as_str()), (vec![1, 2, 3], ""));
-        let (rows, token) = finish_page(vec![1, 2, 3, 4], 3, "f", |r| *r);
+        let (rows, token) = finish_page(&s, vec![1, 2, 3, 4], 3, "f", |r| *r);
         assert_eq!(rows, [1, 2, 3]);
-        assert_eq!(decode_token::<i32>("f", &token), Ok(Some(3)));
+        assert_eq!(decode_token::<i32>(&s, "f", &token), Ok(Some(3)));
     }
 
     #[test]
-    fn tokens_round_trip_and_bind_filters() {
-        let t = encode_token("topic=x", &("name", 3));
+    fn tokens_round_trip_bind_filters_and_hide_them() {
+        let s = signer();
+        let t = encode_token(&s, "status=Some(Published);topic=x", &("name", 3));
         assert_eq!(
-            decode_token::<(String, i32)>("topic=x", &t),
+            decode_token::<(String, i32)>(&s, "status=Some(Published);topic=x", &t),
             Ok(Some(("name".to_owned(), 3)))
         );
-        assert!(
-            decode_token::<(String, i32)>("topic=y", &t)
-                .unwrap_err()
-                .contains("other filters")
+        assert_eq!(
+            decode_token::<(String, i32)>(&s, "topic=y", &t),
+            Err(TokenError::OtherFilters)
         );
-        assert!(decode_token::<(String, i32)>("", "garbage!").is_err());
-        assert!(decode_token::<(String, i32)>("", "Zm9v").is_err());
-        assert_eq!(decode_token::<i32>("", ""), Ok(None));
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &t)
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            !text.contains("status") && !text.contains("Some("),
+            "{text}"
+        );
+        assert_eq!(
+            decode_token::<(String, i32)>(&s, "", "garbage!"),
+            Err(TokenError::NotOurs)
+        );
+        assert_eq!(
+            decode_token::<(String, i32)>(&s, "", "Zm9v"),
+            Err(TokenError::NotOurs)
+        );
+        assert_eq!(decode_token::<i32>(&s, "", ""), Ok(None));
+        let other = Signer::new(&["another deployment's key, 32 bytes or more".to_owned()])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            decode_token::<(String, i32)>(&other, "topic=x", &t),
+            Err(TokenError::NotOurs),
+            "made up, or signed by a key this deployment does not hold"
+        );
     }
 }

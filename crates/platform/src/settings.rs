@@ -38,6 +38,21 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// What the edge itself serves: publication pages.
     pub gateway: GatewaySettings,
+    /// Keys of the tokens Imprint hands out and takes back.
+    #[serde(default)]
+    pub signing: SigningSettings,
+}
+
+/// Keys that seal page tokens, recommendation ids and views ([`crate::signing`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    /// Secrets of at least 32 bytes, newest first: the first signs, all verify. Every process
+    /// of a deployment needs the same list. Empty in the embedded default (`imprint serve`
+    /// with every role) means a key made once and kept in `data_dir/signing.key`; the
+    /// single-service roles refuse to start without one.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 /// What the edge itself serves.
@@ -274,6 +289,7 @@ impl Default for Settings {
                 cache_settle_ms: 1_500,
                 request_timeout_ms: 10_000,
             },
+            signing: SigningSettings { keys: Vec::new() },
             auth: AuthSettings {
                 tokens: BTreeMap::new(),
                 jwt: JwtSettings {
@@ -330,6 +346,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("auth.jwt.public_key_files")
                 .with_list_parse_key("auth.editor_origins")
+                .with_list_parse_key("signing.keys")
                 .source(Some(env)),
         );
         for (key, value) in overrides {
@@ -432,6 +449,14 @@ impl Settings {
             }
         }
         self.auth.validate()?;
+        for (i, key) in self.signing.keys.iter().enumerate() {
+            if key.trim().len() < crate::signing::MIN_KEY_BYTES {
+                return Err(SettingsError(format!(
+                    "signing.keys[{i}]: must be at least {} bytes; make one with `openssl rand -hex 32`",
+                    crate::signing::MIN_KEY_BYTES
+                )));
+            }
+        }
         for (key, value) in [
             ("gateway.related_budget_ms", self.gateway.related_budget_ms),
             (

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
+use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_server::AuthorServiceServer;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 
@@ -38,11 +39,11 @@ pub struct Parts {
     pub handler: Arc<dyn Handler>,
 }
 
-/// The authors service over `db` (migrated), asking `papers` about credits and writing events
-/// through `events`.
-pub fn build(db: Database, papers: Peer, events: Emitter) -> Parts {
+/// The authors service over `db` (migrated), asking `papers` about credits, writing events
+/// through `events` and signing page tokens with `signer`.
+pub fn build(db: Database, papers: Peer, events: Emitter, signer: Signer) -> Parts {
     let store = storage::AuthorStore::new(db, events);
-    let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers));
+    let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers), signer);
     Parts {
         server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service)),
         handler: Arc::new(events::PaperCredits::new(store)),

@@ -12,6 +12,7 @@ use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
+use imprint_platform::signing::Signer;
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::papers::ListPapersRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
@@ -44,12 +45,19 @@ pub struct AuthorsService {
     store: AuthorStore,
     /// Asked, before a delete, whether any paper credits the author.
     papers: PaperServiceClient<Peer>,
+    /// Signs the page tokens of lists.
+    signer: Signer,
 }
 
 impl AuthorsService {
-    /// The service over its store, with a client of the papers service.
-    pub fn new(store: AuthorStore, papers: PaperServiceClient<Peer>) -> Self {
-        Self { store, papers }
+    /// The service over its store, with a client of the papers service, signing page tokens
+    /// with `signer`.
+    pub fn new(store: AuthorStore, papers: PaperServiceClient<Peer>, signer: Signer) -> Self {
+        Self {
+            store,
+            papers,
+            signer,
+        }
     }
 
     /// Creates an author; derives a free slug from the name when none is given.
@@ -175,12 +183,12 @@ impl AuthorsService {
             fold(name.as_str())
         };
         let filters = format!("query={query}");
-        let after: Option<ListKey> = resume_after(&filters, page_token)?;
+        let after: Option<ListKey> = resume_after(&self.signer, &filters, page_token)?;
         let rows = self
             .store
             .list(&query, after.as_ref(), page_size + 1)
             .await?;
-        Ok(finish_page(rows, page_size, &filters, |a| {
+        Ok(finish_page(&self.signer, rows, page_size, &filters, |a| {
             (fold(a.fields.name.as_str()), a.id.as_uuid())
         }))
     }

@@ -28,6 +28,9 @@ pub struct Principal {
     pub subject: String,
     /// What they may do; `None` for a valid token that grants no role.
     pub role: Option<Role>,
+    /// This process's own services calling each other through the edge: the only callers who
+    /// may say whom a call is made for ([`imprint_platform::caller`]).
+    pub internal: bool,
 }
 
 /// Checks bearer tokens.
@@ -35,6 +38,8 @@ pub struct Authenticator {
     /// SHA-256 of each static token, with its name and role: tokens are compared by digest, so
     /// the secrets are not kept in memory longer than loading takes.
     tokens: HashMap<[u8; 32], (String, Role)>,
+    /// SHA-256 of the internal token, when this process has one.
+    internal: Option<[u8; 32]>,
     /// JWT verification, when configured.
     jwt: Option<Jwt>,
 }
@@ -78,12 +83,17 @@ impl Authenticator {
         if let Some(token) = internal {
             tokens.insert(digest(token), ("internal".to_owned(), Role::Admin));
         }
+        let internal = internal.map(digest);
         let jwt = if settings.jwt.is_enabled() {
             Some(Jwt::new(&settings.jwt)?)
         } else {
             None
         };
-        Ok(Self { tokens, jwt })
+        Ok(Self {
+            tokens,
+            internal,
+            jwt,
+        })
     }
 
     /// Who sent `headers`, or why they are not let in.
@@ -105,10 +115,12 @@ impl Authenticator {
             .ok_or_else(|| {
                 Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
             })?;
-        if let Some((name, role)) = self.tokens.get(&digest(token)) {
+        let token_digest = digest(token);
+        if let Some((name, role)) = self.tokens.get(&token_digest) {
             return Ok(Principal {
                 subject: name.clone(),
                 role: Some(*role),
+                internal: self.internal == Some(token_digest),
             });
         }
         match &self.jwt {
@@ -182,6 +194,7 @@ impl Jwt {
                     return Ok(Principal {
                         subject: data.claims.sub,
                         role,
+                        internal: false,
                     });
                 }
                 Err(e) => {
@@ -376,6 +389,10 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         match self.admit(request.uri().path(), request.headers()) {
             Ok(principal) => {
+                // Callers from outside are first-party, whatever their metadata says.
+                if !principal.as_ref().is_some_and(|p| p.internal) {
+                    imprint_platform::caller::strip(request.headers_mut());
+                }
                 if let Some(principal) = principal {
                     tracing::debug!(subject = %principal.subject, path = %request.uri().path(), "call admitted");
                     request.extensions_mut().insert(principal);
@@ -455,7 +472,11 @@ mod tests {
         let p = auth
             .authenticate(&headers("internal-token-abcdefgh"))
             .unwrap();
-        assert_eq!(p.role, Some(Role::Admin));
+        assert_eq!((p.role, p.internal), (Some(Role::Admin), true));
+        let p = auth
+            .authenticate(&headers("importer-token-0123456789"))
+            .unwrap();
+        assert!(!p.internal, "only the process's own token is internal");
 
         let good = claims(600, "https://id.example.org", "imprint");
         for (alg, key) in [

@@ -130,7 +130,12 @@ impl Pages {
             )),
         );
         let (paper, related) = tokio::join!(paper_call, related_call);
-        let not_found = || Status::not_found(format!("no published paper has the slug '{slug}'"));
+        let not_found = || {
+            Status::not_found(format!(
+                "no published paper has the slug '{}'",
+                imprint_domain::shorten(slug)
+            ))
+        };
         let paper = match paper {
             Ok(response) => response.into_inner().paper.ok_or_else(not_found)?,
             Err(status) if status.code() == Code::NotFound => return Err(not_found()),
@@ -161,17 +166,22 @@ impl Pages {
             .iter()
             .filter_map(|id| authors.iter().find(|a| &a.id == id).cloned())
             .collect();
-        let (related, related_unavailable) = match related {
-            Ok(Ok(response)) => (response.into_inner().publications, false),
+        let (related, related_view_id, related_unavailable) = match related {
+            Ok(Ok(response)) => {
+                let rail = response.into_inner();
+                (rail.publications, rail.view_id, false)
+            }
             // A draft has no rail, and a paper published a moment ago may not have one yet.
-            Ok(Err(status)) if status.code() == Code::NotFound => (Vec::new(), false),
+            Ok(Err(status)) if status.code() == Code::NotFound => {
+                (Vec::new(), String::new(), false)
+            }
             Ok(Err(status)) => {
                 tracing::warn!(%slug, code = ?status.code(), error = %status.message(), "page without related publications");
-                (Vec::new(), true)
+                (Vec::new(), String::new(), true)
             }
             Err(_) => {
                 tracing::warn!(%slug, budget_ms = budget.as_millis(), "related publications too slow; page without them");
-                (Vec::new(), true)
+                (Vec::new(), String::new(), true)
             }
         };
         // The public never sees a draft's neighbours through a page either: the rail only
@@ -181,6 +191,7 @@ impl Pages {
             authors,
             related,
             related_unavailable,
+            related_view_id,
         })
     }
 }

@@ -50,8 +50,10 @@
     }
   }
 
-  function report(key, events) {
-    if (!events.length) return;
+  // Each serving of a rail comes with a view (the Imprint-View header); reports name it, and
+  // each item's impression and click count once per view.
+  function report(key, view, events) {
+    if (!events.length || !view) return;
     // text/plain keeps it a simple request: no preflight; keepalive lets a click's report
     // outlive the navigation it starts.
     try {
@@ -61,7 +63,7 @@
         credentials: "omit",
         keepalive: true,
         headers: { "content-type": "text/plain;charset=UTF-8" },
-        body: JSON.stringify({ events: events })
+        body: JSON.stringify({ view: view, events: events })
       }).catch(function () {});
     } catch (e) { /* reporting never breaks the page */ }
   }
@@ -91,9 +93,11 @@
     host.__imprintRendered = true;
     var url = base + "/v1/papers/" + encodeURIComponent(slug) + "/related?limit=" +
       encodeURIComponent(String(Math.min(Math.max(limit, 1), 50))) + "&key=" + encodeURIComponent(key);
+    var view = "";
     fetch(url, { mode: "cors", credentials: "omit" })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
+        view = response.headers.get("Imprint-View") || "";
         return response.json();
       })
       .then(function (data) {
@@ -116,7 +120,7 @@
           a.href = item.url;
           a.setAttribute("data-position", String(index + 1));
           a.addEventListener("click", function () {
-            report(key, [{ recommendation_id: item.recommendation_id, kind: "click" }]);
+            report(key, view, [{ recommendation_id: item.recommendation_id, kind: "click" }]);
           });
           li.appendChild(a);
           if (item.summary) li.appendChild(text("p", "summary", item.summary));
@@ -138,7 +142,7 @@
         function shown() {
           if (seen) return;
           seen = true;
-          report(key, impressions);
+          report(key, view, impressions);
         }
         if ("IntersectionObserver" in window) {
           var observer = new IntersectionObserver(function (entries) {

@@ -18,6 +18,7 @@ use imprint_gateway::{
 use imprint_platform::observe::{ObserveLayer, RequestMetrics};
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceSettings;
+use imprint_platform::signing::{Signer, SigningError};
 use imprint_platform::{Database, Settings, clients, db};
 use imprint_proto::gateway::partner_key_service_server::PartnerKeyServiceServer;
 use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
@@ -111,6 +112,22 @@ pub enum AppError {
     /// The recommendations service could not load its read model.
     #[error(transparent)]
     Recommendations(#[from] imprint_recommendations::BuildError),
+    /// No key to sign tokens with.
+    #[error(transparent)]
+    Signing(#[from] imprint_platform::signing::SigningError),
+}
+
+/// The keys of every token this process hands out or takes back: configured, or in the
+/// embedded default a key kept in the data directory (one process holds every role, so nothing
+/// else must agree with it).
+fn signer(settings: &Settings, role: Role) -> Result<Signer, AppError> {
+    if !settings.signing.keys.is_empty() {
+        return Ok(Signer::new(&settings.signing.keys)?);
+    }
+    if role == Role::All {
+        return Ok(Signer::from_file_in(&settings.data_dir)?);
+    }
+    Err(SigningError::Missing(role.name()).into())
 }
 
 /// Largest request body the public API takes (it reads none but small JSON).
@@ -206,6 +223,7 @@ impl Application {
                 ));
             }
         }
+        let signer = signer(&settings, role)?;
         let (grpc_listener, grpc_addr) = bind("gRPC", settings.server.grpc_addr).await?;
         let (http_listener, http_addr) = bind("HTTP", settings.server.http_addr).await?;
         let own_url = format!("http://{}", loopback_for(grpc_addr));
@@ -278,7 +296,7 @@ impl Application {
                 Health::migrations_check::<imprint_papers::Migrator>(&db),
             );
             let emitter = events.producer(&db, imprint_papers::OUTBOX);
-            let parts = imprint_papers::build(db, authors, emitter);
+            let parts = imprint_papers::build(db, authors, emitter, signer.clone());
             events.consumer(parts.handler);
             Some(parts.server)
         } else {
@@ -295,7 +313,7 @@ impl Application {
                 Health::migrations_check::<imprint_authors::Migrator>(&db),
             );
             let emitter = events.producer(&db, imprint_authors::OUTBOX);
-            let parts = imprint_authors::build(db, papers, emitter);
+            let parts = imprint_authors::build(db, papers, emitter, signer.clone());
             events.consumer(parts.handler);
             Some(parts.server)
         } else {
@@ -314,9 +332,12 @@ impl Application {
                 imprint_recommendations::SERVICE_NAME,
                 Health::migrations_check::<imprint_recommendations::Migrator>(&db),
             );
-            let parts =
-                imprint_recommendations::build(db, imprint_recommendations::Weights::default())
-                    .await?;
+            let parts = imprint_recommendations::build(
+                db,
+                imprint_recommendations::Weights::default(),
+                signer.clone(),
+            )
+            .await?;
             events.consumer(parts.handler);
             (
                 Some(parts.server),
@@ -394,6 +415,7 @@ impl Application {
                 site,
                 keys.clone(),
                 Duration::from_millis(gateway.request_timeout_ms),
+                signer.clone(),
             );
             let router = api
                 .router()

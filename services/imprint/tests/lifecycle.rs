@@ -162,6 +162,7 @@ async fn a_role_without_its_peer_is_refused_before_serving() {
         "{err}"
     );
     settings.amqp.url = "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned();
+    settings.signing.keys = vec!["the lifecycle test's signing key, 32 bytes".to_owned()];
     let err = Application::build(settings, Role::Papers)
         .await
         .unwrap_err();
@@ -203,6 +204,13 @@ async fn a_role_is_not_ready_until_its_migrations_ran() {
     settings.amqp.url = vhost.url.clone();
     settings.amqp.max_backoff_secs = 1;
     settings.authors.url = "http://127.0.0.1:9".to_owned();
+    // A single-service role hands out signed page tokens that every replica must read back:
+    // without the deployment's key it does not start.
+    let err = Application::build(settings.clone(), Role::Papers)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("signing.keys"), "{err}");
+    settings.signing.keys = vec!["the lifecycle test's signing key, 32 bytes".to_owned()];
     let app = Application::build(settings.clone(), Role::Papers)
         .await
         .expect("the role starts without its tables");

@@ -119,6 +119,14 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
         .as_str()
         .unwrap()
         .to_owned();
+    let view = ok
+        .header("imprint-view")
+        .expect("a view per serving")
+        .to_owned();
+    let exposed = ok
+        .header("access-control-expose-headers")
+        .unwrap_or_default();
+    assert!(exposed.contains("Imprint-View"), "{exposed}");
 
     // From any other origin: refused, and no CORS permission.
     let elsewhere = get(
@@ -148,7 +156,7 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
 
     // Impressions and clicks, reported with the key, reach the partner's click-through rate.
     let report = format!(
-        r#"{{"events": [{{"recommendation_id": "{recommendation_id}", "kind": "impression"}}, {{"recommendation_id": "{recommendation_id}", "kind": "click"}}]}}"#
+        r#"{{"view": "{view}", "events": [{{"recommendation_id": "{recommendation_id}", "kind": "impression"}}, {{"recommendation_id": "{recommendation_id}", "kind": "click"}}]}}"#
     );
     let recorded = post(
         &app,
@@ -191,12 +199,14 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
         &app,
         &format!("/v1/interactions?key={key}"),
         PARTNER,
-        r#"{"events": [{"recommendation_id": "forged", "kind": "click"}]}"#,
+        &format!(r#"{{"view": "{view}", "events": [{{"recommendation_id": "forged", "kind": "click"}}]}}"#),
     )
     .await;
     assert_eq!(forged.status, 400, "{}", forged.body);
     // An id served to first-party pages (no key) cannot be reported through a partner's key.
-    let first_party = get(app.public, &related, &[]).await.unwrap().json();
+    let first_party = get(app.public, &related, &[]).await.unwrap();
+    let their_view = first_party.header("imprint-view").unwrap().to_owned();
+    let first_party = first_party.json();
     let theirs = first_party["related"][0]["recommendation_id"]
         .as_str()
         .unwrap();
@@ -204,7 +214,7 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
         &app,
         &format!("/v1/interactions?key={key}"),
         PARTNER,
-        &format!(r#"{{"events": [{{"recommendation_id": "{theirs}", "kind": "click"}}]}}"#),
+        &format!(r#"{{"view": "{view}", "events": [{{"recommendation_id": "{theirs}", "kind": "click"}}]}}"#),
     )
     .await;
     assert_eq!(stolen.status, 400, "{}", stolen.body);
@@ -213,6 +223,15 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
         "{}",
         stolen.body
     );
+    let stolen_view = post(
+        &app,
+        &format!("/v1/interactions?key={key}"),
+        PARTNER,
+        &format!(r#"{{"view": "{their_view}", "events": [{{"recommendation_id": "{recommendation_id}", "kind": "click"}}]}}"#),
+    )
+    .await;
+    assert_eq!(stolen_view.status, 400, "{}", stolen_view.body);
+    assert_eq!(stolen_view.json()["error"]["parameter"], "view");
     assert_eq!(
         forged.json()["error"]["parameter"],
         "events[0].recommendation_id"

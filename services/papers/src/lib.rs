@@ -15,6 +15,7 @@ use std::sync::Arc;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
+use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
 
@@ -41,12 +42,13 @@ pub struct Parts {
     pub handler: Arc<dyn Handler>,
 }
 
-/// The papers service over `db` (migrated), checking credits with `authors` and writing events
-/// through `events`.
-pub fn build(db: Database, authors: Peer, events: Emitter) -> Parts {
+/// The papers service over `db` (migrated), checking credits with `authors`, writing events
+/// through `events` and signing page tokens with `signer`.
+pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Parts {
     let service = PapersService::new(
         storage::PaperStore::new(db, events),
         AuthorServiceClient::new(authors),
+        signer,
     );
     Parts {
         // A body may hold a million characters, up to 4 MiB of UTF-8: leave room beyond

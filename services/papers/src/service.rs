@@ -11,6 +11,7 @@ use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
+use imprint_platform::signing::Signer;
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
@@ -54,12 +55,19 @@ pub struct PapersService {
     store: PaperStore,
     /// Asked whether credited authors exist.
     authors: AuthorServiceClient<Peer>,
+    /// Signs the page tokens of lists.
+    signer: Signer,
 }
 
 impl PapersService {
-    /// The service over its store, with a client of the authors service.
-    pub fn new(store: PaperStore, authors: AuthorServiceClient<Peer>) -> Self {
-        Self { store, authors }
+    /// The service over its store, with a client of the authors service, signing page tokens
+    /// with `signer`.
+    pub fn new(store: PaperStore, authors: AuthorServiceClient<Peer>, signer: Signer) -> Self {
+        Self {
+            store,
+            authors,
+            signer,
+        }
     }
 
     /// Creates a draft; derives a free slug from the title when none is given.
@@ -223,11 +231,15 @@ impl PapersService {
             filter.author_id.map(|a| a.to_string()),
             filter.external_id,
         );
-        let before: Option<uuid::Uuid> = resume_after(&fingerprint, page_token)?;
+        let before: Option<uuid::Uuid> = resume_after(&self.signer, &fingerprint, page_token)?;
         let rows = self.store.list(filter, before, page_size + 1).await?;
-        Ok(finish_page(rows, page_size, &fingerprint, |p| {
-            p.id.as_uuid()
-        }))
+        Ok(finish_page(
+            &self.signer,
+            rows,
+            page_size,
+            &fingerprint,
+            |p| p.id.as_uuid(),
+        ))
     }
 
     /// Applies the masked fields of `input` to paper `id`, if `version` is still current.
@@ -416,13 +428,17 @@ impl PapersService {
         page_token: &str,
     ) -> Result<(Vec<Revision>, String), ServiceError> {
         let fingerprint = format!("revisions={id}");
-        let before: Option<i64> = resume_after(&fingerprint, page_token)?;
+        let before: Option<i64> = resume_after(&self.signer, &fingerprint, page_token)?;
         // NOT_FOUND for an unknown paper rather than an empty list.
         self.get(&Key::Id(id)).await?;
         let rows = self.store.revisions(id, before, page_size + 1).await?;
-        Ok(finish_page(rows, page_size, &fingerprint, |r| {
-            r.paper.version
-        }))
+        Ok(finish_page(
+            &self.signer,
+            rows,
+            page_size,
+            &fingerprint,
+            |r| r.paper.version,
+        ))
     }
 
     async fn save(

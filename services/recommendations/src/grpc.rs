@@ -4,16 +4,17 @@
 use chrono::{DateTime, Utc};
 use imprint_domain::Violations;
 use imprint_platform::ServiceError;
+use imprint_platform::caller;
 use imprint_platform::request::required;
 use imprint_proto::convert::{from_timestamp, publication_type_from_proto, timestamp};
 use imprint_proto::recommendations::recommendation_service_server::RecommendationService;
 use imprint_proto::recommendations::{
     ClickThroughRate, FacetCount, GetClickThroughRatesRequest, GetClickThroughRatesResponse,
     GetRelatedOverridesRequest, GetRelatedOverridesResponse, GetRelatedPublicationsRequest,
-    GetRelatedPublicationsResponse, InteractionKind, RecordInteractionRequest,
-    RecordInteractionResponse, RelatedOverrides, RelatedPublication, SearchPublicationsRequest,
-    SearchPublicationsResponse, SearchResult, SetRelatedOverridesRequest,
-    SetRelatedOverridesResponse, get_related_publications_request,
+    GetRelatedPublicationsResponse, InteractionKind, PartnerPositionRates,
+    RecordInteractionRequest, RecordInteractionResponse, RelatedOverrides, RelatedPublication,
+    SearchPublicationsRequest, SearchPublicationsResponse, SearchResult,
+    SetRelatedOverridesRequest, SetRelatedOverridesResponse, get_related_publications_request,
 };
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::ranking::Filters;
 use crate::search::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SearchRequest};
 use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, PaperRef, RailRequest, RecommendationsService};
-use crate::storage::{Counts, Overrides};
+use crate::storage::{self, Counts, Overrides, SliceKey};
 
 /// The gRPC face of [`RecommendationsService`].
 #[derive(Debug, Clone)]
@@ -45,10 +46,11 @@ impl RecommendationsGrpc {
         }
     }
 
-    /// `GetRelatedPublications`, untimed.
+    /// `GetRelatedPublications` for `partner` (who calls), untimed.
     fn related_publications(
         &self,
         r: GetRelatedPublicationsRequest,
+        partner: String,
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
         let mut v = Violations::new();
         let paper = match r.key {
@@ -80,17 +82,10 @@ impl RecommendationsGrpc {
             published_after: time(&mut v, "published_after", r.published_after.as_ref()),
             excluded: std::collections::HashSet::new(),
         };
-        let partner = match imprint_domain::text::clean_line(&r.partner, 0, 100) {
-            Ok(p) => p,
-            Err(e) => {
-                v.push("partner", e);
-                String::new()
-            }
-        };
         let (Some(paper), true) = (paper, v.is_empty()) else {
             return Err(ServiceError::from(v).into());
         };
-        let items = self.service.related(
+        let rail = self.service.related(
             &paper,
             &RailRequest {
                 limit,
@@ -99,7 +94,9 @@ impl RecommendationsGrpc {
             },
         )?;
         Ok(Response::new(GetRelatedPublicationsResponse {
-            publications: items
+            view_id: rail.view_id,
+            publications: rail
+                .items
                 .into_iter()
                 .map(|item| RelatedPublication {
                     paper_id: item.entry.id.to_string(),
@@ -170,9 +167,13 @@ fn topics(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String> {
     keys
 }
 
+/// The rate of a slice; its key is the position ("1" first) or the partner.
 fn rate(c: &Counts) -> ClickThroughRate {
     ClickThroughRate {
-        key: c.key.clone(),
+        key: match &c.key {
+            SliceKey::Position(p) | SliceKey::PartnerPosition(_, p) => p.to_string(),
+            SliceKey::Partner(partner) => partner.clone(),
+        },
         impressions: c.impressions,
         clicks: c.clicks,
         #[allow(clippy::cast_precision_loss)]
@@ -210,7 +211,8 @@ impl RecommendationService for RecommendationsGrpc {
         request: Request<GetRelatedPublicationsRequest>,
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
         let started = std::time::Instant::now();
-        let response = self.related_publications(request.into_inner());
+        let partner = caller::partner_of(&request);
+        let response = self.related_publications(request.into_inner(), partner);
         self.related_latency.observe(started.elapsed());
         response
     }
@@ -314,10 +316,11 @@ impl RecommendationService for RecommendationsGrpc {
         &self,
         request: Request<RecordInteractionRequest>,
     ) -> Result<Response<RecordInteractionResponse>, Status> {
+        let caller = caller::partner_of(&request);
         let r = request.into_inner();
-        let click = match InteractionKind::try_from(r.kind) {
-            Ok(InteractionKind::Click) => true,
-            Ok(InteractionKind::Impression) => false,
+        let kind = match InteractionKind::try_from(r.kind) {
+            Ok(InteractionKind::Click) => storage::InteractionKind::Click,
+            Ok(InteractionKind::Impression) => storage::InteractionKind::Impression,
             _ => {
                 return Err(ServiceError::from(Violations::one(
                     "kind",
@@ -326,9 +329,8 @@ impl RecommendationService for RecommendationsGrpc {
                 .into());
             }
         };
-        let reporter = (!r.partner.is_empty()).then_some(r.partner.as_str());
         self.service
-            .record(&r.recommendation_id, click, reporter)
+            .record(&r.recommendation_id, &r.view_id, kind, &caller)
             .await?;
         Ok(Response::new(RecordInteractionResponse {}))
     }
@@ -347,10 +349,29 @@ impl RecommendationService for RecommendationsGrpc {
             return Err(ServiceError::from(v).into());
         }
         let partner = Some(r.partner.trim()).filter(|p| !p.is_empty());
-        let (by_position, by_partner) = self.service.click_through(partner, since).await?;
+        let rates = self.service.click_through(partner, since).await?;
+        let mut by_partner_position: Vec<PartnerPositionRates> = Vec::new();
+        for counts in &rates.by_partner_position {
+            let SliceKey::PartnerPosition(partner, _) = &counts.key else {
+                continue;
+            };
+            if by_partner_position
+                .last()
+                .is_none_or(|p| &p.partner != partner)
+            {
+                by_partner_position.push(PartnerPositionRates {
+                    partner: partner.clone(),
+                    by_position: Vec::new(),
+                });
+            }
+            if let Some(last) = by_partner_position.last_mut() {
+                last.by_position.push(rate(counts));
+            }
+        }
         Ok(Response::new(GetClickThroughRatesResponse {
-            by_position: by_position.iter().map(rate).collect(),
-            by_partner: by_partner.iter().map(rate).collect(),
+            by_position: rates.by_position.iter().map(rate).collect(),
+            by_partner: rates.by_partner.iter().map(rate).collect(),
+            by_partner_position,
         }))
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use imprint_events::Handler;
 use imprint_platform::Database;
+use imprint_platform::signing::Signer;
 use imprint_proto::recommendations::recommendation_service_server::RecommendationServiceServer;
 use tokio::sync::Notify;
 
@@ -54,8 +55,9 @@ pub enum BuildError {
     Search(#[from] search::SearchError),
 }
 
-/// The recommendations service over `db` (migrated), with its indexes loaded.
-pub async fn build(db: Database, weights: Weights) -> Result<Parts, BuildError> {
+/// The recommendations service over `db` (migrated), with its indexes loaded, sealing what it
+/// serves (recommendation ids, views, page tokens) with `signer`.
+pub async fn build(db: Database, weights: Weights, signer: Signer) -> Result<Parts, BuildError> {
     let store = storage::RecStore::new(db);
     let state = Arc::new(service::State {
         index: std::sync::RwLock::new(index::Index::new(
@@ -67,7 +69,7 @@ pub async fn build(db: Database, weights: Weights) -> Result<Parts, BuildError> 
         )),
         overrides: std::sync::RwLock::default(),
     });
-    let search = Arc::new(search::SearchIndex::new()?);
+    let search = Arc::new(search::SearchIndex::new(signer.clone())?);
     let wake = Arc::new(Notify::new());
     let refresher = Refresher::load(
         store.clone(),
@@ -76,7 +78,7 @@ pub async fn build(db: Database, weights: Weights) -> Result<Parts, BuildError> 
         Arc::clone(&wake),
     )
     .await?;
-    let service = RecommendationsService::new(store.clone(), state, search, weights);
+    let service = RecommendationsService::new(store.clone(), state, search, weights, signer);
     let related_latency = Arc::new(metrics::Latency::default());
     Ok(Parts {
         server: RecommendationServiceServer::new(grpc::RecommendationsGrpc::new(

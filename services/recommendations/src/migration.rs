@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateReadModel)]
+        vec![Box::new(CreateReadModel), Box::new(InteractionsPerView)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -80,6 +80,7 @@ enum RecInteractions {
     Position,
     Partner,
     CreatedAt,
+    ViewId,
 }
 
 struct CreateReadModel;
@@ -255,5 +256,66 @@ impl MigrationTrait for CreateReadModel {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Interactions name the served rail (the view) they happened in, and count once per view,
+/// position and kind: a recommendation id sent again, or pasted into another report, adds
+/// nothing. Rows from before have no view and stay as they were counted.
+struct InteractionsPerView;
+
+impl MigrationName for InteractionsPerView {
+    fn name(&self) -> &str {
+        "m20261201_000002_interactions_per_view"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for InteractionsPerView {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecInteractions::Table)
+                    .add_column(
+                        ColumnDef::new(RecInteractions::ViewId)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("rec_interactions_once_per_view")
+                    .table(RecInteractions::Table)
+                    .col(RecInteractions::ViewId)
+                    .col(RecInteractions::Position)
+                    .col(RecInteractions::Kind)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("rec_interactions_once_per_view")
+                    .table(RecInteractions::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecInteractions::Table)
+                    .drop_column(RecInteractions::ViewId)
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -10,10 +10,10 @@
 use std::ops::Bound;
 use std::sync::Mutex;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Utc};
 use imprint_domain::query::Words;
+use imprint_platform::paging;
+use imprint_platform::signing::Signer;
 use imprint_proto::papers::PublicationType;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
@@ -157,6 +157,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     /// The analyzer the text fields were indexed with, to make terms of the words typed.
     analyzer: TextAnalyzer,
+    /// Signs page tokens.
+    signer: Signer,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -166,8 +168,8 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
-    /// An empty index in memory.
-    pub fn new() -> Result<Self, SearchError> {
+    /// An empty index in memory, signing its page tokens with `signer`.
+    pub fn new(signer: Signer) -> Result<Self, SearchError> {
         let mut schema = Schema::builder();
         let text = TextOptions::default()
             .set_indexing_options(
@@ -198,6 +200,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             analyzer: english(),
+            signer,
         })
     }
 
@@ -261,8 +264,14 @@ impl SearchIndex {
 
     /// Runs a search.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
-        let fingerprint = fingerprint(request);
-        let offset = decode_token(&request.page_token, fingerprint)?;
+        let filters = filters(request);
+        let offset = paging::decode_token::<usize>(&self.signer, &filters, &request.page_token)
+            .map_err(|e| SearchError::Invalid {
+                field: "page_token",
+                message: e.to_string(),
+            })?
+            .filter(|o| *o <= MAX_OFFSET)
+            .unwrap_or(0);
         let f = self.fields;
         let text = self.text_query(&request.words);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -361,7 +370,7 @@ impl SearchIndex {
         let total = total as u64;
         let shown = offset + hits.len();
         let next_page_token = if (shown as u64) < total && shown < MAX_OFFSET && !hits.is_empty() {
-            encode_token(shown, fingerprint)
+            paging::encode_token(&self.signer, &filters, &shown)
         } else {
             String::new()
         };
@@ -572,8 +581,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A stable hash of what a page token must match (FNV-1a: the same on every replica).
-fn fingerprint(request: &SearchRequest) -> u64 {
+/// What a page token must have been issued for: the same words, filters and page size.
+fn filters(request: &SearchRequest) -> String {
     let mut types = request.types.clone();
     types.sort_unstable();
     let mut topics: Vec<String> = request
@@ -582,57 +591,18 @@ fn fingerprint(request: &SearchRequest) -> u64 {
         .map(|t| imprint_domain::Topic::key_of(t))
         .collect();
     topics.sort_unstable();
-    let words: Vec<String> = request
+    let words: Vec<(bool, bool, &str)> = request
         .words
         .terms
         .iter()
-        .map(|t| format!("{}{}{}", u8::from(t.excluded), u8::from(t.phrase), t.text))
+        .map(|t| (t.excluded, t.phrase, t.text.as_str()))
         .collect();
-    let text = format!(
-        "{words:?}\u{0}{types:?}\u{0}{topics:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
+    format!(
+        "search;{words:?};{types:?};{topics:?};{:?};{:?};{}",
         request.published_after.map(|t| t.timestamp_micros()),
         request.published_before.map(|t| t.timestamp_micros()),
         request.page_size,
-    );
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn encode_token(offset: usize, fingerprint: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("s1|{offset}|{fingerprint:x}"))
-}
-
-fn decode_token(token: &str, fingerprint: u64) -> Result<usize, SearchError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    let invalid = |message: &str| SearchError::Invalid {
-        field: "page_token",
-        message: message.to_owned(),
-    };
-    let raw = URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| invalid("is not a token returned by SearchPublications"))?;
-    let mut parts = raw.split('|');
-    let (Some("s1"), Some(offset), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid("is not a token returned by SearchPublications"));
-    };
-    let offset: usize = offset
-        .parse()
-        .ok()
-        .filter(|o| *o <= MAX_OFFSET)
-        .ok_or_else(|| invalid("is not a token returned by SearchPublications"))?;
-    if u64::from_str_radix(hash, 16).ok() != Some(fingerprint) {
-        return Err(invalid(
-            "was returned for a different query, filters or page size; start again without it",
-        ));
-    }
-    Ok(offset)
+    )
 }
 
 #[cfg(test)]
@@ -665,7 +635,9 @@ mod tests {
     }
 
     fn corpus() -> (SearchIndex, Vec<RecPaper>) {
-        let index = SearchIndex::new().expect("index");
+        let signer =
+            Signer::new(&["the search tests' signing key, 32 bytes".to_owned()]).expect("signer");
+        let index = SearchIndex::new(signer).expect("index");
         let papers = vec![
             paper(
                 "Countering Violent Extremism Online",

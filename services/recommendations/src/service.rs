@@ -4,17 +4,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use imprint_domain::Violations;
 use imprint_platform::ServiceError;
+use imprint_platform::served::{Served, View};
+use imprint_platform::signing::Signer;
 use uuid::Uuid;
 
 use crate::index::{Entry, Index};
 use crate::ranking::{self, Filters, Signals, Weights};
 use crate::search::{SearchError, SearchIndex, SearchPage, SearchRequest};
-use crate::storage::{Counts, Interaction, Overrides, RecStore};
+use crate::storage::{Counts, Interaction, InteractionKind, Overrides, RecStore, Slice};
 
 /// Most items of one rail.
 pub const MAX_LIMIT: usize = 50;
@@ -61,8 +61,29 @@ pub struct RailRequest {
     pub limit: usize,
     /// Filters.
     pub filters: Filters,
-    /// The partner asking.
+    /// The partner the rail is served to ("" for first-party pages): who calls, never what a
+    /// request says.
     pub partner: String,
+}
+
+/// One serving of a rail.
+#[derive(Debug, Clone)]
+pub struct Rail {
+    /// Its items, best first.
+    pub items: Vec<Item>,
+    /// The view its interactions name.
+    pub view_id: String,
+}
+
+/// Impressions and clicks, sliced three ways.
+#[derive(Debug, Clone)]
+pub struct Rates {
+    /// By position, every partner together.
+    pub by_position: Vec<Counts>,
+    /// By partner.
+    pub by_partner: Vec<Counts>,
+    /// By partner, then position.
+    pub by_partner_position: Vec<Counts>,
 }
 
 /// The use cases.
@@ -76,6 +97,8 @@ pub struct RecommendationsService {
     search: Arc<SearchIndex>,
     /// Ranking weights.
     weights: Weights,
+    /// Seals recommendation ids and views.
+    signer: Signer,
 }
 
 /// A search hit with the paper it found.
@@ -88,18 +111,20 @@ pub struct Found {
 }
 
 impl RecommendationsService {
-    /// The service over `store` and `state`.
+    /// The service over `store` and `state`, sealing what it serves with `signer`.
     pub fn new(
         store: RecStore,
         state: Arc<State>,
         search: Arc<SearchIndex>,
         weights: Weights,
+        signer: Signer,
     ) -> Self {
         Self {
             store,
             state,
             search,
             weights,
+            signer,
         }
     }
 
@@ -136,12 +161,8 @@ impl RecommendationsService {
         Ok((found, page))
     }
 
-    /// The related publications of a paper, pinned ones first.
-    pub fn related(
-        &self,
-        paper: &PaperRef,
-        request: &RailRequest,
-    ) -> Result<Vec<Item>, ServiceError> {
+    /// The related publications of a paper, pinned ones first, served once.
+    pub fn related(&self, paper: &PaperRef, request: &RailRequest) -> Result<Rail, ServiceError> {
         let index = self
             .state
             .index
@@ -183,7 +204,7 @@ impl RecommendationsService {
             if !admits_pinned(&request.filters, entry) || *pinned == source.id {
                 continue;
             }
-            items.push(item(
+            items.push(self.item(
                 source.id,
                 entry,
                 0.0,
@@ -198,7 +219,7 @@ impl RecommendationsService {
                 continue;
             };
             let reasons = reasons(&index, &ranked.signals);
-            items.push(item(
+            items.push(self.item(
                 source.id,
                 entry,
                 ranked.score,
@@ -207,7 +228,33 @@ impl RecommendationsService {
                 &request.partner,
             ));
         }
-        Ok(items)
+        Ok(Rail {
+            items,
+            view_id: View::new(&request.partner).seal(&self.signer),
+        })
+    }
+
+    fn item(
+        &self,
+        source: Uuid,
+        entry: &Entry,
+        score: f32,
+        reasons: Vec<String>,
+        position: usize,
+        partner: &str,
+    ) -> Item {
+        Item {
+            entry: entry.clone(),
+            score,
+            reasons,
+            recommendation_id: Served {
+                source,
+                target: entry.id,
+                position: i32::try_from(position).unwrap_or(i32::MAX),
+                partner: partner.to_owned(),
+            }
+            .seal(&self.signer),
+        }
     }
 
     /// A paper's overrides.
@@ -266,47 +313,77 @@ impl RecommendationsService {
         Ok(overrides)
     }
 
-    /// Records an impression or a click of a served recommendation; when `reporter` is given,
-    /// the recommendation must have been served to that partner.
+    /// Records an impression or a click of a served recommendation, for `caller` (the partner
+    /// the call is made for, "" first-party): the id and the view must have been served to it.
+    /// Each counts once per view and position.
     pub async fn record(
         &self,
         recommendation_id: &str,
-        click: bool,
-        reporter: Option<&str>,
+        view_id: &str,
+        kind: InteractionKind,
+        caller: &str,
     ) -> Result<(), ServiceError> {
-        let served = decode_recommendation_id(recommendation_id)
-            .map_err(|e| Violations::one("recommendation_id", e))?;
-        if let Some(reporter) = reporter
-            && reporter != served.partner
-        {
-            return Err(Violations::one(
-                "recommendation_id",
-                "was not served to the partner reporting it",
+        let mut v = Violations::new();
+        let served = v.check(
+            "recommendation_id",
+            Served::open(&self.signer, recommendation_id).map_err(|e| e.to_string()),
+        );
+        let view = if view_id.is_empty() {
+            v.push(
+                "view_id",
+                "required: the view_id served with the rail the item was in",
+            );
+            None
+        } else {
+            v.check(
+                "view_id",
+                View::open(&self.signer, view_id, Utc::now()).map_err(|e| e.to_string()),
             )
-            .into());
+        };
+        let (Some(served), Some(view), true) = (served, view, v.is_empty()) else {
+            return Err(v.into());
+        };
+        let not_yours = |field: &str| -> ServiceError {
+            Violations::one(field, "was not served to the partner reporting it").into()
+        };
+        if served.partner != caller {
+            return Err(not_yours("recommendation_id"));
         }
-        self.store
+        if view.partner != caller {
+            return Err(not_yours("view_id"));
+        }
+        let counted = self
+            .store
             .record(&Interaction {
-                kind: if click { "click" } else { "impression" },
+                kind,
+                view: view.id,
                 source: served.source,
                 target: served.target,
                 position: served.position,
                 partner: served.partner,
             })
             .await?;
+        if !counted {
+            tracing::debug!(?kind, "interaction already counted for this view");
+        }
         Ok(())
     }
 
-    /// Impressions and clicks by position and by partner.
+    /// Impressions and clicks by position, by partner and by both, for `partner` (all when
+    /// `None`) since `since`.
     pub async fn click_through(
         &self,
         partner: Option<&str>,
         since: Option<DateTime<Utc>>,
-    ) -> Result<(Vec<Counts>, Vec<Counts>), ServiceError> {
-        let mut by_position = self.store.counts("position", partner, since).await?;
-        by_position.sort_by_key(|c| c.key.parse::<i64>().unwrap_or(i64::MAX));
-        let by_partner = self.store.counts("partner", partner, since).await?;
-        Ok((by_position, by_partner))
+    ) -> Result<Rates, ServiceError> {
+        Ok(Rates {
+            by_position: self.store.counts(Slice::Position, partner, since).await?,
+            by_partner: self.store.counts(Slice::Partner, partner, since).await?,
+            by_partner_position: self
+                .store
+                .counts(Slice::PartnerPosition, partner, since)
+                .await?,
+        })
     }
 }
 
@@ -341,27 +418,6 @@ fn parse_ids(v: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
     out
 }
 
-fn item(
-    source: Uuid,
-    entry: &Entry,
-    score: f32,
-    reasons: Vec<String>,
-    position: usize,
-    partner: &str,
-) -> Item {
-    Item {
-        entry: entry.clone(),
-        score,
-        reasons,
-        recommendation_id: encode_recommendation_id(&Served {
-            source,
-            target: entry.id,
-            position: i32::try_from(position).unwrap_or(i32::MAX),
-            partner: partner.to_owned(),
-        }),
-    }
-}
-
 /// Readable reasons for a ranked item.
 fn reasons(index: &Index, signals: &Signals) -> Vec<String> {
     let mut out = Vec::new();
@@ -381,89 +437,4 @@ fn reasons(index: &Index, signals: &Signals) -> Vec<String> {
         out.push("published around the same time".to_owned());
     }
     out
-}
-
-/// What a recommendation id carries: enough to attribute an interaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Served {
-    /// The paper whose rail it was on.
-    pub source: Uuid,
-    /// The recommended paper.
-    pub target: Uuid,
-    /// Its position, from 1.
-    pub position: i32,
-    /// The partner ("" for first-party pages).
-    pub partner: String,
-}
-
-/// Encodes a served item as an opaque id.
-pub fn encode_recommendation_id(served: &Served) -> String {
-    let raw = format!(
-        "1|{}|{}|{}|{}",
-        served.source.simple(),
-        served.target.simple(),
-        served.position,
-        served.partner
-    );
-    URL_SAFE_NO_PAD.encode(raw)
-}
-
-/// Decodes an id made by [`encode_recommendation_id`], naming what is wrong.
-pub fn decode_recommendation_id(id: &str) -> Result<Served, String> {
-    let invalid = || "is not a recommendation id served by GetRelatedPublications".to_owned();
-    if id.is_empty() || id.len() > 400 {
-        return Err(invalid());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| invalid())?;
-    let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let mut parts = raw.splitn(5, '|');
-    let (Some("1"), Some(source), Some(target), Some(position), Some(partner)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(invalid());
-    };
-    let partner = imprint_domain::text::clean_line(partner, 0, 100).map_err(|_| invalid())?;
-    Ok(Served {
-        source: Uuid::try_parse(source).map_err(|_| invalid())?,
-        target: Uuid::try_parse(target).map_err(|_| invalid())?,
-        position: position
-            .parse()
-            .ok()
-            .filter(|p| (1..=MAX_LIMIT as i32).contains(p))
-            .ok_or_else(invalid)?,
-        partner,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recommendation_ids_round_trip_and_junk_is_refused() {
-        let served = Served {
-            source: Uuid::now_v7(),
-            target: Uuid::now_v7(),
-            position: 3,
-            partner: "example.org".to_owned(),
-        };
-        let id = encode_recommendation_id(&served);
-        assert_eq!(decode_recommendation_id(&id), Ok(served));
-        for bad in ["", "x", "MXx8fHx8", &"A".repeat(500)] {
-            assert!(decode_recommendation_id(bad).is_err(), "{bad}");
-        }
-        let forged = URL_SAFE_NO_PAD.encode(format!(
-            "1|{}|{}|99|p",
-            Uuid::now_v7().simple(),
-            Uuid::now_v7().simple()
-        ));
-        assert!(
-            decode_recommendation_id(&forged).is_err(),
-            "position out of range"
-        );
-    }
 }

@@ -85,11 +85,32 @@ pub struct Overrides {
     pub update_time: Option<DateTime<Utc>>,
 }
 
+/// What a reader did with a served recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InteractionKind {
+    /// It was shown.
+    Impression,
+    /// It was clicked.
+    Click,
+}
+
+impl InteractionKind {
+    /// The stored name.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Impression => "impression",
+            Self::Click => "click",
+        }
+    }
+}
+
 /// An interaction with a served recommendation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interaction {
-    /// "impression" or "click".
-    pub kind: &'static str,
+    /// Shown or clicked.
+    pub kind: InteractionKind,
+    /// The serving of the rail it happened in.
+    pub view: String,
     /// The paper whose rail it was on.
     pub source: Uuid,
     /// The recommended paper.
@@ -100,11 +121,33 @@ pub struct Interaction {
     pub partner: String,
 }
 
+/// How interactions are grouped for rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    /// By position in the rail, every partner together.
+    Position,
+    /// By partner.
+    Partner,
+    /// By partner, then position.
+    PartnerPosition,
+}
+
+/// What one slice of rates is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SliceKey {
+    /// A position, from 1.
+    Position(i32),
+    /// A partner ("" for first-party pages).
+    Partner(String),
+    /// A partner's position.
+    PartnerPosition(String, i32),
+}
+
 /// Impressions and clicks of one slice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {
-    /// The slice's key.
-    pub key: String,
+    /// The slice.
+    pub key: SliceKey,
     /// Impressions.
     pub impressions: i64,
     /// Clicks.
@@ -458,52 +501,87 @@ impl RecStore {
         tx.finish(result).await
     }
 
-    /// Records an interaction.
-    pub async fn record(&self, interaction: &Interaction) -> Result<(), DbErr> {
-        let mut insert = Query::insert();
-        insert.into_table(a("rec_interactions")).columns([
-            a("kind"),
-            a("source_id"),
-            a("target_id"),
-            a("position"),
-            a("partner"),
-            a("created_at"),
-        ]);
-        insert
-            .values([
-                interaction.kind.into(),
-                interaction.source.into(),
-                interaction.target.into(),
-                interaction.position.into(),
-                interaction.partner.clone().into(),
-                Utc::now().into(),
-            ])
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
+    /// Records an interaction once: the same kind at the same position of the same view adds
+    /// nothing. A click records the impression too (what was clicked was shown), so that no
+    /// slice has more clicks than impressions. Returns whether anything new was counted.
+    pub async fn record(&self, interaction: &Interaction) -> Result<bool, DbErr> {
+        let mut kinds = vec![InteractionKind::Impression];
+        if interaction.kind == InteractionKind::Click {
+            kinds.push(InteractionKind::Click);
+        }
+        let now = Utc::now();
+        let mut inserts = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            let mut insert = Query::insert();
+            insert
+                .into_table(a("rec_interactions"))
+                .columns([
+                    a("kind"),
+                    a("view_id"),
+                    a("source_id"),
+                    a("target_id"),
+                    a("position"),
+                    a("partner"),
+                    a("created_at"),
+                ])
+                .values([
+                    kind.as_str().into(),
+                    interaction.view.clone().into(),
+                    interaction.source.into(),
+                    interaction.target.into(),
+                    interaction.position.into(),
+                    interaction.partner.clone().into(),
+                    now.into(),
+                ])
+                .map_err(|e| DbErr::Custom(e.to_string()))?
+                .on_conflict(
+                    OnConflict::columns([a("view_id"), a("position"), a("kind")])
+                        .do_nothing()
+                        .to_owned(),
+                );
+            inserts.push(insert);
+        }
         let tx = self.db.begin_write().await?;
-        let result = tx
-            .execute(StatementBuilder::build(&insert, &tx.get_database_backend()))
-            .await
-            .map(drop);
+        let result = async {
+            let backend = tx.get_database_backend();
+            let mut counted = false;
+            for insert in &inserts {
+                counted |= tx
+                    .execute(StatementBuilder::build(insert, &backend))
+                    .await?
+                    .rows_affected()
+                    > 0;
+            }
+            Ok(counted)
+        }
+        .await;
         tx.finish(result).await
     }
 
-    /// Impressions and clicks grouped by `column` ("position" or "partner"), for `partner`
-    /// (all when `None`) since `since`.
+    /// Impressions and clicks by `slice`, for `partner` (all when `None`) since `since`.
     pub async fn counts(
         &self,
-        column: &str,
+        slice: Slice,
         partner: Option<&str>,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<Counts>, DbErr> {
+        let columns: &[&str] = match slice {
+            Slice::Position => &["position"],
+            Slice::Partner => &["partner"],
+            Slice::PartnerPosition => &["partner", "position"],
+        };
         let mut select = Query::select();
+        for column in columns {
+            select
+                .expr_as(Expr::col(a(column)), a(column))
+                .group_by_col(a(column))
+                .order_by(a(column), Order::Asc);
+        }
         select
-            .expr_as(Expr::col(a(column)), a("k"))
             .expr_as(Expr::col(a("kind")), a("kind"))
             .expr_as(Func::count(Expr::col(a("id"))), a("n"))
             .from(a("rec_interactions"))
-            .group_by_col(a(column))
-            .group_by_col(a("kind"))
-            .order_by(a(column), Order::Asc);
+            .group_by_col(a("kind"));
         if let Some(partner) = partner {
             select.and_where(Expr::col(a("partner")).eq(partner));
         }
@@ -513,26 +591,28 @@ impl RecStore {
         let rows = self.fetch(&select).await?;
         let mut out: Vec<Counts> = Vec::new();
         for row in rows {
-            let key = if column == "position" {
-                row.try_get::<i32>("", "k")?.to_string()
-            } else {
-                row.try_get::<String>("", "k")?
+            let key = match slice {
+                Slice::Position => SliceKey::Position(row.try_get("", "position")?),
+                Slice::Partner => SliceKey::Partner(row.try_get("", "partner")?),
+                Slice::PartnerPosition => SliceKey::PartnerPosition(
+                    row.try_get("", "partner")?,
+                    row.try_get("", "position")?,
+                ),
             };
             let kind: String = row.try_get("", "kind")?;
             let n: i64 = row.try_get("", "n")?;
-            let slot = match out.iter_mut().find(|c| c.key == key) {
-                Some(c) => c,
-                None => {
-                    out.push(Counts {
-                        key: key.clone(),
-                        impressions: 0,
-                        clicks: 0,
-                    });
-                    let last = out.len() - 1;
-                    &mut out[last]
-                }
+            // Rows come ordered by the slice's columns: a slice's kinds are next to each other.
+            if out.last().is_none_or(|c| c.key != key) {
+                out.push(Counts {
+                    key,
+                    impressions: 0,
+                    clicks: 0,
+                });
+            }
+            let Some(slot) = out.last_mut() else {
+                continue;
             };
-            if kind == "click" {
+            if kind == InteractionKind::Click.as_str() {
                 slot.clicks += n;
             } else {
                 slot.impressions += n;

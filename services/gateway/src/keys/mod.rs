@@ -71,22 +71,34 @@ pub struct Keys {
     limiter: Limiter,
 }
 
-/// Token buckets by key id.
+/// Who spends a key's allowance. Browsers send an `Origin` (and cannot forge it); requests
+/// without one come from servers, which anyone holding the public key can run: they get a
+/// budget of their own, the same size, so that they cannot use up the one the partner's
+/// visitors share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// A page at one of the key's origins.
+    Browser,
+    /// Anything without an `Origin`.
+    Server,
+}
+
+/// Token buckets by key id and caller.
 #[derive(Debug, Default)]
 struct Limiter {
-    buckets: Mutex<HashMap<Uuid, Bucket>>,
+    buckets: Mutex<HashMap<(Uuid, Caller), Bucket>>,
 }
 
 impl Limiter {
-    /// Takes one request from `partner`'s allowance, or says when to try again.
-    fn admit(&self, partner: &Partner) -> Result<(), Duration> {
+    /// Takes one request from `partner`'s allowance for `caller`, or says when to try again.
+    fn admit(&self, partner: &Partner, caller: Caller) -> Result<(), Duration> {
         let rate = f64::from(partner.per_minute) / 60.0;
         let capacity = (f64::from(partner.per_minute) / 6.0).max(1.0);
         let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        let bucket = buckets.entry(partner.id).or_insert(Bucket {
+        let bucket = buckets.entry((partner.id, caller)).or_insert(Bucket {
             tokens: capacity,
             last: now,
         });
@@ -184,9 +196,9 @@ impl Keys {
         self.active.read().ok()?.get(&hash(key)).cloned()
     }
 
-    /// Takes one request from `partner`'s allowance, or says when to try again.
-    pub fn admit(&self, partner: &Partner) -> Result<(), Duration> {
-        self.limiter.admit(partner)
+    /// Takes one request from `partner`'s allowance for `caller`, or says when to try again.
+    pub fn admit(&self, partner: &Partner, caller: Caller) -> Result<(), Duration> {
+        self.limiter.admit(partner, caller)
     }
 
     /// Creates a key; returns it stored, and the key itself.
@@ -328,15 +340,17 @@ mod tests {
             per_minute: 60,
         };
         for _ in 0..10 {
-            keys.admit(&partner).unwrap();
+            keys.admit(&partner, Caller::Browser).unwrap();
         }
-        let wait = keys.admit(&partner).unwrap_err();
+        let wait = keys.admit(&partner, Caller::Browser).unwrap_err();
         assert!(
             wait <= Duration::from_secs(1) && wait > Duration::ZERO,
             "{wait:?}"
         );
+        keys.admit(&partner, Caller::Server)
+            .expect("servers draw on a budget of their own");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        keys.admit(&partner).unwrap();
-        assert!(keys.admit(&partner).is_err());
+        keys.admit(&partner, Caller::Browser).unwrap();
+        assert!(keys.admit(&partner, Caller::Browser).is_err());
     }
 }

@@ -8,6 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
+use imprint_platform::caller;
 use imprint_proto::authors::{
     Author, BatchGetAuthorsRequest, GetAuthorRequest, get_author_request,
 };
@@ -354,7 +355,9 @@ pub(super) async fn get_paper(
         ("key" = Option<String>, Query, description = "A partner's publishable key: attributes the rail to the partner, and lets pages at the key's origins read it"),
     ),
     responses(
-        (status = 200, description = "Related publications", body = RelatedList),
+        (status = 200, description = "Related publications", body = RelatedList, headers(
+            ("Imprint-View" = String, description = "This serving of the rail: send it as `view` with the interactions of its items (within 24 hours)")
+        )),
         (status = 401, description = "The key does not work", body = ErrorJson),
         (status = 403, description = "The key is not bound to the page's origin", body = ErrorJson),
         (status = 429, description = "The key is past its rate limit", body = ErrorJson),
@@ -372,19 +375,21 @@ pub(super) async fn related(
 ) -> Response {
     let inner = api.clone();
     let partner = via.map(|v| v.0.0.name.clone()).unwrap_or_default();
-    api.cached(&headers, &uri, &["limit"], || async move {
+    let for_partner = partner.clone();
+    let response = api.cached(&headers, &uri, &["limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
+        let mut request = tonic::Request::new(GetRelatedPublicationsRequest {
+            key: Some(get_related_publications_request::Key::Slug(slug.clone())),
+            limit,
+            ..GetRelatedPublicationsRequest::default()
+        });
+        caller::for_partner(&mut request, &for_partner);
         let found = inner
             .recommendations
             .clone()
-            .get_related_publications(GetRelatedPublicationsRequest {
-                key: Some(get_related_publications_request::Key::Slug(slug.clone())),
-                limit,
-                partner,
-                ..GetRelatedPublicationsRequest::default()
-            })
+            .get_related_publications(request)
             .await
             .map_err(|s| match s.code() {
                 // The recommendations service knows published papers only.
@@ -399,8 +404,8 @@ pub(super) async fn related(
                 .map(|r| RelatedJson::new(r, &inner.site))
                 .collect(),
         })
-    })
-    .await
+    });
+    api.with_view(response.await, &partner)
 }
 
 /// The whole publication page: paper, authors in byline order, related publications and
@@ -414,7 +419,9 @@ pub(super) async fn related(
         ("related_limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "Related publications, default 3"),
     ),
     responses(
-        (status = 200, description = "The page", body = PageJson),
+        (status = 200, description = "The page", body = PageJson, headers(
+            ("Imprint-View" = String, description = "This serving of the page's rail, for RecordInteraction of its items")
+        )),
         (status = 400, description = "A bad parameter, named", body = ErrorJson),
         (status = 404, description = "No published paper has this slug", body = ErrorJson),
     )
@@ -427,7 +434,7 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &["related_limit"], || async move {
+    let response = api.cached(&headers, &uri, &["related_limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("related_limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
@@ -458,8 +465,9 @@ pub(super) async fn page(
             related_unavailable: page.related_unavailable,
         })
         .map(|answer| answer.store_if(!page.related_unavailable))
-    })
-    .await
+    });
+    // The page's rail is first-party: the pages service asks for no partner.
+    api.with_view(response.await, "")
 }
 
 /// An author and their published papers, newest first.
@@ -839,15 +847,16 @@ pub(super) async fn interactions(
         }
         let calls = report.events.iter().map(|event| {
             let mut recommendations = api.recommendations.clone();
-            let request = RecordInteractionRequest {
+            let mut request = tonic::Request::new(RecordInteractionRequest {
                 recommendation_id: event.recommendation_id.clone(),
                 kind: match event.kind {
                     super::json::InteractionKindJson::Impression => InteractionKind::Impression,
                     super::json::InteractionKindJson::Click => InteractionKind::Click,
                 }
                 .into(),
-                partner: partner.name.clone(),
-            };
+                view_id: report.view.clone(),
+            });
+            caller::for_partner(&mut request, &partner.name);
             async move { recommendations.record_interaction(request).await }
         });
         for (i, outcome) in futures::future::join_all(calls)
@@ -859,7 +868,7 @@ pub(super) async fn interactions(
                 let field = format!("events[{i}].recommendation_id");
                 return Err(ApiError::from_status(
                     &status,
-                    &[("recommendation_id", field.as_str())],
+                    &[("recommendation_id", field.as_str()), ("view_id", "view")],
                 ));
             }
         }

@@ -485,6 +485,9 @@ pub fn json_ld(p: &Paper, authors: &[Author], site: &Site) -> serde_json::Value 
 #[derive(Debug, Clone, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InteractionsJson {
+    /// The `Imprint-View` header of the response the rail came in: each item's impression and
+    /// click count once per view.
+    pub view: String,
     /// 1 to 50 interactions.
     pub events: Vec<InteractionJson>,
 }

@@ -22,6 +22,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use imprint_platform::clients::Peer;
+use imprint_platform::served::View;
+use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
@@ -36,6 +38,9 @@ use json::{ErrorBody, ErrorJson};
 /// `Cache-Control` of cacheable answers: shared caches may keep them, and must ask again
 /// (cheaply, with the ETag) before reusing one, so an edit shows at once.
 const CACHE_CONTROL: &str = "public, no-cache";
+
+/// The response header carrying the view of a served rail, which `/v1/interactions` needs.
+pub const VIEW_HEADER: &str = "imprint-view";
 
 /// Channels to the services behind the public API.
 #[derive(Debug, Clone)]
@@ -67,6 +72,8 @@ pub struct PublicApi {
     keys: Arc<crate::keys::Keys>,
     /// Longest a request may take before it is answered 503.
     timeout: Duration,
+    /// Seals the view each serving of a rail carries.
+    signer: Signer,
 }
 
 impl PublicApi {
@@ -82,6 +89,7 @@ impl PublicApi {
         site: Site,
         keys: Arc<crate::keys::Keys>,
         timeout: Duration,
+        signer: Signer,
     ) -> Arc<Self> {
         Arc::new(Self {
             papers: PaperServiceClient::new(papers),
@@ -92,7 +100,21 @@ impl PublicApi {
             site,
             keys,
             timeout,
+            signer,
         })
+    }
+
+    /// Marks `response` as a serving of a rail for `partner`: a fresh view in
+    /// [`VIEW_HEADER`], made per response (the body may come from the cache, shared by every
+    /// reader), which the reader's interactions name.
+    fn with_view(&self, mut response: Response, partner: &str) -> Response {
+        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+            let view = View::new(partner).seal(&self.signer);
+            if let Ok(value) = HeaderValue::from_str(&view) {
+                response.headers_mut().insert(VIEW_HEADER, value);
+            }
+        }
+        response
     }
 
     /// The routes.

@@ -1,6 +1,8 @@
 //! Partner keys at the public API: `?key=pk_…` names the partner a request is for. A key
 //! works only from pages at its origins (CORS allows exactly those, `Vary: Origin`, never
-//! credentials) and within its rate limit (429 with `Retry-After` past it). Without a key the
+//! credentials) and within its rate limit (429 with `Retry-After` past it). Requests with a key
+//! and no `Origin` (a partner's server) have a budget of their own, as large, so that nobody
+//! holding the public key can spend the one its visitors' browsers share. Without a key the
 //! API is still readable server to server, but browsers on other origins get no CORS
 //! permission, so they read nothing.
 
@@ -12,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, Params};
-use crate::keys::{Keys, Partner};
+use crate::keys::{Caller, Keys, Partner};
 
 /// The partner a request came through, for handlers that attribute what they serve.
 #[derive(Debug, Clone)]
@@ -62,7 +64,12 @@ pub(super) async fn gate(
             .into_response(),
         );
     }
-    if let Err(wait) = keys.admit(&partner) {
+    let caller = if origin.is_some() {
+        Caller::Browser
+    } else {
+        Caller::Server
+    };
+    if let Err(wait) = keys.admit(&partner, caller) {
         let mut response = ApiError::rate_limited(&partner.name).into_response();
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
@@ -108,7 +115,7 @@ fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("ETag, Retry-After"),
+            HeaderValue::from_static("ETag, Retry-After, Imprint-View"),
         );
     }
     response
