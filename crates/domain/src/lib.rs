@@ -6,6 +6,7 @@
 pub mod author;
 pub mod error;
 pub mod id;
+pub mod limits;
 pub mod mask;
 pub mod orcid;
 pub mod paper;

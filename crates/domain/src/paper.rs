@@ -167,10 +167,21 @@ impl Topic {
 pub struct Topics(Vec<Topic>);
 
 impl Topics {
-    /// Validates each topic (violations under `[i]`), drops later case-insensitive duplicates
-    /// and empty entries, and caps the count.
+    /// Caps the count, then validates each topic (violations under `[i]`) and drops later
+    /// case-insensitive duplicates and empty entries. The count is checked first, on what was
+    /// sent: de-duplicating thousands of entries before refusing them once froze the process.
     pub fn parse(inputs: &[String]) -> Result<Self, Violations> {
         let mut violations = Violations::new();
+        if inputs.len() > MAX_TOPICS {
+            violations.push(
+                "",
+                format!(
+                    "at most {MAX_TOPICS} topics are allowed (got {})",
+                    inputs.len()
+                ),
+            );
+            return Err(violations);
+        }
         let mut topics: Vec<Topic> = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
             if input.trim().is_empty() {
@@ -181,15 +192,6 @@ impl Topics {
             {
                 topics.push(topic);
             }
-        }
-        if topics.len() > MAX_TOPICS {
-            violations.push(
-                "",
-                format!(
-                    "at most {MAX_TOPICS} topics are allowed (got {})",
-                    topics.len()
-                ),
-            );
         }
         violations.into_result(|| Self(topics))
     }
@@ -610,6 +612,19 @@ mod tests {
         assert!(slug.is_none());
         let topics: Vec<_> = fields.topics.as_slice().iter().map(Topic::as_str).collect();
         assert_eq!(topics, ["Global Policy"]);
+    }
+
+    #[test]
+    fn oversized_topic_lists_are_refused_as_sent() {
+        let many: Vec<String> = (0..12_000).map(|i| format!("topic {i}")).collect();
+        let err = Topics::parse(&many).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ": at most 20 topics are allowed (got 12000)",
+            "one violation, before any topic is looked at"
+        );
+        let doubled = vec!["Global Policy".to_owned(); MAX_TOPICS + 1];
+        assert!(Topics::parse(&doubled).is_err(), "counted as sent");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod signing;
 pub mod slugs;
 pub mod telemetry;
+pub mod wire;
 
 pub use db::Database;
 pub use error::ServiceError;

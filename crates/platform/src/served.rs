@@ -19,7 +19,7 @@ const CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// Longest partner name carried (a partner key's name has at most 100 characters).
 const MAX_PARTNER_BYTES: usize = 400;
 /// Most items of one rail: positions are one byte.
-pub const MAX_POSITION: i32 = 50;
+const MAX_POSITION: i32 = imprint_domain::limits::MAX_RAIL as i32;
 
 /// One served item.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The gRPC contract, generated from `proto/` at build time, plus what every edge needs to speak
-//! it: conversions between the generated messages and the domain types, and the mapping of
-//! domain validation errors to `google.rpc.BadRequest` details. The `.proto` files are the API;
+//! it: conversions between the generated messages and the domain types, the mapping of domain
+//! validation errors to `google.rpc.BadRequest` details, and the codec that refuses malformed
+//! and oversized requests before any handler sees them. The `.proto` files are the API;
 //! this crate only mirrors them.
 
 #[allow(
@@ -41,6 +42,8 @@ mod generated {
     }
 }
 
+mod bounds;
+pub mod codec;
 pub mod convert;
 pub mod status;
 

@@ -45,7 +45,8 @@ pub fn build(db: Database, papers: Peer, events: Emitter, signer: Signer) -> Par
     let store = storage::AuthorStore::new(db, events);
     let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers), signer);
     Parts {
-        server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service)),
+        server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
+            .max_decoding_message_size(imprint_domain::limits::AUTHORS_MESSAGE_BYTES),
         handler: Arc::new(events::PaperCredits::new(store)),
     }
 }

@@ -17,13 +17,9 @@ use imprint_platform::slugs::SlugChoice;
 use imprint_proto::papers::ListPapersRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 
+use imprint_domain::limits::{MAX_AUTHOR_BATCH, MAX_AUTHOR_IDS};
+
 use crate::storage::{AuthorStore, ListKey};
-
-/// Most ids one `BatchGetAuthors` call may ask for.
-pub const MAX_BATCH: usize = 1000;
-
-/// Most authors one `BatchCreateAuthors` call may create.
-pub const MAX_CREATE_BATCH: usize = 500;
 
 /// An author from `input` (not stored yet) and the slug it asks for.
 fn new_author(input: &AuthorInput) -> Result<(Author, SlugChoice), Violations> {
@@ -73,14 +69,14 @@ impl AuthorsService {
         Ok(author)
     }
 
-    /// Creates up to [`MAX_CREATE_BATCH`] authors at once, all or none. Violations are named
+    /// Creates up to [`MAX_AUTHOR_BATCH`] authors at once, all or none. Violations are named
     /// `requests[i].author.…`.
     pub async fn batch_create(&self, inputs: &[AuthorInput]) -> Result<Vec<Author>, ServiceError> {
-        if inputs.len() > MAX_CREATE_BATCH {
+        if inputs.len() > MAX_AUTHOR_BATCH {
             return Err(Violations::one(
                 "requests",
                 format!(
-                    "at most {MAX_CREATE_BATCH} authors per call (got {})",
+                    "at most {MAX_AUTHOR_BATCH} authors per call (got {})",
                     inputs.len()
                 ),
             )
@@ -132,10 +128,10 @@ impl AuthorsService {
         &self,
         ids: &[String],
     ) -> Result<(Vec<Author>, Vec<String>), ServiceError> {
-        if ids.len() > MAX_BATCH {
+        if ids.len() > MAX_AUTHOR_IDS {
             return Err(Violations::one(
                 "ids",
-                format!("at most {MAX_BATCH} ids per call (got {})", ids.len()),
+                format!("at most {MAX_AUTHOR_IDS} ids per call (got {})", ids.len()),
             )
             .into());
         }

@@ -27,9 +27,9 @@ use tonic::{Code, Request, Response, Status};
 pub const SERVICE_NAME: &str = "imprint.gateway.v1.PublicationPageService";
 
 /// Related publications a page shows unless asked otherwise, and at most.
-pub const DEFAULT_RELATED: i32 = 3;
+pub const DEFAULT_RELATED: i32 = imprint_domain::limits::DEFAULT_RAIL as i32;
 /// The most related publications a page may ask for.
-pub const MAX_RELATED: i32 = 50;
+pub const MAX_RELATED: i32 = imprint_domain::limits::MAX_RAIL as i32;
 
 /// Assembles publication pages from the three services.
 #[derive(Debug, Clone)]

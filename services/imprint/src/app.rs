@@ -431,7 +431,10 @@ impl Application {
                 .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
                 .layer(ObserveLayer::http(requests.clone()));
             (
-                Some(PublicationPageServiceServer::new(pages)),
+                Some(
+                    PublicationPageServiceServer::new(pages)
+                        .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+                ),
                 Some(Public {
                     listener: public_listener,
                     addr: public_addr,
@@ -439,9 +442,12 @@ impl Application {
                     cache,
                     keys: keys.clone(),
                 }),
-                Some(PartnerKeyServiceServer::new(
-                    imprint_gateway::keys::grpc::PartnerKeysGrpc::new(keys),
-                )),
+                Some(
+                    PartnerKeyServiceServer::new(
+                        imprint_gateway::keys::grpc::PartnerKeysGrpc::new(keys),
+                    )
+                    .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+                ),
             )
         } else {
             (None, None, None)
@@ -494,6 +500,7 @@ impl Application {
             .option_layer(cors)
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(ObserveLayer::grpc(requests.clone(), &known_services))
+            .layer(imprint_platform::wire::WireLayer)
             .option_layer(authenticator.map(AuthLayer::new))
             .option_layer(
                 public

@@ -29,7 +29,7 @@ use crate::dataset::{self, Record};
 /// Papers per `BatchCreatePapers` call by default.
 pub const DEFAULT_BATCH: usize = 200;
 /// The most the papers service takes per call.
-pub const MAX_BATCH: usize = 200;
+pub const MAX_BATCH: usize = imprint_domain::limits::MAX_PAPER_BATCH;
 /// Authors per `BatchCreateAuthors` call.
 const AUTHOR_BATCH: usize = 500;
 /// Attempts at a call the server could not take (restarting, overloaded) before giving up.

@@ -18,7 +18,7 @@ use imprint_proto::papers::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::service::{BatchItem, MAX_BATCH, PaperKey, PapersService};
+use crate::service::{BatchItem, PaperKey, PapersService};
 use crate::storage::{ListFilter, Revision, RevisionKind};
 
 /// The gRPC face of [`PapersService`].
@@ -142,17 +142,8 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<BatchCreatePapersRequest>,
     ) -> Result<Response<BatchCreatePapersResponse>, Status> {
+        // The codec has bounded the batch (imprint_domain::limits::MAX_PAPER_BATCH).
         let request = request.into_inner();
-        if request.requests.len() > MAX_BATCH {
-            return Err(ServiceError::from(Violations::one(
-                "requests",
-                format!(
-                    "at most {MAX_BATCH} papers per call (got {})",
-                    request.requests.len()
-                ),
-            ))
-            .into());
-        }
         let mut v = Violations::new();
         let mut items = Vec::with_capacity(request.requests.len());
         for (i, create) in request.requests.iter().enumerate() {

@@ -22,9 +22,6 @@ use imprint_proto::papers::paper_service_server::PaperServiceServer;
 pub use migration::Migrator;
 pub use service::PapersService;
 
-/// Largest request accepted.
-pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
-
 /// The full gRPC name of the service, for health reporting.
 pub const SERVICE_NAME: &str = "imprint.papers.v1.PaperService";
 
@@ -51,10 +48,8 @@ pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Pa
         signer,
     );
     Parts {
-        // A body may hold a million characters, up to 4 MiB of UTF-8: leave room beyond
-        // tonic's 4 MiB default so that the length check, not the transport, answers.
         server: PaperServiceServer::new(grpc::PapersGrpc::new(service.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(imprint_domain::limits::PAPERS_MESSAGE_BYTES),
         handler: Arc::new(events::DeletedAuthors::new(service)),
     }
 }

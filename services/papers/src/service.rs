@@ -1,6 +1,7 @@
 //! The papers use cases: drafts, edits with optimistic concurrency, publishing and withdrawing,
 //! deletion, revisions, and credits checked against the authors service.
 
+use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition,
@@ -18,9 +19,6 @@ use imprint_proto::authors::author_service_client::AuthorServiceClient;
 
 use crate::storage::{ListFilter, NewRow, PaperStore, Revision, RevisionKind};
 use std::collections::HashMap;
-
-/// Most papers per [`PapersService::batch_create`].
-pub const MAX_BATCH: usize = 200;
 
 /// One paper of a batch.
 #[derive(Debug, Clone)]
@@ -89,17 +87,20 @@ impl PapersService {
         Ok(paper)
     }
 
-    /// Creates up to [`MAX_BATCH`] papers at once, all or none, publishing each when `publish`
+    /// Creates up to [`MAX_PAPER_BATCH`] papers at once, all or none, publishing each when `publish`
     /// (at its `publish_at` when given). Violations are named `requests[i].paper.…`.
     pub async fn batch_create(
         &self,
         items: &[BatchItem],
         publish: bool,
     ) -> Result<Vec<Paper>, ServiceError> {
-        if items.len() > MAX_BATCH {
+        if items.len() > MAX_PAPER_BATCH {
             return Err(Violations::one(
                 "requests",
-                format!("at most {MAX_BATCH} papers per call (got {})", items.len()),
+                format!(
+                    "at most {MAX_PAPER_BATCH} papers per call (got {})",
+                    items.len()
+                ),
             )
             .into());
         }

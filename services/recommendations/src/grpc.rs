@@ -22,8 +22,9 @@ use uuid::Uuid;
 
 use crate::ranking::Filters;
 use crate::search::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SearchRequest};
-use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, PaperRef, RailRequest, RecommendationsService};
+use crate::service::{PaperRef, RailRequest, RecommendationsService};
 use crate::storage::{self, Counts, Overrides, SliceKey};
+use imprint_domain::limits::{DEFAULT_RAIL, MAX_FILTER_TOPICS, MAX_PARTNER_CHARS, MAX_RAIL};
 
 /// The gRPC face of [`RecommendationsService`].
 #[derive(Debug, Clone)]
@@ -66,12 +67,12 @@ impl RecommendationsGrpc {
             }
         };
         let limit = match usize::try_from(r.limit) {
-            Ok(0) => DEFAULT_LIMIT,
-            Ok(n) if n <= MAX_LIMIT => n,
+            Ok(0) => DEFAULT_RAIL,
+            Ok(n) if n <= MAX_RAIL => n,
             _ => {
                 v.push(
                     "limit",
-                    format!("must be between 0 (meaning {DEFAULT_LIMIT}) and {MAX_LIMIT}"),
+                    format!("must be between 0 (meaning {DEFAULT_RAIL}) and {MAX_RAIL}"),
                 );
                 0
             }
@@ -152,8 +153,11 @@ fn types(v: &mut Violations, field: &str, raw: &[i32]) -> Vec<i32> {
 }
 
 fn topics(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String> {
-    if raw.len() > 50 {
-        v.push(field, format!("at most 50 topics (got {})", raw.len()));
+    if raw.len() > MAX_FILTER_TOPICS {
+        v.push(
+            field,
+            format!("at most {MAX_FILTER_TOPICS} topics (got {})", raw.len()),
+        );
     }
     let mut keys = Vec::with_capacity(raw.len());
     for (i, t) in raw.iter().enumerate() {
@@ -342,8 +346,8 @@ impl RecommendationService for RecommendationsGrpc {
         let r = request.into_inner();
         let mut v = Violations::new();
         let since = time(&mut v, "since", r.since.as_ref());
-        if r.partner.chars().count() > 100 {
-            v.push("partner", "at most 100 characters");
+        if r.partner.chars().count() > MAX_PARTNER_CHARS {
+            v.push("partner", format!("at most {MAX_PARTNER_CHARS} characters"));
         }
         if !v.is_empty() {
             return Err(ServiceError::from(v).into());

@@ -84,7 +84,8 @@ pub async fn build(db: Database, weights: Weights, signer: Signer) -> Result<Par
         server: RecommendationServiceServer::new(grpc::RecommendationsGrpc::new(
             service,
             Arc::clone(&related_latency),
-        )),
+        ))
+        .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
         related_latency,
         handler: Arc::new(events::ReadModel::new(store, wake)),
         refresher,

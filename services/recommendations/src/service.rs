@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use imprint_domain::Violations;
+use imprint_domain::limits::MAX_OVERRIDES;
 use imprint_platform::ServiceError;
 use imprint_platform::served::{Served, View};
 use imprint_platform::signing::Signer;
@@ -15,13 +16,6 @@ use crate::index::{Entry, Index};
 use crate::ranking::{self, Filters, Signals, Weights};
 use crate::search::{SearchError, SearchIndex, SearchPage, SearchRequest};
 use crate::storage::{Counts, Interaction, InteractionKind, Overrides, RecStore, Slice};
-
-/// Most items of one rail.
-pub const MAX_LIMIT: usize = 50;
-/// Default items of a rail.
-pub const DEFAULT_LIMIT: usize = 3;
-/// Most pinned or excluded papers per paper.
-pub const MAX_OVERRIDES: usize = 50;
 
 /// What the service shares with its refresher: the index and the overrides, both in memory.
 #[derive(Debug, Default)]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use chrono::Utc;
 use imprint_domain::Violations;
+use imprint_domain::limits::{MAX_ORIGINS, MAX_PARTNER_CHARS};
 use imprint_platform::{Database, ServiceError};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
@@ -30,8 +31,6 @@ pub use migration::Migrator;
 pub const DEFAULT_PER_MINUTE: i32 = 600;
 /// The most requests a minute a key may be given.
 pub const MAX_PER_MINUTE: i32 = 100_000;
-/// The most origins one key may be bound to.
-pub const MAX_ORIGINS: usize = 20;
 
 /// What the public API needs to know of a working key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,12 +210,12 @@ impl Keys {
         let mut violations = Violations::new();
         let partner = partner.trim();
         if partner.is_empty()
-            || partner.chars().count() > 100
+            || partner.chars().count() > MAX_PARTNER_CHARS
             || partner.chars().any(char::is_control)
         {
             violations.push(
                 "partner",
-                "required: 1 to 100 characters, no control characters",
+                format!("required: 1 to {MAX_PARTNER_CHARS} characters, no control characters"),
             );
         }
         if origins.is_empty() || origins.len() > MAX_ORIGINS {
