@@ -2,7 +2,10 @@
 //! --demo`, a partner key made with `imprint keys create` for one localhost origin, the demo
 //! partner page served from that origin and from another; the rail shows the demo paper's
 //! related publications on the first and nothing on the second; the click the browser makes
-//! shows in the click-through rates; `imprint keys revoke` stops the key at once.
+//! shows in the click-through rates; `imprint keys revoke` stops the key at once. The partner's
+//! stylesheet, `!important` on `*`, the host element and `:root`, changes nothing of how the
+//! rail looks (computed styles and pixels against the same page without it); a screenshot of
+//! the rail on that page is kept in `target/tmp/widget/`.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -88,12 +91,16 @@ async fn the_widget_renders_on_the_partners_origin_only_and_reports_clicks() {
     assert_eq!(titles.len(), 3, "{related}");
 
     let query = format!("/?gateway={gateway}&key={key}&slug={SLUG}");
+    let screenshot =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("widget/partner-hostile.png");
     let node = std::env::var("IMPRINT_NODE").unwrap_or_else(|_| "node".to_owned());
     let output = tokio::process::Command::new(&node)
         .arg(repo_root().join("tests/widget/widget_test.mjs"))
         .args(["--partner", &format!("{partner}{query}")])
         .args(["--elsewhere", &format!("{elsewhere}{query}")])
         .args(["--titles", &serde_json::to_string(&titles).unwrap()])
+        // What the rail looked like on the partner's hostile page, kept under target/tmp.
+        .args(["--screenshot", &screenshot.display().to_string()])
         .output()
         .await
         .unwrap_or_else(|e| panic!("running {node}: {e}"));

@@ -7,6 +7,7 @@ pub mod caller;
 pub mod clients;
 pub mod db;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 pub mod observe;
 pub mod paging;

@@ -197,10 +197,12 @@ pub fn cancel_on_signals(token: CancellationToken) {
 /// Runs the gRPC server produced by `grpc` (given the future that tells it to stop) and the
 /// health HTTP server until `shutdown` is cancelled, then shuts down in order: not ready, wait
 /// `shutdown_delay`, stop accepting, let in-flight calls finish (at most `shutdown_grace`).
+#[allow(clippy::too_many_arguments)] // The parts of one process, each its own kind.
 pub async fn run<G, GF, E>(
     grpc: G,
     http_listener: TcpListener,
     http: axum::Router,
+    limits: crate::listen::HttpLimits,
     health: Health,
     shutdown: CancellationToken,
     settings: &ServerSettings,
@@ -213,14 +215,12 @@ where
     let delay = Duration::from_secs(settings.shutdown_delay_secs);
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let stop_http = CancellationToken::new();
-    let http_task = {
-        let stop = stop_http.clone();
-        tokio::spawn(async move {
-            axum::serve(http_listener, http)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        })
-    };
+    let http_task = tokio::spawn(crate::listen::serve_http(
+        http_listener,
+        http,
+        limits,
+        stop_http.clone(),
+    ));
     let signal = {
         let shutdown = shutdown.clone();
         let health = health.clone();

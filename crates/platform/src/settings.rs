@@ -167,6 +167,9 @@ pub struct ServerSettings {
     /// How long health reports NOT_SERVING before the listeners close, so that load balancers
     /// stop routing here first. Zero on a laptop, a few seconds behind a balancer.
     pub shutdown_delay_secs: u64,
+    /// How long a connection may take to send a request's headers (the first bytes of a gRPC
+    /// connection included), and an HTTP/1.1 connection may sit idle between requests.
+    pub header_read_timeout_secs: u64,
 }
 
 /// A database connection pool.
@@ -249,6 +252,7 @@ impl Default for Settings {
                 public_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
                 shutdown_grace_secs: 30,
                 shutdown_delay_secs: 0,
+                header_read_timeout_secs: 60,
             },
             database: DatabaseSettings {
                 url: String::new(),
@@ -459,6 +463,10 @@ impl Settings {
         }
         for (key, value) in [
             ("gateway.related_budget_ms", self.gateway.related_budget_ms),
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
             (
                 "gateway.cache_max_age_secs",
                 self.gateway.cache_max_age_secs,

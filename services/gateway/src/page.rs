@@ -114,6 +114,9 @@ impl Pages {
             due,
             GetPaperRequest {
                 key: Some(get_paper_request::Key::Slug(slug.to_owned())),
+                // The public never learns a draft exists: NOT_FOUND by the same path as a
+                // slug nobody has.
+                published_only: audience == Audience::Public,
                 ..GetPaperRequest::default()
             },
         ));

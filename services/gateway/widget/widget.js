@@ -17,19 +17,41 @@
   if (!script || !script.src) return;
   var base = new URL(script.src).origin;
 
+  // The page's rules reach the rail by two paths, and each is closed here. Through the host
+  // element: the page's rules for it beat :host's unless :host's are !important; so :host
+  // resets with !important what would show in the rail (a frame, padding, a filter, a zoom,
+  // columns, text decoration, which is drawn through every descendant, generated content) and
+  // leaves the host's size and place (width, height, margin, position) and its visibility to
+  // the partner; the hidden attribute still hides it. By inheritance: .imprint-root starts from
+  // all:initial (which leaves direction and unicode-bidi to be set) and sets the rail's own
+  // type, so nothing in it inherits from the page but visibility, so that a partner hiding a
+  // container also hides the rail. Sizes are px: rem follows the page's root font size.
   var CSS = [
-    ":host{all:initial;display:block;font-family:Georgia,'Times New Roman',serif;color:#1a1a1a;line-height:1.45}",
+    ":host{display:block !important;padding:0 !important;border:0 !important;background:none !important;" +
+      "box-shadow:none !important;outline:0 !important;opacity:1 !important;filter:none !important;" +
+      "backdrop-filter:none !important;mix-blend-mode:normal !important;clip-path:none !important;" +
+      "mask:none !important;zoom:1 !important;columns:auto !important;text-decoration:none !important;" +
+      "writing-mode:horizontal-tb !important;direction:ltr !important}",
+    ":host([hidden]){display:none !important}",
+    ":host::before,:host::after{content:none !important;display:none !important}",
+    // A block container's first line and first letter reach into its block descendants; a
+    // flex container is not one, so the host's ::first-line and ::first-letter stop here.
+    ".imprint-root{all:initial;direction:ltr;unicode-bidi:isolate;visibility:inherit;" +
+      "display:flex;flex-direction:column;" +
+      "font-family:Georgia,'Times New Roman',serif;font-size:16px;font-weight:400;font-style:normal;" +
+      "line-height:1.45;color:#1a1a1a;letter-spacing:normal;word-spacing:normal;text-align:start;" +
+      "-webkit-text-size-adjust:100%;text-size-adjust:100%}",
     "section{display:block;margin:0;padding:0}",
-    ".heading{font-size:1.25rem;margin:0 0 .75rem;font-weight:700;letter-spacing:.01em}",
-    "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:1.25rem}",
-    "li.item{display:block;border-top:1px solid #d6d6d6;padding-top:.75rem}",
-    ".meta{font:600 .8rem/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 .25rem}",
-    "a.title{display:inline;color:#0b3d91;font-size:1.05rem;font-weight:700;text-decoration:none}",
+    ".heading{display:block;font-size:20px;margin:0 0 12px;padding:0;font-weight:700;letter-spacing:.01em}",
+    "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:20px}",
+    "li.item{display:block;border-top:1px solid #d6d6d6;margin:0;padding:12px 0 0}",
+    ".meta{font:600 12.8px/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 4px;padding:0}",
+    "a.title{display:inline;color:#0b3d91;font-size:16.8px;font-weight:700;text-decoration:none;cursor:pointer}",
     "a.title:hover{text-decoration:underline}",
     "a.title:focus-visible{outline:3px solid #f2a900;outline-offset:2px;border-radius:2px}",
-    "p.summary{margin:.35rem 0 .4rem;font-size:.95rem;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
-    "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}",
-    "ul.topics li{font:.75rem/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;padding:.2rem .5rem;border-radius:999px}"
+    "p.summary{margin:5.6px 0 6.4px;padding:0;font-size:15.2px;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
+    "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:6.4px}",
+    "ul.topics li{display:block;font:400 12px/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;margin:0;padding:3.2px 8px;border-radius:999px}"
   ].join("");
 
   function text(tag, className, value) {
@@ -105,6 +127,7 @@
         if (!items.length) return;
         var style = document.createElement("style");
         style.textContent = CSS;
+        var wrapper = text("div", "imprint-root");
         var section = document.createElement("section");
         var id = "imprint-related-" + Math.random().toString(36).slice(2);
         section.setAttribute("aria-labelledby", id);
@@ -133,8 +156,9 @@
           list.appendChild(li);
         });
         section.appendChild(list);
+        wrapper.appendChild(section);
         root.appendChild(style);
-        root.appendChild(section);
+        root.appendChild(wrapper);
         var impressions = items.map(function (item) {
           return { recommendation_id: item.recommendation_id, kind: "impression" };
         });

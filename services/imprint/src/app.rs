@@ -26,7 +26,6 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use crate::wiring::Events;
 
@@ -150,11 +149,11 @@ struct Public {
 /// The full gRPC name of the partner key service.
 const PARTNER_KEYS: &str = "imprint.gateway.v1.PartnerKeyService";
 
-/// Serves the layered gRPC router (whose type spells out every layer) on an incoming stream
-/// until the signal.
+/// Serves the layered gRPC router (whose type spells out every layer) on a listener until the
+/// signal.
 type ServeGrpc = Box<
     dyn FnOnce(
-            TcpIncoming,
+            TcpListener,
             std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>,
@@ -524,7 +523,10 @@ impl Application {
             .add_optional_service(recommendations_forward)
             .add_optional_service(pages)
             .add_optional_service(partner_keys);
-        let serve_grpc: ServeGrpc = Box::new(move |incoming, signal| {
+        // Connections must start speaking in time (imprint_platform::listen).
+        let head_timeout = Duration::from_secs(settings.server.header_read_timeout_secs);
+        let serve_grpc: ServeGrpc = Box::new(move |listener, signal| {
+            let incoming = imprint_platform::listen::grpc_incoming(listener, head_timeout);
             Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
         });
 
@@ -595,19 +597,19 @@ impl Application {
             }) => {
                 event_tasks.spawn(keys.follow(stop_events.clone()));
                 tracing::info!(%addr, "public API");
-                let stop = stop_public.clone();
-                let task = tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async move { stop.cancelled().await })
-                        .await
-                });
+                let limits = http_limits(&settings);
+                let task = tokio::spawn(imprint_platform::listen::serve_http(
+                    listener,
+                    router,
+                    limits,
+                    stop_public.clone(),
+                ));
                 (Some(task), Some(cache))
             }
             None => (None, None),
         };
         health.set_ready(true).await;
         tracing::info!(%grpc_addr, %http_addr, "serving");
-        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
         let http = health.router().route(
             "/metrics",
             axum::routing::get(move || {
@@ -635,9 +637,10 @@ impl Application {
             }),
         );
         let outcome = imprint_platform::server::run(
-            move |signal| serve_grpc(incoming, signal),
+            move |signal| serve_grpc(grpc_listener, signal),
             http_listener,
             http,
+            http_limits(&settings),
             health.clone(),
             shutdown,
             &settings.server,
@@ -668,6 +671,15 @@ impl Application {
         }
         tracing::info!("stopped");
         outcome.map_err(AppError::Serve)
+    }
+}
+
+/// How this process's HTTP listeners treat connections: the header-read timeout of the
+/// settings, and the public API's JSON for requests nobody could read.
+fn http_limits(settings: &Settings) -> imprint_platform::listen::HttpLimits {
+    imprint_platform::listen::HttpLimits {
+        header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
+        unreadable: std::sync::Arc::new(imprint_gateway::public::unreadable),
     }
 }
 

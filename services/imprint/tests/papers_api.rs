@@ -817,6 +817,7 @@ async fn views_leave_bodies_out_of_lists(backend: Backend) {
         .get_paper(GetPaperRequest {
             key: Some(Key::Slug("long-3".into())),
             view: PaperView::Basic.into(),
+            ..GetPaperRequest::default()
         })
         .await
         .unwrap()
@@ -829,6 +830,7 @@ async fn views_leave_bodies_out_of_lists(backend: Backend) {
             .get_paper(GetPaperRequest {
                 key: Some(Key::Slug("long-3".into())),
                 view: 42,
+                ..GetPaperRequest::default()
             })
             .await,
         Code::InvalidArgument,

@@ -188,7 +188,11 @@ impl PaperService for PapersGrpc {
                 );
             }
         };
-        let paper = self.service.get(&key).await?;
+        let paper = if request.published_only {
+            self.service.get_published(&key).await?
+        } else {
+            self.service.get(&key).await?
+        };
         Ok(Response::new(GetPaperResponse {
             paper: Some(present(&paper, view)),
         }))

@@ -4,8 +4,8 @@
 use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
-    AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, Slug, Transition,
-    Violations, WorkflowError, time,
+    AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, PaperStatus, Slug,
+    Transition, Violations, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
@@ -209,12 +209,28 @@ impl PapersService {
 
     /// One paper.
     pub async fn get(&self, key: &PaperKey) -> Result<Paper, ServiceError> {
+        self.get_of(key, None).await
+    }
+
+    /// The paper `key` names when it is published; NOT_FOUND otherwise, by the path a key
+    /// nobody has takes.
+    pub async fn get_published(&self, key: &PaperKey) -> Result<Paper, ServiceError> {
+        self.get_of(key, Some(PaperStatus::Published)).await
+    }
+
+    async fn get_of(
+        &self,
+        key: &PaperKey,
+        status: Option<PaperStatus>,
+    ) -> Result<Paper, ServiceError> {
         let found = match (key, key.lookup_slug()) {
             (Key::Id(id), _) => self.store.find(*id).await?,
-            (Key::Slug(_), Some(slug)) => self.store.find_by_slug(slug).await?,
+            (Key::Slug(_), Some(slug)) => self.store.find_by_slug(slug, status).await?,
             (Key::Slug(_), None) => None,
         };
-        found.ok_or_else(|| key.not_found("paper"))
+        found
+            .filter(|p| status.is_none_or(|s| p.status == s))
+            .ok_or_else(|| key.not_found("paper"))
     }
 
     /// A page of papers matching `filter`, newest first.

@@ -30,6 +30,24 @@ use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
 
 type Api = State<Arc<PublicApi>>;
 
+/// A slug (or topic) from the path. One that is not UTF-8 text is one nobody has: 404, like
+/// any other.
+pub(super) struct Key(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Key {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(key)| Self(key))
+            .map_err(|_| ApiError::not_found("nothing has that name: it is not UTF-8 text"))
+    }
+}
+
 /// Longest slug or topic looked up; longer ones are 404 without asking anyone.
 const MAX_KEY: usize = 200;
 /// Papers in a feed.
@@ -98,11 +116,25 @@ fn no_paper(slug: &str) -> ApiError {
     ))
 }
 
+/// Whether `key` could be a slug anyone has: longer ones, and control characters, are looked
+/// up by nobody.
+fn is_lookup_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().count() <= MAX_KEY && !key.chars().any(char::is_control)
+}
+
 fn check_key(slug: &str) -> Result<(), ApiError> {
-    if slug.is_empty() || slug.chars().count() > MAX_KEY || slug.chars().any(char::is_control) {
+    if !is_lookup_key(slug) {
         return Err(no_paper(slug));
     }
     Ok(())
+}
+
+/// The author id a list is asked for when nobody has the slug: no author has it, so the list is
+/// empty, and it is asked all the same. An unknown author and one credited only on drafts then
+/// take the same path at the same cost, so that a 404's timing does not tell that the profile
+/// exists.
+fn nobody() -> String {
+    uuid::Uuid::nil().to_string()
 }
 
 impl PublicApi {
@@ -115,6 +147,7 @@ impl PublicApi {
             .get_paper(GetPaperRequest {
                 key: Some(get_paper_request::Key::Slug(slug.to_owned())),
                 view: PaperView::Full.into(),
+                published_only: true,
             })
             .await
             .map_err(|s| match s.code() {
@@ -128,6 +161,25 @@ impl PublicApi {
             return Err(no_paper(slug));
         }
         Ok(paper)
+    }
+
+    /// The author with `slug`, `None` when nobody has it.
+    async fn author_by_slug(&self, slug: &str) -> Result<Option<Author>, ApiError> {
+        if !is_lookup_key(slug) {
+            return Ok(None);
+        }
+        match self
+            .authors
+            .clone()
+            .get_author(GetAuthorRequest {
+                key: Some(get_author_request::Key::Slug(slug.to_owned())),
+            })
+            .await
+        {
+            Ok(found) => Ok(found.into_inner().author),
+            Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => Ok(None),
+            Err(s) => Err(ApiError::from_status(&s, &[])),
+        }
     }
 
     /// The authors credited by `papers`, in one call.
@@ -253,6 +305,7 @@ pub(super) async fn list_papers(
                             .get_paper(GetPaperRequest {
                                 key: Some(get_paper_request::Key::Id(id)),
                                 view: PaperView::Basic.into(),
+                                published_only: true,
                             })
                             .await
                     }
@@ -273,27 +326,14 @@ pub(super) async fn list_papers(
                         .then_some(found.next_page_token),
                 });
             }
+            // Nobody by that slug: an empty list, by the same path as for an author whose
+            // papers are all drafts (which must not be told apart).
             let author_id = match author {
                 None => String::new(),
-                Some(slug) => match api
-                    .authors
-                    .clone()
-                    .get_author(GetAuthorRequest {
-                        key: Some(get_author_request::Key::Slug(slug.clone())),
-                    })
-                    .await
-                {
-                    Ok(a) => a.into_inner().author.map(|a| a.id).unwrap_or_default(),
-                    // Nobody by that slug has published anything: an empty list, as for an
-                    // author whose papers are all drafts (which must not be told apart).
-                    Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
-                        return json_body(&PaperList {
-                            papers: Vec::new(),
-                            next_cursor: None,
-                        });
-                    }
-                    Err(s) => return Err(ApiError::from_status(&s, &[])),
-                },
+                Some(slug) => api
+                    .author_by_slug(&slug)
+                    .await?
+                    .map_or_else(nobody, |a| a.id),
             };
             let (papers, next_cursor) = api
                 .list(ListPapersRequest {
@@ -331,7 +371,7 @@ pub(super) async fn list_papers(
 )]
 pub(super) async fn get_paper(
     State(api): Api,
-    Path(slug): Path<String>,
+    Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -367,7 +407,7 @@ pub(super) async fn get_paper(
 )]
 pub(super) async fn related(
     State(api): Api,
-    Path(slug): Path<String>,
+    Key(slug): Key,
     via: Option<axum::Extension<super::Via>>,
     headers: HeaderMap,
     uri: Uri,
@@ -428,7 +468,7 @@ pub(super) async fn related(
 )]
 pub(super) async fn page(
     State(api): Api,
-    Path(slug): Path<String>,
+    Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -488,7 +528,7 @@ pub(super) async fn page(
 )]
 pub(super) async fn author(
     State(api): Api,
-    Path(slug): Path<String>,
+    Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -504,37 +544,21 @@ pub(super) async fn author(
                 imprint_domain::shorten(&slug)
             ))
         };
-        if slug.is_empty() || slug.chars().count() > MAX_KEY || slug.chars().any(char::is_control) {
-            return Err(none());
-        }
-        let author = inner
-            .authors
-            .clone()
-            .get_author(GetAuthorRequest {
-                key: Some(get_author_request::Key::Slug(slug.clone())),
-            })
-            .await
-            .map_err(|s| match s.code() {
-                Code::NotFound | Code::InvalidArgument => none(),
-                _ => ApiError::from_status(&s, &[]),
-            })?
-            .into_inner()
-            .author
-            .ok_or_else(none)?;
+        let author = inner.author_by_slug(&slug).await?;
         let first_page = cursor.is_empty();
         let (papers, next_cursor) = inner
             .list(ListPapersRequest {
                 page_size: limit,
                 page_token: cursor,
-                author_id: author.id.clone(),
+                author_id: author.as_ref().map_or_else(nobody, |a| a.id.clone()),
                 ..ListPapersRequest::default()
             })
             .await?;
         // An author public readers can see is one with a published paper: someone credited
         // only on drafts is not announced before the paper is.
-        if first_page && papers.is_empty() {
+        let Some(author) = author.filter(|_| !(first_page && papers.is_empty())) else {
             return Err(none());
-        }
+        };
         let authors = inner.authors_of(&papers).await?;
         json_body(&AuthorPage {
             author: AuthorJson::new(&author, &inner.site),
@@ -672,7 +696,7 @@ pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Res
 )]
 pub(super) async fn citation(
     State(api): Api,
-    Path(slug): Path<String>,
+    Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -749,7 +773,7 @@ pub(super) async fn feed(State(api): Api, headers: HeaderMap, uri: Uri) -> Respo
 )]
 pub(super) async fn topic_feed(
     State(api): Api,
-    Path(topic): Path<String>,
+    Key(topic): Key,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {

@@ -117,13 +117,25 @@ impl PublicApi {
         response
     }
 
-    /// The routes.
+    /// The routes, each answered within the request timeout (its body read too: a client
+    /// sending one slowly is answered 408), every error in the documented JSON.
     pub fn router(self: Arc<Self>) -> Router {
         let keys = self.keys.clone();
+        // A little past the answers' own timeout, which says more (503 naming the wait).
+        let limit = self.timeout + Duration::from_secs(1);
         handlers::routes()
             .route("/widget.js", axum::routing::get(widget::script))
             .with_state(self)
             .layer(axum::middleware::from_fn_with_state(keys, partner::gate))
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    match tokio::time::timeout(limit, next.run(request)).await {
+                        Ok(response) => response,
+                        Err(_) => ApiError::for_status(StatusCode::REQUEST_TIMEOUT).into_response(),
+                    }
+                },
+            ))
+            .layer(axum::middleware::map_response(json_errors))
     }
 
     /// Answers from the cache, or computes, caches and answers; 304 when the client has it.
@@ -354,21 +366,87 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorJson {
+impl ApiError {
+    /// The error for a bare `status`, for answers nothing more is known of: those hyper makes
+    /// for requests it cannot read, and axum's own (an unknown method, a body too large).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "the request could not be read as HTTP"),
+            StatusCode::NOT_FOUND => (
+                "not_found",
+                "nothing here; /openapi.json lists what there is",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "this path does not take that method; /openapi.json lists what it takes",
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "request_timeout",
+                "the request took too long to arrive or to answer",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("too_large", "the body is larger than this API takes")
+            }
+            StatusCode::URI_TOO_LONG => ("uri_too_long", "the URI is longer than this API reads"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+                "headers_too_large",
+                "the request's headers are larger than this API reads",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "the body is not of a type this path takes",
+            ),
+            _ => ("error", status.canonical_reason().unwrap_or("error")),
+        };
+        Self::new(status, code, message.to_owned())
+    }
+
+    fn body(self) -> ErrorJson {
+        ErrorJson {
             error: ErrorBody {
                 status: self.status.as_u16(),
                 code: self.code.to_owned(),
                 message: self.message,
                 parameter: self.parameter,
             },
-        };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        }
+    }
+}
+
+/// The body of the answer to a request hyper could not read ([`imprint_platform::listen`]).
+pub fn unreadable(status: StatusCode) -> (&'static str, Vec<u8>) {
+    let body = serde_json::to_vec(&ApiError::for_status(status).body()).unwrap_or_default();
+    ("application/json", body)
+}
+
+/// Every error the public listener answers is the documented JSON: an error answer that is not
+/// (axum's own: an unknown method, a body too large, a malformed one) is replaced by one for
+/// its status, keeping its other headers (`Allow` on a 405).
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let replacement = ApiError::for_status(status).into_response();
+    let (fresh, body) = replacement.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(fresh.headers);
+    Response::from_parts(parts, body)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, axum::Json(self.body())).into_response();
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

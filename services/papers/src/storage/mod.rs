@@ -288,17 +288,36 @@ impl PaperStore {
 
     /// One paper by id.
     pub async fn find(&self, id: PaperId) -> Result<Option<Paper>, DbErr> {
-        paper::Entity::find_by_id(id.as_uuid())
-            .one(self.db.conn())
-            .await?
-            .map(from_model)
-            .transpose()
+        self.find_where(paper::Column::Id.eq(id.as_uuid()), None)
+            .await
     }
 
-    /// One paper by any slug it has or had.
-    pub async fn find_by_slug(&self, slug: &str) -> Result<Option<Paper>, DbErr> {
-        paper::Entity::find()
-            .filter(paper::Column::Id.in_subquery(SLUGS.owner_query(slug)))
+    /// One paper by any slug it has or had, when it is `status` (any status when `None`): a
+    /// paper of another status is not read at all, so that it costs what a slug nobody has
+    /// does.
+    pub async fn find_by_slug(
+        &self,
+        slug: &str,
+        status: Option<PaperStatus>,
+    ) -> Result<Option<Paper>, DbErr> {
+        self.find_where(
+            paper::Column::Id.in_subquery(SLUGS.owner_query(slug)),
+            status,
+        )
+        .await
+    }
+
+    /// The paper `condition` picks, of `status` when given.
+    async fn find_where(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+        status: Option<PaperStatus>,
+    ) -> Result<Option<Paper>, DbErr> {
+        let mut select = paper::Entity::find().filter(condition);
+        if let Some(status) = status {
+            select = select.filter(paper::Column::Status.eq(status.as_str()));
+        }
+        select
             .one(self.db.conn())
             .await?
             .map(from_model)
