@@ -222,10 +222,17 @@ pub fn grpc_incoming(
     head_timeout: Duration,
 ) -> impl futures::Stream<Item = io::Result<Speaking>> + Send + 'static {
     futures::stream::unfold(listener, move |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| {
-            let _ = stream.set_nodelay(true);
-            Speaking::new(stream, head_timeout)
-        });
+        let accepted = match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(Speaking::new(stream, head_timeout))
+            }
+            Err(e) => {
+                // The server goes on after an error (reset, out of descriptors): not at once.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Err(e)
+            }
+        };
         Some((accepted, listener))
     })
 }
