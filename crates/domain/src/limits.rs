@@ -7,8 +7,10 @@
 
 /// An id, as text (a UUID has 36 characters).
 pub const MAX_ID_CHARS: usize = 64;
-/// A page token or cursor, as handed out (well under this).
-pub const MAX_PAGE_TOKEN_BYTES: usize = 1024;
+/// A page token or cursor, as handed out. The authors' list resumes after a name as it is
+/// sorted (folded to ASCII, where an emoji becomes its name): the longest name makes a token of
+/// about 12 KiB.
+pub const MAX_PAGE_TOKEN_BYTES: usize = 16 * 1024;
 /// A recommendation id or a view, as handed out (well under this).
 pub const MAX_SERVED_TOKEN_BYTES: usize = 1024;
 /// Papers per `BatchCreatePapers` call.
@@ -21,6 +23,8 @@ pub const MAX_AUTHOR_IDS: usize = 1000;
 pub const MAX_RAIL: usize = 50;
 /// Items of a rail when a request does not say.
 pub const DEFAULT_RAIL: usize = 3;
+/// Interactions in one report: an impression and a click for every item of a rail.
+pub const MAX_REPORTED_INTERACTIONS: usize = 2 * MAX_RAIL;
 /// Topics one filter may name.
 pub const MAX_FILTER_TOPICS: usize = 50;
 /// Publication types one filter may name (each type once, and some room).

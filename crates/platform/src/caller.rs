@@ -9,23 +9,23 @@ use tonic::metadata::MetadataValue;
 /// The metadata naming the partner a call is made for.
 pub const PARTNER: &str = "imprint-partner-bin";
 
-/// Marks `request` as made for `partner` ("" leaves it first-party).
-pub fn for_partner<T>(request: &mut tonic::Request<T>, partner: &str) {
-    if !partner.is_empty() {
+/// Marks `request` as made for `partner` (`None` leaves it first-party).
+pub fn for_partner<T>(request: &mut tonic::Request<T>, partner: Option<&str>) {
+    if let Some(partner) = partner.filter(|p| !p.is_empty()) {
         request
             .metadata_mut()
             .insert_bin(PARTNER, MetadataValue::from_bytes(partner.as_bytes()));
     }
 }
 
-/// The partner `request` is made for; "" for first-party callers (editors, the site itself).
-pub fn partner_of<T>(request: &tonic::Request<T>) -> String {
+/// The partner `request` is made for; `None` for first-party callers (editors, the site).
+pub fn partner_of<T>(request: &tonic::Request<T>) -> Option<String> {
     request
         .metadata()
         .get_bin(PARTNER)
         .and_then(|v| v.to_bytes().ok())
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
-        .unwrap_or_default()
+        .filter(|p| !p.is_empty())
 }
 
 /// Removes what only Imprint's own clients may say from a call that came from outside.
@@ -40,9 +40,9 @@ mod tests {
     #[test]
     fn partners_travel_in_metadata_and_are_stripped_at_the_edge() {
         let mut request = tonic::Request::new(());
-        assert_eq!(partner_of(&request), "");
-        for_partner(&mut request, "Партнёр.org");
-        assert_eq!(partner_of(&request), "Партнёр.org");
+        assert_eq!(partner_of(&request), None);
+        for_partner(&mut request, Some("Партнёр.org"));
+        assert_eq!(partner_of(&request).as_deref(), Some("Партнёр.org"));
         let mut headers = request.metadata().clone().into_headers();
         strip(&mut headers);
         let request = tonic::Request::from_parts(
@@ -50,6 +50,6 @@ mod tests {
             Default::default(),
             (),
         );
-        assert_eq!(partner_of(&request), "");
+        assert_eq!(partner_of(&request), None);
     }
 }

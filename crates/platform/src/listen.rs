@@ -35,6 +35,8 @@ pub type Unreadable = Arc<dyn Fn(StatusCode) -> (&'static str, Vec<u8>) + Send +
 pub struct HttpLimits {
     /// How long a request's headers may take to arrive, and a connection may sit idle.
     pub header_read_timeout: Duration,
+    /// How long the requests in flight get to finish once the listener stops.
+    pub drain: Duration,
     /// The body of hyper's own answers.
     pub unreadable: Unreadable,
 }
@@ -47,7 +49,8 @@ impl std::fmt::Debug for HttpLimits {
     }
 }
 
-/// Serves `router` on `listener` until `stop`, then lets the requests in flight finish.
+/// Serves `router` on `listener` until `stop`, then lets the requests in flight finish (for
+/// [`HttpLimits::drain`] at most: a client that stops reading cannot hold the process).
 pub async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
@@ -56,7 +59,7 @@ pub async fn serve_http(
 ) -> io::Result<()> {
     let connections = tokio_util::task::TaskTracker::new();
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -75,8 +78,13 @@ pub async fn serve_http(
         let stop = stop.clone();
         connections.spawn(async move {
             let io = TokioIo::new(Rewriting::new(stream, limits.unreadable.clone()));
+            // Handlers may ask who is calling (axum's `ConnectInfo`).
             let service = TowerToHyperService::new(router.map_request(
-                |r: http::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
+                move |r: http::Request<hyper::body::Incoming>| {
+                    let mut r = r.map(axum::body::Body::new);
+                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    r
+                },
             ));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -98,7 +106,15 @@ pub async fn serve_http(
         });
     }
     connections.close();
-    connections.wait().await;
+    if tokio::time::timeout(limits.drain, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            "HTTP connections still open after the grace period; leaving them"
+        );
+    }
     Ok(())
 }
 
@@ -210,9 +226,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewriting<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 
-    // One buffer per write, so that a response head is looked at whole.
+    // hyper queues a response's head and body as separate buffers and writes them together;
+    // its own error answers are a head alone, written as one buffer.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        let mut written = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (written.next(), written.next())
+            && let Some(answer) = self.rewrite(only)
+        {
+            self.pending = Some((answer, 0));
+            let _ = self.drain(cx)?;
+            return Poll::Ready(Ok(only.len()));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
     fn is_write_vectored(&self) -> bool {
-        false
+        self.inner.is_write_vectored()
     }
 }
 

@@ -1,9 +1,10 @@
 //! What a served rail of related publications hands out, sealed by a [`Signer`]: a
 //! recommendation id per item (whose rail, which paper, at which position, for which partner)
-//! and a view per serving of the rail. An interaction names both: the id what was shown or
-//! clicked, the view that a rail was really served (views are made only by serving one, which a
-//! partner's rate limit bounds). So nobody can make up pairs, and each impression and click
-//! counts once per serving.
+//! and a view per serving of the rail (whose rail, how many items, for which partner, when).
+//! An interaction names both: the id what was shown or clicked, the view that this rail was
+//! really served, with that item in it (views are made only by serving a rail, which a
+//! partner's rate limit bounds). So nobody can make up pairs or positions, and each impression
+//! and click counts once per serving.
 
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use crate::signing::{Purpose, Signer};
 pub const VIEW_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How far ahead of this machine's clock another's may be, for views it made.
 const CLOCK_SKEW: Duration = Duration::from_secs(300);
-/// Longest partner name carried (a partner key's name has at most 100 characters).
-const MAX_PARTNER_BYTES: usize = 400;
+/// Longest token taken back.
+const MAX_TOKEN: usize = imprint_domain::limits::MAX_SERVED_TOKEN_BYTES;
 /// Most items of one rail: positions are one byte.
 const MAX_POSITION: i32 = imprint_domain::limits::MAX_RAIL as i32;
 
@@ -30,8 +31,8 @@ pub struct Served {
     pub target: Uuid,
     /// Its position, from 1.
     pub position: i32,
-    /// The partner it was served to ("" for first-party pages).
-    pub partner: String,
+    /// The partner it was served to; `None` for first-party pages.
+    pub partner: Option<String>,
 }
 
 /// One serving of a rail.
@@ -39,10 +40,26 @@ pub struct Served {
 pub struct View {
     /// Tells servings apart: 24 hex digits.
     pub id: String,
-    /// The partner it was served to ("" for first-party pages).
-    pub partner: String,
+    /// The paper whose rail it was.
+    pub source: Uuid,
+    /// How many items it had: its positions are 1 to this.
+    pub items: i32,
+    /// The partner it was served to; `None` for first-party pages.
+    pub partner: Option<String>,
     /// When it was served.
     pub served_at: DateTime<Utc>,
+}
+
+/// The partner's name as a token carries it: nothing for first-party pages.
+fn partner_bytes(partner: Option<&String>) -> &[u8] {
+    partner.map_or(&[], |p| p.as_bytes())
+}
+
+fn partner_from(bytes: &[u8]) -> Option<Option<String>> {
+    if bytes.is_empty() {
+        return Some(None);
+    }
+    String::from_utf8(bytes.to_vec()).ok().map(Some)
 }
 
 /// Why a token is refused.
@@ -62,17 +79,18 @@ pub enum ServedError {
 impl Served {
     /// The item's recommendation id.
     pub fn seal(&self, signer: &Signer) -> String {
-        let mut payload = Vec::with_capacity(33 + self.partner.len());
+        let partner = partner_bytes(self.partner.as_ref());
+        let mut payload = Vec::with_capacity(33 + partner.len());
         payload.extend_from_slice(self.source.as_bytes());
         payload.extend_from_slice(self.target.as_bytes());
         payload.push(u8::try_from(self.position.clamp(1, MAX_POSITION)).unwrap_or(1));
-        payload.extend_from_slice(self.partner.as_bytes());
+        payload.extend_from_slice(partner);
         signer.seal(Purpose::RecommendationId, b"", &payload)
     }
 
     /// The item a recommendation id was sealed for.
     pub fn open(signer: &Signer, id: &str) -> Result<Self, ServedError> {
-        if id.len() > 2 * MAX_PARTNER_BYTES {
+        if id.len() > MAX_TOKEN {
             return Err(ServedError::NotAnId);
         }
         let payload = signer
@@ -85,42 +103,67 @@ impl Served {
             source: Uuid::from_slice(source).map_err(|_| ServedError::NotAnId)?,
             target: Uuid::from_slice(target).map_err(|_| ServedError::NotAnId)?,
             position: i32::from(*position),
-            partner: String::from_utf8(partner.to_vec()).map_err(|_| ServedError::NotAnId)?,
+            partner: partner_from(partner).ok_or(ServedError::NotAnId)?,
         })
     }
 }
 
 impl View {
-    /// A new serving for `partner`, now.
-    pub fn new(partner: &str) -> Self {
-        let nonce = Uuid::new_v4().simple().to_string();
+    /// A new serving of the rail of `source`, with `items` items, for `partner`, now.
+    pub fn new(source: Uuid, items: usize, partner: Option<&str>) -> Self {
         Self {
-            id: nonce[..24].to_owned(),
-            partner: partner.to_owned(),
+            id: nonce(),
+            source,
+            items: i32::try_from(items)
+                .unwrap_or(MAX_POSITION)
+                .min(MAX_POSITION),
+            partner: partner.map(str::to_owned),
             served_at: Utc::now(),
         }
     }
 
+    /// Another serving of the same rail, now: what a cached answer is served with each time.
+    #[must_use]
+    pub fn again(&self) -> Self {
+        Self {
+            id: nonce(),
+            served_at: Utc::now(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether `item` was on this serving's rail, for the same partner.
+    pub fn holds(&self, item: &Served) -> bool {
+        item.source == self.source
+            && (1..=self.items).contains(&item.position)
+            && item.partner == self.partner
+    }
+
     /// The token a client sends back as `view_id`.
     pub fn seal(&self, signer: &Signer) -> String {
-        let mut payload = Vec::with_capacity(32 + self.partner.len());
+        let partner = partner_bytes(self.partner.as_ref());
+        let mut payload = Vec::with_capacity(49 + partner.len());
         payload.extend_from_slice(self.id.as_bytes());
         payload.extend_from_slice(&self.served_at.timestamp().to_be_bytes());
-        payload.extend_from_slice(self.partner.as_bytes());
+        payload.extend_from_slice(self.source.as_bytes());
+        payload.push(u8::try_from(self.items.clamp(0, MAX_POSITION)).unwrap_or(0));
+        payload.extend_from_slice(partner);
         signer.seal(Purpose::View, b"", &payload)
     }
 
     /// The serving a `view_id` names, if it was made by this deployment within
     /// [`VIEW_LIFETIME`] of `now`.
     pub fn open(signer: &Signer, token: &str, now: DateTime<Utc>) -> Result<Self, ServedError> {
-        if token.len() > 2 * MAX_PARTNER_BYTES {
+        if token.len() > MAX_TOKEN {
             return Err(ServedError::NotAView);
         }
         let payload = signer
             .open(Purpose::View, b"", token)
             .ok_or(ServedError::NotAView)?;
         let (id, rest) = payload.split_at_checked(24).ok_or(ServedError::NotAView)?;
-        let (secs, partner) = rest.split_at_checked(8).ok_or(ServedError::NotAView)?;
+        let (secs, rest) = rest.split_at_checked(8).ok_or(ServedError::NotAView)?;
+        let (source, rest) = rest.split_at_checked(16).ok_or(ServedError::NotAView)?;
+        let (items, partner) = rest.split_first().ok_or(ServedError::NotAView)?;
         let secs = i64::from_be_bytes(secs.try_into().map_err(|_| ServedError::NotAView)?);
         let served_at = DateTime::from_timestamp(secs, 0).ok_or(ServedError::NotAView)?;
         let age = now.signed_duration_since(served_at);
@@ -131,10 +174,17 @@ impl View {
         }
         Ok(Self {
             id: String::from_utf8(id.to_vec()).map_err(|_| ServedError::NotAView)?,
-            partner: String::from_utf8(partner.to_vec()).map_err(|_| ServedError::NotAView)?,
+            source: Uuid::from_slice(source).map_err(|_| ServedError::NotAView)?,
+            items: i32::from(*items),
+            partner: partner_from(partner).ok_or(ServedError::NotAView)?,
             served_at,
         })
     }
+}
+
+/// 24 hex digits nobody can guess.
+fn nonce() -> String {
+    Uuid::new_v4().simple().to_string()[..24].to_owned()
 }
 
 #[cfg(test)]
@@ -153,7 +203,7 @@ mod tests {
             source: Uuid::now_v7(),
             target: Uuid::now_v7(),
             position: 3,
-            partner: "Партнёр.org".to_owned(),
+            partner: Some("Партнёр.org".to_owned()),
         };
         let id = served.seal(&s);
         assert_eq!(Served::open(&s, &id), Ok(served.clone()));
@@ -170,27 +220,64 @@ mod tests {
             assert_eq!(Served::open(&s, bad), Err(ServedError::NotAnId), "{bad}");
         }
         assert_eq!(
-            Served::open(&s, &View::new("p").seal(&s)),
+            Served::open(&s, &View::new(served.source, 3, None).seal(&s)),
             Err(ServedError::NotAnId),
             "a view is not an id"
         );
+        let first_party = Served {
+            partner: None,
+            ..served
+        };
+        assert_eq!(Served::open(&s, &first_party.seal(&s)), Ok(first_party));
+    }
+
+    #[test]
+    fn views_hold_the_items_of_their_rail_only() {
+        let source = Uuid::now_v7();
+        let view = View::new(source, 2, Some("p"));
+        let item = |source, position, partner: Option<&str>| Served {
+            source,
+            target: Uuid::now_v7(),
+            position,
+            partner: partner.map(str::to_owned),
+        };
+        assert!(view.holds(&item(source, 1, Some("p"))));
+        assert!(view.holds(&item(source, 2, Some("p"))));
+        assert!(
+            !view.holds(&item(source, 3, Some("p"))),
+            "past the rail's length"
+        );
+        assert!(
+            !view.holds(&item(Uuid::now_v7(), 1, Some("p"))),
+            "another paper's rail"
+        );
+        assert!(
+            !view.holds(&item(source, 1, None)),
+            "served to someone else"
+        );
+        let again = view.again();
+        assert_ne!(again.id, view.id);
+        assert_eq!((again.source, again.items), (view.source, view.items));
     }
 
     #[test]
     fn views_expire() {
         let s = signer();
-        let view = View::new("partner.example");
+        let view = View::new(Uuid::now_v7(), 3, Some("partner.example"));
         let token = view.seal(&s);
         let opened = View::open(&s, &token, Utc::now()).unwrap();
-        assert_eq!(
-            (opened.id.len(), opened.partner.as_str()),
-            (24, "partner.example")
-        );
-        assert_eq!(opened.id, view.id);
+        let truncated = View {
+            served_at: DateTime::from_timestamp(view.served_at.timestamp(), 0).unwrap(),
+            ..view.clone()
+        };
+        assert_eq!(opened, truncated);
         let later = Utc::now() + chrono::Duration::hours(25);
         assert_eq!(View::open(&s, &token, later), Err(ServedError::Expired));
         let earlier = Utc::now() - chrono::Duration::hours(1);
         assert_eq!(View::open(&s, &token, earlier), Err(ServedError::Expired));
-        assert_ne!(View::new("p").id, View::new("p").id);
+        assert_ne!(
+            View::new(view.source, 1, None).id,
+            View::new(view.source, 1, None).id
+        );
     }
 }

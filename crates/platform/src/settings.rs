@@ -76,6 +76,19 @@ pub struct GatewaySettings {
     pub cache_settle_ms: u64,
     /// Longest a public request may take before it is answered 503.
     pub request_timeout_ms: u64,
+    /// Proxies in front of the public API (load balancers, ingress), as addresses or CIDR
+    /// blocks: a request from one of them is from the client its `X-Forwarded-For` names,
+    /// for the partner keys' per-client limits. Empty: every request is from its peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A proxy address or block of `gateway.trusted_proxies`: `10.0.0.0/8`, `192.0.2.1`, `fd00::/8`.
+pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{text}' is not an address or a CIDR block like 10.0.0.0/8"))
 }
 
 /// Authentication of editorial callers at the edge.
@@ -292,6 +305,7 @@ impl Default for Settings {
                 cache_max_age_secs: 300,
                 cache_settle_ms: 1_500,
                 request_timeout_ms: 10_000,
+                trusted_proxies: Vec::new(),
             },
             signing: SigningSettings { keys: Vec::new() },
             auth: AuthSettings {
@@ -351,6 +365,7 @@ impl Settings {
                 .with_list_parse_key("auth.jwt.public_key_files")
                 .with_list_parse_key("auth.editor_origins")
                 .with_list_parse_key("signing.keys")
+                .with_list_parse_key("gateway.trusted_proxies")
                 .source(Some(env)),
         );
         for (key, value) in overrides {
@@ -368,6 +383,18 @@ impl Settings {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.validate_addresses()?;
+        self.validate_telemetry()?;
+        self.validate_numbers()?;
+        self.auth.validate()?;
+        for (i, key) in self.signing.keys.iter().enumerate() {
+            crate::signing::check_key(i, key).map_err(|e| SettingsError(e.to_string()))?;
+        }
+        self.gateway.validate()
+    }
+
+    /// Database, peer and broker URLs.
+    fn validate_addresses(&self) -> Result<(), SettingsError> {
         for (key, url) in [
             ("database.url", &self.database.url),
             ("papers.database_url", &self.papers.database_url),
@@ -395,6 +422,23 @@ impl Settings {
                 )));
             }
         }
+        let amqp = &self.amqp.url;
+        if amqp.starts_with("amqps://") {
+            return Err(SettingsError(
+                "amqp.url: amqps:// needs a build with TLS to the broker; inside a cluster use amqp:// over the service mesh".to_owned(),
+            ));
+        }
+        if !(amqp.is_empty() || amqp.starts_with("amqp://")) {
+            return Err(SettingsError(format!(
+                "amqp.url: '{}' is not an AMQP URL; use amqp://user:password@host:5672/%2f",
+                crate::db::redact(amqp)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Logs and traces.
+    fn validate_telemetry(&self) -> Result<(), SettingsError> {
         if !is_log_filter(&self.log.level) {
             return Err(SettingsError(format!(
                 "log.level: '{}' is not a log filter; use error, warn, info, debug or trace, optionally per module: imprint_papers=debug,info",
@@ -413,18 +457,11 @@ impl Settings {
                 "tracing.otlp_endpoint: '{otlp}' is not an http:// URL; use a collector in the cluster, like http://otel-collector:4317 (this build has no TLS)"
             )));
         }
-        let amqp = &self.amqp.url;
-        if amqp.starts_with("amqps://") {
-            return Err(SettingsError(
-                "amqp.url: amqps:// needs a build with TLS to the broker; inside a cluster use amqp:// over the service mesh".to_owned(),
-            ));
-        }
-        if !(amqp.is_empty() || amqp.starts_with("amqp://")) {
-            return Err(SettingsError(format!(
-                "amqp.url: '{}' is not an AMQP URL; use amqp://user:password@host:5672/%2f",
-                crate::db::redact(amqp)
-            )));
-        }
+        Ok(())
+    }
+
+    /// Counts and durations that must not be zero.
+    fn validate_numbers(&self) -> Result<(), SettingsError> {
         if self.amqp.prefetch == 0 || self.amqp.retry_attempts == 0 {
             return Err(SettingsError(
                 "amqp.prefetch and amqp.retry_attempts: must be at least 1".to_owned(),
@@ -440,54 +477,21 @@ impl Settings {
                 "database.max_connections: must be at least 1".to_owned(),
             ));
         }
-        for (key, ms) in [
+        for (key, value) in [
             ("papers.timeout_ms", self.papers.timeout_ms),
             ("authors.timeout_ms", self.authors.timeout_ms),
             (
                 "recommendations.timeout_ms",
                 self.recommendations.timeout_ms,
             ),
-        ] {
-            if ms == 0 {
-                return Err(SettingsError(format!("{key}: must be at least 1")));
-            }
-        }
-        self.auth.validate()?;
-        for (i, key) in self.signing.keys.iter().enumerate() {
-            if key.trim().len() < crate::signing::MIN_KEY_BYTES {
-                return Err(SettingsError(format!(
-                    "signing.keys[{i}]: must be at least {} bytes; make one with `openssl rand -hex 32`",
-                    crate::signing::MIN_KEY_BYTES
-                )));
-            }
-        }
-        for (key, value) in [
-            ("gateway.related_budget_ms", self.gateway.related_budget_ms),
             (
                 "server.header_read_timeout_secs",
                 self.server.header_read_timeout_secs,
-            ),
-            (
-                "gateway.cache_max_age_secs",
-                self.gateway.cache_max_age_secs,
-            ),
-            (
-                "gateway.request_timeout_ms",
-                self.gateway.request_timeout_ms,
             ),
         ] {
             if value == 0 {
                 return Err(SettingsError(format!("{key}: must be at least 1")));
             }
-        }
-        let site = &self.gateway.site_url;
-        if !site.is_empty()
-            && !url::Url::parse(site)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        {
-            return Err(SettingsError(format!(
-                "gateway.site_url: '{site}' is not an http(s) URL like https://www.example.org"
-            )));
         }
         Ok(())
     }
@@ -511,6 +515,34 @@ impl Settings {
                 self.data_dir.join(format!("{service}.db")).display()
             )
         }
+    }
+}
+
+impl GatewaySettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (key, value) in [
+            ("gateway.related_budget_ms", self.related_budget_ms),
+            ("gateway.cache_max_age_secs", self.cache_max_age_secs),
+            ("gateway.request_timeout_ms", self.request_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(SettingsError(format!("{key}: must be at least 1")));
+            }
+        }
+        for proxy in &self.trusted_proxies {
+            parse_proxy(proxy)
+                .map_err(|e| SettingsError(format!("gateway.trusted_proxies: {e}")))?;
+        }
+        let site = &self.site_url;
+        if !site.is_empty()
+            && !url::Url::parse(site)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return Err(SettingsError(format!(
+                "gateway.site_url: '{site}' is not an http(s) URL like https://www.example.org"
+            )));
+        }
+        Ok(())
     }
 }
 

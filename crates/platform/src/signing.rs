@@ -2,9 +2,10 @@
 //! views), sealed with an HMAC-SHA256 tag so that a client can change nothing in them and make
 //! none up. The keys come from `signing.keys`, newest first: the first seals, every one opens,
 //! so a key is rotated by putting a new one first and dropping the old one once what it sealed
-//! no longer matters (page tokens and views within a day; recommendation ids stay good while
-//! their key is listed). Every process that hands out or takes back a token must hold the same
-//! keys: one secret for the whole deployment.
+//! no longer matters: views expire after a day; a page token or recommendation id sealed by a
+//! dropped key is refused (a client then starts its list again, a report is not counted).
+//! Every process that hands out or takes back a token must hold the same keys: one secret for
+//! the whole deployment.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,6 +54,11 @@ pub enum SigningError {
         "signing.keys[{0}]: must be at least {MIN_KEY_BYTES} bytes; make one with `openssl rand -hex 32`"
     )]
     TooShort(usize),
+    /// The embedded default's key file holds no usable key.
+    #[error(
+        "the signing key file {0} holds no key of {MIN_KEY_BYTES} bytes or more; delete it to have a new one made (tokens handed out before stop working), or set signing.keys"
+    )]
+    BadFile(String),
     /// The embedded default's key file could not be read or written.
     #[error("the signing key file {path}: {source}")]
     File {
@@ -83,9 +89,12 @@ impl Signer {
     pub fn new(secrets: &[String]) -> Result<Self, SigningError> {
         let mut keys = Vec::with_capacity(secrets.len());
         for (i, secret) in secrets.iter().enumerate() {
+            check_key(i, secret)?;
             let secret = secret.trim();
-            if secret.len() < MIN_KEY_BYTES {
-                return Err(SigningError::TooShort(i));
+            if secret.contains("change-me") {
+                tracing::warn!(
+                    "signing.keys[{i}] is a placeholder from the examples: whoever has read them can forge this deployment's tokens; make a key with `openssl rand -hex 32`"
+                );
             }
             keys.push(
                 Hmac::<Sha256>::new_from_slice(secret.as_bytes())
@@ -112,17 +121,13 @@ impl Signer {
             Ok(secret) => secret,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir).map_err(failed)?;
-                let secret = format!(
-                    "{}{}",
-                    uuid::Uuid::new_v4().simple(),
-                    uuid::Uuid::new_v4().simple()
-                );
-                write_private(&path, &secret).map_err(failed)?;
-                tracing::info!(path = %path.display(), "made a signing key for this data directory");
-                secret
+                make_key_file(&path).map_err(failed)?
             }
             Err(e) => return Err(failed(e)),
         };
+        if secret.trim().len() < MIN_KEY_BYTES {
+            return Err(SigningError::BadFile(path.display().to_string()));
+        }
         Self::new(&[secret])
     }
 
@@ -153,6 +158,37 @@ impl Signer {
                 mac.verify_truncated_left(&tag).is_ok()
             })
             .then_some(bytes)
+    }
+}
+
+/// Refuses a configured key too short to be a secret.
+pub fn check_key(index: usize, secret: &str) -> Result<(), SigningError> {
+    if secret.trim().len() < MIN_KEY_BYTES {
+        return Err(SigningError::TooShort(index));
+    }
+    Ok(())
+}
+
+/// Makes the key file at `path`, or reads the one another process made first. The key is
+/// written whole to a file of its own, then linked into place, which fails if one is there: no
+/// process ever reads half a key, and all that start at once end up with the same one.
+fn make_key_file(path: &Path) -> std::io::Result<String> {
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let draft = path.with_extension(format!("key.{}", uuid::Uuid::new_v4().simple()));
+    write_private(&draft, &secret)?;
+    let linked = std::fs::hard_link(&draft, path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "made a signing key for this data directory");
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path),
+        Err(e) => Err(e),
     }
 }
 
@@ -244,6 +280,38 @@ mod tests {
             Err(SigningError::TooShort(0))
         ));
         assert!(Signer::new(&[]).is_err());
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("signing.key"), "").unwrap();
+        let e = Signer::from_file_in(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("signing.key"), "{e}");
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Signer::from_file_in(&path).unwrap())
+            })
+            .collect();
+        let signers: Vec<Signer> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let token = signers[0].seal(Purpose::View, b"", b"x");
+        assert!(
+            signers
+                .iter()
+                .all(|s| s.open(Purpose::View, b"", &token).is_some())
+        );
+        assert_eq!(
+            std::fs::read_dir(&path).unwrap().count(),
+            1,
+            "only signing.key is left"
+        );
     }
 
     #[test]

@@ -99,7 +99,11 @@ fn bound_status(headers: &mut HeaderMap) {
     if status.message().chars().count() <= MAX_STATUS_CHARS {
         return;
     }
-    let mut cut: String = status.message().chars().take(MAX_STATUS_CHARS).collect();
+    let mut cut: String = status
+        .message()
+        .chars()
+        .take(MAX_STATUS_CHARS - 1)
+        .collect();
     cut.push('…');
     let mut encoded = HeaderMap::new();
     let value = Status::new(status.code(), cut)
@@ -325,7 +329,7 @@ mod tests {
         bound_status(&mut headers);
         let status = Status::from_header_map(&headers).unwrap();
         assert_eq!(status.code(), tonic::Code::NotFound);
-        assert_eq!(status.message().chars().count(), MAX_STATUS_CHARS + 1);
+        assert_eq!(status.message().chars().count(), MAX_STATUS_CHARS);
         assert!(headers[&GRPC_MESSAGE].len() < 8 * 1024);
         let mut short = HeaderMap::new();
         Status::not_found("short").add_header(&mut short).unwrap();

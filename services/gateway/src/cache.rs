@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use imprint_platform::served::View;
 use tokio::time::Instant;
 
 /// A cached response.
@@ -28,10 +29,34 @@ pub struct Entry {
     pub content_type: &'static str,
     /// Its strong ETag, quoted.
     pub etag: String,
+    /// The rail of related publications it serves, when it serves one: each response of it is
+    /// a serving of its own, with a fresh view.
+    pub view: Option<View>,
     /// The generation it was computed in.
     generation: u64,
     /// When it was made.
     made: Instant,
+}
+
+impl Entry {
+    /// An answer of `body`, not kept unless [`Cache::put`] keeps it.
+    pub fn new(body: Bytes, content_type: &'static str) -> Self {
+        Self {
+            etag: etag(&body),
+            body,
+            content_type,
+            view: None,
+            generation: u64::MAX,
+            made: Instant::now(),
+        }
+    }
+
+    /// The same answer, serving the rail `view` describes.
+    #[must_use]
+    pub fn serving(mut self, view: Option<View>) -> Self {
+        self.view = view;
+        self
+    }
 }
 
 /// The map and what it holds.
@@ -162,21 +187,13 @@ impl Cache {
         found
     }
 
-    /// Stores a response computed from data read in `generation`, unless that generation has
+    /// Stores `entry`, computed from data read in `generation`, unless that generation has
     /// passed.
-    pub fn put(
-        &self,
-        key: String,
-        generation: u64,
-        body: Bytes,
-        content_type: &'static str,
-    ) -> Entry {
+    pub fn put(&self, key: String, generation: u64, entry: Entry) -> Entry {
         let entry = Entry {
-            etag: etag(&body),
-            body,
-            content_type,
             generation,
             made: Instant::now(),
+            ..entry
         };
         if self.capacity > 0
             && generation == self.generation()
@@ -194,17 +211,6 @@ impl Cache {
             }
         }
         entry
-    }
-
-    /// An answer that is not kept (degraded, to be computed again next time).
-    pub fn transient(body: Bytes, content_type: &'static str) -> Entry {
-        Entry {
-            etag: etag(&body),
-            body,
-            content_type,
-            generation: u64::MAX,
-            made: Instant::now(),
-        }
     }
 
     /// Hits and misses so far.
@@ -317,8 +323,7 @@ mod tests {
         cache.put(
             "/a".into(),
             g,
-            Bytes::from_static(b"one"),
-            "application/json",
+            Entry::new(Bytes::from_static(b"one"), "application/json"),
         );
         assert_eq!(cache.get("/a").unwrap().body, "one");
         cache.invalidate();
@@ -327,8 +332,7 @@ mod tests {
         cache.put(
             "/a".into(),
             g,
-            Bytes::from_static(b"stale"),
-            "application/json",
+            Entry::new(Bytes::from_static(b"stale"), "application/json"),
         );
         assert!(cache.get("/a").is_none());
         assert_eq!(cache.stats(), (1, 2));
@@ -338,7 +342,11 @@ mod tests {
     fn capacity_and_age_bound_it() {
         let cache = Cache::new(2, Duration::from_millis(50), Duration::from_secs(1));
         for key in ["/a", "/b", "/c"] {
-            cache.put(key.into(), 0, Bytes::from_static(b"x"), "text/plain");
+            cache.put(
+                key.into(),
+                0,
+                Entry::new(Bytes::from_static(b"x"), "text/plain"),
+            );
         }
         assert!(cache.get("/a").is_none() && cache.get("/c").is_some());
         std::thread::sleep(Duration::from_millis(60));
@@ -352,8 +360,7 @@ mod tests {
             cache.put(
                 "/r".into(),
                 cache.generation(),
-                Bytes::from_static(body.as_bytes()),
-                "text/plain",
+                Entry::new(Bytes::from_static(body.as_bytes()), "text/plain"),
             );
         };
         cache.changed();

@@ -18,9 +18,11 @@ use imprint_proto::gateway::{
 };
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{GetPaperRequest, PaperStatus, get_paper_request};
-use imprint_proto::recommendations::GetRelatedPublicationsRequest;
 use imprint_proto::recommendations::get_related_publications_request::Key;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
+use imprint_proto::recommendations::{
+    GetRelatedPublicationsRequest, GetRelatedPublicationsResponse, RelatedPublication,
+};
 use tonic::{Code, Request, Response, Status};
 
 /// The full gRPC name of the service, for health reporting.
@@ -79,26 +81,7 @@ impl Pages {
         deadline: Option<Duration>,
     ) -> Result<PublicationPage, Status> {
         let slug = slug.trim();
-        let mut violations = Violations::new();
-        if slug.is_empty() {
-            violations.push("slug", "required: the paper's slug");
-        }
-        if !(0..=MAX_RELATED).contains(&related_limit) {
-            violations.push(
-                "related_limit",
-                format!(
-                    "must be between 1 and {MAX_RELATED} (0 for the default, {DEFAULT_RELATED})"
-                ),
-            );
-        }
-        if !violations.is_empty() {
-            return Err(imprint_proto::status::invalid_argument(&violations));
-        }
-        let limit = if related_limit == 0 {
-            DEFAULT_RELATED
-        } else {
-            related_limit
-        };
+        let limit = checked_limit(slug, related_limit)?;
         // The caller's deadline covers the whole page: each call gets what is left of it.
         let due = deadline.map(|d| tokio::time::Instant::now() + d);
         fn with<T>(due: Option<tokio::time::Instant>, message: T) -> Request<T> {
@@ -169,33 +152,84 @@ impl Pages {
             .iter()
             .filter_map(|id| authors.iter().find(|a| &a.id == id).cloned())
             .collect();
-        let (related, related_view_id, related_unavailable) = match related {
-            Ok(Ok(response)) => {
-                let rail = response.into_inner();
-                (rail.publications, rail.view_id, false)
-            }
-            // A draft has no rail, and a paper published a moment ago may not have one yet.
-            Ok(Err(status)) if status.code() == Code::NotFound => {
-                (Vec::new(), String::new(), false)
-            }
-            Ok(Err(status)) => {
-                tracing::warn!(%slug, code = ?status.code(), error = %status.message(), "page without related publications");
-                (Vec::new(), String::new(), true)
-            }
-            Err(_) => {
-                tracing::warn!(%slug, budget_ms = budget.as_millis(), "related publications too slow; page without them");
-                (Vec::new(), String::new(), true)
-            }
-        };
+        let rail = rail_of(slug, related, budget);
         // The public never sees a draft's neighbours through a page either: the rail only
         // holds published papers, as the recommendations service knows no others.
         Ok(PublicationPage {
             paper: Some(paper),
             authors,
-            related,
-            related_unavailable,
-            related_view_id,
+            related: rail.items,
+            related_unavailable: rail.unavailable,
+            related_view_id: rail.view_id,
         })
+    }
+}
+
+/// The number of related publications a page of `slug` asks for, or what is wrong.
+fn checked_limit(slug: &str, related_limit: i32) -> Result<i32, Status> {
+    let mut violations = Violations::new();
+    if slug.is_empty() {
+        violations.push("slug", "required: the paper's slug");
+    }
+    if !(0..=MAX_RELATED).contains(&related_limit) {
+        violations.push(
+            "related_limit",
+            format!("must be between 1 and {MAX_RELATED} (0 for the default, {DEFAULT_RELATED})"),
+        );
+    }
+    if !violations.is_empty() {
+        return Err(imprint_proto::status::invalid_argument(&violations));
+    }
+    Ok(if related_limit == 0 {
+        DEFAULT_RELATED
+    } else {
+        related_limit
+    })
+}
+
+/// A page's rail, as the recommendations service answered.
+#[derive(Debug, Default)]
+struct Rail {
+    /// Its items, best first.
+    items: Vec<RelatedPublication>,
+    /// Its view, for RecordInteraction; empty without a rail.
+    view_id: String,
+    /// Missing for want of an answer in time.
+    unavailable: bool,
+}
+
+/// The rail of a page from what the recommendations service answered within `budget`.
+fn rail_of(
+    slug: &str,
+    related: Result<
+        Result<Response<GetRelatedPublicationsResponse>, Status>,
+        tokio::time::error::Elapsed,
+    >,
+    budget: Duration,
+) -> Rail {
+    let missing = Rail {
+        unavailable: true,
+        ..Rail::default()
+    };
+    match related {
+        Ok(Ok(response)) => {
+            let rail = response.into_inner();
+            Rail {
+                items: rail.publications,
+                view_id: rail.view_id,
+                unavailable: false,
+            }
+        }
+        // A draft has no rail, and a paper published a moment ago may not have one yet.
+        Ok(Err(status)) if status.code() == Code::NotFound => Rail::default(),
+        Ok(Err(status)) => {
+            tracing::warn!(%slug, code = ?status.code(), error = %status.message(), "page without related publications");
+            missing
+        }
+        Err(_) => {
+            tracing::warn!(%slug, budget_ms = budget.as_millis(), "related publications too slow; page without them");
+            missing
+        }
     }
 }
 

@@ -25,7 +25,8 @@
   // the partner; the hidden attribute still hides it. By inheritance: .imprint-root starts from
   // all:initial (which leaves direction and unicode-bidi to be set) and sets the rail's own
   // type, so nothing in it inherits from the page but visibility, so that a partner hiding a
-  // container also hides the rail. Sizes are px: rem follows the page's root font size.
+  // container also hides the rail. Sizes are em of the root's `medium`, the reader's own
+  // default size (rem would follow the page's root font size, which the page sets).
   var CSS = [
     ":host{display:block !important;padding:0 !important;border:0 !important;background:none !important;" +
       "box-shadow:none !important;outline:0 !important;opacity:1 !important;filter:none !important;" +
@@ -38,20 +39,20 @@
     // flex container is not one, so the host's ::first-line and ::first-letter stop here.
     ".imprint-root{all:initial;direction:ltr;unicode-bidi:isolate;visibility:inherit;" +
       "display:flex;flex-direction:column;" +
-      "font-family:Georgia,'Times New Roman',serif;font-size:16px;font-weight:400;font-style:normal;" +
+      "font-family:Georgia,'Times New Roman',serif;font-size:medium;font-weight:400;font-style:normal;" +
       "line-height:1.45;color:#1a1a1a;letter-spacing:normal;word-spacing:normal;text-align:start;" +
       "-webkit-text-size-adjust:100%;text-size-adjust:100%}",
     "section{display:block;margin:0;padding:0}",
-    ".heading{display:block;font-size:20px;margin:0 0 12px;padding:0;font-weight:700;letter-spacing:.01em}",
-    "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:20px}",
-    "li.item{display:block;border-top:1px solid #d6d6d6;margin:0;padding:12px 0 0}",
-    ".meta{font:600 12.8px/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 4px;padding:0}",
-    "a.title{display:inline;color:#0b3d91;font-size:16.8px;font-weight:700;text-decoration:none;cursor:pointer}",
+    ".heading{display:block;font-size:1.25em;margin:0 0 .6em;padding:0;font-weight:700;letter-spacing:.01em}",
+    "ul.items{list-style:none;margin:0;padding:0;display:grid;gap:1.25em}",
+    "li.item{display:block;border-top:1px solid #d6d6d6;margin:0;padding:.75em 0 0}",
+    ".meta{font:600 .8em/1.3 system-ui,sans-serif;color:#555;text-transform:uppercase;letter-spacing:.04em;margin:0 0 .3125em;padding:0}",
+    "a.title{display:inline;color:#0b3d91;font-size:1.05em;font-weight:700;text-decoration:none;cursor:pointer}",
     "a.title:hover{text-decoration:underline}",
     "a.title:focus-visible{outline:3px solid #f2a900;outline-offset:2px;border-radius:2px}",
-    "p.summary{margin:5.6px 0 6.4px;padding:0;font-size:15.2px;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
-    "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:6.4px}",
-    "ul.topics li{display:block;font:400 12px/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;margin:0;padding:3.2px 8px;border-radius:999px}"
+    "p.summary{margin:.3684em 0 .4211em;padding:0;font-size:.95em;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
+    "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.4em}",
+    "ul.topics li{display:block;font:400 .75em/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;margin:0;padding:.2667em .6667em;border-radius:999px}"
   ].join("");
 
   function text(tag, className, value) {

@@ -411,10 +411,18 @@ impl Application {
                 },
                 pages.clone(),
                 cache.clone(),
-                site,
                 keys.clone(),
-                Duration::from_millis(gateway.request_timeout_ms),
                 signer.clone(),
+                imprint_gateway::public::Options {
+                    site,
+                    timeout: Duration::from_millis(gateway.request_timeout_ms),
+                    // Checked when the settings were loaded.
+                    trusted_proxies: gateway
+                        .trusted_proxies
+                        .iter()
+                        .filter_map(|p| imprint_platform::settings::parse_proxy(p).ok())
+                        .collect(),
+                },
             );
             let router = api
                 .router()
@@ -679,6 +687,7 @@ impl Application {
 fn http_limits(settings: &Settings) -> imprint_platform::listen::HttpLimits {
     imprint_platform::listen::HttpLimits {
         header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
+        drain: Duration::from_secs(settings.server.shutdown_grace_secs),
         unreadable: std::sync::Arc::new(imprint_gateway::public::unreadable),
     }
 }

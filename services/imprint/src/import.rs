@@ -30,8 +30,9 @@ use crate::dataset::{self, Record};
 pub const DEFAULT_BATCH: usize = 200;
 /// The most the papers service takes per call.
 pub const MAX_BATCH: usize = imprint_domain::limits::MAX_PAPER_BATCH;
-/// Authors per `BatchCreateAuthors` call.
-const AUTHOR_BATCH: usize = 500;
+/// Authors per `BatchCreateAuthors` call: the most the service takes (names alone, far under
+/// its message limit).
+const AUTHOR_BATCH: usize = imprint_domain::limits::MAX_AUTHOR_BATCH;
 /// Attempts at a call the server could not take (restarting, overloaded) before giving up.
 const ATTEMPTS: u32 = 6;
 

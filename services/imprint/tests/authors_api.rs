@@ -424,7 +424,43 @@ async fn delete_refused_while_credited(backend: Backend) {
     app.stop().await;
 }
 
+/// The longest names, in scripts that fold to long ASCII (an emoji becomes its name), page on:
+/// their page tokens stay within what the service takes back.
+async fn the_longest_names_page_on(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    for face in ["😀", "🙃", "😶"] {
+        app.author(&face.repeat(200)).await;
+    }
+    let mut token = String::new();
+    let mut seen = 0;
+    loop {
+        let page = app
+            .authors
+            .list_authors(ListAuthorsRequest {
+                page_size: 1,
+                page_token: token.clone(),
+                ..ListAuthorsRequest::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("page {seen}: {s:?}"))
+            .into_inner();
+        seen += page.authors.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        assert!(
+            page.next_page_token.len() > 1_024,
+            "a long token: {}",
+            page.next_page_token.len()
+        );
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, 3);
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_longest_names_page_on,
     create_and_get,
     create_refuses_bad_fields,
     batch_get_keeps_order_and_reports_missing,

@@ -75,16 +75,17 @@ fn report(view: &str, events: &[(&str, &str)]) -> String {
     format!(r#"{{"view": "{view}", "events": [{}]}}"#, events.join(", "))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls() {
-    let mut app = TestApp::spawn(Backend::Sqlite).await;
+async fn clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
     let imran = app.author("Imran Khan").await;
     let seed = app
         .publish(draft("Countering Violent Extremism", &[&imran]))
         .await;
+    let mut others = Vec::new();
     for title in ["Violent Extremism Online", "Extremism in South Asia"] {
-        app.publish(draft(title, &[&imran])).await;
+        others.push(app.publish(draft(title, &[&imran])).await);
     }
+    let other_slug = others[0].slug.clone();
     let related = format!("/v1/papers/{}/related", seed.slug);
     eventually("the rail is full", || async {
         get(app.public, &related, &[]).await.unwrap().json()["related"]
@@ -162,6 +163,46 @@ async fn clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls() {
         r.json()["error"]["parameter"],
         "events[0].recommendation_id"
     );
+    // A view covers its own rail only: not another paper's items, not positions past its
+    // length (a rail asked with ?limit=1 cannot carry clicks for position 2).
+    let short = get(
+        app.public,
+        &format!("{related}?key={key}&limit=1"),
+        &[("Origin", ORIGIN)],
+    )
+    .await
+    .unwrap();
+    let short_view = short.header("imprint-view").unwrap().to_owned();
+    let r = post(
+        &app,
+        &interactions,
+        &report(&short_view, &[(&ids[1], "click")]),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("not on the rail"), "{}", r.body);
+    let other = get(
+        app.public,
+        &format!("/v1/papers/{}/related?key={key}", other_slug),
+        &[("Origin", ORIGIN)],
+    )
+    .await
+    .unwrap();
+    let other_ids = other.json()["related"][0]["recommendation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(
+        &app,
+        &interactions,
+        &report(&view, &[(&other_ids, "click")]),
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "another rail's item with this rail's view: {}",
+        r.body
+    );
     let r = post(
         &app,
         &interactions,
@@ -178,7 +219,7 @@ async fn clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls() {
         kind: InteractionKind::Click.into(),
         view_id: view.clone(),
     });
-    imprint_platform::caller::for_partner(&mut forged, "partner.localhost");
+    imprint_platform::caller::for_partner(&mut forged, Some("partner.localhost"));
     let status = expect_code(
         app.recommendations.record_interaction(forged).await,
         Code::InvalidArgument,
@@ -193,7 +234,7 @@ async fn clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls() {
         limit: 3,
         ..GetRelatedPublicationsRequest::default()
     });
-    imprint_platform::caller::for_partner(&mut asked, "partner.localhost");
+    imprint_platform::caller::for_partner(&mut asked, Some("partner.localhost"));
     let rail = app
         .recommendations
         .get_related_publications(asked)
@@ -247,3 +288,56 @@ async fn requests_without_an_origin_have_a_budget_of_their_own() {
     assert_eq!(browser.status, 200, "{}", browser.body);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_forging_an_origin_spends_only_its_own_share() {
+    // Behind a proxy (here, loopback), the client is the address X-Forwarded-For names.
+    let mut app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        s.gateway.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    })
+    .await;
+    let imran = app.author("Imran Khan").await;
+    let seed = app.publish(draft("A Paper", &[&imran])).await;
+    // 600 a minute: a burst of 100 for the key, 10 for any one client.
+    let key = key(&app, "busy.localhost", 600).await;
+    let path = format!("/v1/papers/{}?key={key}", seed.slug);
+    let from = |client: &'static str| [("Origin", ORIGIN), ("X-Forwarded-For", client)];
+    let mut forged = Vec::new();
+    for _ in 0..15 {
+        forged.push(
+            get(app.public, &path, &from("203.0.113.7"))
+                .await
+                .unwrap()
+                .status,
+        );
+    }
+    assert_eq!(
+        forged.iter().filter(|s| **s == 200).count(),
+        10,
+        "{forged:?}"
+    );
+    assert!(forged[10..].iter().all(|s| *s == 429), "{forged:?}");
+    for reader in ["198.51.100.20", "198.51.100.21"] {
+        let r = get(app.public, &path, &from(reader)).await.unwrap();
+        assert_eq!(
+            r.status, 200,
+            "{reader}: the partner's readers are still served"
+        );
+    }
+    // A client cannot pass for another by writing the header itself: the proxy's own hop
+    // (the nearest untrusted address) is the one that counts.
+    let r = get(
+        app.public,
+        &path,
+        &[
+            ("Origin", ORIGIN),
+            ("X-Forwarded-For", "198.51.100.99, 203.0.113.7"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 429, "{}", r.body);
+    app.stop().await;
+}
+
+on_both_backends!(clicks_cannot_be_forged_or_repeated_and_partners_are_who_calls);

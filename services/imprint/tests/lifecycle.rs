@@ -175,7 +175,11 @@ async fn a_role_without_its_peer_is_refused_before_serving() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_reported_with_its_url() {
-    let mut settings = Settings::default();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
     settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.database.url = "sqlite:///proc/no-such-dir/x.db?mode=rwc".to_owned();

@@ -224,7 +224,7 @@ impl PapersService {
         status: Option<PaperStatus>,
     ) -> Result<Paper, ServiceError> {
         let found = match (key, key.lookup_slug()) {
-            (Key::Id(id), _) => self.store.find(*id).await?,
+            (Key::Id(id), _) => self.store.find_with(*id, status).await?,
             (Key::Slug(_), Some(slug)) => self.store.find_by_slug(slug, status).await?,
             (Key::Slug(_), None) => None,
         };

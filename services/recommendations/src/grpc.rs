@@ -51,7 +51,7 @@ impl RecommendationsGrpc {
     fn related_publications(
         &self,
         r: GetRelatedPublicationsRequest,
-        partner: String,
+        partner: Option<String>,
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
         let mut v = Violations::new();
         let paper = match r.key {
@@ -334,7 +334,7 @@ impl RecommendationService for RecommendationsGrpc {
             }
         };
         self.service
-            .record(&r.recommendation_id, &r.view_id, kind, &caller)
+            .record(&r.recommendation_id, &r.view_id, kind, caller.as_deref())
             .await?;
         Ok(Response::new(RecordInteractionResponse {}))
     }

@@ -274,10 +274,64 @@ impl SearchIndex {
             .unwrap_or(0);
         let f = self.fields;
         let text = self.text_query(&request.words);
+        let query = self.query(text.as_ref(), request);
+        let searcher = self.reader.searcher();
+        let mut facets = FacetCollector::for_field("facets");
+        facets.add_facet("/topic");
+        facets.add_facet("/type");
+        facets.add_facet("/year");
+        let limit = request.page_size.max(1);
+        let (addresses, total, facet_counts): (Vec<(f32, DocAddress)>, usize, _) =
+            if text.as_ref().is_some_and(|t| t.wanted.is_some()) {
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_score();
+                searcher.search(&query, &(top, Count, facets))?
+            } else {
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_fast_field::<i64>("publish_ts", Order::Desc);
+                let (docs, total, facets) = searcher.search(&query, &(top, Count, facets))?;
+                (
+                    docs.into_iter().map(|(_, d)| (0.0, d)).collect(),
+                    total,
+                    facets,
+                )
+            };
+        let generators = match text.as_ref().and_then(|t| t.wanted.as_ref()) {
+            Some(q) => Some(Generators::new(&searcher, q.as_ref(), f)?),
+            None => None,
+        };
+        let hits = self.hits(&searcher, addresses, generators.as_ref())?;
+        let total = total as u64;
+        let shown = offset + hits.len();
+        let next_page_token = if (shown as u64) < total && shown < MAX_OFFSET && !hits.is_empty() {
+            paging::encode_token(&self.signer, &filters, &shown)
+        } else {
+            String::new()
+        };
+        let mut topics = children(&facet_counts, "/topic");
+        topics.truncate(TOPIC_FACETS);
+        let types = children(&facet_counts, "/type");
+        let mut years = children(&facet_counts, "/year");
+        years.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(SearchPage {
+            hits,
+            total,
+            next_page_token,
+            topics,
+            types,
+            years,
+        })
+    }
+
+    /// What `text` and the filters of `request` ask for, together.
+    fn query(&self, text: Option<&TextQuery>, request: &SearchRequest) -> BooleanQuery {
+        let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         clauses.push((
             Occur::Must,
-            text.as_ref().map_or_else(
+            text.map_or_else(
                 || Box::new(AllQuery) as Box<dyn Query>,
                 |t| t.matches.box_clone(),
             ),
@@ -316,35 +370,18 @@ impl SearchIndex {
                 )),
             ));
         }
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let mut facets = FacetCollector::for_field("facets");
-        facets.add_facet("/topic");
-        facets.add_facet("/type");
-        facets.add_facet("/year");
-        let limit = request.page_size.max(1);
-        let (addresses, total, facet_counts): (Vec<(f32, DocAddress)>, usize, _) =
-            if text.as_ref().is_some_and(|t| t.wanted.is_some()) {
-                let top = TopDocs::with_limit(limit)
-                    .and_offset(offset)
-                    .order_by_score();
-                searcher.search(&query, &(top, Count, facets))?
-            } else {
-                let top = TopDocs::with_limit(limit)
-                    .and_offset(offset)
-                    .order_by_fast_field::<i64>("publish_ts", Order::Desc);
-                let (docs, total, facets) = searcher.search(&query, &(top, Count, facets))?;
-                (
-                    docs.into_iter().map(|(_, d)| (0.0, d)).collect(),
-                    total,
-                    facets,
-                )
-            };
+        BooleanQuery::new(clauses)
+    }
+
+    /// The hits at `addresses`, highlighted by `generators` when words were typed.
+    fn hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        addresses: Vec<(f32, DocAddress)>,
+        generators: Option<&Generators>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
         let mut hits = Vec::with_capacity(addresses.len());
-        let generators = match text.as_ref().and_then(|t| t.wanted.as_ref()) {
-            Some(q) => Some(Generators::new(&searcher, q.as_ref(), f)?),
-            None => None,
-        };
         for (score, address) in addresses {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = |field: Field| {
@@ -356,7 +393,7 @@ impl SearchIndex {
                 continue;
             };
             let (title, summary, body) = (text(f.title), text(f.summary), text(f.body));
-            let (title_highlight, snippet) = match &generators {
+            let (title_highlight, snippet) = match generators {
                 Some(g) => g.highlight(&title, &summary, &body),
                 None => (escape(&title), escape(&lead(&summary, SNIPPET_CHARS))),
             };
@@ -367,26 +404,7 @@ impl SearchIndex {
                 snippet,
             });
         }
-        let total = total as u64;
-        let shown = offset + hits.len();
-        let next_page_token = if (shown as u64) < total && shown < MAX_OFFSET && !hits.is_empty() {
-            paging::encode_token(&self.signer, &filters, &shown)
-        } else {
-            String::new()
-        };
-        let mut topics = children(&facet_counts, "/topic");
-        topics.truncate(TOPIC_FACETS);
-        let types = children(&facet_counts, "/type");
-        let mut years = children(&facet_counts, "/year");
-        years.sort_by(|a, b| b.0.cmp(&a.0));
-        Ok(SearchPage {
-            hits,
-            total,
-            next_page_token,
-            topics,
-            types,
-            years,
-        })
+        Ok(hits)
     }
 }
 
@@ -411,7 +429,11 @@ impl SearchIndex {
             }
         }
         if wanted.is_empty() && unwanted.is_empty() {
-            // Only stop words: nothing is about them.
+            // Words that make no terms (stop words, punctuation) ask for nothing: when some were
+            // wanted, no paper is about them; when all were left out, nothing is left out.
+            if words.terms.iter().all(|t| t.excluded) {
+                return None;
+            }
             return Some(TextQuery {
                 matches: Box::new(EmptyQuery),
                 wanted: None,
@@ -819,6 +841,13 @@ mod tests {
         );
         let page = index.search(&request("the of")).expect("stop words");
         assert_eq!(page.total, 0);
+        let page = index
+            .search(&request("-the -!!"))
+            .expect("excluded stop words");
+        assert_eq!(
+            page.total, 3,
+            "leaving out what no paper can be found by leaves everything"
+        );
     }
 
     #[test]

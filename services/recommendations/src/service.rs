@@ -55,9 +55,9 @@ pub struct RailRequest {
     pub limit: usize,
     /// Filters.
     pub filters: Filters,
-    /// The partner the rail is served to ("" for first-party pages): who calls, never what a
+    /// The partner the rail is served to (`None` for first-party pages): who calls, never what a
     /// request says.
-    pub partner: String,
+    pub partner: Option<String>,
 }
 
 /// One serving of a rail.
@@ -204,7 +204,7 @@ impl RecommendationsService {
                 0.0,
                 vec!["pinned by an editor".to_owned()],
                 items.len() + 1,
-                &request.partner,
+                request.partner.as_deref(),
             ));
         }
         let wanted = request.limit - items.len();
@@ -219,12 +219,13 @@ impl RecommendationsService {
                 ranked.score,
                 reasons,
                 items.len() + 1,
-                &request.partner,
+                request.partner.as_deref(),
             ));
         }
+        let view = View::new(source.id, items.len(), request.partner.as_deref());
         Ok(Rail {
             items,
-            view_id: View::new(&request.partner).seal(&self.signer),
+            view_id: view.seal(&self.signer),
         })
     }
 
@@ -235,7 +236,7 @@ impl RecommendationsService {
         score: f32,
         reasons: Vec<String>,
         position: usize,
-        partner: &str,
+        partner: Option<&str>,
     ) -> Item {
         Item {
             entry: entry.clone(),
@@ -245,7 +246,7 @@ impl RecommendationsService {
                 source,
                 target: entry.id,
                 position: i32::try_from(position).unwrap_or(i32::MAX),
-                partner: partner.to_owned(),
+                partner: partner.map(str::to_owned),
             }
             .seal(&self.signer),
         }
@@ -308,14 +309,14 @@ impl RecommendationsService {
     }
 
     /// Records an impression or a click of a served recommendation, for `caller` (the partner
-    /// the call is made for, "" first-party): the id and the view must have been served to it.
-    /// Each counts once per view and position.
+    /// the call is made for, `None` first-party): the id and the view must have been served to
+    /// it, the item on that view's rail. Each counts once per view and position.
     pub async fn record(
         &self,
         recommendation_id: &str,
         view_id: &str,
         kind: InteractionKind,
-        caller: &str,
+        caller: Option<&str>,
     ) -> Result<(), ServiceError> {
         let mut v = Violations::new();
         let served = v.check(
@@ -337,14 +338,26 @@ impl RecommendationsService {
         let (Some(served), Some(view), true) = (served, view, v.is_empty()) else {
             return Err(v.into());
         };
-        let not_yours = |field: &str| -> ServiceError {
-            Violations::one(field, "was not served to the partner reporting it").into()
-        };
-        if served.partner != caller {
-            return Err(not_yours("recommendation_id"));
+        let refused =
+            |field: &str, why: &str| -> ServiceError { Violations::one(field, why).into() };
+        if served.partner.as_deref() != caller {
+            return Err(refused(
+                "recommendation_id",
+                "was not served to the partner reporting it",
+            ));
         }
-        if view.partner != caller {
-            return Err(not_yours("view_id"));
+        if view.partner.as_deref() != caller {
+            return Err(refused(
+                "view_id",
+                "was not served to the partner reporting it",
+            ));
+        }
+        // One view, one rail: its own items, at its own positions.
+        if !view.holds(&served) {
+            return Err(refused(
+                "recommendation_id",
+                "was not on the rail the view_id names",
+            ));
         }
         let counted = self
             .store
@@ -354,7 +367,7 @@ impl RecommendationsService {
                 source: served.source,
                 target: served.target,
                 position: served.position,
-                partner: served.partner,
+                partner: served.partner.unwrap_or_default(),
             })
             .await?;
         if !counted {

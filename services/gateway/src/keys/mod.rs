@@ -7,10 +7,11 @@
 
 mod entity;
 pub mod grpc;
+mod limiter;
 mod migration;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -20,11 +21,12 @@ use imprint_domain::limits::{MAX_ORIGINS, MAX_PARTNER_CHARS};
 use imprint_platform::{Database, ServiceError};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use entity::Model as StoredKey;
+pub use limiter::ClientKind;
+use limiter::Limiter;
 pub use migration::Migrator;
 
 /// Requests a minute when the admin does not say.
@@ -52,13 +54,6 @@ impl Partner {
     }
 }
 
-/// A token bucket per key: a key may burst up to ten seconds' worth of its rate.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
 /// Partner keys and their rate limits.
 #[derive(Debug)]
 pub struct Keys {
@@ -68,49 +63,6 @@ pub struct Keys {
     active: RwLock<HashMap<String, Arc<Partner>>>,
     /// Rate limits.
     limiter: Limiter,
-}
-
-/// Who spends a key's allowance. Browsers send an `Origin` (and cannot forge it); requests
-/// without one come from servers, which anyone holding the public key can run: they get a
-/// budget of their own, the same size, so that they cannot use up the one the partner's
-/// visitors share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Caller {
-    /// A page at one of the key's origins.
-    Browser,
-    /// Anything without an `Origin`.
-    Server,
-}
-
-/// Token buckets by key id and caller.
-#[derive(Debug, Default)]
-struct Limiter {
-    buckets: Mutex<HashMap<(Uuid, Caller), Bucket>>,
-}
-
-impl Limiter {
-    /// Takes one request from `partner`'s allowance for `caller`, or says when to try again.
-    fn admit(&self, partner: &Partner, caller: Caller) -> Result<(), Duration> {
-        let rate = f64::from(partner.per_minute) / 60.0;
-        let capacity = (f64::from(partner.per_minute) / 6.0).max(1.0);
-        let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Ok(());
-        };
-        let bucket = buckets.entry((partner.id, caller)).or_insert(Bucket {
-            tokens: capacity,
-            last: now,
-        });
-        bucket.tokens =
-            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(capacity);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
-        }
-    }
 }
 
 /// SHA-256 of a key, hex.
@@ -195,9 +147,15 @@ impl Keys {
         self.active.read().ok()?.get(&hash(key)).cloned()
     }
 
-    /// Takes one request from `partner`'s allowance for `caller`, or says when to try again.
-    pub fn admit(&self, partner: &Partner, caller: Caller) -> Result<(), Duration> {
-        self.limiter.admit(partner, caller)
+    /// Takes one request from `partner`'s allowance for `kind`, and from `client`'s share of
+    /// it when the address is known; or says when to try again.
+    pub fn admit(
+        &self,
+        partner: &Partner,
+        kind: ClientKind,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), Duration> {
+        self.limiter.admit(partner, kind, client)
     }
 
     /// Creates a key; returns it stored, and the key itself.
@@ -327,29 +285,5 @@ mod tests {
         );
         assert!(normalize_origin("ftp://example.org").is_err());
         assert!(normalize_origin("example.org").is_err());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn buckets_allow_bursts_then_the_rate() {
-        let keys = Limiter::default();
-        let partner = Partner {
-            id: Uuid::now_v7(),
-            name: "example.org".into(),
-            origins: vec![],
-            per_minute: 60,
-        };
-        for _ in 0..10 {
-            keys.admit(&partner, Caller::Browser).unwrap();
-        }
-        let wait = keys.admit(&partner, Caller::Browser).unwrap_err();
-        assert!(
-            wait <= Duration::from_secs(1) && wait > Duration::ZERO,
-            "{wait:?}"
-        );
-        keys.admit(&partner, Caller::Server)
-            .expect("servers draw on a budget of their own");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        keys.admit(&partner, Caller::Browser).unwrap();
-        assert!(keys.admit(&partner, Caller::Browser).is_err());
     }
 }

@@ -8,6 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
+use imprint_domain::limits::MAX_REPORTED_INTERACTIONS;
 use imprint_platform::caller;
 use imprint_proto::authors::{
     Author, BatchGetAuthorsRequest, GetAuthorRequest, get_author_request,
@@ -49,7 +50,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Key {
 }
 
 /// Longest slug or topic looked up; longer ones are 404 without asking anyone.
-const MAX_KEY: usize = 200;
+const MAX_KEY: usize = imprint_domain::slug::MAX_SLUG_LEN;
 /// Papers in a feed.
 const FEED_ENTRIES: i32 = 50;
 /// URLs in one sitemap file (the protocol's limit).
@@ -223,14 +224,47 @@ impl PublicApi {
             .search_publications(SearchPublicationsRequest {
                 query,
                 publication_types: kind.map(i32::from).into_iter().collect(),
-                topics: p.text("topic", 100)?.into_iter().collect(),
-                page_size: p.int("limit", 20, 1, 100)?,
-                page_token: p.text("cursor", 2_000)?.unwrap_or_default(),
+                topics: p.topic()?.into_iter().collect(),
+                page_size: p.limit()?,
+                page_token: p.cursor()?,
                 ..SearchPublicationsRequest::default()
             })
             .await
             .map_err(|s| ApiError::from_status(&s, LIST_FIELDS))?
             .into_inner())
+    }
+
+    /// A page of the published papers `q` finds, most relevant first, with their bylines.
+    async fn searched_papers(&self, p: &Params, q: String) -> Result<Answer, ApiError> {
+        let found = self.search_page(p, q).await?;
+        // Search results do not carry bylines: read the page's papers (at most 100, at once).
+        let papers = futures::future::join_all(found.results.iter().map(|r| {
+            let mut papers = self.papers.clone();
+            let id = r.paper_id.clone();
+            async move {
+                papers
+                    .get_paper(GetPaperRequest {
+                        key: Some(get_paper_request::Key::Id(id)),
+                        view: PaperView::Basic.into(),
+                        published_only: true,
+                    })
+                    .await
+            }
+        }))
+        .await;
+        let papers: Vec<Paper> = papers
+            .into_iter()
+            .filter_map(|r| r.ok().and_then(|r| r.into_inner().paper))
+            .filter(|p| p.status() == PaperStatus::Published)
+            .collect();
+        let authors = self.authors_of(&papers).await?;
+        json_body(&PaperList {
+            papers: papers
+                .iter()
+                .map(|p| PaperSummary::new(p, &authors, &self.site))
+                .collect(),
+            next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+        })
     }
 
     /// A page of published papers, newest first.
@@ -286,45 +320,16 @@ pub(super) async fn list_papers(
         || async move {
             let api = inner;
             let p = Params::parse(query.as_deref());
-            let limit = p.int("limit", 20, 1, 100)?;
+            let limit = p.limit()?;
             let kind = publication_type(&p)?;
-            let topic = p.text("topic", 100)?;
+            let topic = p.topic()?;
             let author = p.text("author", MAX_KEY)?;
-            let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
+            let cursor = p.cursor()?;
             if let Some(q) = p.query()? {
                 if author.is_some() {
                     return Err(ApiError::bad("author", "cannot be combined with q"));
                 }
-                let found = api.search_page(&p, q).await?;
-                // Search results do not carry bylines: read the page's papers (at most 100, at once).
-                let papers = futures::future::join_all(found.results.iter().map(|r| {
-                    let mut papers = api.papers.clone();
-                    let id = r.paper_id.clone();
-                    async move {
-                        papers
-                            .get_paper(GetPaperRequest {
-                                key: Some(get_paper_request::Key::Id(id)),
-                                view: PaperView::Basic.into(),
-                                published_only: true,
-                            })
-                            .await
-                    }
-                }))
-                .await;
-                let papers: Vec<Paper> = papers
-                    .into_iter()
-                    .filter_map(|r| r.ok().and_then(|r| r.into_inner().paper))
-                    .filter(|p| p.status() == PaperStatus::Published)
-                    .collect();
-                let authors = api.authors_of(&papers).await?;
-                return json_body(&PaperList {
-                    papers: papers
-                        .iter()
-                        .map(|p| PaperSummary::new(p, &authors, &api.site))
-                        .collect(),
-                    next_cursor: (!found.next_page_token.is_empty())
-                        .then_some(found.next_page_token),
-                });
+                return api.searched_papers(&p, q).await;
             }
             // Nobody by that slug: an empty list, by the same path as for an author whose
             // papers are all drafts (which must not be told apart).
@@ -414,9 +419,8 @@ pub(super) async fn related(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    let partner = via.map(|v| v.0.0.name.clone()).unwrap_or_default();
-    let for_partner = partner.clone();
-    let response = api.cached(&headers, &uri, &["limit"], || async move {
+    let partner = via.map(|v| v.0.0.name.clone());
+    api.cached(&headers, &uri, &["limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
@@ -425,7 +429,7 @@ pub(super) async fn related(
             limit,
             ..GetRelatedPublicationsRequest::default()
         });
-        caller::for_partner(&mut request, &for_partner);
+        caller::for_partner(&mut request, partner.as_deref());
         let found = inner
             .recommendations
             .clone()
@@ -437,6 +441,7 @@ pub(super) async fn related(
                 _ => ApiError::from_status(&s, &[]),
             })?
             .into_inner();
+        let rail = inner.rail_of(&found.view_id);
         json_body(&RelatedList {
             related: found
                 .publications
@@ -444,8 +449,9 @@ pub(super) async fn related(
                 .map(|r| RelatedJson::new(r, &inner.site))
                 .collect(),
         })
-    });
-    api.with_view(response.await, &partner)
+        .map(|answer| answer.serving(rail))
+    })
+    .await
 }
 
 /// The whole publication page: paper, authors in byline order, related publications and
@@ -474,7 +480,7 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let inner = api.clone();
-    let response = api.cached(&headers, &uri, &["related_limit"], || async move {
+    api.cached(&headers, &uri, &["related_limit"], || async move {
         let p = Params::parse(query.as_deref());
         let limit = p.int("related_limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
         check_key(&slug)?;
@@ -505,9 +511,8 @@ pub(super) async fn page(
             related_unavailable: page.related_unavailable,
         })
         .map(|answer| answer.store_if(!page.related_unavailable))
-    });
-    // The page's rail is first-party: the pages service asks for no partner.
-    api.with_view(response.await, "")
+    })
+    .await
 }
 
 /// An author and their published papers, newest first.
@@ -536,8 +541,8 @@ pub(super) async fn author(
     let inner = api.clone();
     api.cached(&headers, &uri, &["limit", "cursor"], || async move {
         let p = Params::parse(query.as_deref());
-        let limit = p.int("limit", 20, 1, 100)?;
-        let cursor = p.text("cursor", 2_000)?.unwrap_or_default();
+        let limit = p.limit()?;
+        let cursor = p.cursor()?;
         let none = || {
             ApiError::not_found(format!(
                 "no author has the slug '{}'",
@@ -828,9 +833,6 @@ pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Re
     .await
 }
 
-/// Most interactions in one report.
-const MAX_INTERACTIONS: usize = 50;
-
 /// Impressions and clicks of a partner's rail, for click-through rates. Needs the partner's
 /// key. The body is JSON, sent as `text/plain` too (so browsers need no preflight).
 #[utoipa::path(
@@ -863,10 +865,10 @@ pub(super) async fn interactions(
         };
         let report: super::json::InteractionsJson = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad("body", format!("not the expected JSON: {e}")))?;
-        if report.events.is_empty() || report.events.len() > MAX_INTERACTIONS {
+        if report.events.is_empty() || report.events.len() > MAX_REPORTED_INTERACTIONS {
             return Err(ApiError::bad(
                 "events",
-                format!("from 1 to {MAX_INTERACTIONS} interactions"),
+                format!("from 1 to {MAX_REPORTED_INTERACTIONS} interactions"),
             ));
         }
         let calls = report.events.iter().map(|event| {
@@ -880,7 +882,7 @@ pub(super) async fn interactions(
                 .into(),
                 view_id: report.view.clone(),
             });
-            caller::for_partner(&mut request, &partner.name);
+            caller::for_partner(&mut request, Some(&partner.name));
             async move { recommendations.record_interaction(request).await }
         });
         for (i, outcome) in futures::future::join_all(calls)

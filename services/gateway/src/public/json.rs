@@ -488,7 +488,7 @@ pub struct InteractionsJson {
     /// The `Imprint-View` header of the response the rail came in: each item's impression and
     /// click count once per view.
     pub view: String,
-    /// 1 to 50 interactions.
+    /// 1 to 100 interactions: an impression and a click for each item of a rail.
     pub events: Vec<InteractionJson>,
 }
 

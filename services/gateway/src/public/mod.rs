@@ -42,6 +42,11 @@ const CACHE_CONTROL: &str = "public, no-cache";
 /// The response header carrying the view of a served rail, which `/v1/interactions` needs.
 pub const VIEW_HEADER: &str = "imprint-view";
 
+/// `Cache-Control` of answers that serve a rail: each response is a serving with a view of its
+/// own, which a shared cache would hand to many readers (undercounting them); browsers still
+/// keep the body and revalidate it with the ETag, getting a new view each time.
+const CACHE_CONTROL_SERVING: &str = "private, no-cache";
+
 /// Channels to the services behind the public API.
 #[derive(Debug, Clone)]
 pub struct Services {
@@ -74,6 +79,19 @@ pub struct PublicApi {
     timeout: Duration,
     /// Seals the view each serving of a rail carries.
     signer: Signer,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// How the public API is served.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Links to the site.
+    pub site: Site,
+    /// Longest a request may take before it is answered 503.
+    pub timeout: Duration,
+    /// `gateway.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl PublicApi {
@@ -86,10 +104,13 @@ impl PublicApi {
         }: Services,
         pages: Pages,
         cache: Arc<Cache>,
-        site: Site,
         keys: Arc<crate::keys::Keys>,
-        timeout: Duration,
         signer: Signer,
+        Options {
+            site,
+            timeout,
+            trusted_proxies,
+        }: Options,
     ) -> Arc<Self> {
         Arc::new(Self {
             papers: PaperServiceClient::new(papers),
@@ -101,32 +122,29 @@ impl PublicApi {
             keys,
             timeout,
             signer,
+            trusted_proxies: trusted_proxies.into(),
         })
     }
 
-    /// Marks `response` as a serving of a rail for `partner`: a fresh view in
-    /// [`VIEW_HEADER`], made per response (the body may come from the cache, shared by every
-    /// reader), which the reader's interactions name.
-    fn with_view(&self, mut response: Response, partner: &str) -> Response {
-        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-            let view = View::new(partner).seal(&self.signer);
-            if let Ok(value) = HeaderValue::from_str(&view) {
-                response.headers_mut().insert(VIEW_HEADER, value);
-            }
-        }
-        response
+    /// The rail a service's `view_id` names: what each response of a cached answer serves
+    /// again, with a view of its own.
+    fn rail_of(&self, view_id: &str) -> Option<View> {
+        View::open(&self.signer, view_id, chrono::Utc::now()).ok()
     }
 
     /// The routes, each answered within the request timeout (its body read too: a client
     /// sending one slowly is answered 408), every error in the documented JSON.
     pub fn router(self: Arc<Self>) -> Router {
-        let keys = self.keys.clone();
+        let gate = partner::Gate {
+            keys: self.keys.clone(),
+            proxies: self.trusted_proxies.clone(),
+        };
         // A little past the answers' own timeout, which says more (503 naming the wait).
         let limit = self.timeout + Duration::from_secs(1);
         handlers::routes()
             .route("/widget.js", axum::routing::get(widget::script))
             .with_state(self)
-            .layer(axum::middleware::from_fn_with_state(keys, partner::gate))
+            .layer(axum::middleware::from_fn_with_state(gate, partner::gate))
             .layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| async move {
                     match tokio::time::timeout(limit, next.run(request)).await {
@@ -169,10 +187,9 @@ impl PublicApi {
                 let generation = self.cache.generation();
                 match tokio::time::timeout(self.timeout, compute()).await {
                     Ok(Ok(answer)) if answer.store => {
-                        self.cache
-                            .put(key, generation, answer.body, answer.content_type)
+                        self.cache.put(key, generation, answer.entry())
                     }
-                    Ok(Ok(answer)) => Cache::transient(answer.body, answer.content_type),
+                    Ok(Ok(answer)) => answer.entry(),
                     Ok(Err(e)) => return e.into_response(),
                     Err(_) => {
                         return ApiError::new(
@@ -188,7 +205,19 @@ impl PublicApi {
                 }
             }
         };
-        respond(&entry, headers, CACHE_CONTROL)
+        let mut response = respond(&entry, headers, CACHE_CONTROL);
+        // Every response of a rail is a serving of its own: a fresh view, the body cached or not.
+        if let Some(view) = &entry.view
+            && let Ok(value) = HeaderValue::from_str(&view.again().seal(&self.signer))
+        {
+            let h = response.headers_mut();
+            h.insert(VIEW_HEADER, value);
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL_SERVING),
+            );
+        }
+        response
     }
 }
 
@@ -230,6 +259,8 @@ pub(super) struct Answer {
     /// Whether it may be cached: not when it is degraded (a page without its rail because
     /// the recommendations service was slow), which the next request should try to better.
     store: bool,
+    /// The rail it serves, when it serves one.
+    view: Option<View>,
 }
 
 impl Answer {
@@ -239,7 +270,18 @@ impl Answer {
             body: body.into(),
             content_type,
             store: true,
+            view: None,
         }
+    }
+
+    /// The same answer, serving the rail `view` describes.
+    pub(super) fn serving(mut self, view: Option<View>) -> Self {
+        self.view = view;
+        self
+    }
+
+    fn entry(self) -> Entry {
+        Entry::new(self.body, self.content_type).serving(self.view)
     }
 
     /// The same answer, cached only if `store`.
@@ -502,6 +544,25 @@ impl Params {
         };
         imprint_domain::query::parse(&q).map_err(|e| ApiError::bad("q", e.to_string()))?;
         Ok(Some(q))
+    }
+
+    /// `limit`: a page size, the lists' default when absent, at most their cap.
+    pub fn limit(&self) -> Result<i32, ApiError> {
+        use imprint_platform::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+        let as_int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        self.int("limit", as_int(DEFAULT_PAGE_SIZE), 1, as_int(MAX_PAGE_SIZE))
+    }
+
+    /// `cursor`: a list's `next_cursor`, empty for the first page.
+    pub fn cursor(&self) -> Result<String, ApiError> {
+        Ok(self
+            .text("cursor", imprint_domain::limits::MAX_PAGE_TOKEN_BYTES)?
+            .unwrap_or_default())
+    }
+
+    /// `topic`: one topic, as a filter.
+    pub fn topic(&self) -> Result<Option<String>, ApiError> {
+        self.text("topic", imprint_domain::Topic::MAX)
     }
 
     /// A whole number between `min` and `max`, `default` when absent.

@@ -1,28 +1,88 @@
 //! Partner keys at the public API: `?key=pk_…` names the partner a request is for. A key
 //! works only from pages at its origins (CORS allows exactly those, `Vary: Origin`, never
-//! credentials) and within its rate limit (429 with `Retry-After` past it). Requests with a key
-//! and no `Origin` (a partner's server) have a budget of their own, as large, so that nobody
-//! holding the public key can spend the one its visitors' browsers share. Without a key the
-//! API is still readable server to server, but browsers on other origins get no CORS
-//! permission, so they read nothing.
+//! credentials) and within its rate limit (429 with `Retry-After` past it): requests with a key
+//! and no `Origin` (a partner's server) have a budget of their own, and one client address
+//! takes at most a share of either ([`crate::keys::ClientKind`]). Without a key the API is
+//! still readable server to server, but browsers on other origins get no CORS permission, so
+//! they read nothing.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, Params};
-use crate::keys::{Caller, Keys, Partner};
+use crate::keys::{ClientKind, Keys, Partner};
 
 /// The partner a request came through, for handlers that attribute what they serve.
 #[derive(Debug, Clone)]
 pub struct Via(pub Arc<Partner>);
 
+/// What the gate needs: the keys, and the proxies whose `X-Forwarded-For` names the client.
+#[derive(Debug, Clone)]
+pub(super) struct Gate {
+    /// Partner keys and their limits.
+    pub(super) keys: Arc<Keys>,
+    /// `gateway.trusted_proxies`.
+    pub(super) proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// The address a request comes from, when it names one client: its peer's, or, when the peer
+/// is a trusted proxy, the nearest address of `X-Forwarded-For` that is not one (the ones
+/// before it the client may have written itself). An address inside a private network is not
+/// a client's but a proxy's that nobody said to trust (a load balancer, everyone behind it):
+/// `None`, so that no reader is held to one client's share.
+fn client_of(request: &Request, proxies: &[ipnet::IpNet]) -> Option<IpAddr> {
+    forwarded_client(request, proxies).filter(|ip| !is_internal(ip))
+}
+
+fn is_internal(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unicast_link_local()
+                || v6.is_unique_local()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_internal(&IpAddr::V4(v4)))
+        }
+    }
+}
+
+fn forwarded_client(request: &Request, proxies: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()?
+        .0
+        .ip();
+    let trusted = |ip: &IpAddr| proxies.iter().any(|p| p.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip) => {}
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
+        }
+    }
+    Some(peer)
+}
+
 /// Checks the key, the origin and the rate; adds CORS headers for an allowed origin.
 pub(super) async fn gate(
-    State(keys): State<Arc<Keys>>,
+    State(Gate { keys, proxies }): State<Gate>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -64,12 +124,12 @@ pub(super) async fn gate(
             .into_response(),
         );
     }
-    let caller = if origin.is_some() {
-        Caller::Browser
+    let kind = if origin.is_some() {
+        ClientKind::Browser
     } else {
-        Caller::Server
+        ClientKind::Server
     };
-    if let Err(wait) = keys.admit(&partner, caller) {
+    if let Err(wait) = keys.admit(&partner, kind, client_of(&request, &proxies)) {
         let mut response = ApiError::rate_limited(&partner.name).into_response();
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {

@@ -6,11 +6,11 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::cache::{Cache, Entry};
+use crate::cache::Entry;
 
 /// The script, with its ETag computed once.
 static SCRIPT: LazyLock<Entry> = LazyLock::new(|| {
-    Cache::transient(
+    Entry::new(
         Bytes::from_static(include_str!("../../widget/widget.js").as_bytes()),
         "text/javascript; charset=utf-8",
     )

@@ -288,7 +288,17 @@ impl PaperStore {
 
     /// One paper by id.
     pub async fn find(&self, id: PaperId) -> Result<Option<Paper>, DbErr> {
-        self.find_where(paper::Column::Id.eq(id.as_uuid()), None)
+        self.find_with(id, None).await
+    }
+
+    /// One paper by id, when it is `status` (any status when `None`), like
+    /// [`Self::find_by_slug`].
+    pub async fn find_with(
+        &self,
+        id: PaperId,
+        status: Option<PaperStatus>,
+    ) -> Result<Option<Paper>, DbErr> {
+        self.find_where(paper::Column::Id.eq(id.as_uuid()), status)
             .await
     }
 
