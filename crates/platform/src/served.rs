@@ -182,9 +182,19 @@ impl View {
     }
 }
 
-/// 24 hex digits nobody can guess.
+/// 24 hex digits no other serving has: a random prefix per process (48 bits: processes of one
+/// deployment do not meet) and a counter. It need not be secret, only unique: the view is
+/// sealed, so knowing the next one does not let anybody make it.
 fn nonce() -> String {
-    Uuid::new_v4().simple().to_string()[..24].to_owned()
+    static PREFIX: std::sync::LazyLock<u128> =
+        std::sync::LazyLock::new(|| Uuid::new_v4().as_u128());
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{:012x}{:012x}",
+        *PREFIX & 0xffff_ffff_ffff,
+        n & 0xffff_ffff_ffff
+    )
 }
 
 #[cfg(test)]

@@ -56,7 +56,19 @@ const FEED_ENTRIES: i32 = 50;
 /// URLs in one sitemap file (the protocol's limit).
 const SITEMAP_URLS: usize = 50_000;
 
-pub(super) fn routes() -> Router<Arc<PublicApi>> {
+pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>> {
+    // The body of a report is read before the handler runs: a client that sends it slowly
+    // is answered 408, not waited for.
+    let reading = axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            use axum::response::IntoResponse;
+            match tokio::time::timeout(body_timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::for_status(axum::http::StatusCode::REQUEST_TIMEOUT)
+                    .into_response(),
+            }
+        },
+    );
     Router::new()
         .route("/v1/papers", get(list_papers))
         .route("/v1/papers/{slug}", get(get_paper))
@@ -69,7 +81,10 @@ pub(super) fn routes() -> Router<Arc<PublicApi>> {
         .route("/feed.atom", get(feed))
         .route("/topics/{topic}/feed.atom", get(topic_feed))
         .route("/sitemap.xml", get(sitemap))
-        .route("/v1/interactions", axum::routing::post(interactions))
+        .route(
+            "/v1/interactions",
+            axum::routing::post(interactions).layer(reading),
+        )
         .fallback(nothing_here)
 }
 

@@ -132,8 +132,9 @@ impl PublicApi {
         View::open(&self.signer, view_id, chrono::Utc::now()).ok()
     }
 
-    /// The routes, each answered within the request timeout (its body read too: a client
-    /// sending one slowly is answered 408), every error in the documented JSON.
+    /// The routes, every error in the documented JSON. Answers are computed within the
+    /// request timeout (503 past it); the one route that reads a body reads it within the
+    /// timeout too (408 for a client sending it slowly).
     pub fn router(self: Arc<Self>) -> Router {
         let gate = partner::Gate {
             keys: self.keys.clone(),
@@ -141,18 +142,10 @@ impl PublicApi {
         };
         // A little past the answers' own timeout, which says more (503 naming the wait).
         let limit = self.timeout + Duration::from_secs(1);
-        handlers::routes()
+        handlers::routes(limit)
             .route("/widget.js", axum::routing::get(widget::script))
             .with_state(self)
             .layer(axum::middleware::from_fn_with_state(gate, partner::gate))
-            .layer(axum::middleware::from_fn(
-                move |request: axum::extract::Request, next: axum::middleware::Next| async move {
-                    match tokio::time::timeout(limit, next.run(request)).await {
-                        Ok(response) => response,
-                        Err(_) => ApiError::for_status(StatusCode::REQUEST_TIMEOUT).into_response(),
-                    }
-                },
-            ))
             .layer(axum::middleware::map_response(json_errors))
     }
 
