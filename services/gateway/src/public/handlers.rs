@@ -64,8 +64,9 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
             use axum::response::IntoResponse;
             match tokio::time::timeout(body_timeout, next.run(request)).await {
                 Ok(response) => response,
-                Err(_) => ApiError::for_status(axum::http::StatusCode::REQUEST_TIMEOUT)
-                    .into_response(),
+                Err(_) => {
+                    ApiError::for_status(axum::http::StatusCode::REQUEST_TIMEOUT).into_response()
+                }
             }
         },
     );
