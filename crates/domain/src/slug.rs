@@ -16,6 +16,16 @@ const DERIVED_MAX: usize = 80;
 #[serde(transparent)]
 pub struct Slug(String);
 
+/// Lowercase letters, digits and single hyphens between words.
+fn well_formed(input: &str) -> bool {
+    input
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !input.starts_with('-')
+        && !input.ends_with('-')
+        && !input.contains("--")
+}
+
 impl Slug {
     /// Checks a slug an editor typed. It is not rewritten: a slug is part of a URL someone may
     /// already have shared, so a surprise rewrite would be worse than a clear refusal.
@@ -29,16 +39,19 @@ impl Slug {
                 input.chars().count()
             ));
         }
-        let valid_chars = input
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid_chars || input.starts_with('-') || input.ends_with('-') || input.contains("--") {
+        if !well_formed(input) {
             return Err(format!(
                 "'{}' is not a slug: use lowercase letters a-z, digits and single hyphens between words",
                 shorten(input)
             ));
         }
         Ok(Self(input.to_owned()))
+    }
+
+    /// Whether `input` is a slug, by the rule of [`Slug::parse`]. An input that is not one is
+    /// nobody's slug (none was ever stored that is not), so a lookup of it need ask nobody.
+    pub fn is_valid(input: &str) -> bool {
+        !input.is_empty() && input.len() <= MAX_SLUG_LEN && well_formed(input)
     }
 
     /// Derives a slug from a title or name: transliterated to ASCII ("Zürich" → "zurich"),

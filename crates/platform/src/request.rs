@@ -61,7 +61,7 @@ impl<I: fmt::Display> Key<I> {
     /// text never reaches the database.
     pub fn lookup_slug(&self) -> Option<&str> {
         match self {
-            Self::Slug(s) if Slug::parse(s).is_ok() => Some(s),
+            Self::Slug(s) if Slug::is_valid(s) => Some(s),
             _ => None,
         }
     }

@@ -222,6 +222,92 @@ impl Cache {
     }
 }
 
+/// Computations in flight, by cache key: concurrent misses of one key wait for the first
+/// one's answer instead of each asking the services (a popular page just invalidated would
+/// otherwise cost the services one computation per waiting reader).
+///
+/// A flight belongs to the cache generation it started in: a request that comes after an
+/// invalidation starts a flight of its own rather than take an answer read before the change.
+/// If every request of a flight is dropped before it is done (their clients went away), the
+/// next one computes it afresh.
+#[derive(Debug)]
+pub struct Flights<V> {
+    map: std::sync::Mutex<HashMap<String, Flight<V>>>,
+}
+
+#[derive(Debug)]
+struct Flight<V> {
+    generation: u64,
+    answer: Arc<tokio::sync::OnceCell<V>>,
+}
+
+/// Flights kept before those nobody waits for any more are swept out.
+const FLIGHTS_BEFORE_SWEEP: usize = 1024;
+
+impl<V> Default for Flights<V> {
+    fn default() -> Self {
+        Self {
+            map: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<V: Clone> Flights<V> {
+    /// The answer for `key` in `generation`: computed by `compute` if no request is computing
+    /// it already, else the answer that one computes.
+    pub async fn run<F, Fut>(&self, key: &str, generation: u64, compute: F) -> V
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = V>,
+    {
+        let answer = self.join(key, generation);
+        let value = answer.get_or_init(compute).await.clone();
+        if let Ok(mut map) = self.map.lock()
+            && map
+                .get(key)
+                .is_some_and(|f| Arc::ptr_eq(&f.answer, &answer))
+        {
+            // Later requests find the answer in the cache (or, not stored, compute anew).
+            map.remove(key);
+        }
+        value
+    }
+
+    fn join(&self, key: &str, generation: u64) -> Arc<tokio::sync::OnceCell<V>> {
+        let Ok(mut map) = self.map.lock() else {
+            // A poisoned map only costs the coalescing.
+            return Arc::new(tokio::sync::OnceCell::new());
+        };
+        if let Some(flight) = map.get(key)
+            && flight.generation == generation
+        {
+            return Arc::clone(&flight.answer);
+        }
+        if map.len() >= FLIGHTS_BEFORE_SWEEP {
+            map.retain(|_, f| Arc::strong_count(&f.answer) > 1);
+        }
+        let answer = Arc::new(tokio::sync::OnceCell::new());
+        map.insert(
+            key.to_owned(),
+            Flight {
+                generation,
+                answer: Arc::clone(&answer),
+            },
+        );
+        answer
+    }
+
+    /// Flights now in the map (for tests).
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    /// Whether no flight is in the map.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A strong ETag of `body`: 128 bits of its SHA-256.
 pub fn etag(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -315,6 +401,74 @@ where
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_are_computed_once() {
+        let flights: Arc<Flights<u32>> = Arc::default();
+        let computed = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let mut waiting = Vec::new();
+        for _ in 0..50 {
+            let (flights, computed, gate) = (flights.clone(), computed.clone(), gate.clone());
+            waiting.push(tokio::spawn(async move {
+                flights
+                    .run("/v1/pages/a", 7, || async move {
+                        computed.fetch_add(1, Ordering::SeqCst);
+                        gate.notified().await;
+                        42
+                    })
+                    .await
+            }));
+        }
+        // Every request is waiting on the one computation.
+        while computed.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        gate.notify_one();
+        for w in waiting {
+            assert_eq!(w.await.unwrap(), 42);
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        assert!(flights.is_empty(), "a finished flight leaves the map");
+        // Another key, or the same one after the flight landed, computes again.
+        assert_eq!(flights.run("/v1/pages/a", 7, || async { 43 }).await, 43);
+        assert_eq!(flights.run("/v1/pages/b", 7, || async { 44 }).await, 44);
+    }
+
+    #[tokio::test]
+    async fn a_flight_from_before_a_change_is_not_joined_and_a_dropped_one_is_taken_over() {
+        let flights: Arc<Flights<u32>> = Arc::default();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let stale = {
+            let (flights, gate) = (flights.clone(), gate.clone());
+            tokio::spawn(async move {
+                flights
+                    .run("/k", 1, || async move {
+                        gate.notified().await;
+                        1
+                    })
+                    .await
+            })
+        };
+        while flights.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        // Generation 2 (an event came): its own computation, not the one in flight.
+        assert_eq!(flights.run("/k", 2, || async { 2 }).await, 2);
+        gate.notify_one();
+        assert_eq!(stale.await.unwrap(), 1);
+        // A flight whose only request is dropped mid-way: the next request computes.
+        let hung = flights.run("/h", 3, std::future::pending::<u32>);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), hung)
+                .await
+                .is_err()
+        );
+        assert_eq!(flights.run("/h", 3, || async { 5 }).await, 5);
+    }
 
     #[test]
     fn entries_die_with_their_generation() {

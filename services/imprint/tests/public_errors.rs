@@ -18,37 +18,11 @@ async fn fetch(app: &TestApp, path: &str) -> HttpResponse {
     get(app.public, path, &[]).await.unwrap()
 }
 
-/// gRPC calls served so far, by (service, method, code).
-async fn calls(app: &TestApp) -> BTreeMap<(String, String, String), i64> {
-    let (_, body) = imprint_testkit::http_get(app.http, "/metrics")
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for line in body.lines() {
-        let Some(rest) = line.strip_prefix("imprint_rpc_requests_total{") else {
-            continue;
-        };
-        let (labels, value) = rest.split_once("} ").unwrap();
-        let label = |name: &str| {
-            labels
-                .split(',')
-                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                .map(|v| v.trim_end_matches('"').to_owned())
-                .unwrap_or_default()
-        };
-        out.insert(
-            (label("service"), label("method"), label("code")),
-            value.trim().parse().unwrap(),
-        );
-    }
-    out
-}
-
 /// The calls `path` made to the services, by (service, method, code).
 async fn path_of(app: &TestApp, path: &str) -> (u16, BTreeMap<(String, String, String), i64>) {
-    let before = calls(app).await;
+    let before = app.rpc_calls().await;
     let status = fetch(app, path).await.status;
-    let after = calls(app).await;
+    let after = app.rpc_calls().await;
     let made = after
         .into_iter()
         .filter_map(|(k, v)| {

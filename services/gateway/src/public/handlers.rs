@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
+use imprint_domain::Slug;
 use imprint_domain::limits::MAX_REPORTED_INTERACTIONS;
 use imprint_platform::caller;
 use imprint_proto::authors::{
@@ -26,8 +27,12 @@ use super::json::{
     PaperJson, PaperList, PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList,
     json_ld,
 };
-use super::{Answer, ApiError, Params, PublicApi, cite, feeds, json_body};
-use crate::page::{Audience, DEFAULT_RELATED, MAX_RELATED};
+use super::query::{
+    CitationQuery, NoQuery, PageQuery, Paging, PaperListQuery, Query, RailQuery, SearchQuery,
+};
+use super::{Answer, ApiError, PublicApi, cite, feeds, json_body};
+use crate::page::Audience;
+use imprint_proto::convert::publication_type_to_proto;
 
 type Api = State<Arc<PublicApi>>;
 
@@ -49,8 +54,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Key {
     }
 }
 
-/// Longest slug or topic looked up; longer ones are 404 without asking anyone.
-const MAX_KEY: usize = imprint_domain::slug::MAX_SLUG_LEN;
 /// Papers in a feed.
 const FEED_ENTRIES: i32 = 50;
 /// URLs in one sitemap file (the protocol's limit).
@@ -107,25 +110,6 @@ const LIST_FIELDS: &[(&str, &str)] = &[
     ("publication_type", "type"),
 ];
 
-fn publication_type(
-    params: &Params,
-) -> Result<Option<imprint_proto::papers::PublicationType>, ApiError> {
-    let Some(name) = params.text("type", 40)? else {
-        return Ok(None);
-    };
-    imprint_domain::PublicationType::from_str_opt(&name)
-        .map(|t| Some(imprint_proto::convert::publication_type_to_proto(t)))
-        .ok_or_else(|| {
-            ApiError::bad(
-                "type",
-                format!(
-                    "'{name}' is not a publication type; use one of {}",
-                    super::json::type_names().join(", ")
-                ),
-            )
-        })
-}
-
 fn no_paper(slug: &str) -> ApiError {
     ApiError::not_found(format!(
         "no published paper has the slug '{}'",
@@ -133,14 +117,9 @@ fn no_paper(slug: &str) -> ApiError {
     ))
 }
 
-/// Whether `key` could be a slug anyone has: longer ones, and control characters, are looked
-/// up by nobody.
-fn is_lookup_key(key: &str) -> bool {
-    !key.is_empty() && key.chars().count() <= MAX_KEY && !key.chars().any(char::is_control)
-}
-
+/// A slug nobody can have is 404 without asking anyone.
 fn check_key(slug: &str) -> Result<(), ApiError> {
-    if !is_lookup_key(slug) {
+    if !Slug::is_valid(slug) {
         return Err(no_paper(slug));
     }
     Ok(())
@@ -182,7 +161,7 @@ impl PublicApi {
 
     /// The author with `slug`, `None` when nobody has it.
     async fn author_by_slug(&self, slug: &str) -> Result<Option<Author>, ApiError> {
-        if !is_lookup_key(slug) {
+        if !Slug::is_valid(slug) {
             return Ok(None);
         }
         match self
@@ -226,23 +205,24 @@ impl PublicApi {
         Ok(authors)
     }
 
-    /// A page of search results for `query`, with the `limit`, `type`, `topic` and `cursor`
-    /// of `p`.
+    /// A page of the results of `search`.
     async fn search_page(
         &self,
-        p: &Params,
-        query: String,
+        search: SearchQuery,
     ) -> Result<imprint_proto::recommendations::SearchPublicationsResponse, ApiError> {
-        let kind = publication_type(p)?;
         Ok(self
             .recommendations
             .clone()
             .search_publications(SearchPublicationsRequest {
-                query,
-                publication_types: kind.map(i32::from).into_iter().collect(),
-                topics: p.topic()?.into_iter().collect(),
-                page_size: p.limit()?,
-                page_token: p.cursor()?,
+                query: search.q,
+                publication_types: search
+                    .kind
+                    .map(|t| i32::from(publication_type_to_proto(t)))
+                    .into_iter()
+                    .collect(),
+                topics: search.topic.into_iter().collect(),
+                page_size: search.paging.limit,
+                page_token: search.paging.cursor,
                 ..SearchPublicationsRequest::default()
             })
             .await
@@ -251,8 +231,8 @@ impl PublicApi {
     }
 
     /// A page of the published papers `q` finds, most relevant first, with their bylines.
-    async fn searched_papers(&self, p: &Params, q: String) -> Result<Answer, ApiError> {
-        let found = self.search_page(p, q).await?;
+    async fn searched_papers(&self, search: SearchQuery) -> Result<Answer, ApiError> {
+        let found = self.search_page(search).await?;
         // Search results do not carry bylines: read the page's papers (at most 100, at once).
         let papers = futures::future::join_all(found.results.iter().map(|r| {
             let mut papers = self.papers.clone();
@@ -326,56 +306,57 @@ pub(super) async fn list_papers(
     State(api): Api,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(query): Query<PaperListQuery>,
 ) -> Response {
     let inner = api.clone();
-    api.cached(
-        &headers,
-        &uri,
-        &["topic", "type", "author", "q", "limit", "cursor"],
-        || async move {
-            let api = inner;
-            let p = Params::parse(query.as_deref());
-            let limit = p.limit()?;
-            let kind = publication_type(&p)?;
-            let topic = p.topic()?;
-            let author = p.text("author", MAX_KEY)?;
-            let cursor = p.cursor()?;
-            if let Some(q) = p.query()? {
-                if author.is_some() {
-                    return Err(ApiError::bad("author", "cannot be combined with q"));
-                }
-                return api.searched_papers(&p, q).await;
-            }
-            // Nobody by that slug: an empty list, by the same path as for an author whose
-            // papers are all drafts (which must not be told apart).
-            let author_id = match author {
-                None => String::new(),
-                Some(slug) => api
-                    .author_by_slug(&slug)
-                    .await?
-                    .map_or_else(nobody, |a| a.id),
+    api.cached(&headers, uri.path(), query, |query| async move {
+        let api = inner;
+        let PaperListQuery {
+            kind,
+            topic,
+            author,
+            q,
+            paging,
+        } = query;
+        if let Some(q) = q {
+            let search = SearchQuery {
+                q,
+                kind,
+                topic,
+                paging,
             };
-            let (papers, next_cursor) = api
-                .list(ListPapersRequest {
-                    page_size: limit,
-                    page_token: cursor,
-                    topic: topic.unwrap_or_default(),
-                    publication_type: kind.map(i32::from).unwrap_or_default(),
-                    author_id,
-                    ..ListPapersRequest::default()
-                })
-                .await?;
-            let authors = api.authors_of(&papers).await?;
-            json_body(&PaperList {
-                papers: papers
-                    .iter()
-                    .map(|p| PaperSummary::new(p, &authors, &api.site))
-                    .collect(),
-                next_cursor,
+            return api.searched_papers(search).await;
+        }
+        // Nobody by that slug: an empty list, by the same path as for an author whose
+        // papers are all drafts (which must not be told apart).
+        let author_id = match author {
+            None => String::new(),
+            Some(slug) => api
+                .author_by_slug(&slug)
+                .await?
+                .map_or_else(nobody, |a| a.id),
+        };
+        let (papers, next_cursor) = api
+            .list(ListPapersRequest {
+                page_size: paging.limit,
+                page_token: paging.cursor,
+                topic: topic.unwrap_or_default(),
+                publication_type: kind
+                    .map(|t| i32::from(publication_type_to_proto(t)))
+                    .unwrap_or_default(),
+                author_id,
+                ..ListPapersRequest::default()
             })
-        },
-    )
+            .await?;
+        let authors = api.authors_of(&papers).await?;
+        json_body(&PaperList {
+            papers: papers
+                .iter()
+                .map(|p| PaperSummary::new(p, &authors, &api.site))
+                .collect(),
+            next_cursor,
+        })
+    })
     .await
 }
 
@@ -397,7 +378,7 @@ pub(super) async fn get_paper(
     uri: Uri,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &[], || async move {
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let paper = inner.published(&slug).await?;
         let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
         json_body(&PaperJson::new(&paper, &authors, &inner.site))
@@ -432,13 +413,14 @@ pub(super) async fn related(
     via: Option<axum::Extension<super::Via>>,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(query): Query<RailQuery>,
 ) -> Response {
     let inner = api.clone();
+    // A rail served to a partner is the partner's (its views name it): cached apart.
     let partner = via.map(|v| v.0.0.name.clone());
-    api.cached(&headers, &uri, &["limit"], || async move {
-        let p = Params::parse(query.as_deref());
-        let limit = p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
+    let key = (query, partner);
+    api.cached(&headers, uri.path(), key, |(query, partner)| async move {
+        let limit = query.limit;
         check_key(&slug)?;
         let mut request = tonic::Request::new(GetRelatedPublicationsRequest {
             key: Some(get_related_publications_request::Key::Slug(slug.clone())),
@@ -493,12 +475,11 @@ pub(super) async fn page(
     Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(query): Query<PageQuery>,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &["related_limit"], || async move {
-        let p = Params::parse(query.as_deref());
-        let limit = p.int("related_limit", DEFAULT_RELATED, 1, MAX_RELATED)?;
+    api.cached(&headers, uri.path(), query, |query| async move {
+        let limit = query.related_limit;
         check_key(&slug)?;
         let page = inner
             .pages
@@ -552,13 +533,11 @@ pub(super) async fn author(
     Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(paging): Query<Paging>,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &["limit", "cursor"], || async move {
-        let p = Params::parse(query.as_deref());
-        let limit = p.limit()?;
-        let cursor = p.cursor()?;
+    api.cached(&headers, uri.path(), paging, |paging| async move {
+        let Paging { limit, cursor } = paging;
         let none = || {
             ApiError::not_found(format!(
                 "no author has the slug '{}'",
@@ -614,20 +593,13 @@ pub(super) async fn search(
     State(api): Api,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(query): Query<SearchQuery>,
 ) -> Response {
     let inner = api.clone();
-    api.cached(
-        &headers,
-        &uri,
-        &["q", "topic", "type", "limit", "cursor"],
-        || async move {
-            let p = Params::parse(query.as_deref());
-            let q = p.query()?.unwrap_or_default();
-            let found = inner.search_page(&p, q).await?;
-            let facets = |f: &[imprint_proto::recommendations::FacetCount],
-                          types: bool|
-             -> Vec<Facet> {
+    api.cached(&headers, uri.path(), query, |query| async move {
+        let found = inner.search_page(query).await?;
+        let facets =
+            |f: &[imprint_proto::recommendations::FacetCount], types: bool| -> Vec<Facet> {
                 f.iter()
                     .map(|c| Facet {
                         value: if types {
@@ -645,20 +617,19 @@ pub(super) async fn search(
                     })
                     .collect()
             };
-            json_body(&SearchJson {
-                results: found
-                    .results
-                    .iter()
-                    .map(|r| SearchHit::new(r, &inner.site))
-                    .collect(),
-                total: found.total_size,
-                next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
-                topics: facets(&found.topic_facets, false),
-                types: facets(&found.type_facets, true),
-                years: facets(&found.year_facets, false),
-            })
-        },
-    )
+        json_body(&SearchJson {
+            results: found
+                .results
+                .iter()
+                .map(|r| SearchHit::new(r, &inner.site))
+                .collect(),
+            total: found.total_size,
+            next_cursor: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+            topics: facets(&found.topic_facets, false),
+            types: facets(&found.type_facets, true),
+            years: facets(&found.year_facets, false),
+        })
+    })
     .await
 }
 
@@ -671,7 +642,7 @@ pub(super) async fn search(
 )]
 pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &[], || async move {
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let found = inner
             .recommendations
             .clone()
@@ -720,20 +691,11 @@ pub(super) async fn citation(
     Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
-    RawQuery(query): RawQuery,
+    Query(query): Query<CitationQuery>,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &["format"], || async move {
-        let p = Params::parse(query.as_deref());
-        let format = match p.text("format", 20)? {
-            None => return Err(ApiError::bad("format", "required: bibtex, ris or csl-json")),
-            Some(f) => cite::Format::parse(&f).ok_or_else(|| {
-                ApiError::bad(
-                    "format",
-                    format!("'{f}' is not a citation format; use bibtex, ris or csl-json"),
-                )
-            })?,
-        };
+    api.cached(&headers, uri.path(), query, |query| async move {
+        let format = query.format;
         let paper = inner.published(&slug).await?;
         let authors = inner.authors_of(std::slice::from_ref(&paper)).await?;
         Ok(Answer::new(
@@ -774,7 +736,7 @@ impl PublicApi {
 )]
 pub(super) async fn feed(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &[], || async move {
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let url = format!("{}/feed.atom", inner.site.url);
         inner.atom(None, url).await
     })
@@ -799,7 +761,7 @@ pub(super) async fn topic_feed(
     uri: Uri,
 ) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &[], || async move {
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let topic = topic.trim().to_owned();
         if topic.is_empty() || topic.chars().count() > 100 || topic.chars().any(char::is_control) {
             return Err(ApiError::bad("topic", "a topic of 1 to 100 characters"));
@@ -823,7 +785,7 @@ pub(super) async fn topic_feed(
 )]
 pub(super) async fn sitemap(State(api): Api, headers: HeaderMap, uri: Uri) -> Response {
     let inner = api.clone();
-    api.cached(&headers, &uri, &[], || async move {
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let mut papers = Vec::new();
         let mut cursor = String::new();
         loop {

@@ -11,6 +11,7 @@ mod feeds;
 mod handlers;
 pub mod json;
 mod partner;
+mod query;
 mod widget;
 
 use std::future::Future;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use imprint_platform::clients::Peer;
 use imprint_platform::served::View;
@@ -71,6 +72,8 @@ pub struct PublicApi {
     pages: Pages,
     /// Responses by URL.
     cache: Arc<Cache>,
+    /// Answers being computed, by cache key.
+    flights: cache::Flights<Result<Entry, ApiError>>,
     /// Links to the site.
     site: Site,
     /// Partner keys.
@@ -118,6 +121,7 @@ impl PublicApi {
             recommendations: RecommendationServiceClient::new(recommendations),
             pages,
             cache,
+            flights: cache::Flights::default(),
             site,
             keys,
             timeout,
@@ -150,51 +154,49 @@ impl PublicApi {
     }
 
     /// Answers from the cache, or computes, caches and answers; 304 when the client has it.
-    /// The cache key is the path with the parameters the handler reads (`params`) and the
-    /// partner key, in that order: other parameters (cache busters) neither miss nor fill
-    /// the cache.
-    async fn cached<F, Fut>(
+    /// The answer is cached under `path` and `query`, the route's parsed parameters, which
+    /// `compute` is handed: what the computation reads is what the key holds
+    /// ([`query`](self::query)). Concurrent misses of one key are computed once.
+    async fn cached<Q, F, Fut>(
         &self,
         headers: &HeaderMap,
-        uri: &Uri,
-        params: &[&str],
+        path: &str,
+        query: Q,
         compute: F,
     ) -> Response
     where
-        F: FnOnce() -> Fut,
+        Q: std::fmt::Debug,
+        F: FnOnce(Q) -> Fut,
         Fut: Future<Output = Result<Answer, ApiError>>,
     {
-        let query = Params::parse(uri.query());
-        let mut key = uri.path().to_owned();
-        for name in params.iter().chain(&["key"]) {
-            if let Some(value) = query.first(name) {
-                key.push(if key.contains('?') { '&' } else { '?' });
-                key.push_str(name);
-                key.push('=');
-                key.push_str(value);
-            }
-        }
+        let key = format!("{path}?{query:?}");
         let entry = match self.cache.get(&key) {
             Some(entry) => entry,
             None => {
                 let generation = self.cache.generation();
-                match tokio::time::timeout(self.timeout, compute()).await {
-                    Ok(Ok(answer)) if answer.store => {
-                        self.cache.put(key, generation, answer.entry())
-                    }
-                    Ok(Ok(answer)) => answer.entry(),
-                    Ok(Err(e)) => return e.into_response(),
-                    Err(_) => {
-                        return ApiError::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "timeout",
-                            format!(
-                                "no answer within {} ms; try again",
-                                self.timeout.as_millis()
-                            ),
-                        )
-                        .into_response();
-                    }
+                let computed = self
+                    .flights
+                    .run(&key, generation, || async {
+                        match tokio::time::timeout(self.timeout, compute(query)).await {
+                            Ok(Ok(answer)) if answer.store => {
+                                Ok(self.cache.put(key.clone(), generation, answer.entry()))
+                            }
+                            Ok(Ok(answer)) => Ok(answer.entry()),
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(ApiError::new(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "timeout",
+                                format!(
+                                    "no answer within {} ms; try again",
+                                    self.timeout.as_millis()
+                                ),
+                            )),
+                        }
+                    })
+                    .await;
+                match computed {
+                    Ok(entry) => entry,
+                    Err(e) => return e.into_response(),
                 }
             }
         };
@@ -292,7 +294,7 @@ fn json_body<T: serde::Serialize>(value: &T) -> Result<Answer, ApiError> {
 }
 
 /// An error answer: status and a JSON body naming what was wrong.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// The HTTP status.
     status: StatusCode,
@@ -504,14 +506,6 @@ impl Params {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
-    }
-
-    /// The first raw value of `name`.
-    pub fn first(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
     }
 
     /// A text parameter, trimmed, at most `max` characters; `None` when absent or empty.

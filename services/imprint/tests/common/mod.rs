@@ -257,6 +257,32 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no {name} in {body}"))
     }
 
+    /// gRPC calls served so far, by (service, method, code).
+    pub async fn rpc_calls(&self) -> std::collections::BTreeMap<(String, String, String), i64> {
+        let (_, body) = imprint_testkit::http_get(self.http, "/metrics")
+            .await
+            .unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for line in body.lines() {
+            let Some(rest) = line.strip_prefix("imprint_rpc_requests_total{") else {
+                continue;
+            };
+            let (labels, value) = rest.split_once("} ").unwrap();
+            let label = |name: &str| {
+                labels
+                    .split(',')
+                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_owned())
+                    .unwrap_or_default()
+            };
+            out.insert(
+                (label("service"), label("method"), label("code")),
+                value.trim().parse().unwrap(),
+            );
+        }
+        out
+    }
+
     /// The number of papers the authors service counts for `author_id`.
     pub async fn paper_count(&self, author_id: &str) -> i32 {
         self.authors
