@@ -243,7 +243,7 @@ impl Process {
             .connect()
             .await
             .expect("connects");
-        InterceptedService::new(channel, Bearer::new(token).unwrap())
+        InterceptedService::new(channel.into(), Bearer::new(token).unwrap())
     }
 
     /// Sends SIGTERM, as Kubernetes does to stop a pod.
@@ -419,6 +419,19 @@ impl Cluster {
             ),
             ("IMPRINT__AMQP__URL", self.vhost.url.clone()),
             ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
+        ]
+    }
+
+    /// The environment of a gateway replica that hears every event (its cache drops what
+    /// changed) and keeps partner keys in `database_url`, shared by the replicas.
+    pub fn gateway_env(&self, database_url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("IMPRINT__DATABASE__URL", database_url.to_owned()),
+            ("IMPRINT__AMQP__URL", self.vhost.url.clone()),
+            ("IMPRINT__AMQP__MAX_BACKOFF_SECS", "1".to_owned()),
+            ("IMPRINT__PAPERS__URL", self.papers.url()),
+            ("IMPRINT__AUTHORS__URL", self.authors.url()),
+            ("IMPRINT__RECOMMENDATIONS__URL", self.recommendations.url()),
         ]
     }
 

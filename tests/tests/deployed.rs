@@ -346,7 +346,7 @@ async fn the_deployed_roles_serve_a_paper_to_the_widget_in_one_trace_with_their_
         .connect()
         .await
         .unwrap();
-    let editor = InterceptedService::new(channel, Bearer::new(Some(token)).unwrap());
+    let editor = InterceptedService::new(channel.into(), Bearer::new(Some(token)).unwrap());
     let mut authors = AuthorServiceClient::new(editor.clone());
     let mut papers = PaperServiceClient::new(editor.clone());
     let author = create_authors(&mut authors, 1).await.remove(0);

@@ -271,3 +271,101 @@ async fn a_page_through_the_gateway_survives_recommendations_going_down() {
     assert_eq!(page.paper.map(|p| p.id), Some(first));
     assert_eq!(page.authors.len(), 1);
 }
+
+/// The public rail of `slug` as a gateway's public API serves it: the paper ids, in order.
+async fn public_rail(gateway: &imprint_system_tests::Process, slug: &str) -> Vec<String> {
+    let (status, body) = imprint_testkit::http_get(
+        gateway.public,
+        &format!("/v1/papers/{slug}/related?limit=10"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    if status != 200 {
+        return Vec::new();
+    }
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}"));
+    json["related"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_set_through_one_gateway_reaches_another_gateways_cached_rail_within_a_second() {
+    use imprint_proto::recommendations::{RelatedOverrides, SetRelatedOverridesRequest};
+    let cluster = Cluster::start(&[]).await;
+    let keys_db = imprint_testkit::PgDatabase::create().await;
+    let env = cluster.gateway_env(&keys_db.url);
+    let one = imprint_system_tests::Process::serve(&["--role", "gateway"], &env).await;
+    let other = imprint_system_tests::Process::serve(&["--role", "gateway"], &env).await;
+    let mut authors = AuthorServiceClient::new(one.channel().await);
+    let mut papers = PaperServiceClient::new(one.channel().await);
+    let author = create_authors(&mut authors, 1).await.remove(0);
+    let seed = publish(&mut papers, "Countering Violent Extremism", &author).await;
+    let near = publish(
+        &mut papers,
+        "Violent Extremism and Militant Recruitment",
+        &author,
+    )
+    .await;
+    let far = publish(&mut papers, "Monsoon Floods", &author).await;
+    let slug = papers
+        .get_paper(imprint_proto::papers::GetPaperRequest {
+            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
+                seed.clone(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .paper
+        .unwrap_or_else(|| panic!("no paper"))
+        .slug;
+    // The other replica's rail, once it holds the near paper, is served from its cache.
+    eventually(
+        30,
+        "the other replica serves the rail from its cache",
+        || async {
+            let rail = public_rail(&other, &slug).await;
+            let hits = other.metric("imprint_gateway_cache_hits_total").await;
+            rail.contains(&near)
+                && public_rail(&other, &slug).await == rail
+                && other.metric("imprint_gateway_cache_hits_total").await == hits + 1
+        },
+    )
+    .await;
+    // An editor pins the far paper first and excludes the near one, through the first replica.
+    RecommendationServiceClient::new(one.channel().await)
+        .set_related_overrides(SetRelatedOverridesRequest {
+            overrides: Some(RelatedOverrides {
+                paper_id: seed.clone(),
+                pinned_paper_ids: vec![far.clone()],
+                excluded_paper_ids: vec![near.clone()],
+                ..RelatedOverrides::default()
+            }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let set = std::time::Instant::now();
+    loop {
+        let rail = public_rail(&other, &slug).await;
+        if rail == [far.clone()] {
+            break;
+        }
+        assert!(
+            set.elapsed() < std::time::Duration::from_secs(1),
+            "the other replica still serves {rail:?} after a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "the pin showed on the other replica after {:?}",
+        set.elapsed()
+    );
+}

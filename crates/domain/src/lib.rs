@@ -22,8 +22,8 @@ pub use id::{AuthorId, PaperId, shorten};
 pub use mask::MaskField;
 pub use orcid::Orcid;
 pub use paper::{
-    AuthorIds, Paper, PaperField, PaperFields, PaperInput, PaperStatus, PublicationType, Topic,
-    Topics, Transition, WorkflowError,
+    AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperInput, PaperStatus,
+    PublicationType, Topic, Topics, Transition, UnknownChange, WorkflowError,
 };
 pub use slug::Slug;
 pub use web::HttpUrl;

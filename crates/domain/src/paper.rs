@@ -324,6 +324,132 @@ impl MaskField for PaperField {
     }
 }
 
+/// What one change of a paper touched: an editable field, or its place in the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaperChange {
+    /// One of the fields an editor edits.
+    Field(PaperField),
+    /// Draft, published or archived.
+    Status,
+    /// When it was (first) published.
+    PublishTime,
+}
+
+impl PaperChange {
+    /// Every change, in the order revisions list them.
+    const ALL: [Self; 10] = [
+        Self::Field(PaperField::Title),
+        Self::Field(PaperField::Slug),
+        Self::Field(PaperField::Summary),
+        Self::Field(PaperField::Body),
+        Self::Field(PaperField::PublicationType),
+        Self::Field(PaperField::Topics),
+        Self::Field(PaperField::AuthorIds),
+        Self::Field(PaperField::FundingNote),
+        Self::Status,
+        Self::PublishTime,
+    ];
+
+    /// Its name in revisions: the field's update-mask path, `status` or `publish_time`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Field(f) => f.path(),
+            Self::Status => "status",
+            Self::PublishTime => "publish_time",
+        }
+    }
+
+    /// Its bit in [`PaperChanges`]: its place in [`PaperChange::ALL`].
+    const fn bit(self) -> u16 {
+        let index = match self {
+            Self::Field(PaperField::Title) => 0,
+            Self::Field(PaperField::Slug) => 1,
+            Self::Field(PaperField::Summary) => 2,
+            Self::Field(PaperField::Body) => 3,
+            Self::Field(PaperField::PublicationType) => 4,
+            Self::Field(PaperField::Topics) => 5,
+            Self::Field(PaperField::AuthorIds) => 6,
+            Self::Field(PaperField::FundingNote) => 7,
+            Self::Status => 8,
+            Self::PublishTime => 9,
+        };
+        1 << index
+    }
+}
+
+/// The set of what a change of a paper touched. Stored and served as a list of paths
+/// ([`PaperChange::path`]); the store decides from it which index tables to rewrite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaperChanges(u16);
+
+impl PaperChanges {
+    /// Nothing (a creation: everything is new).
+    pub const NONE: Self = Self(0);
+
+    /// The set of `changes`.
+    pub fn of(changes: &[PaperChange]) -> Self {
+        changes.iter().fold(Self::NONE, |set, c| set.with(*c))
+    }
+
+    /// The same set with `change` in it.
+    #[must_use]
+    pub const fn with(self, change: PaperChange) -> Self {
+        Self(self.0 | change.bit())
+    }
+
+    /// Whether `change` is in it.
+    pub fn contains(self, change: PaperChange) -> bool {
+        self.0 & change.bit() != 0
+    }
+
+    /// Whether nothing is in it.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Its changes, in their canonical order.
+    pub fn iter(self) -> impl Iterator<Item = PaperChange> {
+        PaperChange::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
+    }
+
+    /// Its paths.
+    pub fn paths(self) -> Vec<&'static str> {
+        self.iter().map(PaperChange::path).collect()
+    }
+
+    /// The set a list of stored paths names, or the first path nothing is called.
+    pub fn from_paths<S: AsRef<str>>(paths: &[S]) -> Result<Self, UnknownChange> {
+        paths.iter().try_fold(Self::NONE, |set, path| {
+            let path = path.as_ref();
+            PaperChange::ALL
+                .into_iter()
+                .find(|c| c.path() == path)
+                .map(|c| set.with(c))
+                .ok_or_else(|| UnknownChange(path.to_owned()))
+        })
+    }
+}
+
+/// A stored change path that names nothing a paper has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a field of a paper")]
+pub struct UnknownChange(pub String);
+
+impl Serialize for PaperChanges {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(PaperChange::path))
+    }
+}
+
+impl<'de> Deserialize<'de> for PaperChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let paths = Vec::<String>::deserialize(deserializer)?;
+        Self::from_paths(&paths).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The editable content of a paper, all validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaperFields {
@@ -430,28 +556,29 @@ impl PaperFields {
         v.into_result(|| (slug, next))
     }
 
-    /// The update-mask paths whose values differ between `self` and `other`.
-    pub fn changed_fields(&self, other: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        let mut note = |differs: bool, field: PaperField| {
-            if differs {
-                changed.push(field.path());
-            }
-        };
-        note(self.title != other.title, PaperField::Title);
-        note(self.summary != other.summary, PaperField::Summary);
-        note(self.body != other.body, PaperField::Body);
-        note(
-            self.publication_type != other.publication_type,
-            PaperField::PublicationType,
-        );
-        note(self.topics != other.topics, PaperField::Topics);
-        note(self.author_ids != other.author_ids, PaperField::AuthorIds);
-        note(
-            self.funding_note != other.funding_note,
-            PaperField::FundingNote,
-        );
-        changed
+    /// The fields whose values differ between `self` and `other`.
+    pub fn changed_fields(&self, other: &Self) -> PaperChanges {
+        let differs = [
+            (self.title != other.title, PaperField::Title),
+            (self.summary != other.summary, PaperField::Summary),
+            (self.body != other.body, PaperField::Body),
+            (
+                self.publication_type != other.publication_type,
+                PaperField::PublicationType,
+            ),
+            (self.topics != other.topics, PaperField::Topics),
+            (self.author_ids != other.author_ids, PaperField::AuthorIds),
+            (
+                self.funding_note != other.funding_note,
+                PaperField::FundingNote,
+            ),
+        ];
+        differs
+            .into_iter()
+            .filter(|(differs, _)| *differs)
+            .fold(PaperChanges::NONE, |set, (_, f)| {
+                set.with(PaperChange::Field(f))
+            })
     }
 }
 
@@ -663,7 +790,7 @@ mod tests {
         assert!(slug.is_none());
         assert_eq!(next.summary.as_str(), "New summary");
         assert_eq!(next.title, fields.title);
-        assert_eq!(fields.changed_fields(&next), ["summary"]);
+        assert_eq!(fields.changed_fields(&next).paths(), ["summary"]);
         let err = fields.apply(&patch, &[PaperField::Title]).unwrap_err();
         assert_eq!(err.to_string(), "title: must not be empty");
     }
@@ -756,6 +883,28 @@ mod tests {
             unique.sort_unstable();
             unique.dedup();
             prop_assert_eq!(AuthorIds::parse(&inputs).is_ok(), unique.len() == picks.len());
+        }
+    }
+
+    #[test]
+    fn changes_are_a_set_stored_as_paths() {
+        let set = PaperChanges::of(&[
+            PaperChange::PublishTime,
+            PaperChange::Field(PaperField::Topics),
+            PaperChange::Status,
+        ]);
+        assert!(set.contains(PaperChange::Status));
+        assert!(!set.contains(PaperChange::Field(PaperField::AuthorIds)));
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["topics","status","publish_time"]"#);
+        assert_eq!(serde_json::from_str::<PaperChanges>(&json).unwrap(), set);
+        assert_eq!(
+            PaperChanges::from_paths(&["title", "nonsense"]),
+            Err(UnknownChange("nonsense".into()))
+        );
+        assert!(PaperChanges::NONE.is_empty() && PaperChanges::NONE.paths().is_empty());
+        for (i, change) in PaperChange::ALL.into_iter().enumerate() {
+            assert_eq!(change.bit(), 1 << i, "{change:?}");
         }
     }
 }

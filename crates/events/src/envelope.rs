@@ -21,9 +21,11 @@ pub const AUTHOR_CREATED: &str = "author.created";
 pub const AUTHOR_UPDATED: &str = "author.updated";
 /// An author was deleted.
 pub const AUTHOR_DELETED: &str = "author.deleted";
+/// An editor set a paper's related-publication overrides (pins and exclusions).
+pub const OVERRIDES_CHANGED: &str = "recommendation.overrides_changed";
 
 /// Every routing key, for documentation and operators' tools.
-pub const ROUTING_KEYS: [&str; 7] = [
+pub const ROUTING_KEYS: [&str; 8] = [
     PAPER_PUBLISHED,
     PAPER_UPDATED,
     PAPER_UNPUBLISHED,
@@ -31,6 +33,7 @@ pub const ROUTING_KEYS: [&str; 7] = [
     AUTHOR_CREATED,
     AUTHOR_UPDATED,
     AUTHOR_DELETED,
+    OVERRIDES_CHANGED,
 ];
 
 /// The AMQP content type of an encoded [`Event`].

@@ -19,4 +19,4 @@ pub use bus::{
 pub use envelope::NewEvent;
 pub use metrics::EventMetrics;
 pub use outbox::{Emitter, Outbox, OutboxRow};
-pub use relay::{Relay, RelaySettings, Transport};
+pub use relay::{Broker, Relay, RelaySettings};

@@ -231,6 +231,11 @@ impl Publisher {
         }
     }
 
+    /// How it reaches the broker: what consumers and watchers of the same process use too.
+    pub fn settings(&self) -> &RabbitSettings {
+        &self.settings
+    }
+
     async fn channel(&self) -> Result<Channel, String> {
         let mut open = self.open.lock().await;
         if let Some((conn, channel)) = open.as_ref() {

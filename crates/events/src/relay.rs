@@ -18,9 +18,10 @@ use crate::metrics::EventMetrics;
 use crate::outbox::{Outbox, OutboxRow};
 use crate::rabbit::Publisher;
 
-/// Where the relay sends events.
+/// Where events travel: the one answer to "is there a broker?" in a process. Relays send
+/// through it; consumers and watchers subscribe through it.
 #[derive(Debug, Clone)]
-pub enum Transport {
+pub enum Broker {
     /// Handlers in this process (no broker configured).
     InProcess(InProcessBus),
     /// RabbitMQ, exchange `imprint.events`.
@@ -59,7 +60,7 @@ pub struct Relay {
     /// The outbox table.
     outbox: Outbox,
     /// Where events go.
-    transport: Transport,
+    broker: Broker,
     /// Rung by the service after each commit that wrote events, so they go out at once.
     wake: Arc<Notify>,
     /// Counters.
@@ -92,18 +93,18 @@ impl Housekeeping {
 }
 
 impl Relay {
-    /// A relay of `outbox` in `db` to `transport`.
+    /// A relay of `outbox` in `db` to `broker`.
     pub fn new(
         db: Database,
         outbox: Outbox,
-        transport: Transport,
+        broker: Broker,
         metrics: EventMetrics,
         settings: RelaySettings,
     ) -> Self {
         Self {
             db,
             outbox,
-            transport,
+            broker,
             wake: Arc::new(Notify::new()),
             metrics,
             settings,
@@ -195,9 +196,9 @@ impl Relay {
 
     /// Sends rows in order; returns how many leading rows were confirmed.
     async fn send(&self, rows: &[OutboxRow]) -> Result<usize, String> {
-        match &self.transport {
-            Transport::Rabbit(publisher) => publisher.publish(rows, &self.metrics).await,
-            Transport::InProcess(bus) => {
+        match &self.broker {
+            Broker::Rabbit(publisher) => publisher.publish(rows, &self.metrics).await,
+            Broker::InProcess(bus) => {
                 let counters = self.metrics.counters();
                 let mut events = Vec::with_capacity(rows.len());
                 let mut row_of = Vec::with_capacity(rows.len());

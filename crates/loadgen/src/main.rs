@@ -336,7 +336,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("connecting to {}: {e}", args.target))?;
         let bearer = Bearer::new(args.token.as_deref())?;
-        let peer = || InterceptedService::new(channel.clone(), bearer.clone());
+        let peer = || InterceptedService::new(channel.clone().into(), bearer.clone());
         let client = match args.rpc {
             Rpc::Health => Client::Health(HealthClient::new(channel)),
             Rpc::GetPaperBySlug => {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use imprint_domain::{PaperFields, PaperInput, PublicationType, Slug};
 use imprint_events::envelope::{NewEvent, PAPER_UPDATED};
 use imprint_events::rabbit::{Publisher, RabbitSettings};
-use imprint_events::{EventMetrics, Outbox, Relay, RelaySettings, Transport};
+use imprint_events::{Broker, EventMetrics, Outbox, Relay, RelaySettings};
 use imprint_platform::Database;
 use imprint_platform::settings::Settings;
 use imprint_proto::events::event::Payload;
@@ -77,7 +77,7 @@ pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), S
     let relay = Relay::new(
         db.clone(),
         OUTBOX,
-        Transport::Rabbit(Arc::new(publisher)),
+        Broker::Rabbit(Arc::new(publisher)),
         metrics.clone(),
         RelaySettings {
             batch,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr,
     SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
@@ -305,6 +305,57 @@ impl Database {
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A unique index of a table, as a violation of it is reported: PostgreSQL names the index
+/// (SQLSTATE 23505 with its constraint name); SQLite names no index, only its columns
+/// (`UNIQUE constraint failed: papers.external_id`, the one form its message takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqueIndex {
+    /// The index's name, as the migration created it.
+    pub name: &'static str,
+    /// Its table.
+    pub table: &'static str,
+    /// Its columns, in order.
+    pub columns: &'static [&'static str],
+}
+
+/// The unique indexes of a store that mean something to its callers (a slug taken, an
+/// external id held by another row), each a variant.
+pub trait UniqueKey: Copy + 'static {
+    /// Every one.
+    const ALL: &'static [Self];
+    /// The index it is.
+    fn index(self) -> UniqueIndex;
+}
+
+/// Which of `K`'s indexes `err` violates; `None` when it is no unique violation or one of an
+/// index `K` does not name (which is then a plain database error, not a user's mistake).
+pub fn violated<K: UniqueKey>(err: &DbErr) -> Option<K> {
+    let db = match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => db,
+        _ => return None,
+    };
+    if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    if let Some(name) = db.constraint() {
+        return K::ALL.iter().copied().find(|k| k.index().name == name);
+    }
+    let columns: Vec<&str> = db
+        .message()
+        .strip_prefix("UNIQUE constraint failed: ")?
+        .split(", ")
+        .collect();
+    K::ALL.iter().copied().find(|k| {
+        let index = k.index();
+        columns.len() == index.columns.len()
+            && columns
+                .iter()
+                .zip(index.columns)
+                .all(|(reported, column)| reported.split_once('.') == Some((index.table, column)))
+    })
 }
 
 fn is_transient(err: &sqlx::Error) -> bool {

@@ -63,8 +63,9 @@ pub struct GatewaySettings {
     /// without them (flagged), so that a slow recommendations service never holds pages up.
     pub related_budget_ms: u64,
     /// The public site's base URL (`https://www.example.org`), for links in JSON, feeds,
-    /// sitemaps and citations; empty means the public listener's own address.
-    pub site_url: String,
+    /// sitemaps and citations; unset means the public listener's own address.
+    #[serde(default, with = "optional")]
+    pub site_url: Option<String>,
     /// The institute's name: publisher in citations and JSON-LD, title of feeds.
     pub site_name: String,
     /// Public API responses kept in memory; 0 turns the cache off.
@@ -122,11 +123,14 @@ pub struct TokenSettings {
 #[serde(deny_unknown_fields)]
 pub struct JwtSettings {
     /// The `iss` every token must carry.
-    pub issuer: String,
+    #[serde(default, with = "optional")]
+    pub issuer: Option<String>,
     /// The `aud` every token must carry.
-    pub audience: String,
-    /// Shared secret for HS256 tokens, at least 32 bytes; empty means HS256 is not accepted.
-    pub hs256_secret: String,
+    #[serde(default, with = "optional")]
+    pub audience: Option<String>,
+    /// Shared secret for HS256 tokens, at least 32 bytes; unset means HS256 is not accepted.
+    #[serde(default, with = "optional")]
+    pub hs256_secret: Option<String>,
     /// PEM files of public keys for RS256 (RSA) and ES256 (P-256) tokens; several during a
     /// key rotation.
     #[serde(default)]
@@ -139,8 +143,9 @@ pub struct JwtSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
-    /// `amqp://user:password@host:5672/%2f`; empty means in-process events (one process only).
-    pub url: String,
+    /// `amqp://user:password@host:5672/%2f`; unset means in-process events (one process only).
+    #[serde(default, with = "optional")]
+    pub url: Option<String>,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
     /// Longest wait between reconnection attempts.
@@ -189,9 +194,10 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `postgres://user@host/db` or `sqlite:///path/file.db`; empty means one SQLite file per
+    /// `postgres://user@host/db` or `sqlite:///path/file.db`; unset means one SQLite file per
     /// service under `data_dir`.
-    pub url: String,
+    #[serde(default, with = "optional")]
+    pub url: Option<String>,
     /// Pool size per service.
     pub max_connections: u32,
     /// How long to wait for a connection before answering UNAVAILABLE.
@@ -206,10 +212,12 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettings {
     /// This service's own database, overriding `database.url`.
-    pub database_url: String,
-    /// Where other processes reach this service (`http://papers:50051`); empty means it runs
+    #[serde(default, with = "optional")]
+    pub database_url: Option<String>,
+    /// Where other processes reach this service (`http://papers:50051`); unset means it runs
     /// in this process.
-    pub url: String,
+    #[serde(default, with = "optional")]
+    pub url: Option<String>,
     /// Deadline for calls to this service from other services.
     pub timeout_ms: u64,
 }
@@ -230,11 +238,13 @@ pub struct LogSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TracingSettings {
-    /// OTLP/gRPC collector, `http://otel-collector:4317`; empty means the standard
+    /// OTLP/gRPC collector, `http://otel-collector:4317`; unset means the standard
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` if set, else no export.
-    pub otlp_endpoint: String,
-    /// `service.name` of this process's spans; empty means `imprint-<role>`.
-    pub service_name: String,
+    #[serde(default, with = "optional")]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of this process's spans; unset means `imprint-<role>`.
+    #[serde(default, with = "optional")]
+    pub service_name: Option<String>,
     /// Share of new traces kept, 0 to 1. A caller's decision (the `traceparent` sampled flag) is
     /// followed either way, so a trace is never cut in half.
     pub sample_ratio: f64,
@@ -253,8 +263,8 @@ pub enum LogFormat {
 impl Default for Settings {
     fn default() -> Self {
         let service = ServiceSettings {
-            database_url: String::new(),
-            url: String::new(),
+            database_url: None,
+            url: None,
             timeout_ms: 5_000,
         };
         Self {
@@ -268,7 +278,7 @@ impl Default for Settings {
                 header_read_timeout_secs: 60,
             },
             database: DatabaseSettings {
-                url: String::new(),
+                url: None,
                 max_connections: 10,
                 acquire_timeout_secs: 5,
                 migrate_on_start: true,
@@ -281,12 +291,12 @@ impl Default for Settings {
                 level: "info".to_owned(),
             },
             tracing: TracingSettings {
-                otlp_endpoint: String::new(),
-                service_name: String::new(),
+                otlp_endpoint: None,
+                service_name: None,
                 sample_ratio: 1.0,
             },
             amqp: AmqpSettings {
-                url: String::new(),
+                url: None,
                 prefetch: 64,
                 max_backoff_secs: 30,
                 retry_attempts: 6,
@@ -299,7 +309,7 @@ impl Default for Settings {
             },
             gateway: GatewaySettings {
                 related_budget_ms: 800,
-                site_url: String::new(),
+                site_url: None,
                 site_name: "Imprint".to_owned(),
                 cache_entries: 10_000,
                 cache_max_age_secs: 300,
@@ -311,15 +321,80 @@ impl Default for Settings {
             auth: AuthSettings {
                 tokens: BTreeMap::new(),
                 jwt: JwtSettings {
-                    issuer: String::new(),
-                    audience: String::new(),
-                    hs256_secret: String::new(),
+                    issuer: None,
+                    audience: None,
+                    hs256_secret: None,
                     public_key_files: Vec::new(),
                     leeway_secs: 30,
                 },
                 editor_origins: Vec::new(),
             },
         }
+    }
+}
+
+/// The services of Imprint: each has its database (and, but for the edge, a settings section
+/// saying where other processes reach it), and runs in the processes whose role includes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    /// Papers and their workflow.
+    Papers,
+    /// Authors and their profiles.
+    Authors,
+    /// Related publications and search.
+    Recommendations,
+    /// The edge: publication pages, partner keys, the public API.
+    Gateway,
+}
+
+impl ServiceKey {
+    /// Every service.
+    pub const ALL: [Self; 4] = [
+        Self::Papers,
+        Self::Authors,
+        Self::Recommendations,
+        Self::Gateway,
+    ];
+
+    /// Its name in settings (`papers.url`), database files and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Papers => "papers",
+            Self::Authors => "authors",
+            Self::Recommendations => "recommendations",
+            Self::Gateway => "gateway",
+        }
+    }
+
+    /// The service called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Text settings that may be unset. Unset and set to blank are the same, `None`: an
+/// environment variable exported empty (`IMPRINT__AMQP__URL=`) means "not set", here and
+/// nowhere else. Written as an empty string, so that every key shows in the defaults.
+mod optional {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // serde's `with` hands the field by reference.
+    #[allow(clippy::ref_option)]
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_deref().unwrap_or(""))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.filter(|v| !v.trim().is_empty()))
     }
 }
 
@@ -404,7 +479,9 @@ impl Settings {
                 &self.recommendations.database_url,
             ),
         ] {
-            if !url.is_empty() && !is_supported_database_url(url) {
+            if let Some(url) = url
+                && !is_supported_database_url(url)
+            {
                 return Err(SettingsError(format!(
                     "{key}: '{url}' is not a database URL Imprint supports; use postgres://… or sqlite://…"
                 )));
@@ -416,19 +493,23 @@ impl Settings {
             ("recommendations.url", &self.recommendations.url),
         ] {
             // Services talk plain HTTP/2 inside the cluster; TLS, where wanted, is the mesh's.
-            if !(url.is_empty() || url.starts_with("http://")) {
+            if let Some(url) = url
+                && !url.starts_with("http://")
+            {
                 return Err(SettingsError(format!(
                     "{key}: '{url}' must be an http:// URL such as http://papers:50051 (TLS between services belongs to the service mesh)"
                 )));
             }
         }
-        let amqp = &self.amqp.url;
+        let Some(amqp) = &self.amqp.url else {
+            return Ok(());
+        };
         if amqp.starts_with("amqps://") {
             return Err(SettingsError(
                 "amqp.url: amqps:// needs a build with TLS to the broker; inside a cluster use amqp:// over the service mesh".to_owned(),
             ));
         }
-        if !(amqp.is_empty() || amqp.starts_with("amqp://")) {
+        if !amqp.starts_with("amqp://") {
             return Err(SettingsError(format!(
                 "amqp.url: '{}' is not an AMQP URL; use amqp://user:password@host:5672/%2f",
                 crate::db::redact(amqp)
@@ -451,8 +532,9 @@ impl Settings {
                 self.tracing.sample_ratio
             )));
         }
-        let otlp = &self.tracing.otlp_endpoint;
-        if !(otlp.is_empty() || url::Url::parse(otlp).is_ok_and(|u| u.scheme() == "http")) {
+        if let Some(otlp) = &self.tracing.otlp_endpoint
+            && !url::Url::parse(otlp).is_ok_and(|u| u.scheme() == "http")
+        {
             return Err(SettingsError(format!(
                 "tracing.otlp_endpoint: '{otlp}' is not an http:// URL; use a collector in the cluster, like http://otel-collector:4317 (this build has no TLS)"
             )));
@@ -496,23 +578,30 @@ impl Settings {
         Ok(())
     }
 
+    /// The settings section of `service`, for those that have one (the edge has none).
+    pub fn service(&self, service: ServiceKey) -> Option<&ServiceSettings> {
+        match service {
+            ServiceKey::Papers => Some(&self.papers),
+            ServiceKey::Authors => Some(&self.authors),
+            ServiceKey::Recommendations => Some(&self.recommendations),
+            ServiceKey::Gateway => None,
+        }
+    }
+
     /// The database URL of a service: its own, else the shared one, else a SQLite file named
     /// after it under `data_dir`.
-    pub fn database_url_for(&self, service: &str) -> String {
-        let own = match service {
-            "papers" => &self.papers.database_url,
-            "authors" => &self.authors.database_url,
-            "recommendations" => &self.recommendations.database_url,
-            _ => &self.database.url,
-        };
-        if !own.is_empty() {
+    pub fn database_url_for(&self, service: ServiceKey) -> String {
+        let own = self.service(service).and_then(|s| s.database_url.as_ref());
+        if let Some(own) = own {
             own.clone()
-        } else if !self.database.url.is_empty() {
-            self.database.url.clone()
+        } else if let Some(shared) = &self.database.url {
+            shared.clone()
         } else {
             format!(
                 "sqlite://{}?mode=rwc",
-                self.data_dir.join(format!("{service}.db")).display()
+                self.data_dir
+                    .join(format!("{}.db", service.name()))
+                    .display()
             )
         }
     }
@@ -533,8 +622,7 @@ impl GatewaySettings {
             parse_proxy(proxy)
                 .map_err(|e| SettingsError(format!("gateway.trusted_proxies: {e}")))?;
         }
-        let site = &self.site_url;
-        if !site.is_empty()
+        if let Some(site) = &self.site_url
             && !url::Url::parse(site)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         {
@@ -556,14 +644,14 @@ impl AuthSettings {
             }
         }
         let jwt = &self.jwt;
-        if !jwt.hs256_secret.is_empty() && jwt.hs256_secret.len() < 32 {
+        if jwt.hs256_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(SettingsError(
                 "auth.jwt.hs256_secret: must be at least 32 bytes".to_owned(),
             ));
         }
         if jwt.is_enabled() {
             for (key, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
-                if value.trim().is_empty() {
+                if value.is_none() {
                     return Err(SettingsError(format!(
                         "auth.jwt.{key}: required when auth.jwt.hs256_secret or auth.jwt.public_key_files is set; tokens are checked against it"
                     )));
@@ -597,7 +685,7 @@ impl AuthSettings {
 impl JwtSettings {
     /// Whether any JWT is accepted.
     pub fn is_enabled(&self) -> bool {
-        !self.hs256_secret.is_empty() || !self.public_key_files.is_empty()
+        self.hs256_secret.is_some() || !self.public_key_files.is_empty()
     }
 }
 
@@ -668,11 +756,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_variable_is_a_setting_not_set() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("IMPRINT__AMQP__URL", ""),
+                ("IMPRINT__PAPERS__URL", "  "),
+                ("IMPRINT__AUTHORS__URL", "http://authors:50051"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.amqp.url, None);
+        assert_eq!(s.papers.url, None);
+        assert_eq!(s.authors.url.as_deref(), Some("http://authors:50051"));
+    }
+
+    #[test]
     fn defaults_load() {
         let s = Settings::load(None, env(&[]), &[]).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(
-            s.database_url_for("papers"),
+            s.database_url_for(ServiceKey::Papers),
             "sqlite://./data/papers.db?mode=rwc"
         );
     }
@@ -702,7 +807,7 @@ mod tests {
         assert_eq!(s.log.level, "debug");
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(
-            s.database_url_for("authors"),
+            s.database_url_for(ServiceKey::Authors),
             "postgres://postgres@127.0.0.1/x"
         );
     }

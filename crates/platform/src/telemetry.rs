@@ -73,18 +73,19 @@ pub fn init(
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let endpoint = Some(traces.otlp_endpoint.trim().to_owned())
-        .filter(|e| !e.is_empty())
+    let endpoint = traces
+        .otlp_endpoint
+        .as_ref()
+        .map(|e| e.trim().to_owned())
         .or_else(|| {
             std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
                 .ok()
                 .filter(|e| !e.trim().is_empty())
         });
-    let name = if traces.service_name.trim().is_empty() {
-        service.to_owned()
-    } else {
-        traces.service_name.trim().to_owned()
-    };
+    let name = traces
+        .service_name
+        .as_ref()
+        .map_or_else(|| service.to_owned(), |n| n.trim().to_owned());
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
             traces.sample_ratio,

@@ -12,18 +12,23 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
+use imprint_platform::server::{Check, Health};
+use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_server::AuthorServiceServer;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_runtime::{Component, Context, OpenError};
+use sea_orm::DbErr;
 
 pub use migration::Migrator;
 pub use service::AuthorsService;
 
 /// The full gRPC name of the service, for health reporting.
-pub const SERVICE_NAME: &str = "imprint.authors.v1.AuthorService";
+pub use imprint_proto::authors::author_service_server::SERVICE_NAME;
 
 /// The outbox of `author.*` events.
 pub const OUTBOX: Outbox = Outbox {
@@ -48,6 +53,42 @@ pub fn build(db: Database, papers: Peer, events: Emitter, signer: Signer) -> Par
         server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
             .max_decoding_message_size(imprint_domain::limits::AUTHORS_MESSAGE_BYTES),
         handler: Arc::new(events::PaperCredits::new(store)),
+    }
+}
+
+/// The authors service as a process runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorsComponent;
+
+/// The authors service's component.
+pub static COMPONENT: AuthorsComponent = AuthorsComponent;
+
+impl Component for AuthorsComponent {
+    fn key(&self) -> ServiceKey {
+        ServiceKey::Authors
+    }
+
+    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(db.migrate::<Migrator>())
+    }
+
+    fn migrated(&self, db: &Database) -> Check {
+        Health::migrations_check::<Migrator>(db)
+    }
+
+    fn open<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>> {
+        Box::pin(async move {
+            let papers = cx.peers.link(ServiceKey::Papers)?;
+            let emitter = cx.events.producer(&db, OUTBOX);
+            let parts = build(db, papers, emitter, cx.signer.clone());
+            cx.events.consumer(parts.handler);
+            cx.serve(parts.server);
+            Ok(())
+        })
     }
 }
 

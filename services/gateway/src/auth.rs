@@ -132,8 +132,18 @@ impl Authenticator {
 
 impl Jwt {
     fn new(settings: &JwtSettings) -> Result<Self, String> {
-        let hmac = (!settings.hs256_secret.is_empty())
-            .then(|| DecodingKey::from_secret(settings.hs256_secret.as_bytes()));
+        let hmac = settings
+            .hs256_secret
+            .as_ref()
+            .map(|secret| DecodingKey::from_secret(secret.as_bytes()));
+        // Checked with the settings: JWTs on means both are set.
+        let required = |value: &Option<String>, key: &str| {
+            value
+                .clone()
+                .ok_or_else(|| format!("auth.jwt.{key} is required with JWTs"))
+        };
+        let issuer = required(&settings.issuer, "issuer")?;
+        let audience = required(&settings.audience, "audience")?;
         let mut rsa = Vec::new();
         let mut ec = Vec::new();
         for path in &settings.public_key_files {
@@ -158,8 +168,8 @@ impl Jwt {
             hmac,
             rsa,
             ec,
-            issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
+            issuer,
+            audience,
             leeway: settings.leeway_secs,
         })
     }
@@ -257,9 +267,9 @@ pub fn issue_hs256(
     role: Role,
     ttl: Duration,
 ) -> Result<String, String> {
-    if jwt.hs256_secret.is_empty() {
+    let Some(secret) = &jwt.hs256_secret else {
         return Err("auth.jwt.hs256_secret is not set".to_owned());
-    }
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|e| e.to_string())?
@@ -275,7 +285,7 @@ pub fn issue_hs256(
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(jwt.hs256_secret.as_bytes()),
+        &EncodingKey::from_secret(secret.as_bytes()),
     )
     .map_err(|e| e.to_string())
 }
@@ -288,24 +298,29 @@ pub fn required_role(path: &str) -> Option<Role> {
         .and_then(|p| p.split_once('/'))
         .unwrap_or(("", ""));
     use Role::{Admin, Editor, Publisher, Viewer};
+    use imprint_proto::authors::author_service_server::SERVICE_NAME as AUTHORS;
+    use imprint_proto::gateway::publication_page_service_server::SERVICE_NAME as PAGES;
+    use imprint_proto::papers::paper_service_server::SERVICE_NAME as PAPERS;
+    use imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME as RECOMMENDATIONS;
+    use tonic_health::pb::health_server::SERVICE_NAME as HEALTH;
+    use tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME as REFLECTION;
+    use tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME as REFLECTION_V1ALPHA;
     Some(match service {
-        "grpc.health.v1.Health"
-        | "grpc.reflection.v1.ServerReflection"
-        | "grpc.reflection.v1alpha.ServerReflection" => return None,
-        "imprint.papers.v1.PaperService" => match method {
+        HEALTH | REFLECTION | REFLECTION_V1ALPHA => return None,
+        PAPERS => match method {
             "GetPaper" | "ListPapers" | "ListPaperRevisions" => Viewer,
             "CreatePaper" | "UpdatePaper" => Editor,
             // A batch may publish what it creates.
             "PublishPaper" | "UnpublishPaper" | "DeletePaper" | "BatchCreatePapers" => Publisher,
             _ => Admin,
         },
-        "imprint.authors.v1.AuthorService" => match method {
+        AUTHORS => match method {
             "GetAuthor" | "BatchGetAuthors" | "ListAuthors" => Viewer,
             "CreateAuthor" | "BatchCreateAuthors" | "UpdateAuthor" => Editor,
             "DeleteAuthor" => Publisher,
             _ => Admin,
         },
-        "imprint.recommendations.v1.RecommendationService" => match method {
+        RECOMMENDATIONS => match method {
             "GetRelatedPublications"
             | "SearchPublications"
             | "GetRelatedOverrides"
@@ -313,7 +328,7 @@ pub fn required_role(path: &str) -> Option<Role> {
             "RecordInteraction" => Editor,
             _ => Admin,
         },
-        "imprint.gateway.v1.PublicationPageService" => match method {
+        PAGES => match method {
             "GetPublicationPage" => Viewer,
             _ => Admin,
         },
@@ -430,9 +445,9 @@ mod tests {
                 role: Role::Publisher,
             },
         );
-        s.jwt.issuer = "https://id.example.org".to_owned();
-        s.jwt.audience = "imprint".to_owned();
-        s.jwt.hs256_secret = SECRET.to_owned();
+        s.jwt.issuer = Some("https://id.example.org".to_owned());
+        s.jwt.audience = Some("imprint".to_owned());
+        s.jwt.hs256_secret = Some(SECRET.to_owned());
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         s.jwt.public_key_files = vec![dir.join(RSA_PUBLIC), dir.join(EC_PUBLIC)];
         s

@@ -213,6 +213,36 @@ impl Cache {
         entry
     }
 
+    /// Hits, misses and the hit ratio since start, in the Prometheus text format.
+    pub fn prometheus(&self, text: &mut String) {
+        use imprint_platform::metrics::sample;
+        let (hits, misses) = self.stats();
+        #[allow(clippy::cast_precision_loss)] // Counts far below 2^52.
+        let (hits, misses) = (hits as f64, misses as f64);
+        let total = hits + misses;
+        sample(
+            text,
+            "imprint_gateway_cache_hits_total",
+            "counter",
+            "Public API answers served from the cache.",
+            &[("", hits)],
+        );
+        sample(
+            text,
+            "imprint_gateway_cache_misses_total",
+            "counter",
+            "Public API answers computed.",
+            &[("", misses)],
+        );
+        sample(
+            text,
+            "imprint_gateway_cache_hit_ratio",
+            "gauge",
+            "Share of public API answers served from the cache since start (0 before any).",
+            &[("", if total > 0.0 { hits / total } else { 0.0 })],
+        );
+    }
+
     /// Hits and misses so far.
     pub fn stats(&self) -> (u64, u64) {
         (
@@ -327,74 +357,6 @@ pub fn matches(if_none_match: &str, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
-}
-
-/// The calls that change what the public API answers without an event: editors' pins and
-/// exclusions of related publications.
-const CHANGES_WITHOUT_EVENTS: &[&str] =
-    &["/imprint.recommendations.v1.RecommendationService/SetRelatedOverrides"];
-
-/// Drops the cache after [`CHANGES_WITHOUT_EVENTS`] pass through this edge (other gateway
-/// replicas learn within `cache_max_age_secs`, or at the next event).
-#[derive(Debug, Clone)]
-pub struct InvalidateAfterLayer {
-    cache: Arc<Cache>,
-}
-
-impl InvalidateAfterLayer {
-    /// Dropping `cache`.
-    pub fn new(cache: Arc<Cache>) -> Self {
-        Self { cache }
-    }
-}
-
-impl<S> tower::Layer<S> for InvalidateAfterLayer {
-    type Service = InvalidateAfter<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        InvalidateAfter {
-            inner,
-            cache: self.cache.clone(),
-        }
-    }
-}
-
-/// A service behind [`InvalidateAfterLayer`].
-#[derive(Debug, Clone)]
-pub struct InvalidateAfter<S> {
-    inner: S,
-    cache: Arc<Cache>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for InvalidateAfter<S>
-where
-    S: tower::Service<http::Request<B>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let changes = CHANGES_WITHOUT_EVENTS.contains(&request.uri().path());
-        let response = self.inner.call(request);
-        let cache = self.cache.clone();
-        Box::pin(async move {
-            let outcome = response.await;
-            if changes {
-                cache.changed();
-            }
-            outcome
-        })
-    }
 }
 
 #[cfg(test)]

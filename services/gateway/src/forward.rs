@@ -23,7 +23,7 @@ pub trait ForwardedService: Send + Sync + 'static {
 pub struct Papers;
 
 impl ForwardedService for Papers {
-    const NAME: &'static str = "imprint.papers.v1.PaperService";
+    const NAME: &'static str = imprint_proto::papers::paper_service_server::SERVICE_NAME;
 }
 
 /// `imprint.authors.v1.AuthorService`.
@@ -31,7 +31,7 @@ impl ForwardedService for Papers {
 pub struct Authors;
 
 impl ForwardedService for Authors {
-    const NAME: &'static str = "imprint.authors.v1.AuthorService";
+    const NAME: &'static str = imprint_proto::authors::author_service_server::SERVICE_NAME;
 }
 
 /// `imprint.recommendations.v1.RecommendationService`.
@@ -39,7 +39,8 @@ impl ForwardedService for Authors {
 pub struct Recommendations;
 
 impl ForwardedService for Recommendations {
-    const NAME: &'static str = "imprint.recommendations.v1.RecommendationService";
+    const NAME: &'static str =
+        imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME;
 }
 
 /// Forwards every call of service `S` over `channel`.

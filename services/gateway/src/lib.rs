@@ -8,11 +8,13 @@
 
 pub mod auth;
 pub mod cache;
+pub mod component;
 pub mod forward;
 pub mod keys;
 pub mod page;
 pub mod public;
 
 pub use auth::{AuthLayer, Authenticator, Principal};
+pub use component::{COMPONENT, EdgeLayers};
 pub use forward::{AuthorsForward, Forward, PapersForward, RecommendationsForward};
 pub use page::Pages;

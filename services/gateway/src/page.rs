@@ -26,7 +26,7 @@ use imprint_proto::recommendations::{
 use tonic::{Code, Request, Response, Status};
 
 /// The full gRPC name of the service, for health reporting.
-pub const SERVICE_NAME: &str = "imprint.gateway.v1.PublicationPageService";
+pub use imprint_proto::gateway::publication_page_service_server::SERVICE_NAME;
 
 /// Related publications a page shows unless asked otherwise, and at most.
 pub const DEFAULT_RELATED: i32 = imprint_domain::limits::DEFAULT_RAIL as i32;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use imprint_platform::settings::LogFormat;
 
-use crate::app::Role;
+use crate::app::ProcessRole;
 
 /// Imprint: the back end of a research institute's publications website.
 #[derive(Debug, Parser)]
@@ -174,7 +174,7 @@ pub enum EventsCommand {
     Republish {
         /// Whose data: papers, authors, or all.
         #[arg(long, value_enum, default_value = "all")]
-        role: Role,
+        role: ProcessRole,
         /// RFC 3339 time, e.g. 2024-01-01T00:00:00Z; use 1970-01-01T00:00:00Z for everything.
         #[arg(long, value_name = "TIME")]
         since: chrono::DateTime<chrono::Utc>,
@@ -212,7 +212,7 @@ pub enum DeadLettersCommand {
 pub struct ServeArgs {
     /// Which services to run in this process.
     #[arg(long, value_enum, default_value = "all")]
-    pub role: Role,
+    pub role: ProcessRole,
     /// Where the embedded SQLite files live (when no database URL is set).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -238,7 +238,7 @@ pub struct ServeArgs {
 pub struct MigrateArgs {
     /// Whose databases to migrate.
     #[arg(long, value_enum, default_value = "all")]
-    pub role: Role,
+    pub role: ProcessRole,
     /// Where the embedded SQLite files live (when no database URL is set).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -196,7 +196,7 @@ pub async fn load_and_announce(
     println!("  gRPC (with reflection): http://{grpc}");
     println!("  readiness:              http://{http}/readyz");
     if let Some(public) = public {
-        let public = crate::app::loopback_for(public);
+        let public = imprint_platform::listen::loopback_for(public);
         println!("  public JSON API:        http://{public}/v1/papers  (OpenAPI: /openapi.json)");
         if !slug.is_empty() {
             println!("  the page as JSON:       http://{public}/v1/pages/{slug}");
@@ -232,9 +232,12 @@ pub struct Tokens {
 }
 
 async fn connect(addr: SocketAddr) -> Result<Channel, String> {
-    let endpoint = Endpoint::from_shared(format!("http://{}", crate::app::loopback_for(addr)))
-        .map_err(|e| e.to_string())?
-        .timeout(Duration::from_secs(10));
+    let endpoint = Endpoint::from_shared(format!(
+        "http://{}",
+        imprint_platform::listen::loopback_for(addr)
+    ))
+    .map_err(|e| e.to_string())?
+    .timeout(Duration::from_secs(10));
     let started = Instant::now();
     loop {
         match endpoint.connect().await {

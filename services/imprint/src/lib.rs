@@ -6,9 +6,9 @@ pub mod cli;
 pub mod dataset;
 pub mod demo;
 pub mod eval;
+pub mod grpc;
 pub mod import;
 pub mod keys;
 pub mod ops;
-pub mod wiring;
 
-pub use app::{AppError, Application, Role};
+pub use app::{AppError, Application, ProcessRole};

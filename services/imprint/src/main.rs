@@ -118,17 +118,15 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
 /// for this run (issuer and audience `imprint-demo` unless configured).
 fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, String> {
     let jwt = &mut settings.auth.jwt;
-    if jwt.hs256_secret.is_empty() {
-        jwt.hs256_secret = format!(
+    jwt.hs256_secret.get_or_insert_with(|| {
+        format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
-        );
-    }
+        )
+    });
     for value in [&mut jwt.issuer, &mut jwt.audience] {
-        if value.is_empty() {
-            "imprint-demo".clone_into(value);
-        }
+        value.get_or_insert_with(|| "imprint-demo".to_owned());
     }
     let editor_hours = 12;
     let issue = |subject: &str, role: Role, hours: u64| {
@@ -148,10 +146,10 @@ fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, String> {
 
 async fn serve(
     mut settings: Settings,
-    role: app::Role,
+    role: app::ProcessRole,
     load_demo: bool,
 ) -> Result<(), app::AppError> {
-    if load_demo && role != app::Role::All {
+    if load_demo && role != app::ProcessRole::All {
         return Err(app::AppError::Config(
             "--demo needs --role all: the demo loads papers and authors together".to_owned(),
         ));

@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use imprint_events::rabbit::{self, RabbitSettings};
 use imprint_events::topology;
 use imprint_platform::Settings;
+use imprint_platform::settings::ServiceKey;
 
-use crate::app::{self, AppError, Role};
+use crate::app::{self, AppError, ProcessRole};
 
 fn rabbit(settings: &Settings) -> Result<RabbitSettings, AppError> {
-    crate::wiring::rabbit_settings(settings, "imprint-events-cli").ok_or_else(|| {
+    imprint_runtime::events::rabbit_settings(settings, "imprint-events-cli").ok_or_else(|| {
         AppError::Config(
             "amqp.url is not set: dead letters live in RabbitMQ (IMPRINT__AMQP__URL)".to_owned(),
         )
@@ -79,19 +80,19 @@ pub async fn requeue_dead_letters(
 #[allow(clippy::print_stdout)] // The command's output.
 pub async fn republish(
     settings: &Settings,
-    role: Role,
+    role: ProcessRole,
     since: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if matches!(role, Role::All | Role::Papers) {
-        let db = app::open_service::<imprint_papers::Migrator>("papers", settings, false).await?;
+    if role.runs(ServiceKey::Papers) {
+        let db = app::open_service(&imprint_papers::COMPONENT, settings, false).await?;
         let n = imprint_papers::republish_since(db.clone(), since)
             .await
             .map_err(|e| AppError::Serve(e.to_string()))?;
         db.close().await;
         println!("papers: {n} event(s) written to the outbox");
     }
-    if matches!(role, Role::All | Role::Authors) {
-        let db = app::open_service::<imprint_authors::Migrator>("authors", settings, false).await?;
+    if role.runs(ServiceKey::Authors) {
+        let db = app::open_service(&imprint_authors::COMPONENT, settings, false).await?;
         let n = imprint_authors::republish_since(db.clone(), since)
             .await
             .map_err(|e| AppError::Serve(e.to_string()))?;

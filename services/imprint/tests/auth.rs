@@ -43,9 +43,9 @@ async fn spawn() -> TestApp {
                 },
             );
         }
-        s.auth.jwt.issuer = "https://id.example.org".to_owned();
-        s.auth.jwt.audience = "imprint".to_owned();
-        s.auth.jwt.hs256_secret = HS256_SECRET.to_owned();
+        s.auth.jwt.issuer = Some("https://id.example.org".to_owned());
+        s.auth.jwt.audience = Some("imprint".to_owned());
+        s.auth.jwt.hs256_secret = Some(HS256_SECRET.to_owned());
         s.auth.editor_origins = vec![EDITOR_ORIGIN.to_owned()];
     })
     .await
@@ -208,9 +208,9 @@ async fn each_role_does_what_it_may_and_no_more() {
 async fn jwts_of_the_configured_issuer_are_accepted() {
     let app = spawn().await;
     let mut jwt = imprint_platform::Settings::default().auth.jwt;
-    jwt.issuer = "https://id.example.org".to_owned();
-    jwt.audience = "imprint".to_owned();
-    jwt.hs256_secret = HS256_SECRET.to_owned();
+    jwt.issuer = Some("https://id.example.org".to_owned());
+    jwt.audience = Some("imprint".to_owned());
+    jwt.hs256_secret = Some(HS256_SECRET.to_owned());
     let viewer =
         imprint_gateway::auth::issue_hs256(&jwt, "ada", Role::Viewer, Duration::from_secs(60))
             .unwrap();
@@ -225,7 +225,7 @@ async fn jwts_of_the_configured_issuer_are_accepted() {
             .await,
         Code::PermissionDenied,
     );
-    jwt.audience = "another-service".to_owned();
+    jwt.audience = Some("another-service".to_owned());
     let elsewhere =
         imprint_gateway::auth::issue_hs256(&jwt, "ada", Role::Admin, Duration::from_secs(60))
             .unwrap();

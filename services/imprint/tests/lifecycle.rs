@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Backend, TestApp, draft};
-use imprint::{Application, Role};
+use imprint::{Application, ProcessRole};
 use imprint_platform::Settings;
 use imprint_proto::papers::{
     GetPaperRequest, ListPapersRequest, PaperStatus, PublicationType, PublishPaperRequest,
@@ -153,7 +153,7 @@ async fn a_role_without_its_peer_is_refused_before_serving() {
     };
     settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
     settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
-    let err = Application::build(settings.clone(), Role::Papers)
+    let err = Application::build(settings.clone(), ProcessRole::Papers)
         .await
         .unwrap_err();
     assert!(
@@ -161,9 +161,9 @@ async fn a_role_without_its_peer_is_refused_before_serving() {
             .contains("amqp.url is required with --role papers"),
         "{err}"
     );
-    settings.amqp.url = "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned();
+    settings.amqp.url = Some("amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
     settings.signing.keys = vec!["the lifecycle test's signing key, 32 bytes".to_owned()];
-    let err = Application::build(settings, Role::Papers)
+    let err = Application::build(settings, ProcessRole::Papers)
         .await
         .unwrap_err();
     assert!(
@@ -182,8 +182,10 @@ async fn an_unreachable_database_is_reported_with_its_url() {
     };
     settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
     settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
-    settings.database.url = "sqlite:///proc/no-such-dir/x.db?mode=rwc".to_owned();
-    let err = Application::build(settings, Role::All).await.unwrap_err();
+    settings.database.url = Some("sqlite:///proc/no-such-dir/x.db?mode=rwc".to_owned());
+    let err = Application::build(settings, ProcessRole::All)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("/proc/no-such-dir"), "{err}");
 }
 
@@ -203,19 +205,19 @@ async fn a_role_is_not_ready_until_its_migrations_ran() {
     let mut settings = Settings::default();
     settings.server.grpc_addr = "127.0.0.1:0".parse().unwrap();
     settings.server.http_addr = "127.0.0.1:0".parse().unwrap();
-    settings.database.url = pg.url.clone();
+    settings.database.url = Some(pg.url.clone());
     settings.database.migrate_on_start = false;
-    settings.amqp.url = vhost.url.clone();
+    settings.amqp.url = Some(vhost.url.clone());
     settings.amqp.max_backoff_secs = 1;
-    settings.authors.url = "http://127.0.0.1:9".to_owned();
+    settings.authors.url = Some("http://127.0.0.1:9".to_owned());
     // A single-service role hands out signed page tokens that every replica must read back:
     // without the deployment's key it does not start.
-    let err = Application::build(settings.clone(), Role::Papers)
+    let err = Application::build(settings.clone(), ProcessRole::Papers)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("signing.keys"), "{err}");
     settings.signing.keys = vec!["the lifecycle test's signing key, 32 bytes".to_owned()];
-    let app = Application::build(settings.clone(), Role::Papers)
+    let app = Application::build(settings.clone(), ProcessRole::Papers)
         .await
         .expect("the role starts without its tables");
     let http = app.http_addr();
@@ -232,7 +234,7 @@ async fn a_role_is_not_ready_until_its_migrations_ran() {
         body.contains("migrations pending (run `imprint migrate`)"),
         "{body}"
     );
-    imprint::app::migrate(&settings, Role::Papers)
+    imprint::app::migrate(&settings, ProcessRole::Papers)
         .await
         .expect("migrations run");
     common::eventually("ready once migrated", || async {

@@ -89,7 +89,7 @@ async fn the_page_comes_back_when_recommendations_is_down_or_slow(backend: Backe
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let mut app = TestApp::spawn_configured(backend, |s| {
-        s.recommendations.url = dead_url;
+        s.recommendations.url = Some(dead_url);
     })
     .await;
     let author = app.author("Imran Khan").await;
@@ -120,7 +120,7 @@ async fn the_page_comes_back_when_recommendations_is_down_or_slow(backend: Backe
         }
     });
     let mut app = TestApp::spawn_configured(backend, |s| {
-        s.recommendations.url = hole_url;
+        s.recommendations.url = Some(hole_url);
         s.gateway.related_budget_ms = 300;
     })
     .await;

@@ -114,7 +114,7 @@ fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
     pb::PaperRevision {
         version: r.paper.version,
         kind: kind.into(),
-        changed_fields: r.changed_fields.clone(),
+        changed_fields: r.changed.paths().into_iter().map(str::to_owned).collect(),
         create_time: Some(timestamp(r.paper.update_time)),
         paper: Some(present(&r.paper, view)),
     }

@@ -12,18 +12,23 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
+use imprint_platform::server::{Check, Health};
+use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
+use imprint_runtime::{Component, Context, OpenError};
+use sea_orm::DbErr;
 
 pub use migration::Migrator;
 pub use service::PapersService;
 
-/// The full gRPC name of the service, for health reporting.
-pub const SERVICE_NAME: &str = "imprint.papers.v1.PaperService";
+/// The full gRPC name of the service, for health reporting (the generated one).
+pub use imprint_proto::papers::paper_service_server::SERVICE_NAME;
 
 /// The outbox of `paper.*` events.
 pub const OUTBOX: Outbox = Outbox {
@@ -51,6 +56,42 @@ pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Pa
         server: PaperServiceServer::new(grpc::PapersGrpc::new(service.clone()))
             .max_decoding_message_size(imprint_domain::limits::PAPERS_MESSAGE_BYTES),
         handler: Arc::new(events::DeletedAuthors::new(service)),
+    }
+}
+
+/// The papers service as a process runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct PapersComponent;
+
+/// The papers service's component.
+pub static COMPONENT: PapersComponent = PapersComponent;
+
+impl Component for PapersComponent {
+    fn key(&self) -> ServiceKey {
+        ServiceKey::Papers
+    }
+
+    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(db.migrate::<Migrator>())
+    }
+
+    fn migrated(&self, db: &Database) -> Check {
+        Health::migrations_check::<Migrator>(db)
+    }
+
+    fn open<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>> {
+        Box::pin(async move {
+            let authors = cx.peers.link(ServiceKey::Authors)?;
+            let emitter = cx.events.producer(&db, OUTBOX);
+            let parts = build(db, authors, emitter, cx.signer.clone());
+            cx.events.consumer(parts.handler);
+            cx.serve(parts.server);
+            Ok(())
+        })
     }
 }
 

@@ -4,8 +4,8 @@
 use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
-    AuthorId, AuthorIds, Paper, PaperField, PaperFields, PaperId, PaperInput, PaperStatus, Slug,
-    Transition, Violations, WorkflowError, time,
+    AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
+    PaperInput, PaperStatus, Slug, Transition, Violations, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
@@ -19,6 +19,11 @@ use imprint_proto::authors::author_service_client::AuthorServiceClient;
 
 use crate::storage::{ListFilter, NewRow, PaperStore, Revision, RevisionKind};
 use std::collections::HashMap;
+
+/// What publishing a paper changes.
+const PUBLISHING: PaperChanges = PaperChanges::NONE
+    .with(PaperChange::Status)
+    .with(PaperChange::PublishTime);
 
 /// One paper of a batch.
 #[derive(Debug, Clone)]
@@ -75,7 +80,7 @@ impl PapersService {
             .await?;
         let mut revision = Revision {
             kind: RevisionKind::Created,
-            changed_fields: Vec::new(),
+            changed: PaperChanges::NONE,
             paper,
         };
         self.store
@@ -128,7 +133,7 @@ impl PapersService {
                         next.version += 1;
                         Some(Revision {
                             kind: RevisionKind::Published,
-                            changed_fields: vec!["status".to_owned(), "publish_time".to_owned()],
+                            changed: PUBLISHING,
                             paper: next,
                         })
                     }
@@ -152,7 +157,7 @@ impl PapersService {
                 NewRow {
                     created: Revision {
                         kind: RevisionKind::Created,
-                        changed_fields: Vec::new(),
+                        changed: PaperChanges::NONE,
                         paper,
                     },
                     published,
@@ -272,14 +277,9 @@ impl PapersService {
         check_version("paper", &id, Some(version), current.version)?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
-        let mut changed: Vec<String> = current
-            .fields
-            .changed_fields(&fields)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let mut changed = current.fields.changed_fields(&fields);
         if slug != current.slug {
-            changed.push("slug".to_owned());
+            changed = changed.with(PaperChange::Field(PaperField::Slug));
         }
         if changed.is_empty() {
             return Ok(current);
@@ -316,8 +316,7 @@ impl PapersService {
             Transition::Changed => {
                 next.version += 1;
                 next.update_time = now;
-                let changed = vec!["status".to_owned(), "publish_time".to_owned()];
-                self.save(next, current.version, RevisionKind::Published, changed)
+                self.save(next, current.version, RevisionKind::Published, PUBLISHING)
                     .await
             }
         }
@@ -341,7 +340,7 @@ impl PapersService {
                     next,
                     current.version,
                     RevisionKind::Unpublished,
-                    vec!["status".to_owned()],
+                    PaperChanges::of(&[PaperChange::Status]),
                 )
                 .await
             }
@@ -402,7 +401,7 @@ impl PapersService {
             };
             let revision = Revision {
                 kind: RevisionKind::Updated,
-                changed_fields: vec!["author_ids".to_owned()],
+                changed: PaperChanges::of(&[PaperChange::Field(PaperField::AuthorIds)]),
                 paper: next,
             };
             match self.store.save(&revision, expected).await {
@@ -463,12 +462,12 @@ impl PapersService {
         paper: Paper,
         expected_version: i64,
         kind: RevisionKind,
-        changed_fields: Vec<String>,
+        changed: PaperChanges,
     ) -> Result<Paper, ServiceError> {
         let id = paper.id;
         let revision = Revision {
             kind,
-            changed_fields,
+            changed,
             paper,
         };
         self.store

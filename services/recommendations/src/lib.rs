@@ -17,10 +17,15 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use imprint_events::Handler;
 use imprint_platform::Database;
+use imprint_platform::server::{Check, Health};
+use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::recommendations::recommendation_service_server::RecommendationServiceServer;
+use imprint_runtime::{Component, Context, OpenError};
+use sea_orm::DbErr;
 use tokio::sync::Notify;
 
 pub use migration::Migrator;
@@ -29,7 +34,12 @@ pub use refresh::Refresher;
 pub use service::RecommendationsService;
 
 /// The full gRPC name of the service, for health reporting.
-pub const SERVICE_NAME: &str = "imprint.recommendations.v1.RecommendationService";
+pub use imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME;
+
+/// The outbox of `recommendation.*` events (overrides set by editors).
+pub const OUTBOX: imprint_events::Outbox = imprint_events::Outbox {
+    table: "rec_outbox",
+};
 
 /// The recommendations service's parts.
 #[derive(Debug)]
@@ -44,6 +54,55 @@ pub struct Parts {
     pub related_latency: Arc<metrics::Latency>,
 }
 
+/// The recommendations service as a process runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecommendationsComponent;
+
+/// The recommendations service's component.
+pub static COMPONENT: RecommendationsComponent = RecommendationsComponent;
+
+impl Component for RecommendationsComponent {
+    fn key(&self) -> ServiceKey {
+        ServiceKey::Recommendations
+    }
+
+    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(db.migrate::<Migrator>())
+    }
+
+    fn migrated(&self, db: &Database) -> Check {
+        Health::migrations_check::<Migrator>(db)
+    }
+
+    fn open<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>> {
+        Box::pin(async move {
+            let emitter = cx.events.producer(&db, OUTBOX);
+            let parts = build(db, Weights::default(), cx.signer.clone(), emitter)
+                .await
+                .map_err(|e| OpenError::Service {
+                    service: ServiceKey::Recommendations,
+                    source: Box::new(e),
+                })?;
+            cx.events.consumer(parts.handler);
+            cx.serve(parts.server);
+            let refresher = parts.refresher;
+            cx.run(Box::new(move |stop| Box::pin(refresher.run(stop))));
+            let latency = parts.related_latency;
+            cx.expose(Box::new(move |text: &mut String| {
+                text.push_str(&latency.prometheus(
+                    "imprint_recommendations_related_seconds",
+                    "Server time of GetRelatedPublications.",
+                ));
+            }));
+            Ok(())
+        })
+    }
+}
+
 /// What can stop the service from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -56,9 +115,15 @@ pub enum BuildError {
 }
 
 /// The recommendations service over `db` (migrated), with its indexes loaded, sealing what it
-/// serves (recommendation ids, views, page tokens) with `signer`.
-pub async fn build(db: Database, weights: Weights, signer: Signer) -> Result<Parts, BuildError> {
-    let store = storage::RecStore::new(db);
+/// serves (recommendation ids, views, page tokens) with `signer` and writing its events
+/// through `events`.
+pub async fn build(
+    db: Database,
+    weights: Weights,
+    signer: Signer,
+    events: imprint_events::Emitter,
+) -> Result<Parts, BuildError> {
+    let store = storage::RecStore::new(db, events);
     let state = Arc::new(service::State {
         index: std::sync::RwLock::new(index::Index::new(
             index::FieldWeights::default(),

@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateReadModel), Box::new(InteractionsPerView)]
+        vec![
+            Box::new(CreateReadModel),
+            Box::new(InteractionsPerView),
+            Box::new(OverridesAsEvents),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -65,6 +69,7 @@ enum RecSlugs {
 enum RecOverrides {
     Table,
     PaperId,
+    Version,
     Pinned,
     Excluded,
     UpdateTime,
@@ -314,6 +319,57 @@ impl MigrationTrait for InteractionsPerView {
                 Table::alter()
                     .table(RecInteractions::Table)
                     .drop_column(RecInteractions::ViewId)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Setting a paper's overrides is an event like every other change (issue 13): an outbox for
+/// `recommendation.*` events, and a version on each paper's overrides for their events to
+/// carry. Overrides set before have version 0; the next setting makes them 1.
+struct OverridesAsEvents;
+
+impl MigrationName for OverridesAsEvents {
+    fn name(&self) -> &str {
+        "m20261202_000001_overrides_as_events"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for OverridesAsEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecOverrides::Table)
+                    .add_column(
+                        ColumnDef::new(RecOverrides::Version)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager.create_table(crate::OUTBOX.create_table()).await?;
+        manager.create_index(crate::OUTBOX.create_index()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new(crate::OUTBOX.table))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecOverrides::Table)
+                    .drop_column(RecOverrides::Version)
                     .to_owned(),
             )
             .await

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use imprint_events::Outcome;
+use imprint_events::{Emitter, NewEvent, Outcome};
 use imprint_platform::Database;
 
 fn a(name: &str) -> Alias {
@@ -159,6 +159,8 @@ pub struct Counts {
 pub struct RecStore {
     /// The service's own database.
     db: Database,
+    /// Where changes of overrides are written, with them, for every other service to hear of.
+    events: Emitter,
 }
 
 /// Ids per `IN (…)` list.
@@ -207,8 +209,8 @@ impl RecStore {
     }
 
     /// The store over `db`, whose migrations have run.
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, events: Emitter) -> Self {
+        Self { db, events }
     }
 
     /// Applies `changes` in order in one transaction (a batch of events): each only when
@@ -465,19 +467,31 @@ impl RecStore {
         Ok(out)
     }
 
-    /// Replaces a paper's overrides.
-    pub async fn set_overrides(&self, paper: Uuid, overrides: &Overrides) -> Result<(), DbErr> {
+    /// Replaces a paper's overrides, with their `recommendation.overrides_changed` event (the
+    /// gateways' caches drop the paper's rail on it). Returns their version: one more each time.
+    pub async fn set_overrides(&self, paper: Uuid, overrides: &Overrides) -> Result<i64, DbErr> {
         let pinned =
             serde_json::to_string(&overrides.pinned).map_err(|e| DbErr::Custom(e.to_string()))?;
         let excluded =
             serde_json::to_string(&overrides.excluded).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let update_time = overrides.update_time.unwrap_or_else(Utc::now);
         let mut upsert = Query::insert();
         upsert
             .into_table(a("rec_overrides"))
-            .columns([a("paper_id"), a("pinned"), a("excluded"), a("update_time")])
+            .columns([
+                a("paper_id"),
+                a("pinned"),
+                a("excluded"),
+                a("update_time"),
+                a("version"),
+            ])
             .on_conflict(
                 OnConflict::column(a("paper_id"))
                     .update_columns([a("pinned"), a("excluded"), a("update_time")])
+                    .value(
+                        a("version"),
+                        Expr::col((a("rec_overrides"), a("version"))).add(1),
+                    )
                     .to_owned(),
             );
         upsert
@@ -485,20 +499,37 @@ impl RecStore {
                 paper.into(),
                 pinned.into(),
                 excluded.into(),
-                overrides.update_time.unwrap_or_else(Utc::now).into(),
+                update_time.into(),
+                1_i64.into(),
             ])
             .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let mut read = Query::select();
+        read.column(a("version"))
+            .from(a("rec_overrides"))
+            .and_where(Expr::col(a("paper_id")).eq(paper));
         let tx = self.db.begin_write().await?;
         let result = async {
             let backend = tx.get_database_backend();
             tx.execute(StatementBuilder::build(&upsert, &backend))
                 .await?;
+            // The row is this transaction's until it commits: the version read is its own.
+            let version: i64 = tx
+                .query_one(StatementBuilder::build(&read, &backend))
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("overrides of {paper}")))?
+                .try_get("", "version")?;
             // Other replicas reload the paper's overrides from the change log.
             log_change(&tx, Changed::Paper(paper)).await?;
-            Ok(())
+            self.events
+                .emit(
+                    &*tx,
+                    &overrides_event(paper, version, overrides, update_time),
+                )
+                .await?;
+            Ok(version)
         }
         .await;
-        tx.finish(result).await
+        self.events.finish(tx, result).await
     }
 
     /// Records an interaction once: the same kind at the same position of the same view adds
@@ -716,6 +747,30 @@ fn author_statement(
 /// after a higher one: on PostgreSQL, where concurrent transactions draw from the sequence and
 /// could commit out of order, writers take turns on a transaction-scoped advisory lock from
 /// here to their commit (SQLite has one writer anyway).
+/// The event of a paper's overrides as now set.
+fn overrides_event(
+    paper: Uuid,
+    version: i64,
+    overrides: &Overrides,
+    update_time: DateTime<Utc>,
+) -> NewEvent {
+    let ids = |ids: &[Uuid]| ids.iter().map(Uuid::to_string).collect();
+    NewEvent::new(
+        imprint_events::envelope::OVERRIDES_CHANGED,
+        paper,
+        version,
+        update_time,
+        imprint_proto::events::event::Payload::Overrides(
+            imprint_proto::recommendations::RelatedOverrides {
+                paper_id: paper.to_string(),
+                pinned_paper_ids: ids(&overrides.pinned),
+                excluded_paper_ids: ids(&overrides.excluded),
+                update_time: Some(imprint_proto::convert::timestamp(update_time)),
+            },
+        ),
+    )
+}
+
 async fn log_change(tx: &sea_orm::DatabaseTransaction, changed: Changed) -> Result<(), DbErr> {
     let backend = tx.get_database_backend();
     if backend == sea_orm::DbBackend::Postgres {

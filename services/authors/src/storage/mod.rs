@@ -17,7 +17,7 @@ use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, S
 use imprint_events::envelope::{AUTHOR_CREATED, AUTHOR_DELETED, AUTHOR_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
-use imprint_platform::db::{WriteTx, is_unique_violation};
+use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
 use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
 use imprint_proto::events::event::Payload;
 
@@ -296,23 +296,45 @@ async fn version_conflict(tx: &WriteTx, id: AuthorId) -> WriteError {
     }
 }
 
-fn unique_error(err: DbErr, author: &Author) -> WriteError {
-    if !is_unique_violation(&err) {
-        return WriteError::Db(err);
-    }
-    if err.to_string().contains("orcid") {
-        let orcid = author
-            .fields
-            .orcid
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        WriteError::Taken {
-            what: "ORCID iD",
-            value: orcid,
+/// The unique indexes of `authors` a write can run into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthorKey {
+    Slug,
+    Orcid,
+}
+
+impl UniqueKey for AuthorKey {
+    const ALL: &'static [Self] = &[Self::Slug, Self::Orcid];
+
+    fn index(self) -> UniqueIndex {
+        match self {
+            Self::Slug => UniqueIndex {
+                name: "authors_slug_key",
+                table: "authors",
+                columns: &["slug"],
+            },
+            Self::Orcid => UniqueIndex {
+                name: "authors_orcid_key",
+                table: "authors",
+                columns: &["orcid"],
+            },
         }
-    } else {
-        WriteError::SlugTaken(author.slug.clone())
+    }
+}
+
+fn unique_error(err: DbErr, author: &Author) -> WriteError {
+    match db::violated::<AuthorKey>(&err) {
+        Some(AuthorKey::Orcid) => WriteError::Taken {
+            what: "ORCID iD",
+            value: author
+                .fields
+                .orcid
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        },
+        Some(AuthorKey::Slug) => WriteError::SlugTaken(author.slug.clone()),
+        None => WriteError::Db(err),
     }
 }
 

@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use imprint::{AppError, Application, Role};
+use imprint::{AppError, Application, ProcessRole};
 use imprint_platform::Settings;
 use imprint_platform::auth::Bearer;
 use imprint_platform::clients::Peer;
@@ -64,7 +64,7 @@ pub fn authorized(grpc: SocketAddr, token: Option<&str>) -> Peer {
         .unwrap()
         .timeout(Duration::from_secs(10))
         .connect_lazy();
-    InterceptedService::new(channel, Bearer::new(token).unwrap())
+    InterceptedService::new(channel.into(), Bearer::new(token).unwrap())
 }
 
 /// A running application and clients for it.
@@ -135,10 +135,10 @@ impl TestApp {
             },
         );
         if let Some(pg) = &pg {
-            settings.database.url = pg.url.clone();
+            settings.database.url = Some(pg.url.clone());
         }
         if let Some(vhost) = &rabbit {
-            settings.amqp.url = vhost.url.clone();
+            settings.amqp.url = Some(vhost.url.clone());
             settings.amqp.max_backoff_secs = 1;
         }
         tweak(&mut settings);
@@ -152,7 +152,7 @@ impl TestApp {
         pg: Option<PgDatabase>,
         rabbit: Option<std::sync::Arc<imprint_testkit::RabbitVhost>>,
     ) -> Self {
-        let app = Application::build(settings.clone(), Role::All)
+        let app = Application::build(settings.clone(), ProcessRole::All)
             .await
             .expect("application starts");
         let grpc = app.grpc_addr();
@@ -210,7 +210,9 @@ impl TestApp {
     pub async fn execute(&self, service: &str, sql: &str) {
         use sea_orm::ConnectionTrait;
         let db = imprint_platform::Database::connect(
-            &self.settings.database_url_for(service),
+            &self.settings.database_url_for(
+                imprint_platform::settings::ServiceKey::from_name(service).unwrap(),
+            ),
             &self.settings.database,
         )
         .await
@@ -224,7 +226,9 @@ impl TestApp {
         use sea_orm::sea_query::{Alias, Expr, Func, Query};
         use sea_orm::{ConnectionTrait, StatementBuilder};
         let db = imprint_platform::Database::connect(
-            &self.settings.database_url_for("papers"),
+            &self
+                .settings
+                .database_url_for(imprint_platform::settings::ServiceKey::Papers),
             &self.settings.database,
         )
         .await

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
-    AuthorId, AuthorIds, Paper, PaperFields, PaperId, PaperStatus, PublicationType, Slug, Topic,
-    Topics,
+    AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
+    PaperStatus, PublicationType, Slug, Topic, Topics,
 };
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
-use imprint_platform::db::{WriteTx, is_unique_violation};
+use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
 use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
 use imprint_proto::events::event::Payload;
 
@@ -71,8 +71,8 @@ impl RevisionKind {
 pub struct Revision {
     /// What the change did.
     pub kind: RevisionKind,
-    /// Update-mask paths the change touched.
-    pub changed_fields: Vec<String>,
+    /// What the change touched.
+    pub changed: PaperChanges,
     /// The paper after the change; its version and update time are the revision's own.
     pub paper: Paper,
 }
@@ -160,7 +160,8 @@ impl PaperStore {
                     .exec_without_returning(&*tx)
                     .await
                     .map_err(|e| slug_error(e, p))?;
-                write_indexes(&tx, p).await?;
+                write_topics(&tx, p).await?;
+                write_credits(&tx, p).await?;
                 for revision in std::iter::once(&new.created).chain(&new.published) {
                     write_revision(&tx, revision).await?;
                     self.events.emit(&*tx, &paper_event(revision)).await?;
@@ -190,19 +191,24 @@ impl PaperStore {
                 return Err(version_conflict(&tx, p.id).await);
             }
             if revision
-                .changed_fields
-                .iter()
-                .any(|f| f == "topics" || f == "author_ids")
+                .changed
+                .contains(PaperChange::Field(PaperField::Topics))
             {
                 paper_topic::Entity::delete_many()
                     .filter(paper_topic::Column::PaperId.eq(p.id.as_uuid()))
                     .exec(&*tx)
                     .await?;
+                write_topics(&tx, p).await?;
+            }
+            if revision
+                .changed
+                .contains(PaperChange::Field(PaperField::AuthorIds))
+            {
                 paper_author::Entity::delete_many()
                     .filter(paper_author::Column::PaperId.eq(p.id.as_uuid()))
                     .exec(&*tx)
                     .await?;
-                write_indexes(&tx, p).await?;
+                write_credits(&tx, p).await?;
             }
             write_revision(&tx, revision).await?;
             self.events.emit(&*tx, &paper_event(revision)).await?;
@@ -411,13 +417,13 @@ impl PaperStore {
                 let kind = RevisionKind::from_str_opt(&row.kind).ok_or_else(|| {
                     DbErr::Custom(format!("paper_revisions.kind '{}' is unknown", row.kind))
                 })?;
-                let changed_fields: Vec<String> = serde_json::from_str(&row.changed_fields)
+                let changed: PaperChanges = serde_json::from_str(&row.changed_fields)
                     .map_err(|e| DbErr::Custom(format!("paper_revisions.changed_fields: {e}")))?;
                 let paper: Paper = serde_json::from_str(&row.snapshot)
                     .map_err(|e| DbErr::Custom(format!("paper_revisions.snapshot: {e}")))?;
                 Ok(Revision {
                     kind,
-                    changed_fields,
+                    changed,
                     paper,
                 })
             })
@@ -456,20 +462,44 @@ fn state_event(routing_key: &str, p: &Paper) -> NewEvent {
     )
 }
 
+/// The unique indexes of `papers` a write can run into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaperKey {
+    Slug,
+    ExternalId,
+}
+
+impl UniqueKey for PaperKey {
+    const ALL: &'static [Self] = &[Self::Slug, Self::ExternalId];
+
+    fn index(self) -> UniqueIndex {
+        match self {
+            Self::Slug => UniqueIndex {
+                name: "papers_slug_key",
+                table: "papers",
+                columns: &["slug"],
+            },
+            Self::ExternalId => UniqueIndex {
+                name: "papers_external_id_key",
+                table: "papers",
+                columns: &["external_id"],
+            },
+        }
+    }
+}
+
 fn slug_error(err: DbErr, p: &Paper) -> WriteError {
-    if !is_unique_violation(&err) {
-        WriteError::Db(err)
-    } else if err.to_string().contains("external_id") {
-        WriteError::Taken {
+    match db::violated::<PaperKey>(&err) {
+        Some(PaperKey::ExternalId) => WriteError::Taken {
             what: "external id",
             value: p
                 .external_id
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
-        }
-    } else {
-        WriteError::SlugTaken(p.slug.clone())
+        },
+        Some(PaperKey::Slug) => WriteError::SlugTaken(p.slug.clone()),
+        None => WriteError::Db(err),
     }
 }
 
@@ -483,7 +513,8 @@ async fn version_conflict(tx: &WriteTx, id: PaperId) -> WriteError {
     }
 }
 
-async fn write_indexes(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
+/// The topics of `p`, for lists by topic.
+async fn write_topics(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
     let topics: Vec<paper_topic::ActiveModel> = p
         .fields
         .topics
@@ -499,6 +530,11 @@ async fn write_indexes(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
             .exec_without_returning(&**tx)
             .await?;
     }
+    Ok(())
+}
+
+/// The credits of `p`, in byline order, for lists by author.
+async fn write_credits(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
     let authors: Vec<paper_author::ActiveModel> = p
         .fields
         .author_ids
@@ -523,7 +559,7 @@ async fn write_revision(tx: &WriteTx, revision: &Revision) -> Result<(), DbErr> 
     let p = &revision.paper;
     let snapshot = serde_json::to_string(p)
         .map_err(|e| DbErr::Custom(format!("serialising paper {}: {e}", p.id)))?;
-    let changed = serde_json::to_string(&revision.changed_fields)
+    let changed = serde_json::to_string(&revision.changed)
         .map_err(|e| DbErr::Custom(format!("serialising changed fields: {e}")))?;
     paper_revision::Entity::insert(paper_revision::ActiveModel {
         paper_id: Set(p.id.as_uuid()),

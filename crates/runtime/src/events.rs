@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use imprint_events::rabbit::{self, Publisher, RabbitSettings};
 use imprint_events::{
-    Emitter, EventMetrics, Handler, InProcessBus, Outbox, Relay, RelaySettings, Transport,
+    Broker, Emitter, EventMetrics, Handler, InProcessBus, Outbox, Relay, RelaySettings,
 };
 use imprint_platform::{Database, Settings};
 use tokio::task::JoinSet;
@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How this process reaches RabbitMQ, when `amqp.url` is set; `name` labels its connections.
 pub fn rabbit_settings(settings: &Settings, name: &str) -> Option<RabbitSettings> {
-    (!settings.amqp.url.is_empty()).then(|| RabbitSettings {
-        url: settings.amqp.url.clone(),
+    settings.amqp.url.as_ref().map(|url| RabbitSettings {
+        url: url.clone(),
         prefetch: settings.amqp.prefetch,
         max_backoff: Duration::from_secs(settings.amqp.max_backoff_secs.max(1)),
         attempts: settings.amqp.retry_attempts,
@@ -29,10 +29,8 @@ pub fn rabbit_settings(settings: &Settings, name: &str) -> Option<RabbitSettings
 pub struct Events {
     /// Counters shared by relays and consumers.
     pub metrics: EventMetrics,
-    /// Where relays send.
-    transport: Transport,
-    /// The broker, when there is one.
-    rabbit: Option<RabbitSettings>,
+    /// Where events travel.
+    broker: Broker,
     /// Relays to start.
     relays: Vec<Relay>,
     /// Handlers to start consuming for.
@@ -49,10 +47,9 @@ impl Events {
     /// The wiring the settings ask for.
     pub fn new(settings: &Settings, process: &str) -> Self {
         let metrics = EventMetrics::default();
-        let rabbit = rabbit_settings(settings, &format!("imprint-{process}"));
-        let transport = match &rabbit {
-            Some(r) => Transport::Rabbit(Arc::new(Publisher::new(r.clone()))),
-            None => Transport::InProcess(InProcessBus::new(metrics.clone())),
+        let broker = match rabbit_settings(settings, &format!("imprint-{process}")) {
+            Some(r) => Broker::Rabbit(Arc::new(Publisher::new(r))),
+            None => Broker::InProcess(InProcessBus::new(metrics.clone())),
         };
         let relay_settings = RelaySettings {
             batch: settings.events.relay_batch,
@@ -62,8 +59,7 @@ impl Events {
         };
         Self {
             metrics,
-            transport,
-            rabbit,
+            broker,
             relays: Vec::new(),
             handlers: Vec::new(),
             watchers: Vec::new(),
@@ -72,13 +68,18 @@ impl Events {
         }
     }
 
+    /// Whether events travel through RabbitMQ (else only inside this process).
+    pub fn has_broker(&self) -> bool {
+        matches!(self.broker, Broker::Rabbit(_))
+    }
+
     /// A relay for a producing service's `outbox` in `db`; returns the emitter the service
     /// writes its events through.
     pub fn producer(&mut self, db: &Database, outbox: Outbox) -> Emitter {
         let relay = Relay::new(
             db.clone(),
             outbox,
-            self.transport.clone(),
+            self.broker.clone(),
             self.metrics.clone(),
             self.relay_settings.clone(),
         );
@@ -105,33 +106,31 @@ impl Events {
     pub fn start(self, stop: &CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         for watch in self.watchers {
-            match (&self.transport, &self.rabbit) {
-                (Transport::InProcess(bus), _) => bus.subscribe(Arc::new(watch)),
-                (Transport::Rabbit(_), Some(settings)) => {
+            match &self.broker {
+                Broker::InProcess(bus) => bus.subscribe(Arc::new(watch)),
+                Broker::Rabbit(publisher) => {
                     tasks.spawn(rabbit::watch(
-                        settings.clone(),
+                        publisher.settings().clone(),
                         watch.bindings,
                         watch.on_change,
                         &self.metrics,
                         stop.clone(),
                     ));
                 }
-                (Transport::Rabbit(_), None) => {}
             }
         }
         if self.consume {
             for handler in self.handlers {
-                match (&self.transport, &self.rabbit) {
-                    (Transport::InProcess(bus), _) => bus.subscribe(handler),
-                    (Transport::Rabbit(_), Some(settings)) => {
+                match &self.broker {
+                    Broker::InProcess(bus) => bus.subscribe(handler),
+                    Broker::Rabbit(publisher) => {
                         tasks.spawn(rabbit::consume(
-                            settings.clone(),
+                            publisher.settings().clone(),
                             handler,
                             self.metrics.clone(),
                             stop.clone(),
                         ));
                     }
-                    (Transport::Rabbit(_), None) => {}
                 }
             }
         }

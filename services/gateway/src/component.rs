@@ -1,0 +1,256 @@
+//! The edge as a process runs it: publication pages and partner keys over gRPC, the public
+//! JSON API (with `/openapi.json`) on a listener of its own, its response cache dropped on
+//! every `paper.*`, `author.*` and `recommendation.*` event, and forwarding of the editorial
+//! services that run elsewhere. Also the layers the edge puts around the process's gRPC
+//! listener: CORS for the editorial front ends and the check of every caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use imprint_platform::Database;
+use imprint_platform::observe::ObserveLayer;
+use imprint_platform::server::{Check, Health};
+use imprint_platform::settings::{ServiceKey, Settings};
+use imprint_proto::gateway::partner_key_service_server::PartnerKeyServiceServer;
+use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
+use imprint_runtime::{Component, Context, OpenError, PublicListener};
+use sea_orm::DbErr;
+
+use crate::cache::Cache;
+use crate::keys::{self, Keys};
+use crate::public::{PublicApi, Site};
+use crate::{
+    AuthLayer, Authenticator, AuthorsForward, Pages, PapersForward, RecommendationsForward,
+};
+
+/// Largest request body the public API takes (it reads none but small JSON).
+const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
+
+/// The edge's component.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayComponent;
+
+/// The edge's component.
+pub static COMPONENT: GatewayComponent = GatewayComponent;
+
+impl Component for GatewayComponent {
+    fn key(&self) -> ServiceKey {
+        ServiceKey::Gateway
+    }
+
+    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(db.migrate::<keys::Migrator>())
+    }
+
+    fn migrated(&self, db: &Database) -> Check {
+        Health::migrations_check::<keys::Migrator>(db)
+    }
+
+    fn open<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>> {
+        Box::pin(open(db, cx))
+    }
+}
+
+async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
+    let keys = Keys::open(db).await.map_err(|e| OpenError::Service {
+        service: ServiceKey::Gateway,
+        source: format!("loading partner keys: {e}").into(),
+    })?;
+    let settings = cx.settings;
+    let pages = Pages::new(
+        cx.peers.link(ServiceKey::Papers)?,
+        cx.peers.link(ServiceKey::Authors)?,
+        cx.peers.link(ServiceKey::Recommendations)?,
+        Duration::from_millis(settings.gateway.related_budget_ms),
+    );
+    let cache = Cache::new(
+        settings.gateway.cache_entries,
+        Duration::from_secs(settings.gateway.cache_max_age_secs),
+        Duration::from_millis(settings.gateway.cache_settle_ms),
+    );
+    let invalidate = cache.clone();
+    cx.events.watcher(
+        &["paper.*", "author.*", "recommendation.*"],
+        Arc::new(move || invalidate.changed()),
+    );
+    let public = public_api(
+        Edge {
+            settings,
+            peers: cx.peers,
+            signer: cx.signer,
+            requests: cx.requests,
+        },
+        pages.clone(),
+        cache.clone(),
+        keys.clone(),
+    )
+    .await?;
+    cx.public(public);
+    cx.serve(
+        PublicationPageServiceServer::new(pages)
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+    );
+    cx.serve(
+        PartnerKeyServiceServer::new(keys::grpc::PartnerKeysGrpc::new(keys.clone()))
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+    );
+    cx.run(Box::new(move |stop| Box::pin(keys.follow(stop))));
+    cx.expose(Box::new(move |text: &mut String| cache.prometheus(text)));
+    forward_what_runs_elsewhere(cx)
+}
+
+/// What the public API is made from.
+struct Edge<'a> {
+    settings: &'a Settings,
+    peers: &'a imprint_runtime::Peers,
+    signer: &'a imprint_platform::signing::Signer,
+    requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
+}
+
+/// The public API on its own listener.
+async fn public_api(
+    cx: Edge<'_>,
+    pages: Pages,
+    cache: Arc<Cache>,
+    keys: Arc<Keys>,
+) -> Result<PublicListener, OpenError> {
+    let settings = cx.settings;
+    let wanted = settings.server.public_addr;
+    let bind_error = |source| OpenError::Bind {
+        what: "public HTTP",
+        addr: wanted,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(wanted)
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let gateway = &settings.gateway;
+    let site = Site {
+        name: gateway.site_name.clone(),
+        url: gateway.site_url.as_ref().map_or_else(
+            || format!("http://{}", imprint_platform::listen::loopback_for(addr)),
+            |url| url.trim_end_matches('/').to_owned(),
+        ),
+    };
+    let api = PublicApi::new(
+        crate::public::Services {
+            papers: cx.peers.link(ServiceKey::Papers)?,
+            authors: cx.peers.link(ServiceKey::Authors)?,
+            recommendations: cx.peers.link(ServiceKey::Recommendations)?,
+        },
+        pages,
+        cache,
+        keys,
+        cx.signer.clone(),
+        crate::public::Options {
+            site,
+            timeout: Duration::from_millis(gateway.request_timeout_ms),
+            // Checked when the settings were loaded.
+            trusted_proxies: gateway
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| imprint_platform::settings::parse_proxy(p).ok())
+                .collect(),
+        },
+    );
+    let router = api
+        .router()
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    crate::public::openapi_json(),
+                )
+            }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+        .layer(ObserveLayer::http(cx.requests.clone()));
+    Ok(PublicListener {
+        listener,
+        addr,
+        router,
+    })
+}
+
+/// Forwards the calls of every editorial service this process does not run to the role that
+/// does, unchanged on the wire.
+fn forward_what_runs_elsewhere(cx: &mut Context<'_>) -> Result<(), OpenError> {
+    if !cx.peers.runs_here(ServiceKey::Papers) {
+        let channel = cx.peers.remote(ServiceKey::Papers)?;
+        cx.serve(PapersForward::new(channel));
+    }
+    if !cx.peers.runs_here(ServiceKey::Authors) {
+        let channel = cx.peers.remote(ServiceKey::Authors)?;
+        cx.serve(AuthorsForward::new(channel));
+    }
+    if !cx.peers.runs_here(ServiceKey::Recommendations) {
+        let channel = cx.peers.remote(ServiceKey::Recommendations)?;
+        cx.serve(RecommendationsForward::new(channel));
+    }
+    Ok(())
+}
+
+/// What the edge puts around the process's gRPC listener.
+#[derive(Debug, Clone)]
+pub struct EdgeLayers {
+    /// CORS for gRPC-Web calls from the editorial front ends, when origins are configured.
+    pub cors: Option<tower_http::cors::CorsLayer>,
+    /// Authentication and the role check of every call.
+    pub auth: AuthLayer,
+}
+
+impl EdgeLayers {
+    /// The layers of `settings`, accepting `internal_token` as the process's own calls.
+    pub fn new(settings: &Settings, internal_token: &str) -> Result<Self, OpenError> {
+        let auth =
+            Authenticator::new(&settings.auth, Some(internal_token)).map_err(OpenError::Config)?;
+        if settings.auth.tokens.is_empty() && !settings.auth.jwt.is_enabled() {
+            tracing::warn!(
+                "no editorial tokens configured: every editorial gRPC call will be refused; set auth.tokens.<name>.token and .role, or auth.jwt.*"
+            );
+        }
+        let cors = (!settings.auth.editor_origins.is_empty())
+            .then(|| editor_cors(&settings.auth.editor_origins))
+            .transpose()?;
+        Ok(Self {
+            cors,
+            auth: AuthLayer::new(Arc::new(auth)),
+        })
+    }
+}
+
+/// CORS for gRPC-Web calls from the editorial front ends at `origins`.
+fn editor_cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, OpenError> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = origins
+        .iter()
+        .map(|o| {
+            http::HeaderValue::from_str(o).map_err(|_| {
+                OpenError::Config(format!("auth.editor_origins: '{o}' is not an origin"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let headers = [
+        "authorization",
+        "content-type",
+        "x-grpc-web",
+        "x-user-agent",
+        "grpc-timeout",
+    ]
+    .map(http::HeaderName::from_static);
+    let exposed = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+        .map(http::HeaderName::from_static);
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([http::Method::POST])
+        .allow_headers(headers)
+        .expose_headers(exposed)
+        .max_age(Duration::from_secs(3600)))
+}
