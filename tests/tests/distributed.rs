@@ -143,6 +143,22 @@ async fn publish(papers: &mut PaperServiceClient<Peer>, title: &str, author: &st
     created.id
 }
 
+async fn slug_of(papers: &mut PaperServiceClient<Peer>, id: &str) -> String {
+    papers
+        .get_paper(imprint_proto::papers::GetPaperRequest {
+            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
+                id.to_owned(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .paper
+        .unwrap_or_else(|| panic!("no paper"))
+        .slug
+}
+
 async fn related_to(process: &imprint_system_tests::Process, paper: &str) -> Vec<String> {
     RecommendationServiceClient::new(process.channel().await)
         .get_related_publications(GetRelatedPublicationsRequest {
@@ -218,19 +234,7 @@ async fn a_page_through_the_gateway_survives_recommendations_going_down() {
     let author = create_authors(&mut authors, 1).await.remove(0);
     let first = publish(&mut papers, "Countering Violent Extremism", &author).await;
     let second = publish(&mut papers, "Militant Recruitment", &author).await;
-    let slug = papers
-        .get_paper(imprint_proto::papers::GetPaperRequest {
-            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
-                first.clone(),
-            )),
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .into_inner()
-        .paper
-        .unwrap_or_else(|| panic!("no paper"))
-        .slug;
+    let slug = slug_of(&mut papers, &first).await;
     let request = || GetPublicationPageRequest {
         slug: slug.clone(),
         related_limit: 0,
@@ -314,19 +318,7 @@ async fn a_pin_set_through_one_gateway_reaches_another_gateways_cached_rail_with
     )
     .await;
     let far = publish(&mut papers, "Monsoon Floods", &author).await;
-    let slug = papers
-        .get_paper(imprint_proto::papers::GetPaperRequest {
-            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
-                seed.clone(),
-            )),
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
-        .into_inner()
-        .paper
-        .unwrap_or_else(|| panic!("no paper"))
-        .slug;
+    let slug = slug_of(&mut papers, &seed).await;
     // The other replica's rail, once it holds the near paper, is served from its cache.
     eventually(
         30,

@@ -17,14 +17,23 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 /// The page size to serve for a requested `page_size`: 0 means the default, above `max` means
 /// `max`, negative is an error naming the field.
 pub fn page_size(requested: i32, max: u64) -> Result<u64, ServiceError> {
+    let mut v = Violations::new();
+    let size = checked_page_size(&mut v, requested, max);
+    v.into_result(|| size).map_err(Into::into)
+}
+
+/// [`page_size`], a negative one noted in `v` with the request's other faults.
+pub fn checked_page_size(v: &mut Violations, requested: i32, max: u64) -> u64 {
     match u64::try_from(requested) {
-        Err(_) => Err(Violations::one(
-            "page_size",
-            format!("must not be negative (got {requested})"),
-        )
-        .into()),
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE.min(max)),
-        Ok(n) => Ok(n.min(max)),
+        Err(_) => {
+            v.push(
+                "page_size",
+                format!("must not be negative (got {requested})"),
+            );
+            0
+        }
+        Ok(0) => DEFAULT_PAGE_SIZE.min(max),
+        Ok(n) => n.min(max),
     }
 }
 

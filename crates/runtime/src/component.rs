@@ -17,6 +17,7 @@ use imprint_platform::server::Check;
 use imprint_platform::settings::{ServiceKey, Settings};
 use imprint_platform::signing::Signer;
 use sea_orm::DbErr;
+use sea_orm_migration::MigratorTrait;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -42,6 +43,44 @@ pub trait Component: Send + Sync {
         db: Database,
         cx: &'a mut Context<'_>,
     ) -> BoxFuture<'a, Result<(), OpenError>>;
+}
+
+/// What sets one service's component apart: which service, its migrations, and how it opens.
+/// Its [`Component`] follows (the migrations applied and checked the same way for every one).
+pub trait ServiceComponent: Send + Sync {
+    /// Which service it is.
+    const KEY: ServiceKey;
+    /// Its migrations.
+    type Migrator: MigratorTrait;
+
+    /// Builds the service over `db` (migrated) and adds its parts to `cx`.
+    fn open_service<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>>;
+}
+
+impl<T: ServiceComponent> Component for T {
+    fn key(&self) -> ServiceKey {
+        T::KEY
+    }
+
+    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(db.migrate::<T::Migrator>())
+    }
+
+    fn migrated(&self, db: &Database) -> Check {
+        imprint_platform::server::Health::migrations_check::<T::Migrator>(db)
+    }
+
+    fn open<'a>(
+        &'a self,
+        db: Database,
+        cx: &'a mut Context<'_>,
+    ) -> BoxFuture<'a, Result<(), OpenError>> {
+        self.open_service(db, cx)
+    }
 }
 
 /// Why a component could not be opened.

@@ -10,6 +10,8 @@ pub mod component;
 pub mod events;
 pub mod peers;
 
-pub use component::{Assembled, Component, Context, Exposition, OpenError, PublicListener, Task};
+pub use component::{
+    Assembled, Component, Context, Exposition, OpenError, PublicListener, ServiceComponent, Task,
+};
 pub use events::Events;
 pub use peers::Peers;

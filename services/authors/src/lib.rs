@@ -16,13 +16,11 @@ use futures::future::BoxFuture;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
-use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_server::AuthorServiceServer;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use imprint_runtime::{Component, Context, OpenError};
-use sea_orm::DbErr;
+use imprint_runtime::{Context, OpenError, ServiceComponent};
 
 pub use migration::Migrator;
 pub use service::AuthorsService;
@@ -63,20 +61,11 @@ pub struct AuthorsComponent;
 /// The authors service's component.
 pub static COMPONENT: AuthorsComponent = AuthorsComponent;
 
-impl Component for AuthorsComponent {
-    fn key(&self) -> ServiceKey {
-        ServiceKey::Authors
-    }
+impl ServiceComponent for AuthorsComponent {
+    const KEY: ServiceKey = ServiceKey::Authors;
+    type Migrator = Migrator;
 
-    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
-        Box::pin(db.migrate::<Migrator>())
-    }
-
-    fn migrated(&self, db: &Database) -> Check {
-        Health::migrations_check::<Migrator>(db)
-    }
-
-    fn open<'a>(
+    fn open_service<'a>(
         &'a self,
         db: Database,
         cx: &'a mut Context<'_>,

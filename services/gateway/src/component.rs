@@ -10,12 +10,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use imprint_platform::Database;
 use imprint_platform::observe::ObserveLayer;
-use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::{ServiceKey, Settings};
 use imprint_proto::gateway::partner_key_service_server::PartnerKeyServiceServer;
 use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
-use imprint_runtime::{Component, Context, OpenError, PublicListener};
-use sea_orm::DbErr;
+use imprint_runtime::{Context, OpenError, PublicListener, ServiceComponent};
 
 use crate::cache::Cache;
 use crate::keys::{self, Keys};
@@ -34,20 +32,11 @@ pub struct GatewayComponent;
 /// The edge's component.
 pub static COMPONENT: GatewayComponent = GatewayComponent;
 
-impl Component for GatewayComponent {
-    fn key(&self) -> ServiceKey {
-        ServiceKey::Gateway
-    }
+impl ServiceComponent for GatewayComponent {
+    const KEY: ServiceKey = ServiceKey::Gateway;
+    type Migrator = keys::Migrator;
 
-    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
-        Box::pin(db.migrate::<keys::Migrator>())
-    }
-
-    fn migrated(&self, db: &Database) -> Check {
-        Health::migrations_check::<keys::Migrator>(db)
-    }
-
-    fn open<'a>(
+    fn open_service<'a>(
         &'a self,
         db: Database,
         cx: &'a mut Context<'_>,

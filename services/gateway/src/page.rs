@@ -171,20 +171,14 @@ fn checked_limit(slug: &str, related_limit: i32) -> Result<i32, Status> {
     if slug.is_empty() {
         violations.push("slug", "required: the paper's slug");
     }
-    if !(0..=MAX_RELATED).contains(&related_limit) {
-        violations.push(
-            "related_limit",
-            format!("must be between 1 and {MAX_RELATED} (0 for the default, {DEFAULT_RELATED})"),
-        );
-    }
+    let limit = imprint_domain::limits::rail_size(related_limit).unwrap_or_else(|why| {
+        violations.push("related_limit", why);
+        0
+    });
     if !violations.is_empty() {
         return Err(imprint_proto::status::invalid_argument(&violations));
     }
-    Ok(if related_limit == 0 {
-        DEFAULT_RELATED
-    } else {
-        related_limit
-    })
+    Ok(i32::try_from(limit).unwrap_or(MAX_RELATED))
 }
 
 /// A page's rail, as the recommendations service answered.

@@ -60,6 +60,9 @@ pub struct Loaded {
     pub authors: Vec<Author>,
 }
 
+/// A channel to the demo's server, carrying the loader's token.
+type Loader = InterceptedService<Channel, Bearer>;
+
 /// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes, so a
 /// publisher or admin), unless the databases already hold papers or authors (then `None`: the
 /// demo never touches real content).
@@ -69,6 +72,25 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, Strin
     let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
+    if holds_content(&mut papers, &mut authors).await? {
+        return Ok(None);
+    }
+    let created_authors = create_authors(&mut authors, &fixture.authors).await?;
+    let mut created_papers = Vec::new();
+    for p in &fixture.papers {
+        created_papers.push(publish(&mut papers, p, &created_authors).await?);
+    }
+    Ok(Some(Loaded {
+        papers: created_papers,
+        authors: created_authors.into_iter().map(|(_, a)| a).collect(),
+    }))
+}
+
+/// Whether the databases hold any paper or author already.
+async fn holds_content(
+    papers: &mut PaperServiceClient<Loader>,
+    authors: &mut AuthorServiceClient<Loader>,
+) -> Result<bool, String> {
     let has_papers = !papers
         .list_papers(ListPapersRequest {
             page_size: 1,
@@ -89,12 +111,16 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, Strin
         .into_inner()
         .authors
         .is_empty();
-    if has_papers || has_authors {
-        return Ok(None);
-    }
+    Ok(has_papers || has_authors)
+}
 
+/// The fixture's authors, created, by their keys in the fixture.
+async fn create_authors(
+    authors: &mut AuthorServiceClient<Loader>,
+    fixture: &[FixtureAuthor],
+) -> Result<Vec<(String, Author)>, String> {
     let mut created_authors = Vec::new();
-    for a in &fixture.authors {
+    for a in fixture {
         let author = Author {
             name: a.name.clone(),
             bio: a.bio.clone(),
@@ -119,52 +145,52 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, Strin
             .ok_or("the authors service returned no author")?;
         created_authors.push((a.key.clone(), created));
     }
+    Ok(created_authors)
+}
 
-    let mut created_papers = Vec::new();
-    for p in &fixture.papers {
-        let publication_type = PublicationType::from_str_opt(&p.publication_type)
-            .ok_or_else(|| format!("demo fixture: unknown type {}", p.publication_type))?;
-        let mut author_ids = Vec::new();
-        for key in &p.authors {
-            let (_, author) = created_authors
-                .iter()
-                .find(|(k, _)| k == key)
-                .ok_or_else(|| format!("demo fixture: no author '{key}'"))?;
-            author_ids.push(author.id.clone());
-        }
-        let draft = Paper {
-            title: p.title.clone(),
-            summary: p.summary.clone(),
-            publication_type: publication_type_to_proto(publication_type).into(),
-            topics: p.topics.clone(),
-            author_ids,
-            funding_note: p.funding_note.clone(),
-            ..Paper::default()
-        };
-        let created = papers
-            .create_paper(CreatePaperRequest { paper: Some(draft) })
-            .await
-            .map_err(|s| format!("creating paper '{}': {}", p.title, s.message()))?
-            .into_inner()
-            .paper
-            .ok_or("the papers service returned no paper")?;
-        let published = papers
-            .publish_paper(PublishPaperRequest {
-                id: created.id.clone(),
-                version: created.version,
-                publish_time: p.publish_time.map(timestamp),
-            })
-            .await
-            .map_err(|s| format!("publishing paper '{}': {}", p.title, s.message()))?
-            .into_inner()
-            .paper
-            .ok_or("the papers service returned no paper")?;
-        created_papers.push(published);
+/// The fixture's paper `p`, created and published, crediting `authors` by their keys.
+async fn publish(
+    papers: &mut PaperServiceClient<Loader>,
+    p: &FixturePaper,
+    authors: &[(String, Author)],
+) -> Result<Paper, String> {
+    let publication_type = PublicationType::from_str_opt(&p.publication_type)
+        .ok_or_else(|| format!("demo fixture: unknown type {}", p.publication_type))?;
+    let mut author_ids = Vec::new();
+    for key in &p.authors {
+        let (_, author) = authors
+            .iter()
+            .find(|(k, _)| k == key)
+            .ok_or_else(|| format!("demo fixture: no author '{key}'"))?;
+        author_ids.push(author.id.clone());
     }
-    Ok(Some(Loaded {
-        papers: created_papers,
-        authors: created_authors.into_iter().map(|(_, a)| a).collect(),
-    }))
+    let draft = Paper {
+        title: p.title.clone(),
+        summary: p.summary.clone(),
+        publication_type: publication_type_to_proto(publication_type).into(),
+        topics: p.topics.clone(),
+        author_ids,
+        funding_note: p.funding_note.clone(),
+        ..Paper::default()
+    };
+    let created = papers
+        .create_paper(CreatePaperRequest { paper: Some(draft) })
+        .await
+        .map_err(|s| format!("creating paper '{}': {}", p.title, s.message()))?
+        .into_inner()
+        .paper
+        .ok_or("the papers service returned no paper")?;
+    papers
+        .publish_paper(PublishPaperRequest {
+            id: created.id.clone(),
+            version: created.version,
+            publish_time: p.publish_time.map(timestamp),
+        })
+        .await
+        .map_err(|s| format!("publishing paper '{}': {}", p.title, s.message()))?
+        .into_inner()
+        .paper
+        .ok_or_else(|| "the papers service returned no paper".to_owned())
 }
 
 /// Loads the demo and prints where to look.

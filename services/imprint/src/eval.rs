@@ -102,6 +102,46 @@ fn sklearn_tokens(text: &str) -> Vec<String> {
 
 /// The TF-IDF cosine baseline: for each query, every other record ranked by cosine.
 pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
+    let n = set.records.len();
+    let (vectors, postings) = tfidf_vectors(set);
+    let mut out = HashMap::new();
+    let mut scores = vec![0.0_f64; n];
+    for (q, _) in &set.queries {
+        let Some(&qi) = set.position.get(q) else {
+            continue;
+        };
+        scores.iter_mut().for_each(|s| *s = 0.0);
+        for (t, w) in &vectors[qi] {
+            for (d, dw) in &postings[*t as usize] {
+                scores[*d as usize] += w * dw;
+            }
+        }
+        scores[qi] = f64::NEG_INFINITY;
+        let mut order: Vec<usize> = (0..n).collect();
+        let k = K.min(n.saturating_sub(1));
+        if k == 0 {
+            continue;
+        }
+        order.select_nth_unstable_by(k, |a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        order.truncate(k);
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        out.insert(
+            q.clone(),
+            order
+                .into_iter()
+                .map(|i| set.records[i].id.clone())
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Sparse vectors of term ids and weights.
+type Vectors = Vec<Vec<(u32, f64)>>;
+
+/// The records' L2-normalised sublinear tf-idf vectors (scikit-learn's `TfidfVectorizer` with
+/// English stop words and `min_df=2`), and postings over them: per term, the records and weights.
+fn tfidf_vectors(set: &EvalSet) -> (Vectors, Vectors) {
     let stop: HashSet<&str> = imprint_recommendations::stop_words::ENGLISH
         .iter()
         .copied()
@@ -139,9 +179,8 @@ pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
         }
     }
     let idf = |f: u32| ((1.0 + n as f64) / (1.0 + f64::from(f))).ln() + 1.0;
-    // L2-normalised sublinear tf-idf vectors, and postings over them.
-    let mut vectors: Vec<Vec<(u32, f64)>> = Vec::with_capacity(n);
-    let mut postings: Vec<Vec<(u32, f64)>> = vec![Vec::new(); vocab.len()];
+    let mut vectors: Vectors = Vec::with_capacity(n);
+    let mut postings: Vectors = vec![Vec::new(); vocab.len()];
     for (i, d) in docs.iter().enumerate() {
         let mut v: Vec<(u32, f64)> = d
             .iter()
@@ -163,36 +202,7 @@ pub fn tfidf_baseline(set: &EvalSet) -> HashMap<String, Vec<String>> {
         }
         vectors.push(v);
     }
-    let mut out = HashMap::new();
-    let mut scores = vec![0.0_f64; n];
-    for (q, _) in &set.queries {
-        let Some(&qi) = set.position.get(q) else {
-            continue;
-        };
-        scores.iter_mut().for_each(|s| *s = 0.0);
-        for (t, w) in &vectors[qi] {
-            for (d, dw) in &postings[*t as usize] {
-                scores[*d as usize] += w * dw;
-            }
-        }
-        scores[qi] = f64::NEG_INFINITY;
-        let mut order: Vec<usize> = (0..n).collect();
-        let k = K.min(n.saturating_sub(1));
-        if k == 0 {
-            continue;
-        }
-        order.select_nth_unstable_by(k, |a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
-        order.truncate(k);
-        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
-        out.insert(
-            q.clone(),
-            order
-                .into_iter()
-                .map(|i| set.records[i].id.clone())
-                .collect(),
-        );
-    }
-    out
+    (vectors, postings)
 }
 
 /// Related publications ranked in this process: the records indexed exactly as the

@@ -237,6 +237,38 @@ fn failed(what: &str, status: &Status) -> String {
     )
 }
 
+/// The positions in `names` of the authors a refusal names, each noted in `refused` with why;
+/// an error when it names none, or the request as a whole.
+fn refused_authors(
+    status: &tonic::Status,
+    names: &[String],
+    refused: &mut HashMap<String, String>,
+) -> Result<HashSet<usize>, String> {
+    let mut bad: HashSet<usize> = HashSet::new();
+    for (field, message) in imprint_proto::status::field_violations(status) {
+        let Some((i, rest)) = request_index(&field) else {
+            return Err(format!(
+                "the server refused the authors as a whole: {field}: {message}"
+            ));
+        };
+        if let Some(name) = names.get(i) {
+            let rest = rest.strip_prefix("author.").unwrap_or(rest);
+            refused.insert(
+                imprint_domain::text::fold(name),
+                format!("author '{name}': {rest}: {message}"),
+            );
+            bad.insert(i);
+        }
+    }
+    if bad.is_empty() {
+        return Err(format!(
+            "the server refused the authors without naming one: {}",
+            status.message()
+        ));
+    }
+    Ok(bad)
+}
+
 /// The request index and the rest of a violation path such as `requests[3].paper.title`.
 fn request_index(field: &str) -> Option<(usize, &str)> {
     let rest = field.strip_prefix("requests[")?;
@@ -435,81 +467,11 @@ impl Importer {
     /// Creates the authors of `batch` the server does not have; records whose author names
     /// the server refuses are rejected.
     async fn create_authors(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, String> {
-        let mut missing: Vec<String> = Vec::new();
-        let mut queued: HashSet<String> = HashSet::new();
-        for p in &batch {
-            for name in &p.record.authors {
-                let key = imprint_domain::text::fold(name);
-                if !key.is_empty() && !self.author_ids.contains_key(&key) && queued.insert(key) {
-                    missing.push(name.trim().to_owned());
-                }
-            }
-        }
+        let missing = self.missing_authors(&batch);
         let mut refused: HashMap<String, String> = HashMap::new();
         for chunk in missing.chunks(AUTHOR_BATCH) {
-            let mut names: Vec<String> = chunk.to_vec();
-            while !names.is_empty() {
-                let request = BatchCreateAuthorsRequest {
-                    requests: names
-                        .iter()
-                        .map(|name| CreateAuthorRequest {
-                            author: Some(Author {
-                                name: name.clone(),
-                                ..Author::default()
-                            }),
-                        })
-                        .collect(),
-                };
-                let result = retrying("creating authors", || {
-                    let mut authors = self.authors.clone();
-                    let request = request.clone();
-                    async move { authors.batch_create_authors(request).await }
-                })
-                .await;
-                match result {
-                    Ok(created) => {
-                        let created = created.into_inner().authors;
-                        self.summary.authors_created += created.len();
-                        for author in created {
-                            self.author_ids
-                                .insert(imprint_domain::text::fold(&author.name), author.id);
-                        }
-                        break;
-                    }
-                    Err(status) if status.code() == Code::InvalidArgument => {
-                        let violations = imprint_proto::status::field_violations(&status);
-                        let mut bad: HashSet<usize> = HashSet::new();
-                        for (field, message) in violations {
-                            let Some((i, rest)) = request_index(&field) else {
-                                return Err(format!(
-                                    "the server refused the authors as a whole: {field}: {message}"
-                                ));
-                            };
-                            if let Some(name) = names.get(i) {
-                                let rest = rest.strip_prefix("author.").unwrap_or(rest);
-                                refused.insert(
-                                    imprint_domain::text::fold(name),
-                                    format!("author '{name}': {rest}: {message}"),
-                                );
-                                bad.insert(i);
-                            }
-                        }
-                        if bad.is_empty() {
-                            return Err(format!(
-                                "the server refused the authors without naming one: {}",
-                                status.message()
-                            ));
-                        }
-                        names = names
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(i, _)| !bad.contains(i))
-                            .map(|(_, n)| n)
-                            .collect();
-                    }
-                    Err(status) => return Err(failed("creating authors", &status)),
-                }
-            }
+            self.create_author_chunk(chunk.to_vec(), &mut refused)
+                .await?;
         }
         if refused.is_empty() {
             return Ok(batch);
@@ -531,6 +493,71 @@ impl Importer {
             }
         }
         Ok(kept)
+    }
+
+    /// The names credited in `batch` that no author known so far has, each once.
+    fn missing_authors(&self, batch: &[Pending]) -> Vec<String> {
+        let mut missing: Vec<String> = Vec::new();
+        let mut queued: HashSet<String> = HashSet::new();
+        for p in batch {
+            for name in &p.record.authors {
+                let key = imprint_domain::text::fold(name);
+                if !key.is_empty() && !self.author_ids.contains_key(&key) && queued.insert(key) {
+                    missing.push(name.trim().to_owned());
+                }
+            }
+        }
+        missing
+    }
+
+    /// Creates the authors `names` in one call; those the server refuses go into `refused`
+    /// (by folded name, with why) and the rest are sent again without them.
+    async fn create_author_chunk(
+        &mut self,
+        mut names: Vec<String>,
+        refused: &mut HashMap<String, String>,
+    ) -> Result<(), String> {
+        while !names.is_empty() {
+            let request = BatchCreateAuthorsRequest {
+                requests: names
+                    .iter()
+                    .map(|name| CreateAuthorRequest {
+                        author: Some(Author {
+                            name: name.clone(),
+                            ..Author::default()
+                        }),
+                    })
+                    .collect(),
+            };
+            let result = retrying("creating authors", || {
+                let mut authors = self.authors.clone();
+                let request = request.clone();
+                async move { authors.batch_create_authors(request).await }
+            })
+            .await;
+            match result {
+                Ok(created) => {
+                    let created = created.into_inner().authors;
+                    self.summary.authors_created += created.len();
+                    for author in created {
+                        self.author_ids
+                            .insert(imprint_domain::text::fold(&author.name), author.id);
+                    }
+                    return Ok(());
+                }
+                Err(status) if status.code() == Code::InvalidArgument => {
+                    let bad = refused_authors(&status, &names, refused)?;
+                    names = names
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(i, _)| !bad.contains(i))
+                        .map(|(_, n)| n)
+                        .collect();
+                }
+                Err(status) => return Err(failed("creating authors", &status)),
+            }
+        }
+        Ok(())
     }
 
     /// The paper a record becomes; its authors exist by now.

@@ -16,13 +16,11 @@ use futures::future::BoxFuture;
 use imprint_events::{Emitter, Handler, Outbox};
 use imprint_platform::Database;
 use imprint_platform::clients::Peer;
-use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
-use imprint_runtime::{Component, Context, OpenError};
-use sea_orm::DbErr;
+use imprint_runtime::{Context, OpenError, ServiceComponent};
 
 pub use migration::Migrator;
 pub use service::PapersService;
@@ -66,20 +64,11 @@ pub struct PapersComponent;
 /// The papers service's component.
 pub static COMPONENT: PapersComponent = PapersComponent;
 
-impl Component for PapersComponent {
-    fn key(&self) -> ServiceKey {
-        ServiceKey::Papers
-    }
+impl ServiceComponent for PapersComponent {
+    const KEY: ServiceKey = ServiceKey::Papers;
+    type Migrator = Migrator;
 
-    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
-        Box::pin(db.migrate::<Migrator>())
-    }
-
-    fn migrated(&self, db: &Database) -> Check {
-        Health::migrations_check::<Migrator>(db)
-    }
-
-    fn open<'a>(
+    fn open_service<'a>(
         &'a self,
         db: Database,
         cx: &'a mut Context<'_>,

@@ -21,10 +21,10 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::ranking::Filters;
-use crate::search::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SearchRequest};
+use crate::search::SearchRequest;
 use crate::service::{PaperRef, RailRequest, RecommendationsService};
 use crate::storage::{self, Counts, Overrides, SliceKey};
-use imprint_domain::limits::{DEFAULT_RAIL, MAX_FILTER_TOPICS, MAX_PARTNER_CHARS, MAX_RAIL};
+use imprint_domain::limits::{MAX_FILTER_TOPICS, MAX_PARTNER_CHARS};
 
 /// The gRPC face of [`RecommendationsService`].
 #[derive(Debug, Clone)]
@@ -66,17 +66,10 @@ impl RecommendationsGrpc {
                 None
             }
         };
-        let limit = match usize::try_from(r.limit) {
-            Ok(0) => DEFAULT_RAIL,
-            Ok(n) if n <= MAX_RAIL => n,
-            _ => {
-                v.push(
-                    "limit",
-                    format!("must be between 0 (meaning {DEFAULT_RAIL}) and {MAX_RAIL}"),
-                );
-                0
-            }
-        };
+        let limit = imprint_domain::limits::rail_size(r.limit).unwrap_or_else(|why| {
+            v.push("limit", why);
+            0
+        });
         let filters = Filters {
             types: types(&mut v, "publication_types", &r.publication_types),
             topic_keys: topics(&mut v, "topics", &r.topics),
@@ -227,14 +220,12 @@ impl RecommendationService for RecommendationsGrpc {
     ) -> Result<Response<SearchPublicationsResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let page_size = match usize::try_from(r.page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(n) => n.min(MAX_PAGE_SIZE),
-            Err(_) => {
-                v.push("page_size", "must not be negative");
-                0
-            }
-        };
+        let page_size = usize::try_from(imprint_platform::paging::checked_page_size(
+            &mut v,
+            r.page_size,
+            imprint_platform::paging::MAX_PAGE_SIZE,
+        ))
+        .unwrap_or(0);
         let words = match imprint_domain::query::parse(&r.query) {
             Ok(words) => words,
             Err(e) => {

@@ -20,12 +20,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use imprint_events::Handler;
 use imprint_platform::Database;
-use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::recommendations::recommendation_service_server::RecommendationServiceServer;
-use imprint_runtime::{Component, Context, OpenError};
-use sea_orm::DbErr;
+use imprint_runtime::{Context, OpenError, ServiceComponent};
 use tokio::sync::Notify;
 
 pub use migration::Migrator;
@@ -61,20 +59,11 @@ pub struct RecommendationsComponent;
 /// The recommendations service's component.
 pub static COMPONENT: RecommendationsComponent = RecommendationsComponent;
 
-impl Component for RecommendationsComponent {
-    fn key(&self) -> ServiceKey {
-        ServiceKey::Recommendations
-    }
+impl ServiceComponent for RecommendationsComponent {
+    const KEY: ServiceKey = ServiceKey::Recommendations;
+    type Migrator = Migrator;
 
-    fn migrate<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<(), DbErr>> {
-        Box::pin(db.migrate::<Migrator>())
-    }
-
-    fn migrated(&self, db: &Database) -> Check {
-        Health::migrations_check::<Migrator>(db)
-    }
-
-    fn open<'a>(
+    fn open_service<'a>(
         &'a self,
         db: Database,
         cx: &'a mut Context<'_>,

@@ -34,10 +34,6 @@ use uuid::Uuid;
 use crate::index::english;
 use crate::storage::RecPaper;
 
-/// Most results on one page.
-pub const MAX_PAGE_SIZE: usize = 100;
-/// Results on a page when the request does not say.
-pub const DEFAULT_PAGE_SIZE: usize = 20;
 /// How deep paging goes (like Elasticsearch's result window): past it, narrow the query.
 pub const MAX_OFFSET: usize = 10_000;
 /// Topic facets returned, most frequent first.
