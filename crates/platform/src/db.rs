@@ -289,7 +289,12 @@ impl Database {
                     Some(lock) => Some(Arc::clone(lock).lock_owned().await),
                     None => None,
                 };
-                M::up(&self.conn, None).await
+                // One connection for the whole run, in one transaction (SQLite changes schemas
+                // transactionally): a migration of several steps never sees another
+                // connection's older schema, and one that fails leaves nothing half done.
+                let tx = self.conn.begin().await?;
+                M::up(&tx, None).await?;
+                tx.commit().await
             }
         }
     }

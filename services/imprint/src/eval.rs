@@ -249,9 +249,7 @@ pub fn offline_rankings(
                 title: r.title.clone().unwrap_or_default(),
                 summary: r.summary.clone().unwrap_or_default(),
                 body: String::new(),
-                publication_type: imprint_proto::convert::publication_type_to_proto(
-                    r.publication_type(),
-                ) as i32,
+                publication_type: Some(r.publication_type()),
                 topics: r.topics.clone(),
                 author_ids,
                 publish_time: r.publish_time(),

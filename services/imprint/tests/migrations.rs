@@ -153,6 +153,20 @@ async fn databases_of_the_previous_release_migrate_with_nothing_lost() {
         usize::try_from(found.total_size).unwrap(),
         count("recommendations", "rec_papers")
     );
+    // Every paper's type came through the read model's conversion (numbers to names): the
+    // type facets count what the papers service says.
+    let mut by_type: BTreeMap<String, i64> = BTreeMap::new();
+    for p in &papers {
+        *by_type
+            .entry(p.publication_type().as_str_name().to_owned())
+            .or_default() += 1;
+    }
+    let facets: BTreeMap<String, i64> = found
+        .type_facets
+        .iter()
+        .map(|f| (f.value.clone(), f.count))
+        .collect();
+    assert_eq!(facets, by_type);
     let overrides = app
         .recommendations
         .clone()

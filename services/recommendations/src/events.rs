@@ -93,7 +93,12 @@ fn change_of(event: &Event) -> Result<Change, String> {
                 title: p.title.clone(),
                 summary: p.summary.clone(),
                 body: p.body.clone(),
-                publication_type: p.publication_type,
+                // An unknown number from a newer papers service reads as no type.
+                publication_type: imprint_proto::convert::publication_type_from_proto(
+                    p.publication_type,
+                )
+                .ok()
+                .flatten(),
                 topics: p.topics.clone(),
                 author_ids: p
                     .author_ids
@@ -117,7 +122,7 @@ fn change_of(event: &Event) -> Result<Change, String> {
                 title: String::new(),
                 summary: String::new(),
                 body: String::new(),
-                publication_type: 0,
+                publication_type: None,
                 topics: Vec::new(),
                 author_ids: Vec::new(),
                 publish_time: None,

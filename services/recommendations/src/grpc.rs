@@ -2,11 +2,14 @@
 //! by field, results become messages, errors become statuses through `ServiceError`.
 
 use chrono::{DateTime, Utc};
+use imprint_domain::PublicationType;
 use imprint_domain::Violations;
 use imprint_platform::ServiceError;
 use imprint_platform::caller;
 use imprint_platform::request::required;
-use imprint_proto::convert::{from_timestamp, publication_type_from_proto, timestamp};
+use imprint_proto::convert::{
+    from_timestamp, publication_type_from_proto, publication_type_to_proto, timestamp,
+};
 use imprint_proto::recommendations::recommendation_service_server::RecommendationService;
 use imprint_proto::recommendations::{
     ClickThroughRate, FacetCount, GetClickThroughRatesRequest, GetClickThroughRatesResponse,
@@ -97,7 +100,7 @@ impl RecommendationsGrpc {
                     slug: item.entry.slug,
                     title: item.entry.title,
                     summary: item.entry.summary,
-                    publication_type: item.entry.publication_type,
+                    publication_type: type_to_proto(item.entry.publication_type),
                     topics: item.entry.topics,
                     publish_time: item.entry.publish_time.map(timestamp),
                     score: f64::from(item.score),
@@ -131,10 +134,11 @@ fn time(v: &mut Violations, field: &str, t: Option<&Timestamp>) -> Option<DateTi
     }
 }
 
-fn types(v: &mut Violations, field: &str, raw: &[i32]) -> Vec<i32> {
+fn types(v: &mut Violations, field: &str, raw: &[i32]) -> Vec<PublicationType> {
+    let mut types = Vec::with_capacity(raw.len());
     for (i, t) in raw.iter().enumerate() {
         match publication_type_from_proto(*t) {
-            Ok(Some(_)) => {}
+            Ok(Some(t)) => types.push(t),
             Ok(None) => v.push(
                 format!("{field}[{i}]"),
                 "PUBLICATION_TYPE_UNSPECIFIED is not a filter; leave the list empty for any type",
@@ -142,7 +146,12 @@ fn types(v: &mut Violations, field: &str, raw: &[i32]) -> Vec<i32> {
             Err(e) => v.push(format!("{field}[{i}]"), e),
         }
     }
-    raw.to_vec()
+    types
+}
+
+/// A type as the wire carries it: unspecified for none.
+fn type_to_proto(t: Option<PublicationType>) -> i32 {
+    t.map_or(0, |t| publication_type_to_proto(t).into())
 }
 
 fn topics(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String> {
@@ -254,7 +263,7 @@ impl RecommendationService for RecommendationsGrpc {
                     slug: f.entry.slug,
                     title: f.entry.title,
                     summary: f.entry.summary,
-                    publication_type: f.entry.publication_type,
+                    publication_type: type_to_proto(f.entry.publication_type),
                     topics: f.entry.topics,
                     publish_time: f.entry.publish_time.map(timestamp),
                     score: f64::from(f.hit.score),
@@ -265,7 +274,14 @@ impl RecommendationService for RecommendationsGrpc {
             total_size: i64::try_from(page.total).unwrap_or(i64::MAX),
             next_page_token: page.next_page_token,
             topic_facets: facets(&page.topics),
-            type_facets: facets(&page.types),
+            // On the wire a type facet is the enum's name, as filters take it.
+            type_facets: facets(
+                &page
+                    .types
+                    .iter()
+                    .map(|(t, n)| (publication_type_to_proto(*t).as_str_name().to_owned(), *n))
+                    .collect::<Vec<_>>(),
+            ),
             year_facets: facets(&page.years),
         }))
     }

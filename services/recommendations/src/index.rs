@@ -5,6 +5,7 @@
 //! most telling terms against every other paper), so the index keeps each paper's term vector:
 //! a query is a handful of posting-list walks, well under a millisecond at 80,000 papers.
 
+use imprint_domain::PublicationType;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -104,8 +105,8 @@ pub struct Entry {
     pub title: String,
     /// Summary.
     pub summary: String,
-    /// `PublicationType` value.
-    pub publication_type: i32,
+    /// Its type.
+    pub publication_type: Option<PublicationType>,
     /// Topics as written.
     pub topics: Vec<String>,
     /// Topics lowercased, for matching.
@@ -477,7 +478,7 @@ mod tests {
             title: title.to_owned(),
             summary: String::new(),
             body: String::new(),
-            publication_type: 1,
+            publication_type: Some(PublicationType::Report),
             topics: vec!["Global Policy".into()],
             author_ids: authors.to_vec(),
             publish_time: None,

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateReadModel),
             Box::new(InteractionsPerView),
             Box::new(OverridesAsEvents),
+            Box::new(PublicationTypesByName),
         ]
     }
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
 #[derive(DeriveIden, Clone, Copy)]
 enum RecPapers {
     Table,
+    PublicationTypeName,
     Id,
     Version,
     Published,
@@ -370,6 +372,127 @@ impl MigrationTrait for OverridesAsEvents {
                 Table::alter()
                     .table(RecOverrides::Table)
                     .drop_column(RecOverrides::Version)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The read model speaks the domain (issue 13): a paper's type is stored by its name
+/// (`discussion_paper`), as the papers service stores it, rather than by the number of the
+/// protobuf enum, and a tombstone has none. Rows from before are converted in place.
+struct PublicationTypesByName;
+
+impl MigrationName for PublicationTypesByName {
+    fn name(&self) -> &str {
+        "m20261202_000002_publication_types_by_name"
+    }
+}
+
+/// `CASE <number column> WHEN <number> THEN <name> … END` over every type, or the reverse.
+fn type_case(to_names: bool) -> SimpleExpr {
+    use imprint_domain::PublicationType;
+    let mut case = CaseStatement::new();
+    for kind in PublicationType::ALL {
+        let number = i32::from(imprint_proto::convert::publication_type_to_proto(kind));
+        case = if to_names {
+            case.case(
+                Expr::col(RecPapers::PublicationType).eq(number),
+                kind.as_str(),
+            )
+        } else {
+            case.case(
+                Expr::col(RecPapers::PublicationTypeName).eq(kind.as_str()),
+                number,
+            )
+        };
+    }
+    if to_names {
+        case.finally(Expr::value(Option::<String>::None)).into()
+    } else {
+        case.finally(0).into()
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for PublicationTypesByName {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The names beside the numbers, filled from them; then the names take the place.
+        let add = ColumnDef::new(RecPapers::PublicationTypeName)
+            .string_len(40)
+            .null()
+            .to_owned();
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .add_column(add)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(RecPapers::Table)
+                    .value(RecPapers::PublicationTypeName, type_case(true))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .drop_column(RecPapers::PublicationType)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .rename_column(RecPapers::PublicationTypeName, RecPapers::PublicationType)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Back to numbers: the old column again, filled from the names.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .rename_column(RecPapers::PublicationType, RecPapers::PublicationTypeName)
+                    .to_owned(),
+            )
+            .await?;
+        let add = ColumnDef::new(RecPapers::PublicationType)
+            .integer()
+            .not_null()
+            .default(0)
+            .to_owned();
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .add_column(add)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(RecPapers::Table)
+                    .value(RecPapers::PublicationType, type_case(false))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .drop_column(RecPapers::PublicationTypeName)
                     .to_owned(),
             )
             .await

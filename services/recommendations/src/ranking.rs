@@ -4,6 +4,7 @@
 //! pass for diversity (no near-duplicate titles, no rail of one type when others are close).
 //! Weights were tuned on `acl/related-dev.tsv` with `imprint eval` (see BENCHMARKS.md).
 
+use imprint_domain::PublicationType;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -57,8 +58,8 @@ impl Default for Weights {
 /// What narrows the candidates.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
-    /// Only these `PublicationType` values (empty: any).
-    pub types: Vec<i32>,
+    /// Only these types (empty: any).
+    pub types: Vec<PublicationType>,
     /// Only papers with one of these topic keys (empty: any).
     pub topic_keys: Vec<String>,
     /// Only papers published at or after this time.
@@ -70,7 +71,7 @@ pub struct Filters {
 impl Filters {
     /// Whether `e` passes.
     pub fn admits(&self, e: &Entry) -> bool {
-        (self.types.is_empty() || self.types.contains(&e.publication_type))
+        (self.types.is_empty() || e.publication_type.is_some_and(|t| self.types.contains(&t)))
             && (self.topic_keys.is_empty()
                 || e.topic_keys.iter().any(|k| self.topic_keys.contains(k)))
             && self
@@ -499,7 +500,7 @@ fn diversify(
         .take(limit.saturating_mul(4).max(20))
         .collect();
     let mut picked: Vec<Ranked> = Vec::with_capacity(limit);
-    let mut type_count: HashMap<i32, i32> = HashMap::new();
+    let mut type_count: HashMap<Option<PublicationType>, i32> = HashMap::new();
     while picked.len() < limit && !pool.is_empty() {
         let mut best: Option<(usize, f32)> = None;
         for (i, r) in pool.iter().enumerate() {
@@ -569,7 +570,9 @@ mod tests {
             title: title.to_owned(),
             summary: summary.to_owned(),
             body: String::new(),
-            publication_type: kind,
+            publication_type: imprint_proto::convert::publication_type_from_proto(kind)
+                .ok()
+                .flatten(),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             author_ids: authors.to_vec(),
             publish_time: None,
@@ -635,7 +638,7 @@ mod tests {
 
         // Filters and exclusions.
         let filters = Filters {
-            types: vec![3],
+            types: vec![PublicationType::QuestionAndAnswer],
             ..Filters::default()
         };
         let only_qa = related(&index, slot, &filters, &Weights::default(), 10);

@@ -11,10 +11,10 @@ use std::ops::Bound;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Utc};
+use imprint_domain::PublicationType;
 use imprint_domain::query::Words;
 use imprint_platform::paging;
 use imprint_platform::signing::Signer;
-use imprint_proto::papers::PublicationType;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
@@ -67,8 +67,8 @@ pub enum SearchError {
 pub struct SearchRequest {
     /// The user's words; none lists everything, newest first.
     pub words: Words,
-    /// Only these `PublicationType` values.
-    pub types: Vec<i32>,
+    /// Only these types.
+    pub types: Vec<PublicationType>,
     /// Only these topics (any case).
     pub topics: Vec<String>,
     /// Published at or after.
@@ -105,8 +105,8 @@ pub struct SearchPage {
     pub next_page_token: String,
     /// (topic, count), most frequent first.
     pub topics: Vec<(String, u64)>,
-    /// (type name, count), most frequent first.
-    pub types: Vec<(String, u64)>,
+    /// (type, count), most frequent first.
+    pub types: Vec<(PublicationType, u64)>,
     /// (year, count), newest first.
     pub years: Vec<(String, u64)>,
 }
@@ -181,7 +181,7 @@ impl SearchIndex {
             body: schema.add_text_field("body", text),
             facets: schema.add_facet_field("facets", FacetOptions::default()),
             topic_key: schema.add_text_field("topic_key", STRING),
-            publication_type: schema.add_u64_field("publication_type", INDEXED | FAST),
+            publication_type: schema.add_text_field("publication_type", STRING),
             publish_ts: schema.add_i64_field("publish_ts", INDEXED | FAST),
         };
         let index = Index::create_in_ram(schema.build());
@@ -218,10 +218,10 @@ impl SearchIndex {
                 doc.add_facet(f.facets, Facet::from_path(["topic", topic.as_str()]));
                 doc.add_text(f.topic_key, imprint_domain::Topic::key_of(topic));
             }
-            doc.add_facet(
-                f.facets,
-                Facet::from_path(["type", type_name(paper.publication_type)]),
-            );
+            if let Some(kind) = paper.publication_type {
+                doc.add_facet(f.facets, Facet::from_path(["type", kind.as_str()]));
+                doc.add_text(f.publication_type, kind.as_str());
+            }
             if let Some(at) = paper.publish_time {
                 doc.add_facet(
                     f.facets,
@@ -229,10 +229,6 @@ impl SearchIndex {
                 );
                 doc.add_i64(f.publish_ts, at.timestamp_micros());
             }
-            doc.add_u64(
-                f.publication_type,
-                u64::try_from(paper.publication_type).unwrap_or(0),
-            );
             writer.add_document(doc)?;
         }
         Ok(())
@@ -308,7 +304,10 @@ impl SearchIndex {
         };
         let mut topics = children(&facet_counts, "/topic");
         topics.truncate(TOPIC_FACETS);
-        let types = children(&facet_counts, "/type");
+        let types = children(&facet_counts, "/type")
+            .into_iter()
+            .filter_map(|(name, n)| PublicationType::from_str_opt(&name).map(|t| (t, n)))
+            .collect();
         let mut years = children(&facet_counts, "/year");
         years.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(SearchPage {
@@ -335,9 +334,12 @@ impl SearchIndex {
         if !request.types.is_empty() {
             clauses.push((
                 Occur::Must,
-                any_of(request.types.iter().map(|t| {
-                    Term::from_field_u64(f.publication_type, u64::try_from(*t).unwrap_or(0))
-                })),
+                any_of(
+                    request
+                        .types
+                        .iter()
+                        .map(|t| Term::from_field_text(f.publication_type, t.as_str())),
+                ),
             ));
         }
         if !request.topics.is_empty() {
@@ -566,13 +568,6 @@ fn children(counts: &tantivy::collector::FacetCounts, root: &str) -> Vec<(String
     out
 }
 
-/// A publication type's enum name.
-pub fn type_name(value: i32) -> &'static str {
-    PublicationType::try_from(value)
-        .unwrap_or(PublicationType::Unspecified)
-        .as_str_name()
-}
-
 /// The first `max` characters of `text`, cut at a word, with an ellipsis when cut.
 fn lead(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -601,7 +596,7 @@ pub fn escape(text: &str) -> String {
 
 /// What a page token must have been issued for: the same words, filters and page size.
 fn filters(request: &SearchRequest) -> String {
-    let mut types = request.types.clone();
+    let mut types: Vec<&str> = request.types.iter().map(|t| t.as_str()).collect();
     types.sort_unstable();
     let mut topics: Vec<String> = request
         .topics
@@ -645,7 +640,7 @@ mod tests {
             title: title.to_owned(),
             summary: summary.to_owned(),
             body: String::new(),
-            publication_type: kind as i32,
+            publication_type: Some(kind),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             author_ids: Vec::new(),
             publish_time: Utc.with_ymd_and_hms(year, 3, 1, 0, 0, 0).single(),
@@ -730,7 +725,7 @@ mod tests {
         let page = index.search(&r).expect("all");
         let order: Vec<Uuid> = page.hits.iter().map(|h| h.id).collect();
         assert_eq!(order, vec![papers[1].id, papers[2].id, papers[0].id]);
-        r.types = vec![PublicationType::Report as i32];
+        r.types = vec![PublicationType::Report];
         r.topics = vec!["violent extremism".to_owned()];
         let page = index.search(&r).expect("filtered");
         assert_eq!(page.hits.len(), 1);

@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use imprint_domain::PublicationType;
 use imprint_events::{Emitter, NewEvent, Outcome};
 use imprint_platform::Database;
 
@@ -37,8 +38,8 @@ pub struct RecPaper {
     pub summary: String,
     /// Full text (indexed, not served).
     pub body: String,
-    /// `imprint.papers.v1.PublicationType` value.
-    pub publication_type: i32,
+    /// Its type; `None` for a tombstone (a deleted paper has none).
+    pub publication_type: Option<PublicationType>,
     /// Topics as written.
     pub topics: Vec<String>,
     /// Credited authors in byline order.
@@ -325,7 +326,7 @@ impl RecStore {
                     title: row.try_get("", "title")?,
                     summary: row.try_get("", "summary")?,
                     body: row.try_get("", "body")?,
-                    publication_type: row.try_get("", "publication_type")?,
+                    publication_type: publication_type(row.try_get("", "publication_type")?)?,
                     topics: serde_json::from_str(&topics)
                         .map_err(|e| DbErr::Custom(format!("rec_papers.topics: {e}")))?,
                     author_ids: serde_json::from_str(&authors)
@@ -690,7 +691,7 @@ fn paper_statements(
             paper.title.clone().into(),
             paper.summary.clone().into(),
             paper.body.clone().into(),
-            paper.publication_type.into(),
+            paper.publication_type.map(PublicationType::as_str).into(),
             topics.into(),
             authors.into(),
             paper.publish_time.into(),
@@ -747,6 +748,19 @@ fn author_statement(
 /// after a higher one: on PostgreSQL, where concurrent transactions draw from the sequence and
 /// could commit out of order, writers take turns on a transaction-scoped advisory lock from
 /// here to their commit (SQLite has one writer anyway).
+/// A stored publication type: its domain name, or none for a tombstone.
+fn publication_type(stored: Option<String>) -> Result<Option<PublicationType>, DbErr> {
+    stored
+        .map(|name| {
+            PublicationType::from_str_opt(&name).ok_or_else(|| {
+                DbErr::Custom(format!(
+                    "rec_papers.publication_type '{name}' is not a publication type"
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// The event of a paper's overrides as now set.
 fn overrides_event(
     paper: Uuid,
