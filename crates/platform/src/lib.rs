@@ -17,6 +17,7 @@ pub mod server;
 pub mod settings;
 pub mod signing;
 pub mod slugs;
+pub mod store;
 pub mod telemetry;
 pub mod wire;
 

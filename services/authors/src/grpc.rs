@@ -15,18 +15,18 @@ use imprint_proto::authors::{
 use imprint_proto::convert::author_input;
 use tonic::{Request, Response, Status};
 
-use crate::service::{AuthorKey, AuthorsService};
+use crate::service::{AuthorKey, Authors};
 
-/// The gRPC face of [`AuthorsService`].
+/// The gRPC face of [`Authors`].
 #[derive(Debug, Clone)]
 pub struct AuthorsGrpc {
     /// The use cases.
-    service: AuthorsService,
+    service: Authors,
 }
 
 impl AuthorsGrpc {
     /// Serves `service`.
-    pub fn new(service: AuthorsService) -> Self {
+    pub fn new(service: Authors) -> Self {
         Self { service }
     }
 }

@@ -23,7 +23,7 @@ use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_runtime::{Context, OpenError, ServiceComponent};
 
 pub use migration::Migrator;
-pub use service::AuthorsService;
+pub use service::Authors;
 
 /// The full gRPC name of the service, for health reporting.
 pub use imprint_proto::authors::author_service_server::SERVICE_NAME;
@@ -46,7 +46,7 @@ pub struct Parts {
 /// through `events` and signing page tokens with `signer`.
 pub fn build(db: Database, papers: Peer, events: Emitter, signer: Signer) -> Parts {
     let store = storage::AuthorStore::new(db, events);
-    let service = AuthorsService::new(store.clone(), PaperServiceClient::new(papers), signer);
+    let service = Authors::new(store.clone(), PaperServiceClient::new(papers), signer);
     Parts {
         server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
             .max_decoding_message_size(imprint_domain::limits::AUTHORS_MESSAGE_BYTES),
@@ -86,7 +86,7 @@ impl ServiceComponent for AuthorsComponent {
 pub async fn republish_since(
     db: Database,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, imprint_platform::slugs::WriteError> {
+) -> Result<usize, imprint_platform::store::WriteError> {
     let emitter = Emitter::new(OUTBOX, Arc::new(tokio::sync::Notify::new()));
     storage::AuthorStore::new(db, emitter)
         .republish_since(since)

@@ -36,7 +36,7 @@ pub type AuthorKey = Key<AuthorId>;
 
 /// The authors service's use cases.
 #[derive(Debug, Clone)]
-pub struct AuthorsService {
+pub struct Authors {
     /// Profiles and slugs.
     store: AuthorStore,
     /// Asked, before a delete, whether any paper credits the author.
@@ -45,7 +45,7 @@ pub struct AuthorsService {
     signer: Signer,
 }
 
-impl AuthorsService {
+impl Authors {
     /// The service over its store, with a client of the papers service, signing page tokens
     /// with `signer`.
     pub fn new(store: AuthorStore, papers: PaperServiceClient<Peer>, signer: Signer) -> Self {

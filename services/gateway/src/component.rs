@@ -16,7 +16,7 @@ use imprint_proto::gateway::publication_page_service_server::PublicationPageServ
 use imprint_runtime::{Context, OpenError, PublicListener, ServiceComponent};
 
 use crate::cache::Cache;
-use crate::keys::{self, Keys};
+use crate::partner_keys::{self, Keys};
 use crate::public::{PublicApi, Site};
 use crate::{
     AuthLayer, Authenticator, AuthorsForward, Pages, PapersForward, RecommendationsForward,
@@ -34,7 +34,7 @@ pub static COMPONENT: GatewayComponent = GatewayComponent;
 
 impl ServiceComponent for GatewayComponent {
     const KEY: ServiceKey = ServiceKey::Gateway;
-    type Migrator = keys::Migrator;
+    type Migrator = partner_keys::Migrator;
 
     fn open_service<'a>(
         &'a self,
@@ -85,7 +85,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
             .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
     );
     cx.serve(
-        PartnerKeyServiceServer::new(keys::grpc::PartnerKeysGrpc::new(keys.clone()))
+        PartnerKeyServiceServer::new(partner_keys::grpc::PartnerKeysGrpc::new(keys.clone()))
             .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
     );
     cx.run(Box::new(move |stop| Box::pin(keys.follow(stop))));

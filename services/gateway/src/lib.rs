@@ -1,20 +1,20 @@
 //! The gateway: the only public edge of Imprint. It authenticates editorial callers and checks
-//! their role on every gRPC call ([`auth`]), serves gRPC-Web to browsers, and forwards the
+//! their role on every gRPC call ([`access`]), serves gRPC-Web to browsers, and forwards the
 //! editorial services (`imprint.papers.v1.PaperService`, `imprint.authors.v1.AuthorService`,
 //! `imprint.recommendations.v1.RecommendationService`) to the roles that own them, unchanged on
 //! the wire: the client's deadline (`grpc-timeout`) travels on, every call also gets the
 //! gateway's own deadline, and a role that is down answers UNAVAILABLE at once instead of
 //! hanging. It also assembles whole publication pages ([`page`]).
 
-pub mod auth;
+pub mod access;
 pub mod cache;
 pub mod component;
 pub mod forward;
-pub mod keys;
 pub mod page;
+pub mod partner_keys;
 pub mod public;
 
-pub use auth::{AuthLayer, Authenticator, Principal};
+pub use access::{AuthLayer, Authenticator, Principal};
 pub use component::{COMPONENT, EdgeLayers};
 pub use forward::{AuthorsForward, Forward, PapersForward, RecommendationsForward};
 pub use page::Pages;

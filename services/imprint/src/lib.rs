@@ -8,7 +8,7 @@ pub mod demo;
 pub mod eval;
 pub mod grpc;
 pub mod import;
-pub mod keys;
+pub mod keys_command;
 pub mod ops;
 
 pub use app::{AppError, Application, ProcessRole};

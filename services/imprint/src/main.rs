@@ -57,7 +57,7 @@ async fn run(cli: Cli) -> ExitCode {
             .await
             .map_err(app::AppError::Serve),
         Command::Import(args) => import(&args).await.map_err(app::AppError::Serve),
-        Command::Keys(args) => imprint::keys::run(&args)
+        Command::Keys(args) => imprint::keys_command::run(&args)
             .await
             .map_err(app::AppError::Serve),
         Command::Events { command } => match command {
@@ -130,7 +130,7 @@ fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, String> {
     }
     let editor_hours = 12;
     let issue = |subject: &str, role: Role, hours: u64| {
-        imprint_gateway::auth::issue_hs256(
+        imprint_gateway::access::issue_hs256(
             &settings.auth.jwt,
             subject,
             role,

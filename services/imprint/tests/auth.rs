@@ -212,7 +212,7 @@ async fn jwts_of_the_configured_issuer_are_accepted() {
     jwt.audience = Some("imprint".to_owned());
     jwt.hs256_secret = Some(HS256_SECRET.to_owned());
     let viewer =
-        imprint_gateway::auth::issue_hs256(&jwt, "ada", Role::Viewer, Duration::from_secs(60))
+        imprint_gateway::access::issue_hs256(&jwt, "ada", Role::Viewer, Duration::from_secs(60))
             .unwrap();
     let mut papers = PaperServiceClient::new(authorized(app.grpc, Some(&viewer)));
     papers
@@ -227,7 +227,7 @@ async fn jwts_of_the_configured_issuer_are_accepted() {
     );
     jwt.audience = Some("another-service".to_owned());
     let elsewhere =
-        imprint_gateway::auth::issue_hs256(&jwt, "ada", Role::Admin, Duration::from_secs(60))
+        imprint_gateway::access::issue_hs256(&jwt, "ada", Role::Admin, Duration::from_secs(60))
             .unwrap();
     let refused = expect_code(
         PaperServiceClient::new(authorized(app.grpc, Some(&elsewhere)))

@@ -8,18 +8,18 @@ use imprint_events::{Handler, HandlerError, HandlerFuture, Outcome, topology};
 use imprint_platform::ServiceError;
 use imprint_proto::events::Event;
 
-use crate::service::PapersService;
+use crate::service::Papers;
 
 /// Removes deleted authors' credits.
 #[derive(Debug, Clone)]
 pub struct DeletedAuthors {
     /// The use cases.
-    service: PapersService,
+    service: Papers,
 }
 
 impl DeletedAuthors {
     /// The handler over `service`.
-    pub fn new(service: PapersService) -> Self {
+    pub fn new(service: Papers) -> Self {
         Self { service }
     }
 }

@@ -18,19 +18,19 @@ use imprint_proto::papers::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::service::{BatchItem, PaperKey, PapersService};
+use crate::service::{BatchItem, PaperKey, Papers};
 use crate::storage::{ListFilter, Revision, RevisionKind};
 
-/// The gRPC face of [`PapersService`].
+/// The gRPC face of [`Papers`].
 #[derive(Debug, Clone)]
 pub struct PapersGrpc {
     /// The use cases.
-    service: PapersService,
+    service: Papers,
 }
 
 impl PapersGrpc {
     /// Serves `service`.
-    pub fn new(service: PapersService) -> Self {
+    pub fn new(service: Papers) -> Self {
         Self { service }
     }
 }

@@ -23,7 +23,7 @@ use imprint_proto::papers::paper_service_server::PaperServiceServer;
 use imprint_runtime::{Context, OpenError, ServiceComponent};
 
 pub use migration::Migrator;
-pub use service::PapersService;
+pub use service::Papers;
 
 /// The full gRPC name of the service, for health reporting (the generated one).
 pub use imprint_proto::papers::paper_service_server::SERVICE_NAME;
@@ -45,7 +45,7 @@ pub struct Parts {
 /// The papers service over `db` (migrated), checking credits with `authors`, writing events
 /// through `events` and signing page tokens with `signer`.
 pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Parts {
-    let service = PapersService::new(
+    let service = Papers::new(
         storage::PaperStore::new(db, events),
         AuthorServiceClient::new(authors),
         signer,
@@ -89,7 +89,7 @@ impl ServiceComponent for PapersComponent {
 pub async fn republish_since(
     db: Database,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, imprint_platform::slugs::WriteError> {
+) -> Result<usize, imprint_platform::store::WriteError> {
     let emitter = Emitter::new(OUTBOX, Arc::new(tokio::sync::Notify::new()));
     storage::PaperStore::new(db, emitter)
         .republish_since(since)

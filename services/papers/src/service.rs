@@ -53,7 +53,7 @@ pub type PaperKey = Key<PaperId>;
 
 /// The papers service's use cases.
 #[derive(Debug, Clone)]
-pub struct PapersService {
+pub struct Papers {
     /// Papers, slugs, indexes and revisions.
     store: PaperStore,
     /// Asked whether credited authors exist.
@@ -62,7 +62,7 @@ pub struct PapersService {
     signer: Signer,
 }
 
-impl PapersService {
+impl Papers {
     /// The service over its store, with a client of the authors service, signing page tokens
     /// with `signer`.
     pub fn new(store: PaperStore, authors: AuthorServiceClient<Peer>, signer: Signer) -> Self {
@@ -410,13 +410,13 @@ impl PapersService {
                     return Ok(true);
                 }
                 // Someone saved meanwhile: read it again and retry.
-                Err(imprint_platform::slugs::WriteError::Stale { .. }) => {
+                Err(imprint_platform::store::WriteError::Stale { .. }) => {
                     match self.store.find(paper.id).await? {
                         Some(fresh) => paper = fresh,
                         None => return Ok(false),
                     }
                 }
-                Err(imprint_platform::slugs::WriteError::NotFound) => return Ok(false),
+                Err(imprint_platform::store::WriteError::NotFound) => return Ok(false),
                 Err(e) => return Err(e.for_resource("paper", &paper.id)),
             }
         }

@@ -25,15 +25,15 @@ use uuid::Uuid;
 
 use crate::ranking::Filters;
 use crate::search::SearchRequest;
-use crate::service::{PaperRef, RailRequest, RecommendationsService};
+use crate::service::{PaperRef, RailRequest, Recommendations};
 use crate::storage::{self, Counts, Overrides, SliceKey};
 use imprint_domain::limits::{MAX_FILTER_TOPICS, MAX_PARTNER_CHARS};
 
-/// The gRPC face of [`RecommendationsService`].
+/// The gRPC face of [`Recommendations`].
 #[derive(Debug, Clone)]
 pub struct RecommendationsGrpc {
     /// The use cases.
-    service: RecommendationsService,
+    service: Recommendations,
     /// Server time of `GetRelatedPublications`.
     related_latency: std::sync::Arc<crate::metrics::Latency>,
 }
@@ -41,7 +41,7 @@ pub struct RecommendationsGrpc {
 impl RecommendationsGrpc {
     /// Serves `service`, timing related-publications calls into `related_latency`.
     pub fn new(
-        service: RecommendationsService,
+        service: Recommendations,
         related_latency: std::sync::Arc<crate::metrics::Latency>,
     ) -> Self {
         Self {

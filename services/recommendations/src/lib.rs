@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 pub use migration::Migrator;
 pub use ranking::Weights;
 pub use refresh::Refresher;
-pub use service::RecommendationsService;
+pub use service::Recommendations;
 
 /// The full gRPC name of the service, for health reporting.
 pub use imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME;
@@ -132,7 +132,7 @@ pub async fn build(
         Arc::clone(&wake),
     )
     .await?;
-    let service = RecommendationsService::new(store.clone(), state, search, weights, signer);
+    let service = Recommendations::new(store.clone(), state, search, weights, signer);
     let related_latency = Arc::new(metrics::Latency::default());
     Ok(Parts {
         server: RecommendationServiceServer::new(grpc::RecommendationsGrpc::new(

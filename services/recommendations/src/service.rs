@@ -82,7 +82,7 @@ pub struct Rates {
 
 /// The use cases.
 #[derive(Debug, Clone)]
-pub struct RecommendationsService {
+pub struct Recommendations {
     /// The read model's database.
     store: RecStore,
     /// Index and overrides.
@@ -104,7 +104,7 @@ pub struct Found {
     pub hit: crate::search::Hit,
 }
 
-impl RecommendationsService {
+impl Recommendations {
     /// The service over `store` and `state`, sealing what it serves with `signer`.
     pub fn new(
         store: RecStore,

@@ -18,7 +18,8 @@ use imprint_events::envelope::{AUTHOR_CREATED, AUTHOR_DELETED, AUTHOR_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
-use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
+use imprint_platform::slugs::{SlugChoice, SlugTable};
+use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
 
 use entity::{ActiveModel, Column, Entity, Model};

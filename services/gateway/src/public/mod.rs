@@ -77,7 +77,7 @@ pub struct PublicApi {
     /// Links to the site.
     site: Site,
     /// Partner keys.
-    keys: Arc<crate::keys::Keys>,
+    keys: Arc<crate::partner_keys::Keys>,
     /// Longest a request may take before it is answered 503.
     timeout: Duration,
     /// Seals the view each serving of a rail carries.
@@ -107,7 +107,7 @@ impl PublicApi {
         }: Services,
         pages: Pages,
         cache: Arc<Cache>,
-        keys: Arc<crate::keys::Keys>,
+        keys: Arc<crate::partner_keys::Keys>,
         signer: Signer,
         Options {
             site,

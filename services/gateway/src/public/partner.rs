@@ -2,7 +2,7 @@
 //! works only from pages at its origins (CORS allows exactly those, `Vary: Origin`, never
 //! credentials) and within its rate limit (429 with `Retry-After` past it): requests with a key
 //! and no `Origin` (a partner's server) have a budget of their own, and one client address
-//! takes at most a share of either ([`crate::keys::ClientKind`]). Without a key the API is
+//! takes at most a share of either ([`crate::partner_keys::ClientKind`]). Without a key the API is
 //! still readable server to server, but browsers on other origins get no CORS permission, so
 //! they read nothing.
 
@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, Params};
-use crate::keys::{ClientKind, Keys, Partner};
+use crate::partner_keys::{ClientKind, Keys, Partner};
 
 /// The partner a request came through, for handlers that attribute what they serve.
 #[derive(Debug, Clone)]

@@ -20,7 +20,8 @@ use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
-use imprint_platform::slugs::{SlugChoice, SlugTable, WriteError};
+use imprint_platform::slugs::{SlugChoice, SlugTable};
+use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
 
 use entity::{paper, paper_author, paper_revision, paper_topic};
