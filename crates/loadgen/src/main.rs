@@ -335,7 +335,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .connect()
             .await
             .map_err(|e| format!("connecting to {}: {e}", args.target))?;
-        let bearer = Bearer::new(args.token.as_deref())?;
+        let bearer = Bearer::new(args.token.as_deref()).map_err(|e| e.to_string())?;
         let peer = || InterceptedService::new(channel.clone().into(), bearer.clone());
         let client = match args.rpc {
             Rpc::Health => Client::Health(HealthClient::new(channel)),

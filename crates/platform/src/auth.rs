@@ -71,14 +71,19 @@ impl fmt::Debug for Bearer {
     }
 }
 
+/// A token that cannot travel in a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the token has characters a header cannot carry")]
+pub struct BadToken;
+
 impl Bearer {
     /// Carries `token`, or nothing when it is `None` or empty.
-    pub fn new(token: Option<&str>) -> Result<Self, String> {
+    pub fn new(token: Option<&str>) -> Result<Self, BadToken> {
         match token.map(str::trim).filter(|t| !t.is_empty()) {
             None => Ok(Self(None)),
             Some(t) => MetadataValue::try_from(format!("Bearer {t}"))
                 .map(|v| Self(Some(v)))
-                .map_err(|_| "the token has characters a header cannot carry".to_owned()),
+                .map_err(|_| BadToken),
         }
     }
 }

@@ -20,13 +20,29 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tower::{Service, ServiceExt};
 
-use crate::auth::Bearer;
+use crate::auth::{BadToken, Bearer};
 
 /// A channel to another service that carries this process's token, if it has one.
 pub type Peer = InterceptedService<Link, Bearer>;
 
+/// Why a link to another service cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The service's URL is not one.
+    #[error("'{url}' is not a valid service URL: {reason}")]
+    Url {
+        /// What was given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The token cannot be sent.
+    #[error(transparent)]
+    Token(#[from] BadToken),
+}
+
 /// [`channel`] with `token` attached to every call.
-pub fn peer(url: &str, timeout_ms: u64, token: Option<&str>) -> Result<Peer, String> {
+pub fn peer(url: &str, timeout_ms: u64, token: Option<&str>) -> Result<Peer, LinkError> {
     Ok(InterceptedService::new(
         Link::Network(channel(url, timeout_ms)?),
         Bearer::new(token)?,
@@ -34,7 +50,7 @@ pub fn peer(url: &str, timeout_ms: u64, token: Option<&str>) -> Result<Peer, Str
 }
 
 /// A call to the services of this process, with `token` attached to every call.
-pub fn local(local: &Local, token: Option<&str>) -> Result<Peer, String> {
+pub fn local(local: &Local, token: Option<&str>) -> Result<Peer, LinkError> {
     Ok(InterceptedService::new(
         Link::Local(local.clone()),
         Bearer::new(token)?,
@@ -178,9 +194,12 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 }
 
 /// A lazily connecting channel to `url` with a per-call deadline of `timeout_ms`.
-pub fn channel(url: &str, timeout_ms: u64) -> Result<Channel, String> {
+pub fn channel(url: &str, timeout_ms: u64) -> Result<Channel, LinkError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| format!("'{url}' is not a valid service URL: {e}"))?
+        .map_err(|e| LinkError::Url {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?
         .connect_timeout(Duration::from_millis(timeout_ms.min(2_000)))
         .timeout(Duration::from_millis(timeout_ms))
         .tcp_nodelay(true)

@@ -89,6 +89,9 @@ pub enum OpenError {
     /// A setting is missing or contradicts the role.
     #[error("configuration: {0}")]
     Config(String),
+    /// A link to another service cannot be made from its settings.
+    #[error("configuration: {0}")]
+    Link(#[from] imprint_platform::clients::LinkError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {

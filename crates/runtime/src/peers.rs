@@ -59,20 +59,19 @@ impl Peers {
     /// A link to `service`: to its configured URL, else to this process when it runs it;
     /// without either, the setting to set.
     pub fn link(&self, service: ServiceKey) -> Result<Peer, OpenError> {
-        match self.url(service)? {
-            (Some(url), timeout_ms) => clients::peer(url, timeout_ms, None),
+        Ok(match self.url(service)? {
+            (Some(url), timeout_ms) => clients::peer(url, timeout_ms, None)?,
             (None, timeout_ms) => {
-                clients::local(&self.local.with_timeout(timeout_ms), self.token.as_deref())
+                clients::local(&self.local.with_timeout(timeout_ms), self.token.as_deref())?
             }
-        }
-        .map_err(OpenError::Config)
+        })
     }
 
     /// A channel to the role that runs `service` elsewhere, for forwarding its calls unchanged:
     /// its URL is required.
     pub fn remote(&self, service: ServiceKey) -> Result<Channel, OpenError> {
         match self.url(service)? {
-            (Some(url), timeout_ms) => clients::channel(url, timeout_ms).map_err(OpenError::Config),
+            (Some(url), timeout_ms) => Ok(clients::channel(url, timeout_ms)?),
             (None, _) => Err(OpenError::Config(format!(
                 "{service}.url is required with --role {}: the address of the {service} service, e.g. http://{service}:50051",
                 self.role

@@ -69,7 +69,10 @@ type Loader = InterceptedService<Channel, Bearer>;
 pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, String> {
     let fixture: Fixture =
         serde_json::from_str(FIXTURE).map_err(|e| format!("demo fixture: {e}"))?;
-    let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
+    let channel = InterceptedService::new(
+        connect(grpc).await?,
+        Bearer::new(Some(token)).map_err(|e| e.to_string())?,
+    );
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
     if holds_content(&mut papers, &mut authors).await? {

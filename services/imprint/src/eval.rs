@@ -328,7 +328,8 @@ pub async fn served_rankings(
     use imprint_proto::recommendations::get_related_publications_request::Key;
     use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 
-    let channel = imprint_platform::clients::peer(server, 30_000, bearer)?;
+    let channel =
+        imprint_platform::clients::peer(server, 30_000, bearer).map_err(|e| e.to_string())?;
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut paper_ids: HashMap<String, String> = HashMap::new();
     let mut token = String::new();

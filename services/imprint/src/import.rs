@@ -117,7 +117,8 @@ pub async fn run(options: &Options) -> Result<Summary, String> {
     }
     let total = count(&options.file)?;
     let channel =
-        imprint_platform::clients::peer(&options.server, 60_000, options.token.as_deref())?;
+        imprint_platform::clients::peer(&options.server, 60_000, options.token.as_deref())
+            .map_err(|e| e.to_string())?;
     let mut importer = Importer {
         papers: PaperServiceClient::new(channel.clone())
             .max_decoding_message_size(64 * 1024 * 1024),

@@ -52,7 +52,8 @@ fn line(k: &PartnerKey) -> String {
 /// Runs one `imprint keys` command, printing what it did.
 #[allow(clippy::print_stdout)] // The command's output.
 pub async fn run(args: &KeysArgs) -> Result<(), String> {
-    let channel = imprint_platform::clients::peer(&args.server, 10_000, args.token.as_deref())?;
+    let channel = imprint_platform::clients::peer(&args.server, 10_000, args.token.as_deref())
+        .map_err(|e| e.to_string())?;
     let mut client = PartnerKeyServiceClient::new(channel);
     match &args.command {
         KeysCommand::Create {
