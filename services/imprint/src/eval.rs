@@ -225,10 +225,10 @@ pub fn offline_rankings(
         },
     );
     let mut analyzer = english();
-    let mut authors: HashMap<String, uuid::Uuid> = HashMap::new();
-    let mut uuid_of: HashMap<&str, uuid::Uuid> = HashMap::new();
+    let mut authors: HashMap<String, imprint_domain::AuthorId> = HashMap::new();
+    let mut uuid_of: HashMap<&str, imprint_domain::PaperId> = HashMap::new();
     for r in &set.records {
-        let id = uuid::Uuid::now_v7();
+        let id = imprint_domain::PaperId::generate();
         uuid_of.insert(r.id.as_str(), id);
         let author_ids = r
             .authors
@@ -236,7 +236,7 @@ pub fn offline_rankings(
             .map(|name| {
                 *authors
                     .entry(imprint_domain::text::fold(name))
-                    .or_insert_with(uuid::Uuid::now_v7)
+                    .or_insert_with(imprint_domain::AuthorId::generate)
             })
             .collect();
         index.upsert(

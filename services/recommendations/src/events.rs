@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use imprint_domain::{AuthorId, PaperId};
 use imprint_events::{
     BatchError, BatchFuture, Handled, Handler, HandlerError, HandlerFuture, Outcome, topology,
 };
@@ -85,7 +86,7 @@ fn change_of(event: &Event) -> Result<Change, String> {
     let change = match (&event.payload, event.r#type.as_str()) {
         (Some(Payload::Paper(p)), _) => {
             let paper = RecPaper {
-                id,
+                id: PaperId::from_uuid(id),
                 version,
                 published: p.status == PaperStatus::Published as i32,
                 slug: p.slug.clone(),
@@ -103,7 +104,7 @@ fn change_of(event: &Event) -> Result<Change, String> {
                 author_ids: p
                     .author_ids
                     .iter()
-                    .filter_map(|a| Uuid::try_parse(a).ok())
+                    .filter_map(|a| AuthorId::parse(a).ok())
                     .collect(),
                 publish_time: p
                     .publish_time
@@ -114,7 +115,7 @@ fn change_of(event: &Event) -> Result<Change, String> {
         }
         (Some(Payload::Deleted(_)), key) if key.starts_with("paper.") => {
             let tombstone = RecPaper {
-                id,
+                id: PaperId::from_uuid(id),
                 version,
                 published: false,
                 slug: String::new(),
@@ -130,13 +131,13 @@ fn change_of(event: &Event) -> Result<Change, String> {
             Change::Paper(tombstone)
         }
         (Some(Payload::Author(a)), _) => Change::Author {
-            id,
+            id: AuthorId::from_uuid(id),
             version,
             name: a.name.clone(),
             deleted: false,
         },
         (Some(Payload::Deleted(_)), key) if key.starts_with("author.") => Change::Author {
-            id,
+            id: AuthorId::from_uuid(id),
             version,
             name: String::new(),
             deleted: true,

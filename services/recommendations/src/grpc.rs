@@ -2,6 +2,7 @@
 //! by field, results become messages, errors become statuses through `ServiceError`.
 
 use chrono::{DateTime, Utc};
+use imprint_domain::PaperId;
 use imprint_domain::PublicationType;
 use imprint_domain::Violations;
 use imprint_platform::ServiceError;
@@ -21,7 +22,6 @@ use imprint_proto::recommendations::{
 };
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::ranking::Filters;
 use crate::search::SearchRequest;
@@ -113,9 +113,9 @@ impl RecommendationsGrpc {
     }
 }
 
-fn paper_id(v: &mut Violations, field: &str, raw: &str) -> Option<Uuid> {
+fn paper_id(v: &mut Violations, field: &str, raw: &str) -> Option<PaperId> {
     match imprint_domain::PaperId::parse(raw) {
-        Ok(id) => Some(id.as_uuid()),
+        Ok(id) => Some(id),
         Err(e) => {
             v.push(field, e);
             None
@@ -191,11 +191,11 @@ fn rate(c: &Counts) -> ClickThroughRate {
     }
 }
 
-fn overrides_message(paper: Uuid, o: &Overrides) -> RelatedOverrides {
+fn overrides_message(paper: PaperId, o: &Overrides) -> RelatedOverrides {
     RelatedOverrides {
         paper_id: paper.to_string(),
-        pinned_paper_ids: o.pinned.iter().map(Uuid::to_string).collect(),
-        excluded_paper_ids: o.excluded.iter().map(Uuid::to_string).collect(),
+        pinned_paper_ids: o.pinned.iter().map(PaperId::to_string).collect(),
+        excluded_paper_ids: o.excluded.iter().map(PaperId::to_string).collect(),
         update_time: o.update_time.map(timestamp),
     }
 }

@@ -9,11 +9,11 @@ use imprint_domain::PublicationType;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use imprint_domain::{AuthorId, PaperId};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer,
 };
-use uuid::Uuid;
 
 use crate::storage::RecPaper;
 
@@ -96,7 +96,7 @@ const AVG_DRIFT: f32 = 0.02;
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Id.
-    pub id: Uuid,
+    pub id: PaperId,
     /// Current slug.
     pub slug: String,
     /// Id where it was imported from.
@@ -114,7 +114,7 @@ pub struct Entry {
     /// Topic ids in the index, in the order of `topic_keys`.
     pub topic_ids: Vec<u32>,
     /// Credited authors.
-    pub author_ids: Vec<Uuid>,
+    pub author_ids: Vec<AuthorId>,
     /// When published.
     pub publish_time: Option<DateTime<Utc>>,
     /// (term, field-weighted frequency), sorted by term.
@@ -131,10 +131,10 @@ pub struct Index {
     /// Papers by slot; a removed paper leaves `None` (slots are not reused until compaction).
     entries: Vec<Option<Entry>>,
     /// Slot of each live paper.
-    slot_of: HashMap<Uuid, u32>,
+    slot_of: HashMap<PaperId, u32>,
     /// The paper each slug leads to, current or former (kept when papers leave: a slug
     /// resolves again when its paper is republished).
-    id_by_slug: HashMap<String, Uuid>,
+    id_by_slug: HashMap<String, PaperId>,
     /// Term ids.
     vocab: HashMap<String, u32>,
     /// Live papers containing each term.
@@ -154,7 +154,7 @@ pub struct Index {
     /// Slots of removed papers (until compaction renumbers).
     removed: Vec<u32>,
     /// Slots of the live papers crediting each author.
-    by_author: HashMap<Uuid, Vec<u32>>,
+    by_author: HashMap<AuthorId, Vec<u32>>,
     /// Topic ids by key.
     topic_ids: HashMap<String, u32>,
     /// Slots of the live papers carrying each topic, by topic id.
@@ -167,7 +167,7 @@ pub struct Index {
     /// Postings of live papers.
     live_postings: usize,
     /// Authors' names, for reasons.
-    names: HashMap<Uuid, String>,
+    names: HashMap<AuthorId, String>,
     /// Field weights used when papers were added.
     fields: FieldWeights,
 }
@@ -204,7 +204,7 @@ impl Index {
     }
 
     /// The slot of paper `id`, when live.
-    pub fn slot(&self, id: Uuid) -> Option<u32> {
+    pub fn slot(&self, id: PaperId) -> Option<u32> {
         self.slot_of.get(&id).copied()
     }
 
@@ -214,7 +214,7 @@ impl Index {
     }
 
     /// Records that `slug` leads to paper `id` (a former slug, loaded at start).
-    pub fn remember_slug(&mut self, slug: String, id: Uuid) {
+    pub fn remember_slug(&mut self, slug: String, id: PaperId) {
         self.id_by_slug.insert(slug, id);
     }
 
@@ -248,7 +248,7 @@ impl Index {
     }
 
     /// Live slots crediting `author`.
-    pub fn papers_of(&self, author: Uuid) -> &[u32] {
+    pub fn papers_of(&self, author: AuthorId) -> &[u32] {
         self.by_author.get(&author).map_or(&[], Vec::as_slice)
     }
 
@@ -280,12 +280,12 @@ impl Index {
     }
 
     /// An author's name, when known.
-    pub fn name(&self, author: Uuid) -> Option<&str> {
+    pub fn name(&self, author: AuthorId) -> Option<&str> {
         self.names.get(&author).map(String::as_str)
     }
 
     /// Records an author's name (`None`: deleted).
-    pub fn set_name(&mut self, author: Uuid, name: Option<String>) {
+    pub fn set_name(&mut self, author: AuthorId, name: Option<String>) {
         match name {
             Some(n) => {
                 self.names.insert(author, n);
@@ -370,7 +370,7 @@ impl Index {
     }
 
     /// Removes a paper; its postings are dropped at the next compaction.
-    pub fn remove(&mut self, id: Uuid) {
+    pub fn remove(&mut self, id: PaperId) {
         let Some(slot) = self.slot_of.remove(&id) else {
             return;
         };
@@ -468,9 +468,9 @@ impl Index {
 mod tests {
     use super::*;
 
-    fn paper(title: &str, authors: &[Uuid], published: bool) -> RecPaper {
+    fn paper(title: &str, authors: &[AuthorId], published: bool) -> RecPaper {
         RecPaper {
-            id: Uuid::now_v7(),
+            id: PaperId::generate(),
             version: 1,
             published,
             slug: title.to_lowercase().replace(' ', "-"),
@@ -498,7 +498,7 @@ mod tests {
     fn upsert_remove_and_compaction_keep_counts_right() {
         let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
-        let author = Uuid::now_v7();
+        let author = AuthorId::generate();
         let mut papers = Vec::new();
         for i in 0..2_000 {
             let p = paper(&format!("Policy paper {i}"), &[author], true);

@@ -8,7 +8,7 @@ use imprint_domain::PublicationType;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use imprint_domain::{AuthorId, PaperId};
 
 use crate::index::{Entry, Index};
 
@@ -65,7 +65,7 @@ pub struct Filters {
     /// Only papers published at or after this time.
     pub published_after: Option<DateTime<Utc>>,
     /// Never these papers.
-    pub excluded: HashSet<Uuid>,
+    pub excluded: HashSet<PaperId>,
 }
 
 impl Filters {
@@ -87,7 +87,7 @@ pub struct Signals {
     /// Text similarity, 0..=1 (relative to the best candidate).
     pub text: f32,
     /// Shared authors.
-    pub shared_authors: Vec<Uuid>,
+    pub shared_authors: Vec<AuthorId>,
     /// Co-authors of the paper's authors among its authors.
     pub coauthors: u32,
     /// Shared topics, as the paper asked about writes them.
@@ -269,7 +269,7 @@ fn rank(
             top.pop();
         }
     }
-    let own: HashSet<Uuid> = query.author_ids.iter().copied().collect();
+    let own: HashSet<AuthorId> = query.author_ids.iter().copied().collect();
     let mut ranked: Vec<Ranked> = top
         .into_iter()
         .map(|Low(score, s)| {
@@ -362,7 +362,7 @@ fn author_boosts(
     weights: &Weights,
     score: &mut [f32],
 ) -> (HashMap<u32, f32>, HashMap<u32, u32>) {
-    let own: Vec<Uuid> = query
+    let own: Vec<AuthorId> = query
         .author_ids
         .iter()
         .take(MAX_QUERY_AUTHORS)
@@ -370,7 +370,7 @@ fn author_boosts(
         .collect();
     let mut boosts: HashMap<u32, f32> = HashMap::new();
     let mut shared: HashMap<u32, u32> = HashMap::new();
-    let mut coauthors: Vec<Uuid> = Vec::new();
+    let mut coauthors: Vec<AuthorId> = Vec::new();
     for author in &own {
         let papers = index.papers_of(*author);
         #[allow(clippy::cast_precision_loss)]
@@ -426,7 +426,7 @@ fn author_boosts(
 fn signals(
     index: &Index,
     query: &Entry,
-    own: &HashSet<Uuid>,
+    own: &HashSet<AuthorId>,
     coauthors: &HashMap<u32, u32>,
     s: u32,
     text: f32,
@@ -560,9 +560,15 @@ mod tests {
     use crate::index::{Bm25, FieldWeights, english};
     use crate::storage::RecPaper;
 
-    fn paper(title: &str, summary: &str, authors: &[Uuid], topics: &[&str], kind: i32) -> RecPaper {
+    fn paper(
+        title: &str,
+        summary: &str,
+        authors: &[AuthorId],
+        topics: &[&str],
+        kind: i32,
+    ) -> RecPaper {
         RecPaper {
-            id: Uuid::now_v7(),
+            id: PaperId::generate(),
             version: 1,
             published: true,
             slug: String::new(),
@@ -583,7 +589,7 @@ mod tests {
     fn text_authors_and_topics_rank_and_never_the_paper_itself() {
         let mut index = Index::new(FieldWeights::default(), Bm25::default());
         let mut a = english();
-        let khan = Uuid::now_v7();
+        let khan = AuthorId::generate();
         let q = paper(
             "Counterterrorism in Afghanistan and Pakistan",
             "Terrorism threats from South Asia",
@@ -618,7 +624,7 @@ mod tests {
         }
         let slot = index.slot(q.id).unwrap();
         let got = related(&index, slot, &Filters::default(), &Weights::default(), 10);
-        let ids: Vec<Uuid> = got
+        let ids: Vec<PaperId> = got
             .iter()
             .map(|r| index.entry(r.slot).unwrap().id)
             .collect();
@@ -691,7 +697,7 @@ mod tests {
             &Weights::default(),
             3,
         );
-        let ids: Vec<Uuid> = got
+        let ids: Vec<PaperId> = got
             .iter()
             .map(|r| index.entry(r.slot).unwrap().id)
             .collect();

@@ -162,11 +162,12 @@ impl Refresher {
             let tail = *tail;
             let mut paper_ids = Vec::new();
             let mut author_ids = Vec::new();
-            let mut seen = std::collections::HashSet::new();
+            let mut papers_seen = std::collections::HashSet::new();
+            let mut authors_seen = std::collections::HashSet::new();
             for (_, change) in &changes {
                 match *change {
-                    Changed::Paper(id) if seen.insert(id) => paper_ids.push(id),
-                    Changed::Author(id) if seen.insert(id) => author_ids.push(id),
+                    Changed::Paper(id) if papers_seen.insert(id) => paper_ids.push(id),
+                    Changed::Author(id) if authors_seen.insert(id) => author_ids.push(id),
                     _ => {}
                 }
             }

@@ -11,6 +11,7 @@ use std::ops::Bound;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Utc};
+use imprint_domain::PaperId;
 use imprint_domain::PublicationType;
 use imprint_domain::query::Words;
 use imprint_platform::paging;
@@ -29,7 +30,6 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
-use uuid::Uuid;
 
 use crate::index::english;
 use crate::storage::RecPaper;
@@ -85,7 +85,7 @@ pub struct SearchRequest {
 #[derive(Debug, Clone)]
 pub struct Hit {
     /// The paper.
-    pub id: Uuid,
+    pub id: PaperId,
     /// Relevance; 0 when listing without a query.
     pub score: f32,
     /// The title, HTML-escaped, matches in `<mark>`.
@@ -387,7 +387,7 @@ impl SearchIndex {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             };
-            let Ok(id) = Uuid::try_parse(&text(f.id)) else {
+            let Ok(id) = PaperId::parse(&text(f.id)) else {
                 continue;
             };
             let (title, summary, body) = (text(f.title), text(f.summary), text(f.body));
@@ -632,7 +632,7 @@ mod tests {
         year: i32,
     ) -> RecPaper {
         RecPaper {
-            id: Uuid::now_v7(),
+            id: PaperId::generate(),
             version: 1,
             published: true,
             slug: title.to_lowercase().replace(' ', "-"),
@@ -723,7 +723,7 @@ mod tests {
         let (index, papers) = corpus();
         let mut r = request("");
         let page = index.search(&r).expect("all");
-        let order: Vec<Uuid> = page.hits.iter().map(|h| h.id).collect();
+        let order: Vec<PaperId> = page.hits.iter().map(|h| h.id).collect();
         assert_eq!(order, vec![papers[1].id, papers[2].id, papers[0].id]);
         r.types = vec![PublicationType::Report];
         r.topics = vec!["violent extremism".to_owned()];

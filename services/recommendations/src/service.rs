@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
+use imprint_domain::PaperId;
 use imprint_domain::Violations;
 use imprint_domain::limits::MAX_OVERRIDES;
 use imprint_platform::ServiceError;
 use imprint_platform::served::{Served, View};
 use imprint_platform::signing::Signer;
-use uuid::Uuid;
 
 use crate::index::{Entry, Index};
 use crate::ranking::{self, Filters, Signals, Weights};
@@ -23,14 +23,14 @@ pub struct State {
     /// Published papers.
     pub index: RwLock<Index>,
     /// Editorial overrides by paper.
-    pub overrides: RwLock<HashMap<Uuid, Overrides>>,
+    pub overrides: RwLock<HashMap<PaperId, Overrides>>,
 }
 
 /// How a client names the paper a rail is for.
 #[derive(Debug, Clone)]
 pub enum PaperRef {
     /// By id.
-    Id(Uuid),
+    Id(PaperId),
     /// By current slug.
     Slug(String),
 }
@@ -222,7 +222,7 @@ impl Recommendations {
                 request.partner.as_deref(),
             ));
         }
-        let view = View::new(source.id, items.len(), request.partner.as_deref());
+        let view = View::new(source.id.as_uuid(), items.len(), request.partner.as_deref());
         Ok(Rail {
             items,
             view_id: view.seal(&self.signer),
@@ -231,7 +231,7 @@ impl Recommendations {
 
     fn item(
         &self,
-        source: Uuid,
+        source: PaperId,
         entry: &Entry,
         score: f32,
         reasons: Vec<String>,
@@ -243,8 +243,8 @@ impl Recommendations {
             score,
             reasons,
             recommendation_id: Served {
-                source,
-                target: entry.id,
+                source: source.as_uuid(),
+                target: entry.id.as_uuid(),
                 position: i32::try_from(position).unwrap_or(i32::MAX),
                 partner: partner.map(str::to_owned),
             }
@@ -253,7 +253,7 @@ impl Recommendations {
     }
 
     /// A paper's overrides.
-    pub fn overrides(&self, paper: Uuid) -> Result<Overrides, ServiceError> {
+    pub fn overrides(&self, paper: PaperId) -> Result<Overrides, ServiceError> {
         Ok(self
             .state
             .overrides
@@ -267,7 +267,7 @@ impl Recommendations {
     /// Replaces a paper's overrides.
     pub async fn set_overrides(
         &self,
-        paper: Uuid,
+        paper: PaperId,
         pinned: &[String],
         excluded: &[String],
     ) -> Result<Overrides, ServiceError> {
@@ -364,8 +364,8 @@ impl Recommendations {
             .record(&Interaction {
                 kind,
                 view: view.id,
-                source: served.source,
-                target: served.target,
+                source: PaperId::from_uuid(served.source),
+                target: PaperId::from_uuid(served.target),
                 position: served.position,
                 partner: served.partner.unwrap_or_default(),
             })
@@ -403,7 +403,7 @@ fn admits_pinned(filters: &Filters, e: &Entry) -> bool {
     bare.admits(e)
 }
 
-fn parse_ids(v: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
+fn parse_ids(v: &mut Violations, field: &str, raw: &[String]) -> Vec<PaperId> {
     if raw.len() > MAX_OVERRIDES {
         v.push(
             field,
@@ -414,7 +414,7 @@ fn parse_ids(v: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
     let mut out = Vec::with_capacity(raw.len());
     for (i, id) in raw.iter().enumerate() {
         match imprint_domain::PaperId::parse(id) {
-            Ok(id) if !out.contains(&id.as_uuid()) => out.push(id.as_uuid()),
+            Ok(id) if !out.contains(&id) => out.push(id),
             Ok(id) => v.push(
                 format!("{field}[{i}]"),
                 format!("paper {id} is listed twice"),

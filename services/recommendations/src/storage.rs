@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbErr, StatementBuilder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use imprint_domain::PublicationType;
+use imprint_domain::{AuthorId, PaperId, PublicationType};
 use imprint_events::{Emitter, NewEvent, Outcome};
 use imprint_platform::Database;
 
@@ -22,7 +22,7 @@ fn a(name: &str) -> Alias {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecPaper {
     /// The paper's id.
-    pub id: Uuid,
+    pub id: PaperId,
     /// The version of the last event applied.
     pub version: i64,
     /// Whether it is public now; unpublished, archived and deleted papers are kept as
@@ -43,7 +43,7 @@ pub struct RecPaper {
     /// Topics as written.
     pub topics: Vec<String>,
     /// Credited authors in byline order.
-    pub author_ids: Vec<Uuid>,
+    pub author_ids: Vec<AuthorId>,
     /// When published.
     pub publish_time: Option<DateTime<Utc>>,
 }
@@ -56,7 +56,7 @@ pub enum Change {
     /// An author's name, or that they were deleted.
     Author {
         /// The author.
-        id: Uuid,
+        id: AuthorId,
         /// The event's aggregate version.
         version: i64,
         /// Their name.
@@ -70,18 +70,18 @@ pub enum Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Changed {
     /// A paper row changed.
-    Paper(Uuid),
+    Paper(PaperId),
     /// An author row changed.
-    Author(Uuid),
+    Author(AuthorId),
 }
 
 /// Stored editorial overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// Shown first, in order.
-    pub pinned: Vec<Uuid>,
+    pub pinned: Vec<PaperId>,
     /// Never shown.
-    pub excluded: Vec<Uuid>,
+    pub excluded: Vec<PaperId>,
     /// When last set.
     pub update_time: Option<DateTime<Utc>>,
 }
@@ -113,9 +113,9 @@ pub struct Interaction {
     /// The serving of the rail it happened in.
     pub view: String,
     /// The paper whose rail it was on.
-    pub source: Uuid,
+    pub source: PaperId,
     /// The recommended paper.
-    pub target: Uuid,
+    pub target: PaperId,
     /// Its position, from 1.
     pub position: i32,
     /// The partner that served it ("" for first-party pages).
@@ -262,7 +262,7 @@ impl RecStore {
     }
 
     /// Every slug published papers had, with the paper it leads to.
-    pub async fn slugs(&self) -> Result<Vec<(String, Uuid)>, DbErr> {
+    pub async fn slugs(&self) -> Result<Vec<(String, PaperId)>, DbErr> {
         let select = Query::select()
             .columns([a("slug"), a("paper_id")])
             .from(a("rec_slugs"))
@@ -270,12 +270,19 @@ impl RecStore {
         self.fetch(&select)
             .await?
             .into_iter()
-            .map(|row| Ok((row.try_get("", "slug")?, row.try_get("", "paper_id")?)))
+            .map(|row| {
+                let paper: Uuid = row.try_get("", "paper_id")?;
+                Ok((row.try_get("", "slug")?, PaperId::from_uuid(paper)))
+            })
             .collect()
     }
 
     /// Published papers, in pages of `limit` after id `after`.
-    pub async fn published(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<RecPaper>, DbErr> {
+    pub async fn published(
+        &self,
+        after: Option<PaperId>,
+        limit: u64,
+    ) -> Result<Vec<RecPaper>, DbErr> {
         let mut select = Query::select();
         select
             .columns(PAPER_COLUMNS.map(a))
@@ -284,24 +291,24 @@ impl RecStore {
             .order_by(a("id"), Order::Asc)
             .limit(limit);
         if let Some(after) = after {
-            select.and_where(Expr::col(a("id")).gt(after));
+            select.and_where(Expr::col(a("id")).gt(after.as_uuid()));
         }
         self.papers(&select).await
     }
 
     /// One paper's row, published or not.
-    pub async fn paper(&self, id: Uuid) -> Result<Option<RecPaper>, DbErr> {
+    pub async fn paper(&self, id: PaperId) -> Result<Option<RecPaper>, DbErr> {
         Ok(self.papers_by_id(&[id]).await?.pop())
     }
 
     /// The rows of `ids` that exist, published or not, in no particular order.
-    pub async fn papers_by_id(&self, ids: &[Uuid]) -> Result<Vec<RecPaper>, DbErr> {
+    pub async fn papers_by_id(&self, ids: &[PaperId]) -> Result<Vec<RecPaper>, DbErr> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IN_CHUNK) {
             let select = Query::select()
                 .columns(PAPER_COLUMNS.map(a))
                 .from(a("rec_papers"))
-                .and_where(Expr::col(a("id")).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(a("id")).is_in(chunk.iter().map(PaperId::as_uuid)))
                 .to_owned();
             out.extend(self.papers(&select).await?);
         }
@@ -317,8 +324,11 @@ impl RecStore {
             .map(|row| {
                 let topics: String = row.try_get("", "topics")?;
                 let authors: String = row.try_get("", "author_ids")?;
+                let id: Uuid = row.try_get("", "id")?;
+                let author_ids: Vec<Uuid> = serde_json::from_str(&authors)
+                    .map_err(|e| DbErr::Custom(format!("rec_papers.author_ids: {e}")))?;
                 Ok(RecPaper {
-                    id: row.try_get("", "id")?,
+                    id: PaperId::from_uuid(id),
                     version: row.try_get("", "version")?,
                     published: row.try_get("", "published")?,
                     slug: row.try_get("", "slug")?,
@@ -329,8 +339,7 @@ impl RecStore {
                     publication_type: publication_type(row.try_get("", "publication_type")?)?,
                     topics: serde_json::from_str(&topics)
                         .map_err(|e| DbErr::Custom(format!("rec_papers.topics: {e}")))?,
-                    author_ids: serde_json::from_str(&authors)
-                        .map_err(|e| DbErr::Custom(format!("rec_papers.author_ids: {e}")))?,
+                    author_ids: author_ids.into_iter().map(AuthorId::from_uuid).collect(),
                     publish_time: row.try_get("", "publish_time")?,
                 })
             })
@@ -338,12 +347,15 @@ impl RecStore {
     }
 
     /// Every author's name, deleted ones excluded.
-    pub async fn author_names(&self) -> Result<Vec<(Uuid, String)>, DbErr> {
+    pub async fn author_names(&self) -> Result<Vec<(AuthorId, String)>, DbErr> {
         self.names(None).await
     }
 
     /// The names of those of `ids` that exist and are not deleted.
-    pub async fn author_names_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, DbErr> {
+    pub async fn author_names_of(
+        &self,
+        ids: &[AuthorId],
+    ) -> Result<HashMap<AuthorId, String>, DbErr> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(IN_CHUNK) {
             out.extend(self.names(Some(chunk)).await?);
@@ -351,19 +363,22 @@ impl RecStore {
         Ok(out)
     }
 
-    async fn names(&self, only: Option<&[Uuid]>) -> Result<Vec<(Uuid, String)>, DbErr> {
+    async fn names(&self, only: Option<&[AuthorId]>) -> Result<Vec<(AuthorId, String)>, DbErr> {
         let mut select = Query::select()
             .columns([a("id"), a("name")])
             .from(a("rec_authors"))
             .and_where(Expr::col(a("deleted")).eq(false))
             .to_owned();
         if let Some(ids) = only {
-            select.and_where(Expr::col(a("id")).is_in(ids.iter().copied()));
+            select.and_where(Expr::col(a("id")).is_in(ids.iter().map(AuthorId::as_uuid)));
         }
         self.fetch(&select)
             .await?
             .into_iter()
-            .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
+            .map(|row| {
+                let id: Uuid = row.try_get("", "id")?;
+                Ok((AuthorId::from_uuid(id), row.try_get("", "name")?))
+            })
             .collect()
     }
 
@@ -400,8 +415,8 @@ impl RecStore {
             let paper: Option<Uuid> = row.try_get("", "paper_id")?;
             let author: Option<Uuid> = row.try_get("", "author_id")?;
             match (paper, author) {
-                (Some(p), _) => out.push((seq, Changed::Paper(p))),
-                (None, Some(a)) => out.push((seq, Changed::Author(a))),
+                (Some(p), _) => out.push((seq, Changed::Paper(PaperId::from_uuid(p)))),
+                (None, Some(a)) => out.push((seq, Changed::Author(AuthorId::from_uuid(a)))),
                 (None, None) => {}
             }
         }
@@ -423,7 +438,7 @@ impl RecStore {
     }
 
     /// A paper's overrides (empty when none were set).
-    pub async fn overrides(&self, paper: Uuid) -> Result<Overrides, DbErr> {
+    pub async fn overrides(&self, paper: PaperId) -> Result<Overrides, DbErr> {
         Ok(self
             .overrides_of(Some(&[paper]))
             .await?
@@ -434,10 +449,10 @@ impl RecStore {
     /// The overrides set for `papers` (every paper's when `None`).
     pub async fn overrides_of(
         &self,
-        papers: Option<&[Uuid]>,
-    ) -> Result<HashMap<Uuid, Overrides>, DbErr> {
+        papers: Option<&[PaperId]>,
+    ) -> Result<HashMap<PaperId, Overrides>, DbErr> {
         let mut out = HashMap::new();
-        let chunks: Vec<Option<&[Uuid]>> = match papers {
+        let chunks: Vec<Option<&[PaperId]>> = match papers {
             Some(ids) => ids.chunks(IN_CHUNK).map(Some).collect(),
             None => vec![None],
         };
@@ -447,14 +462,15 @@ impl RecStore {
                 .from(a("rec_overrides"))
                 .to_owned();
             if let Some(ids) = chunk {
-                select.and_where(Expr::col(a("paper_id")).is_in(ids.iter().copied()));
+                select.and_where(Expr::col(a("paper_id")).is_in(ids.iter().map(PaperId::as_uuid)));
             }
             let rows = self.fetch(&select).await?;
             for row in rows {
                 let pinned: String = row.try_get("", "pinned")?;
                 let excluded: String = row.try_get("", "excluded")?;
+                let paper: Uuid = row.try_get("", "paper_id")?;
                 out.insert(
-                    row.try_get("", "paper_id")?,
+                    PaperId::from_uuid(paper),
                     Overrides {
                         pinned: serde_json::from_str(&pinned)
                             .map_err(|e| DbErr::Custom(format!("rec_overrides.pinned: {e}")))?,
@@ -470,7 +486,7 @@ impl RecStore {
 
     /// Replaces a paper's overrides, with their `recommendation.overrides_changed` event (the
     /// gateways' caches drop the paper's rail on it). Returns their version: one more each time.
-    pub async fn set_overrides(&self, paper: Uuid, overrides: &Overrides) -> Result<i64, DbErr> {
+    pub async fn set_overrides(&self, paper: PaperId, overrides: &Overrides) -> Result<i64, DbErr> {
         let pinned =
             serde_json::to_string(&overrides.pinned).map_err(|e| DbErr::Custom(e.to_string()))?;
         let excluded =
@@ -497,7 +513,7 @@ impl RecStore {
             );
         upsert
             .values([
-                paper.into(),
+                paper.as_uuid().into(),
                 pinned.into(),
                 excluded.into(),
                 update_time.into(),
@@ -507,7 +523,7 @@ impl RecStore {
         let mut read = Query::select();
         read.column(a("version"))
             .from(a("rec_overrides"))
-            .and_where(Expr::col(a("paper_id")).eq(paper));
+            .and_where(Expr::col(a("paper_id")).eq(paper.as_uuid()));
         let tx = self.db.begin_write().await?;
         let result = async {
             let backend = tx.get_database_backend();
@@ -559,8 +575,8 @@ impl RecStore {
                 .values([
                     kind.as_str().into(),
                     interaction.view.clone().into(),
-                    interaction.source.into(),
-                    interaction.target.into(),
+                    interaction.source.as_uuid().into(),
+                    interaction.target.as_uuid().into(),
                     interaction.position.into(),
                     interaction.partner.clone().into(),
                     now.into(),
@@ -683,7 +699,7 @@ fn paper_statements(
         );
     upsert
         .values([
-            paper.id.into(),
+            paper.id.as_uuid().into(),
             paper.version.into(),
             paper.published.into(),
             paper.slug.clone().into(),
@@ -708,7 +724,7 @@ fn paper_statements(
                     .update_column(a("paper_id"))
                     .to_owned(),
             );
-        slug.values([paper.slug.clone().into(), paper.id.into()])
+        slug.values([paper.slug.clone().into(), paper.id.as_uuid().into()])
             .map_err(|e| DbErr::Custom(e.to_string()))?;
         Some(slug)
     } else {
@@ -719,7 +735,7 @@ fn paper_statements(
 
 /// The upsert of an author's name (applied only over an older version).
 fn author_statement(
-    id: Uuid,
+    id: AuthorId,
     version: i64,
     name: &str,
     deleted: bool,
@@ -738,7 +754,12 @@ fn author_statement(
                 .to_owned(),
         );
     upsert
-        .values([id.into(), version.into(), name.into(), deleted.into()])
+        .values([
+            id.as_uuid().into(),
+            version.into(),
+            name.into(),
+            deleted.into(),
+        ])
         .map_err(|e| DbErr::Custom(e.to_string()))?;
     Ok(upsert)
 }
@@ -763,15 +784,15 @@ fn publication_type(stored: Option<String>) -> Result<Option<PublicationType>, D
 
 /// The event of a paper's overrides as now set.
 fn overrides_event(
-    paper: Uuid,
+    paper: PaperId,
     version: i64,
     overrides: &Overrides,
     update_time: DateTime<Utc>,
 ) -> NewEvent {
-    let ids = |ids: &[Uuid]| ids.iter().map(Uuid::to_string).collect();
+    let ids = |ids: &[PaperId]| ids.iter().map(PaperId::to_string).collect();
     NewEvent::new(
         imprint_events::envelope::OVERRIDES_CHANGED,
-        paper,
+        paper.as_uuid(),
         version,
         update_time,
         imprint_proto::events::event::Payload::Overrides(
@@ -796,8 +817,8 @@ async fn log_change(tx: &sea_orm::DatabaseTransaction, changed: Changed) -> Resu
         .await?;
     }
     let (paper, author): (Option<Uuid>, Option<Uuid>) = match changed {
-        Changed::Paper(id) => (Some(id), None),
-        Changed::Author(id) => (None, Some(id)),
+        Changed::Paper(id) => (Some(id.as_uuid()), None),
+        Changed::Author(id) => (None, Some(id.as_uuid())),
     };
     let mut log = Query::insert();
     log.into_table(a("rec_changes"))
