@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use imprint_domain::PaperId;
 use uuid::Uuid;
 
 use crate::signing::{Purpose, Signer};
@@ -22,13 +23,18 @@ const MAX_TOKEN: usize = imprint_domain::limits::MAX_SERVED_TOKEN_BYTES;
 /// Most items of one rail: positions are one byte.
 const MAX_POSITION: i32 = imprint_domain::limits::MAX_RAIL as i32;
 
+/// The paper id of 16 bytes.
+fn paper_id(bytes: &[u8]) -> Option<PaperId> {
+    Uuid::from_slice(bytes).ok().map(PaperId::from_uuid)
+}
+
 /// One served item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     /// The paper whose rail it was on.
-    pub source: Uuid,
+    pub source: PaperId,
     /// The recommended paper.
-    pub target: Uuid,
+    pub target: PaperId,
     /// Its position, from 1.
     pub position: i32,
     /// The partner it was served to; `None` for first-party pages.
@@ -41,7 +47,7 @@ pub struct View {
     /// Tells servings apart: 24 hex digits.
     pub id: String,
     /// The paper whose rail it was.
-    pub source: Uuid,
+    pub source: PaperId,
     /// How many items it had: its positions are 1 to this.
     pub items: i32,
     /// The partner it was served to; `None` for first-party pages.
@@ -81,8 +87,8 @@ impl Served {
     pub fn seal(&self, signer: &Signer) -> String {
         let partner = partner_bytes(self.partner.as_ref());
         let mut payload = Vec::with_capacity(33 + partner.len());
-        payload.extend_from_slice(self.source.as_bytes());
-        payload.extend_from_slice(self.target.as_bytes());
+        payload.extend_from_slice(self.source.as_uuid().as_bytes());
+        payload.extend_from_slice(self.target.as_uuid().as_bytes());
         payload.push(u8::try_from(self.position.clamp(1, MAX_POSITION)).unwrap_or(1));
         payload.extend_from_slice(partner);
         signer.seal(Purpose::RecommendationId, b"", &payload)
@@ -100,8 +106,8 @@ impl Served {
         let (position, partner) = rest.split_first().ok_or(ServedError::NotAnId)?;
         let (source, target) = ids.split_at(16);
         Ok(Self {
-            source: Uuid::from_slice(source).map_err(|_| ServedError::NotAnId)?,
-            target: Uuid::from_slice(target).map_err(|_| ServedError::NotAnId)?,
+            source: paper_id(source).ok_or(ServedError::NotAnId)?,
+            target: paper_id(target).ok_or(ServedError::NotAnId)?,
             position: i32::from(*position),
             partner: partner_from(partner).ok_or(ServedError::NotAnId)?,
         })
@@ -110,7 +116,7 @@ impl Served {
 
 impl View {
     /// A new serving of the rail of `source`, with `items` items, for `partner`, now.
-    pub fn new(source: Uuid, items: usize, partner: Option<&str>) -> Self {
+    pub fn new(source: PaperId, items: usize, partner: Option<&str>) -> Self {
         Self {
             id: nonce(),
             source,
@@ -145,7 +151,7 @@ impl View {
         let mut payload = Vec::with_capacity(49 + partner.len());
         payload.extend_from_slice(self.id.as_bytes());
         payload.extend_from_slice(&self.served_at.timestamp().to_be_bytes());
-        payload.extend_from_slice(self.source.as_bytes());
+        payload.extend_from_slice(self.source.as_uuid().as_bytes());
         payload.push(u8::try_from(self.items.clamp(0, MAX_POSITION)).unwrap_or(0));
         payload.extend_from_slice(partner);
         signer.seal(Purpose::View, b"", &payload)
@@ -174,7 +180,7 @@ impl View {
         }
         Ok(Self {
             id: String::from_utf8(id.to_vec()).map_err(|_| ServedError::NotAView)?,
-            source: Uuid::from_slice(source).map_err(|_| ServedError::NotAView)?,
+            source: paper_id(source).ok_or(ServedError::NotAView)?,
             items: i32::from(*items),
             partner: partner_from(partner).ok_or(ServedError::NotAView)?,
             served_at,
@@ -210,8 +216,8 @@ mod tests {
     fn ids_round_trip_and_cannot_be_made_up() {
         let s = signer();
         let served = Served {
-            source: Uuid::now_v7(),
-            target: Uuid::now_v7(),
+            source: PaperId::generate(),
+            target: PaperId::generate(),
             position: 3,
             partner: Some("Партнёр.org".to_owned()),
         };
@@ -222,8 +228,8 @@ mod tests {
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             format!(
                 "1|{}|{}|1|p",
-                served.source.simple(),
-                served.target.simple()
+                served.source.as_uuid().simple(),
+                served.target.as_uuid().simple()
             ),
         );
         for bad in ["", "x", forged.as_str(), &"A".repeat(5000)] {
@@ -243,11 +249,11 @@ mod tests {
 
     #[test]
     fn views_hold_the_items_of_their_rail_only() {
-        let source = Uuid::now_v7();
+        let source = PaperId::generate();
         let view = View::new(source, 2, Some("p"));
         let item = |source, position, partner: Option<&str>| Served {
             source,
-            target: Uuid::now_v7(),
+            target: PaperId::generate(),
             position,
             partner: partner.map(str::to_owned),
         };
@@ -258,7 +264,7 @@ mod tests {
             "past the rail's length"
         );
         assert!(
-            !view.holds(&item(Uuid::now_v7(), 1, Some("p"))),
+            !view.holds(&item(PaperId::generate(), 1, Some("p"))),
             "another paper's rail"
         );
         assert!(
@@ -273,7 +279,7 @@ mod tests {
     #[test]
     fn views_expire() {
         let s = signer();
-        let view = View::new(Uuid::now_v7(), 3, Some("partner.example"));
+        let view = View::new(PaperId::generate(), 3, Some("partner.example"));
         let token = view.seal(&s);
         let opened = View::open(&s, &token, Utc::now()).unwrap();
         let truncated = View {

@@ -222,7 +222,7 @@ impl Recommendations {
                 request.partner.as_deref(),
             ));
         }
-        let view = View::new(source.id.as_uuid(), items.len(), request.partner.as_deref());
+        let view = View::new(source.id, items.len(), request.partner.as_deref());
         Ok(Rail {
             items,
             view_id: view.seal(&self.signer),
@@ -243,8 +243,8 @@ impl Recommendations {
             score,
             reasons,
             recommendation_id: Served {
-                source: source.as_uuid(),
-                target: entry.id.as_uuid(),
+                source,
+                target: entry.id,
                 position: i32::try_from(position).unwrap_or(i32::MAX),
                 partner: partner.map(str::to_owned),
             }
@@ -364,8 +364,8 @@ impl Recommendations {
             .record(&Interaction {
                 kind,
                 view: view.id,
-                source: PaperId::from_uuid(served.source),
-                target: PaperId::from_uuid(served.target),
+                source: served.source,
+                target: served.target,
                 position: served.position,
                 partner: served.partner.unwrap_or_default(),
             })
