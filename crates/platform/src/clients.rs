@@ -49,10 +49,11 @@ pub fn peer(url: &str, timeout_ms: u64, token: Option<&str>) -> Result<Peer, Lin
     ))
 }
 
-/// A call to the services of this process, with `token` attached to every call.
-pub fn local(local: &Local, token: Option<&str>) -> Result<Peer, LinkError> {
+/// A link to the services of this process, calls taking at most `timeout_ms`, with `token`
+/// attached to every call.
+pub fn local(local: &Local, timeout_ms: u64, token: Option<&str>) -> Result<Peer, LinkError> {
     Ok(InterceptedService::new(
-        Link::Local(local.clone()),
+        Link::Local(local.clone(), Duration::from_millis(timeout_ms)),
         Bearer::new(token)?,
     ))
 }
@@ -62,8 +63,9 @@ pub fn local(local: &Local, token: Option<&str>) -> Result<Peer, LinkError> {
 pub enum Link {
     /// To a role elsewhere.
     Network(Channel),
-    /// To a service of this process.
-    Local(Local),
+    /// To a service of this process, calls taking at most this long (as a network channel's
+    /// timeout).
+    Local(Local, Duration),
 }
 
 impl From<Channel> for Link {
@@ -83,7 +85,7 @@ impl Service<http::Request<Body>> for Link {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         match self {
             Self::Network(channel) => channel.poll_ready(cx).map_err(Into::into),
-            Self::Local(_) => Poll::Ready(Ok(())),
+            Self::Local(..) => Poll::Ready(Ok(())),
         }
     }
 
@@ -93,7 +95,7 @@ impl Service<http::Request<Body>> for Link {
                 let call = channel.call(request);
                 Box::pin(async move { call.await.map_err(Into::into) })
             }
-            Self::Local(local) => local.call(request),
+            Self::Local(local, timeout) => local.call(request, *timeout),
         }
     }
 }
@@ -109,34 +111,27 @@ pub type LocalService =
 pub struct Local {
     /// The services, once connected.
     services: Arc<OnceLock<LocalService>>,
-    /// The longest a call may take, as a network channel's timeout.
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Local")
             .field("connected", &self.services.get().is_some())
-            .field("timeout", &self.timeout)
             .finish()
     }
 }
 
+impl Default for Local {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Local {
-    /// Not yet connected; calls take at most `timeout_ms`.
-    pub fn new(timeout_ms: u64) -> Self {
+    /// Not yet connected.
+    pub fn new() -> Self {
         Self {
             services: Arc::new(OnceLock::new()),
-            timeout: Duration::from_millis(timeout_ms),
-        }
-    }
-
-    /// The same services, with calls taking at most `timeout_ms`.
-    #[must_use]
-    pub fn with_timeout(&self, timeout_ms: u64) -> Self {
-        Self {
-            services: Arc::clone(&self.services),
-            timeout: Duration::from_millis(timeout_ms),
         }
     }
 
@@ -147,7 +142,11 @@ impl Local {
         }
     }
 
-    fn call(&self, request: http::Request<Body>) -> <Link as Service<http::Request<Body>>>::Future {
+    fn call(
+        &self,
+        request: http::Request<Body>,
+        timeout: Duration,
+    ) -> <Link as Service<http::Request<Body>>>::Future {
         let Some(services) = self.services.get().cloned() else {
             return Box::pin(std::future::ready(Ok(tonic::Status::unavailable(
                 "the in-process services are not started yet",
@@ -160,7 +159,7 @@ impl Local {
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout)
-            .map_or(self.timeout, |d| d.min(self.timeout));
+            .map_or(timeout, |d| d.min(timeout));
         Box::pin(async move {
             match tokio::time::timeout(deadline, services.oneshot(request)).await {
                 Ok(Ok(response)) => Ok(response),
@@ -228,8 +227,8 @@ mod tests {
     async fn a_local_link_answers_unavailable_until_connected_and_keeps_deadlines() {
         use imprint_proto::papers::GetPaperRequest;
         use imprint_proto::papers::paper_service_client::PaperServiceClient;
-        let services = Local::new(50);
-        let mut client = PaperServiceClient::new(super::local(&services, None).unwrap());
+        let services = Local::new();
+        let mut client = PaperServiceClient::new(super::local(&services, 50, None).unwrap());
         let status = client
             .get_paper(GetPaperRequest::default())
             .await

@@ -404,6 +404,29 @@ impl AsyncWrite for Speaking {
     }
 }
 
+/// A listener that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} ({what}): {source}")]
+pub struct BindError {
+    /// Which listener.
+    pub what: &'static str,
+    /// The address asked for.
+    pub addr: std::net::SocketAddr,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Binds the listener `what` on `addr`; returns it with where it really is (port 0 resolved).
+pub async fn bind(
+    what: &'static str,
+    addr: std::net::SocketAddr,
+) -> Result<(TcpListener, std::net::SocketAddr), BindError> {
+    let error = |source| BindError { what, addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
 /// An address this process can dial to reach its own listener at `addr` (an unspecified
 /// address, `0.0.0.0`, is reached on loopback).
 pub fn loopback_for(addr: std::net::SocketAddr) -> std::net::SocketAddr {

@@ -93,23 +93,8 @@ pub enum OpenError {
     #[error("configuration: {0}")]
     Link(#[from] imprint_platform::clients::LinkError),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind {
-        /// Which listener.
-        what: &'static str,
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Its database could not be read.
-    #[error("{service} database: {source}")]
-    Database {
-        /// Which service.
-        service: ServiceKey,
-        /// Why.
-        source: DbErr,
-    },
+    #[error(transparent)]
+    Bind(#[from] imprint_platform::listen::BindError),
     /// Anything else that stopped it, said by the service.
     #[error("{service}: {source}")]
     Service {

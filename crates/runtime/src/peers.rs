@@ -61,9 +61,7 @@ impl Peers {
     pub fn link(&self, service: ServiceKey) -> Result<Peer, OpenError> {
         Ok(match self.url(service)? {
             (Some(url), timeout_ms) => clients::peer(url, timeout_ms, None)?,
-            (None, timeout_ms) => {
-                clients::local(&self.local.with_timeout(timeout_ms), self.token.as_deref())?
-            }
+            (None, timeout_ms) => clients::local(&self.local, timeout_ms, self.token.as_deref())?,
         })
     }
 

@@ -51,10 +51,16 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         source: format!("loading partner keys: {e}").into(),
     })?;
     let settings = cx.settings;
+    // Pages and the public API call the same services.
+    let services = crate::public::Services {
+        papers: cx.peers.link(ServiceKey::Papers)?,
+        authors: cx.peers.link(ServiceKey::Authors)?,
+        recommendations: cx.peers.link(ServiceKey::Recommendations)?,
+    };
     let pages = Pages::new(
-        cx.peers.link(ServiceKey::Papers)?,
-        cx.peers.link(ServiceKey::Authors)?,
-        cx.peers.link(ServiceKey::Recommendations)?,
+        services.papers.clone(),
+        services.authors.clone(),
+        services.recommendations.clone(),
         Duration::from_millis(settings.gateway.related_budget_ms),
     );
     let cache = Cache::new(
@@ -70,7 +76,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
     let public = public_api(
         Edge {
             settings,
-            peers: cx.peers,
+            services,
             signer: cx.signer,
             requests: cx.requests,
         },
@@ -96,7 +102,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
 /// What the public API is made from.
 struct Edge<'a> {
     settings: &'a Settings,
-    peers: &'a imprint_runtime::Peers,
+    services: crate::public::Services,
     signer: &'a imprint_platform::signing::Signer,
     requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
 }
@@ -109,16 +115,8 @@ async fn public_api(
     keys: Arc<Keys>,
 ) -> Result<PublicListener, OpenError> {
     let settings = cx.settings;
-    let wanted = settings.server.public_addr;
-    let bind_error = |source| OpenError::Bind {
-        what: "public HTTP",
-        addr: wanted,
-        source,
-    };
-    let listener = tokio::net::TcpListener::bind(wanted)
-        .await
-        .map_err(bind_error)?;
-    let addr = listener.local_addr().map_err(bind_error)?;
+    let (listener, addr) =
+        imprint_platform::listen::bind("public HTTP", settings.server.public_addr).await?;
     let gateway = &settings.gateway;
     let site = Site {
         name: gateway.site_name.clone(),
@@ -128,11 +126,7 @@ async fn public_api(
         ),
     };
     let api = PublicApi::new(
-        crate::public::Services {
-            papers: cx.peers.link(ServiceKey::Papers)?,
-            authors: cx.peers.link(ServiceKey::Authors)?,
-            recommendations: cx.peers.link(ServiceKey::Recommendations)?,
-        },
+        cx.services,
         pages,
         cache,
         keys,

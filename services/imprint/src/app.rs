@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imprint_platform::clients::Local;
+use imprint_platform::listen::bind;
 use imprint_platform::observe::RequestMetrics;
 use imprint_platform::server::{Check, Health};
 use imprint_platform::settings::ServiceKey;
@@ -87,15 +88,8 @@ pub enum AppError {
     #[error("configuration: {0}")]
     Config(String),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind {
-        /// Which listener.
-        what: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] imprint_platform::listen::BindError),
     /// A database could not be opened.
     #[error(transparent)]
     Database(#[from] db::ConnectError),
@@ -200,10 +194,6 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Calls between the services of one process take at most this long, as over the network
-/// (each peer's own `timeout_ms` applies where it has one).
-const LOCAL_TIMEOUT_MS: u64 = 5_000;
-
 impl Application {
     /// Binds, connects, migrates and opens the components of `role`.
     pub async fn build(settings: Settings, role: ProcessRole) -> Result<Self, AppError> {
@@ -220,7 +210,7 @@ impl Application {
                 uuid::Uuid::new_v4().simple()
             )
         });
-        let local = Local::new(LOCAL_TIMEOUT_MS);
+        let local = Local::new();
         let here: Vec<ServiceKey> = role.components().iter().map(|c| c.key()).collect();
         let peers = Peers::new(&settings, role.name(), &here, local.clone(), token.clone());
         let requests = Arc::new(RequestMetrics::default());
@@ -508,14 +498,4 @@ pub async fn open_service(
             .map_err(|source| AppError::Migration { service, source })?;
     }
     Ok(db)
-}
-
-async fn bind(what: &'static str, addr: SocketAddr) -> Result<(TcpListener, SocketAddr), AppError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| AppError::Bind { what, addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| AppError::Bind { what, addr, source })?;
-    Ok((listener, local))
 }
