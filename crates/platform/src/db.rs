@@ -167,9 +167,13 @@ impl Database {
                 }
                 _ => std::path::PathBuf::from(url),
             };
+            // No ping before each use: an embedded file's connection cannot be cut from the
+            // other end, and each ping is a round trip to the connection's worker thread, as
+            // dear as the query it precedes.
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .map_err(|source| ConnectError::Unreachable {
