@@ -146,10 +146,7 @@ impl AuthorFields {
 }
 
 /// An optional value: blank input clears it.
-fn optional<T>(
-    input: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
+fn optional<T, E>(input: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, E> {
     if input.trim().is_empty() {
         Ok(None)
     } else {

@@ -22,22 +22,26 @@ impl Violations {
     }
 
     /// A single violation.
-    pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn one(field: impl Into<String>, description: impl std::fmt::Display) -> Self {
         let mut v = Self::new();
         v.push(field, description);
         v
     }
 
     /// Records that `field` is bad.
-    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
+    pub fn push(&mut self, field: impl Into<String>, description: impl std::fmt::Display) {
         self.0.push(FieldViolation {
             field: field.into(),
-            description: description.into(),
+            description: description.to_string(),
         });
     }
 
     /// Keeps the value of `result`, or records its error against `field` and gives `None`.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(description) => {
@@ -48,7 +52,12 @@ impl Violations {
     }
 
     /// Stores the value of `result` in `slot`, or records its error against `field`.
-    pub fn assign<T>(&mut self, field: &str, slot: &mut T, result: Result<T, String>) {
+    pub fn assign<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        slot: &mut T,
+        result: Result<T, E>,
+    ) {
         if let Some(value) = self.check(field, result) {
             *slot = value;
         }

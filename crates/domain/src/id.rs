@@ -6,6 +6,24 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Why an id was refused; `what` is the kind of id ("a paper", "an author").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Nothing was sent.
+    #[error("{0} id is required")]
+    Missing(&'static str),
+    /// Not a UUID (the input shortened for the message).
+    #[error(
+        "'{input}' is not {what} id (expected a UUID such as 0190f2a4-7d1c-7b3e-8f00-0123456789ab)"
+    )]
+    Malformed {
+        /// The kind of id.
+        what: &'static str,
+        /// As sent.
+        input: String,
+    },
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -30,16 +48,14 @@ macro_rules! uuid_id {
             }
 
             /// Parses the canonical hyphenated form, with a message naming the problem.
-            pub fn parse(input: &str) -> Result<Self, String> {
+            pub fn parse(input: &str) -> Result<Self, IdError> {
                 let trimmed = input.trim();
                 if trimmed.is_empty() {
-                    return Err(concat!($what, " id is required").to_owned());
+                    return Err(IdError::Missing($what));
                 }
-                Uuid::try_parse(trimmed).map(Self).map_err(|_| {
-                    format!(
-                        concat!("'{}' is not ", $what, " id (expected a UUID such as 0190f2a4-7d1c-7b3e-8f00-0123456789ab)"),
-                        shorten(trimmed)
-                    )
+                Uuid::try_parse(trimmed).map(Self).map_err(|_| IdError::Malformed {
+                    what: $what,
+                    input: shorten(trimmed),
                 })
             }
         }
@@ -51,7 +67,7 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = String;
+            type Err = IdError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s)
@@ -99,10 +115,10 @@ mod tests {
 
     #[test]
     fn refuses_junk_with_a_message() {
-        let err = AuthorId::parse("nope").unwrap_err();
+        let err = AuthorId::parse("nope").unwrap_err().to_string();
         assert!(err.starts_with("'nope' is not an author id"), "{err}");
         assert_eq!(
-            AuthorId::parse("  ").unwrap_err(),
+            AuthorId::parse("  ").unwrap_err().to_string(),
             "an author id is required"
         );
     }

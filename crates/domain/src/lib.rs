@@ -18,12 +18,12 @@ pub mod web;
 
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
 pub use error::{FieldViolation, Violations};
-pub use id::{AuthorId, PaperId, shorten};
+pub use id::{AuthorId, IdError, PaperId, shorten};
 pub use mask::MaskField;
-pub use orcid::Orcid;
+pub use orcid::{Orcid, OrcidError};
 pub use paper::{
     AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperInput, PaperStatus,
     PublicationType, Topic, Topics, Transition, UnknownChange, WorkflowError,
 };
-pub use slug::Slug;
-pub use web::HttpUrl;
+pub use slug::{Slug, SlugError};
+pub use web::{HttpUrl, UrlError};

@@ -25,15 +25,18 @@ pub const MAX_RAIL: usize = 50;
 pub const DEFAULT_RAIL: usize = 3;
 /// The items of a rail a request asks for: 0 means the default, more than [`MAX_RAIL`] or
 /// fewer than 0 is refused, saying what is allowed.
-pub fn rail_size(requested: i32) -> Result<usize, String> {
+pub fn rail_size(requested: i32) -> Result<usize, RailSizeError> {
     match usize::try_from(requested) {
         Ok(0) => Ok(DEFAULT_RAIL),
         Ok(n) if n <= MAX_RAIL => Ok(n),
-        _ => Err(format!(
-            "must be between 1 and {MAX_RAIL} (0 for the default, {DEFAULT_RAIL})"
-        )),
+        _ => Err(RailSizeError),
     }
 }
+
+/// A rail size outside what [`rail_size`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be between 1 and {MAX_RAIL} (0 for the default, {DEFAULT_RAIL})")]
+pub struct RailSizeError;
 
 /// Interactions in one report: an impression and a click for every item of a rail.
 pub const MAX_REPORTED_INTERACTIONS: usize = 2 * MAX_RAIL;

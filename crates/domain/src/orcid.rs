@@ -12,10 +12,32 @@ use crate::id::shorten;
 #[serde(transparent)]
 pub struct Orcid(String);
 
+/// Why an ORCID iD was refused (the input shortened for the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrcidError {
+    /// Not 16 digits in four groups.
+    #[error(
+        "'{0}' is not an ORCID iD (expected 16 digits in four groups, such as 0000-0002-1825-0097)"
+    )]
+    Malformed(String),
+    /// The check character does not match the digits: a typo.
+    #[error(
+        "'{input}' is not a valid ORCID iD: its check character is {given}, but its digits give {expected}"
+    )]
+    CheckCharacter {
+        /// As sent.
+        input: String,
+        /// The last character sent.
+        given: char,
+        /// The one the digits give.
+        expected: char,
+    },
+}
+
 impl Orcid {
     /// Accepts `0000-0002-1825-0097`, the same without hyphens, or as an `https://orcid.org/` URL,
     /// and returns the canonical form.
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, OrcidError> {
         let trimmed = input.trim();
         let bare = ["https://orcid.org/", "http://orcid.org/", "orcid.org/"]
             .iter()
@@ -27,18 +49,16 @@ impl Orcid {
             && (chars[15].is_ascii_digit() || chars[15] == 'X' || chars[15] == 'x')
             && hyphens_well_placed(bare);
         if !shape_ok {
-            return Err(format!(
-                "'{}' is not an ORCID iD (expected 16 digits in four groups, such as 0000-0002-1825-0097)",
-                shorten(input)
-            ));
+            return Err(OrcidError::Malformed(shorten(input)));
         }
         let expected = check_character(&chars[..15]);
         let given = chars[15].to_ascii_uppercase();
         if given != expected {
-            return Err(format!(
-                "'{}' is not a valid ORCID iD: its check character is {given}, but its digits give {expected}",
-                shorten(input)
-            ));
+            return Err(OrcidError::CheckCharacter {
+                input: shorten(input),
+                given,
+                expected,
+            });
         }
         let mut canonical = String::with_capacity(19);
         for (i, c) in chars.iter().enumerate() {
@@ -118,7 +138,7 @@ mod tests {
 
     #[test]
     fn refuses_a_wrong_check_digit_and_bad_shapes() {
-        let err = Orcid::parse("0000-0002-1825-0098").unwrap_err();
+        let err = Orcid::parse("0000-0002-1825-0098").unwrap_err().to_string();
         assert!(
             err.contains("check character is 8, but its digits give 7"),
             "{err}"

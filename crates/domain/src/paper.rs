@@ -138,7 +138,7 @@ impl Topic {
     pub const MAX: usize = 100;
 
     /// Trims, collapses inner whitespace and checks the length.
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, crate::text::TextError> {
         clean_line(input, 1, Self::MAX).map(Self)
     }
 
@@ -590,11 +590,14 @@ fn parse_optional_slug(v: &mut Violations, input: &str) -> Option<Slug> {
     }
 }
 
-fn required_type(input: &PaperInput) -> Result<PublicationType, String> {
-    input.publication_type.ok_or_else(|| {
-        "is required: choose a publication type such as PUBLICATION_TYPE_REPORT".to_owned()
-    })
+fn required_type(input: &PaperInput) -> Result<PublicationType, TypeRequired> {
+    input.publication_type.ok_or(TypeRequired)
 }
+
+/// A paper sent without its publication type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is required: choose a publication type such as PUBLICATION_TYPE_REPORT")]
+struct TypeRequired;
 
 /// Whether a workflow step changed anything; an unchanged paper is not saved again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,24 +26,39 @@ fn well_formed(input: &str) -> bool {
         && !input.contains("--")
 }
 
+/// Why a slug was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlugError {
+    /// Nothing was sent.
+    #[error("must not be empty")]
+    Empty,
+    /// Longer than a slug may be.
+    #[error("must be at most {MAX_SLUG_LEN} characters (got {got})")]
+    TooLong {
+        /// Characters sent.
+        got: usize,
+    },
+    /// Characters or hyphens a slug may not hold (the input, shortened for the message).
+    #[error(
+        "'{0}' is not a slug: use lowercase letters a-z, digits and single hyphens between words"
+    )]
+    Malformed(String),
+}
+
 impl Slug {
     /// Checks a slug an editor typed. It is not rewritten: a slug is part of a URL someone may
     /// already have shared, so a surprise rewrite would be worse than a clear refusal.
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, SlugError> {
         if input.is_empty() {
-            return Err("must not be empty".to_owned());
+            return Err(SlugError::Empty);
         }
         if input.len() > MAX_SLUG_LEN {
-            return Err(format!(
-                "must be at most {MAX_SLUG_LEN} characters (got {})",
-                input.chars().count()
-            ));
+            return Err(SlugError::TooLong {
+                got: input.chars().count(),
+            });
         }
         if !well_formed(input) {
-            return Err(format!(
-                "'{}' is not a slug: use lowercase letters a-z, digits and single hyphens between words",
-                shorten(input)
-            ));
+            return Err(SlugError::Malformed(shorten(input)));
         }
         Ok(Self(input.to_owned()))
     }
@@ -172,6 +187,7 @@ mod tests {
         assert!(
             Slug::parse("a b")
                 .unwrap_err()
+                .to_string()
                 .contains("lowercase letters")
         );
     }

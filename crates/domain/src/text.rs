@@ -3,41 +3,59 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Why a text was refused; its message is what the editor reads beside the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Nothing but whitespace where text is required.
+    #[error("must not be empty")]
+    Empty,
+    /// Fewer characters than allowed.
+    #[error("must be at least {min} characters")]
+    TooShort {
+        /// Fewest allowed.
+        min: usize,
+    },
+    /// More characters than allowed.
+    #[error("must be at most {} characters (got {})", group_thousands(*.max), group_thousands(*.got))]
+    TooLong {
+        /// Most allowed.
+        max: usize,
+        /// How many were sent.
+        got: usize,
+    },
+    /// A control character that would corrupt a page or a feed.
+    #[error("must not contain the control character U+{:04X}", u32::from(*.0))]
+    ControlCharacter(char),
+}
+
 /// Trims `input` and checks it holds between `min` and `max` characters.
 ///
 /// `multiline` allows line breaks and tabs (summaries, bios, bodies); single-line fields refuse
 /// them, as they do every other control character.
-pub fn clean(input: &str, min: usize, max: usize, multiline: bool) -> Result<String, String> {
+pub fn clean(input: &str, min: usize, max: usize, multiline: bool) -> Result<String, TextError> {
     let trimmed = input.trim();
     let count = trimmed.chars().count();
     if count < min {
         return Err(if min == 1 {
-            "must not be empty".to_owned()
+            TextError::Empty
         } else {
-            format!("must be at least {min} characters")
+            TextError::TooShort { min }
         });
     }
     if count > max {
-        return Err(format!(
-            "must be at most {} characters (got {})",
-            group_thousands(max),
-            group_thousands(count)
-        ));
+        return Err(TextError::TooLong { max, got: count });
     }
     if let Some(c) = trimmed
         .chars()
         .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
     {
-        return Err(format!(
-            "must not contain the control character U+{:04X}",
-            u32::from(c)
-        ));
+        return Err(TextError::ControlCharacter(c));
     }
     Ok(trimmed.to_owned())
 }
 
 /// Single-line text with inner runs of whitespace collapsed to one space: names, topics.
-pub fn clean_line(input: &str, min: usize, max: usize) -> Result<String, String> {
+pub fn clean_line(input: &str, min: usize, max: usize) -> Result<String, TextError> {
     let collapsed = input.split_whitespace().collect::<Vec<_>>().join(" ");
     clean(&collapsed, min, max, false)
 }
@@ -79,7 +97,7 @@ macro_rules! text_type {
             pub const MAX: usize = $max;
 
             /// Validates and normalises input from outside.
-            pub fn parse(input: &str) -> Result<Self, String> {
+            pub fn parse(input: &str) -> Result<Self, TextError> {
                 text_type!(@clean $kind, input, $min, $max).map(Self)
             }
 
@@ -146,11 +164,11 @@ mod tests {
     fn counts_characters_not_bytes() {
         assert!(Title::parse(&"é".repeat(600)).is_ok());
         assert_eq!(
-            Title::parse(&"é".repeat(601)).unwrap_err(),
+            Title::parse(&"é".repeat(601)).unwrap_err().to_string(),
             "must be at most 600 characters (got 601)"
         );
         assert_eq!(
-            Summary::parse(&"x".repeat(10_001)).unwrap_err(),
+            Summary::parse(&"x".repeat(10_001)).unwrap_err().to_string(),
             "must be at most 10,000 characters (got 10,001)"
         );
     }
@@ -163,15 +181,28 @@ mod tests {
     #[test]
     fn trims_and_refuses_control_characters() {
         assert_eq!(clean("  a  ", 1, 10, false).unwrap(), "a");
-        assert_eq!(Title::parse("   ").unwrap_err(), "must not be empty");
+        assert_eq!(
+            Title::parse("   ").unwrap_err().to_string(),
+            "must not be empty"
+        );
         assert!(
             Title::parse("a\nb").is_ok(),
             "line breaks in a title collapse to a space"
         );
         assert_eq!(Title::parse("a\n b").unwrap().as_str(), "a b");
         assert!(Summary::parse("a\nb").is_ok());
-        assert!(Summary::parse("a\u{0}b").unwrap_err().contains("U+0000"));
-        assert!(Title::parse("a\u{7}b").unwrap_err().contains("U+0007"));
+        assert!(
+            Summary::parse("a\u{0}b")
+                .unwrap_err()
+                .to_string()
+                .contains("U+0000")
+        );
+        assert!(
+            Title::parse("a\u{7}b")
+                .unwrap_err()
+                .to_string()
+                .contains("U+0007")
+        );
         assert_eq!(
             PositionText::parse(" Global \t Policy ").unwrap().as_str(),
             "Global Policy"

@@ -15,38 +15,70 @@ pub const MAX_URL_LEN: usize = 2048;
 #[serde(transparent)]
 pub struct HttpUrl(String);
 
+/// Why a URL was refused (inputs shortened for the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Longer than a URL may be.
+    #[error("must be at most {MAX_URL_LEN} characters")]
+    TooLong,
+    /// Not a URL with a scheme.
+    #[error("'{input}' is not an absolute URL ({reason}); use http:// or https://")]
+    NotAbsolute {
+        /// As sent.
+        input: String,
+        /// What the URL parser found.
+        reason: url::ParseError,
+    },
+    /// A scheme other than http or https (`javascript:`, `file:`).
+    #[error("'{input}' uses the scheme '{scheme}': only http and https URLs are allowed")]
+    Scheme {
+        /// As sent.
+        input: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// No host to link to.
+    #[error("'{0}' has no host")]
+    NoHost(String),
+    /// Credentials in the URL, which a public page would show.
+    #[error("must not contain a user name or password")]
+    Credentials,
+    /// Within the limit as sent, over it once percent-encoded.
+    #[error("must be at most {MAX_URL_LEN} characters once percent-encoded (got {got})")]
+    TooLongEncoded {
+        /// Characters once encoded.
+        got: usize,
+    },
+}
+
 impl HttpUrl {
     /// Parses and normalises (`HTTPS://Example.org` becomes `https://example.org/`).
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, UrlError> {
         let trimmed = input.trim();
         if trimmed.len() > MAX_URL_LEN {
-            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+            return Err(UrlError::TooLong);
         }
-        let url = url::Url::parse(trimmed).map_err(|e| {
-            format!(
-                "'{}' is not an absolute URL ({e}); use http:// or https://",
-                shorten(trimmed)
-            )
+        let url = url::Url::parse(trimmed).map_err(|reason| UrlError::NotAbsolute {
+            input: shorten(trimmed),
+            reason,
         })?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(format!(
-                "'{}' uses the scheme '{}': only http and https URLs are allowed",
-                shorten(trimmed),
-                url.scheme()
-            ));
+            return Err(UrlError::Scheme {
+                input: shorten(trimmed),
+                scheme: url.scheme().to_owned(),
+            });
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("'{}' has no host", shorten(trimmed)));
+            return Err(UrlError::NoHost(shorten(trimmed)));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not contain a user name or password".to_owned());
+            return Err(UrlError::Credentials);
         }
         let normalised: String = url.into();
         if normalised.len() > MAX_URL_LEN {
-            return Err(format!(
-                "must be at most {MAX_URL_LEN} characters once percent-encoded (got {})",
-                normalised.len()
-            ));
+            return Err(UrlError::TooLongEncoded {
+                got: normalised.len(),
+            });
         }
         Ok(Self(normalised))
     }
@@ -87,6 +119,7 @@ mod tests {
         assert!(
             HttpUrl::parse("javascript:alert(1)")
                 .unwrap_err()
+                .to_string()
                 .contains("only http and https")
         );
         assert!(HttpUrl::parse("ftp://example.org/").is_err());
@@ -97,6 +130,7 @@ mod tests {
         assert!(
             HttpUrl::parse(&long)
                 .unwrap_err()
+                .to_string()
                 .contains("percent-encoded")
         );
     }

@@ -98,18 +98,29 @@ impl NewEvent {
 }
 
 /// Decodes an event body, naming what is wrong with it.
-pub fn decode(body: &[u8]) -> Result<Event, String> {
-    let event = Event::decode(body).map_err(|e| format!("not an imprint.events.v1.Event: {e}"))?;
+pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
+    let event = Event::decode(body)?;
     if Uuid::try_parse(&event.aggregate_id).is_err() {
-        return Err(format!(
-            "aggregate_id '{}' is not a UUID",
-            event.aggregate_id
-        ));
+        return Err(DecodeError::AggregateId(event.aggregate_id));
     }
     if event.payload.is_none() {
-        return Err(format!("event {} has no payload", event.event_id));
+        return Err(DecodeError::NoPayload(event.event_id));
     }
     Ok(event)
+}
+
+/// Why an event body was refused (it is dead-lettered: no retry can fix it).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not the protobuf message.
+    #[error("not an imprint.events.v1.Event: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// An aggregate id that is not a UUID.
+    #[error("aggregate_id '{0}' is not a UUID")]
+    AggregateId(String),
+    /// No payload (the event's id).
+    #[error("event {0} has no payload")]
+    NoPayload(String),
 }
 
 /// A W3C `traceparent` for a change made outside any request (a republish, a script): a new

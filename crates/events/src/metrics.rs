@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
+use imprint_platform::server::NotReady;
+
 /// Counters of one process's event traffic. Cloning shares them.
 #[derive(Debug, Clone, Default)]
 pub struct EventMetrics(Arc<Counters>);
@@ -104,16 +106,16 @@ impl EventMetrics {
     /// has, a later broker outage does not make the process unready: writes go on into the
     /// outbox and reads from the databases and caches, and the outage shows in
     /// `imprint_amqp_connections_up` instead.
-    pub fn broker_ready(&self) -> Result<(), String> {
+    pub fn broker_ready(&self) -> Result<(), NotReady> {
         let links = self.0.links.load(Ordering::Relaxed);
         let started = self.0.links_started.load(Ordering::Relaxed);
         if started >= links {
             Ok(())
         } else {
-            Err(format!(
-                "{} of {links} RabbitMQ connections not up yet (see the log for why)",
-                links - started
-            ))
+            Err(NotReady::BrokerDown {
+                down: links - started,
+                of: links,
+            })
         }
     }
 
@@ -176,10 +178,16 @@ mod tests {
         );
         let consumer = metrics.link();
         let watcher = metrics.link();
-        let waiting = metrics.broker_ready().unwrap_err();
+        let waiting = metrics.broker_ready().unwrap_err().to_string();
         assert!(waiting.contains("2 of 2"), "{waiting}");
         consumer.set_up(true);
-        assert!(metrics.broker_ready().unwrap_err().contains("1 of 2"));
+        assert!(
+            metrics
+                .broker_ready()
+                .unwrap_err()
+                .to_string()
+                .contains("1 of 2")
+        );
         watcher.set_up(true);
         assert!(metrics.broker_ready().is_ok());
         // An outage later: still ready (pods keep serving), and the gauge shows it.

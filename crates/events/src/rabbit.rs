@@ -63,8 +63,43 @@ pub fn dead_queue_name(service: &str) -> String {
     format!("{service}.events.dead")
 }
 
+/// What went wrong talking to RabbitMQ.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// A step did not finish within its time.
+    #[error("{0} timed out")]
+    Timeout(&'static str),
+    /// The broker or the connection failed a step.
+    #[error("{doing}: {source}")]
+    Amqp {
+        /// The step.
+        doing: String,
+        /// What lapin said.
+        source: lapin::Error,
+    },
+    /// The broker ended a consumer (its queue was deleted, or the node is going down).
+    #[error("the broker cancelled the {0}")]
+    Cancelled(&'static str),
+    /// Not one event of a batch was confirmed.
+    #[error("the broker confirmed none of the batch")]
+    NoneConfirmed,
+    /// The broker refused a message back into a queue (its id).
+    #[error("the broker refused to take back {0}")]
+    Refused(String),
+}
+
+impl BrokerError {
+    /// A failure of `doing`, for `map_err`.
+    fn amqp(doing: impl Into<String>) -> impl FnOnce(lapin::Error) -> Self {
+        move |source| Self::Amqp {
+            doing: doing.into(),
+            source,
+        }
+    }
+}
+
 /// Opens a connection, giving up after [`SETUP_TIMEOUT`].
-pub async fn connect(settings: &RabbitSettings) -> Result<Connection, String> {
+pub async fn connect(settings: &RabbitSettings) -> Result<Connection, BrokerError> {
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(
         settings.connection_name.clone().into_bytes(),
     ));
@@ -73,8 +108,8 @@ pub async fn connect(settings: &RabbitSettings) -> Result<Connection, String> {
         Connection::connect(&settings.url, properties),
     )
     .await
-    .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
-    .map_err(|e| format!("connecting to RabbitMQ: {e}"))
+    .map_err(|_| BrokerError::Timeout("connecting to RabbitMQ"))?
+    .map_err(BrokerError::amqp("connecting to RabbitMQ"))
 }
 
 /// Closes `conn` without waiting long for a broker that may be going away. (A connection that
@@ -236,7 +271,7 @@ impl Publisher {
         &self.settings
     }
 
-    async fn channel(&self) -> Result<Channel, String> {
+    async fn channel(&self) -> Result<Channel, BrokerError> {
         let mut open = self.open.lock().await;
         if let Some((conn, channel)) = open.as_ref() {
             if conn.status().connected() && channel.status().connected() {
@@ -265,11 +300,11 @@ impl Publisher {
             }
             Ok(Err(e)) => {
                 close(&conn, "setup failed").await;
-                Err(format!("setting up the publishing channel: {e}"))
+                Err(BrokerError::amqp("setting up the publishing channel")(e))
             }
             Err(_) => {
                 close(&conn, "setup timed out").await;
-                Err("setting up the publishing channel timed out".to_owned())
+                Err(BrokerError::Timeout("setting up the publishing channel"))
             }
         }
     }
@@ -287,7 +322,7 @@ impl Publisher {
         &self,
         rows: &[OutboxRow],
         metrics: &EventMetrics,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, BrokerError> {
         let channel = self.channel().await?;
         let counters = metrics.counters();
         let mut confirms = Vec::with_capacity(rows.len());
@@ -331,7 +366,7 @@ impl Publisher {
         }
         EventMetrics::add(&counters.confirmed, confirmed as u64);
         if confirmed == 0 && !rows.is_empty() {
-            return Err("the broker confirmed none of the batch".to_owned());
+            return Err(BrokerError::NoneConfirmed);
         }
         Ok(confirmed)
     }
@@ -384,7 +419,7 @@ async fn reconnecting<F, Fut>(
     mut attempt: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
+    Fut: std::future::Future<Output = Result<(), BrokerError>>,
 {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
@@ -416,7 +451,7 @@ async fn consume_once(
     metrics: &EventMetrics,
     link: &Link,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), BrokerError> {
     let conn = connect(settings).await?;
     let outcome = consume_on(&conn, settings, handler, metrics, link, shutdown).await;
     // Unacknowledged deliveries return to the queue when the connection closes.
@@ -439,7 +474,7 @@ async fn consume_on(
     metrics: &EventMetrics,
     link: &Link,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), BrokerError> {
     let queue = queue_name(handler.service());
     let setup = async {
         let channel = conn.create_channel().await?;
@@ -459,8 +494,8 @@ async fn consume_on(
     };
     let mut consumer = tokio::time::timeout(SETUP_TIMEOUT, setup)
         .await
-        .map_err(|_| "setting up the consumer timed out".to_owned())?
-        .map_err(|e| format!("setting up the consumer: {e}"))?;
+        .map_err(|_| BrokerError::Timeout("setting up the consumer"))?
+        .map_err(BrokerError::amqp("setting up the consumer"))?;
     tracing::info!(service = handler.service(), %queue, "consuming");
     link.set_up(true);
     let counters = metrics.counters();
@@ -471,8 +506,8 @@ async fn consume_on(
         };
         let delivery = match delivery {
             Some(Ok(d)) => d,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("the broker cancelled the consumer".to_owned()),
+            Some(Err(e)) => return Err(BrokerError::amqp("consuming")(e)),
+            None => return Err(BrokerError::Cancelled("consumer")),
         };
         EventMetrics::add(&counters.delivered, 1);
         if delivery.redelivered {
@@ -527,7 +562,7 @@ async fn consume_on(
                 delivery
                     .ack(BasicAckOptions::default())
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(BrokerError::amqp("acknowledging a delivery"))?;
             }
             Err(HandlerError::Retry(e)) => {
                 // Back to the queue; the broker dead-letters it once it has been delivered
@@ -579,7 +614,7 @@ fn delivery_count(delivery: &Delivery) -> u64 {
     }
 }
 
-async fn nack(delivery: &Delivery, requeue: bool) -> Result<(), String> {
+async fn nack(delivery: &Delivery, requeue: bool) -> Result<(), BrokerError> {
     delivery
         .nack(BasicNackOptions {
             requeue,
@@ -587,7 +622,7 @@ async fn nack(delivery: &Delivery, requeue: bool) -> Result<(), String> {
         })
         .await
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(BrokerError::amqp("rejecting a delivery"))
 }
 
 /// A message waiting in a dead-letter queue.
@@ -608,17 +643,20 @@ pub async fn dead_letters(
     settings: &RabbitSettings,
     service: &str,
     limit: usize,
-) -> Result<Vec<DeadLetter>, String> {
+) -> Result<Vec<DeadLetter>, BrokerError> {
     let conn = connect(settings).await?;
     let listed = async {
-        let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+        let channel = conn
+            .create_channel()
+            .await
+            .map_err(BrokerError::amqp("opening a channel"))?;
         let queue = dead_queue_name(service);
         let mut out = Vec::new();
         while out.len() < limit {
             let got = channel
                 .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
                 .await
-                .map_err(|e| format!("reading {queue}: {e}"))?;
+                .map_err(BrokerError::amqp(format!("reading {queue}")))?;
             let Some(message) = got else { break };
             out.push(dead_letter(&message.delivery));
         }
@@ -633,19 +671,25 @@ pub async fn dead_letters(
 /// Sends every dead letter of `service` waiting now back to that service's queue only (other
 /// consumers of the same routing key, partners' queues among them, already have it), and
 /// removes it from the dead-letter queue once the broker confirmed the copy. Returns how many.
-pub async fn requeue_dead_letters(settings: &RabbitSettings, service: &str) -> Result<u32, String> {
+pub async fn requeue_dead_letters(
+    settings: &RabbitSettings,
+    service: &str,
+) -> Result<u32, BrokerError> {
     let conn = connect(settings).await?;
     let moved = requeue_on(&conn, service).await;
     close(&conn, "requeued").await;
     moved
 }
 
-async fn requeue_on(conn: &Connection, service: &str) -> Result<u32, String> {
-    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+async fn requeue_on(conn: &Connection, service: &str) -> Result<u32, BrokerError> {
+    let channel = conn
+        .create_channel()
+        .await
+        .map_err(BrokerError::amqp("opening a channel"))?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(BrokerError::amqp("turning on publisher confirms"))?;
     let queue = dead_queue_name(service);
     let target = queue_name(service);
     // Only the letters there now: one that fails again comes back behind them and must not be
@@ -660,14 +704,14 @@ async fn requeue_on(conn: &Connection, service: &str) -> Result<u32, String> {
             FieldTable::default(),
         )
         .await
-        .map_err(|e| format!("{queue}: {e}"))?
+        .map_err(BrokerError::amqp(queue.clone()))?
         .message_count();
     let mut moved = 0;
     while moved < waiting {
         let got = channel
             .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
             .await
-            .map_err(|e| format!("reading {queue}: {e}"))?;
+            .map_err(BrokerError::amqp(format!("reading {queue}")))?;
         let Some(message) = got else { break };
         let d = &message.delivery;
         let mut props = d.properties.clone();
@@ -690,20 +734,17 @@ async fn requeue_on(conn: &Connection, service: &str) -> Result<u32, String> {
                 props,
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(BrokerError::amqp("requeueing a letter"))?;
         let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
             .await
-            .map_err(|_| "the broker did not confirm a requeued letter".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| BrokerError::Timeout("confirming a requeued letter"))?
+            .map_err(BrokerError::amqp("confirming a requeued letter"))?;
         if !confirm.is_ack() {
-            return Err(format!(
-                "the broker refused to take back {}",
-                dead_letter(d).message_id
-            ));
+            return Err(BrokerError::Refused(dead_letter(d).message_id));
         }
         d.ack(BasicAckOptions::default())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(BrokerError::amqp("removing a requeued letter"))?;
         moved += 1;
     }
     Ok(moved)
@@ -788,7 +829,7 @@ async fn watch_once(
     on_change: &(dyn Fn() + Send + Sync),
     link: &Link,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), BrokerError> {
     let conn = connect(settings).await?;
     let outcome = async {
         let setup = async {
@@ -820,8 +861,8 @@ async fn watch_once(
         };
         let mut consumer = tokio::time::timeout(SETUP_TIMEOUT, setup)
             .await
-            .map_err(|_| "setting up the watcher timed out".to_owned())?
-            .map_err(|e| format!("setting up the watcher: {e}"))?;
+            .map_err(|_| BrokerError::Timeout("setting up the watcher"))?
+            .map_err(BrokerError::amqp("setting up the watcher"))?;
         link.set_up(true);
         on_change();
         loop {
@@ -829,8 +870,8 @@ async fn watch_once(
                 () = shutdown.cancelled() => return Ok(()),
                 next = consumer.next() => match next {
                     Some(Ok(_)) => on_change(),
-                    Some(Err(e)) => return Err(e.to_string()),
-                    None => return Err("the broker cancelled the watcher".to_owned()),
+                    Some(Err(e)) => return Err(BrokerError::amqp("watching")(e)),
+                    None => return Err(BrokerError::Cancelled("watcher")),
                 },
             }
         }

@@ -16,7 +16,7 @@ use crate::bus::InProcessBus;
 use crate::envelope::decode;
 use crate::metrics::EventMetrics;
 use crate::outbox::{Outbox, OutboxRow};
-use crate::rabbit::Publisher;
+use crate::rabbit::{BrokerError, Publisher};
 
 /// Where events travel: the one answer to "is there a broker?" in a process. Relays send
 /// through it; consumers and watchers subscribe through it.
@@ -92,6 +92,31 @@ impl Housekeeping {
     }
 }
 
+/// Why a round of relaying stopped; the relay retries after a pause.
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    /// The outbox could not be read.
+    #[error("reading the outbox: {0}")]
+    ReadOutbox(sea_orm::DbErr),
+    /// Confirmed rows could not be marked sent (they go out again: consumers ignore duplicates).
+    #[error("marking rows sent: {0}")]
+    MarkSent(sea_orm::DbErr),
+    /// The broker failed.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// A handler in this process failed the first event of a batch.
+    #[error("{0}")]
+    Delivery(String),
+    /// Only some of a batch was confirmed.
+    #[error("{missing} of {of} events were not confirmed")]
+    Unconfirmed {
+        /// Not confirmed.
+        missing: usize,
+        /// In the batch.
+        of: usize,
+    },
+}
+
 impl Relay {
     /// A relay of `outbox` in `db` to `broker`.
     pub fn new(
@@ -157,7 +182,7 @@ impl Relay {
         &self,
         leader: &mut Leadership,
         housekeeping: &mut Housekeeping,
-    ) -> Result<(), String> {
+    ) -> Result<(), RelayError> {
         loop {
             if !leader.ensure().await {
                 return Ok(());
@@ -166,7 +191,7 @@ impl Relay {
                 .outbox
                 .pending(self.db.conn(), self.settings.batch, BATCH_BYTES)
                 .await
-                .map_err(|e| format!("reading the outbox: {e}"))?;
+                .map_err(RelayError::ReadOutbox)?;
             if rows.is_empty() {
                 return Ok(());
             }
@@ -177,17 +202,14 @@ impl Relay {
             };
             if confirmed > 0 {
                 let ids: Vec<i64> = rows[..confirmed].iter().map(|r| r.id).collect();
-                self.mark_sent(&ids)
-                    .await
-                    .map_err(|e| format!("marking rows sent: {e}"))?;
+                self.mark_sent(&ids).await.map_err(RelayError::MarkSent)?;
             }
             sent?;
             if confirmed < rows.len() {
-                return Err(format!(
-                    "{} of {} events were not confirmed",
-                    rows.len() - confirmed,
-                    rows.len()
-                ));
+                return Err(RelayError::Unconfirmed {
+                    missing: rows.len() - confirmed,
+                    of: rows.len(),
+                });
             }
             // A long drain still measures and prunes on schedule.
             self.housekeep_if_due(housekeeping).await;
@@ -195,9 +217,9 @@ impl Relay {
     }
 
     /// Sends rows in order; returns how many leading rows were confirmed.
-    async fn send(&self, rows: &[OutboxRow]) -> Result<usize, String> {
+    async fn send(&self, rows: &[OutboxRow]) -> Result<usize, RelayError> {
         match &self.broker {
-            Broker::Rabbit(publisher) => publisher.publish(rows, &self.metrics).await,
+            Broker::Rabbit(publisher) => Ok(publisher.publish(rows, &self.metrics).await?),
             Broker::InProcess(bus) => {
                 let counters = self.metrics.counters();
                 let mut events = Vec::with_capacity(rows.len());
@@ -234,7 +256,11 @@ impl Relay {
                     EventMetrics::add(&counters.dead_lettered, 1);
                     return Ok(i + 1);
                 }
-                if i == 0 { Err(e) } else { Ok(i) }
+                if i == 0 {
+                    Err(RelayError::Delivery(e))
+                } else {
+                    Ok(i)
+                }
             }
         }
     }

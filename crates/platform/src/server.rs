@@ -22,7 +22,45 @@ use crate::settings::ServerSettings;
 
 /// A readiness probe: `Ok` when the dependency answers.
 pub type Check =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), NotReady>> + Send>> + Send + Sync>;
+
+/// Why a dependency is not ready; `/readyz` shows it beside the dependency's name.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// The database does not answer.
+    #[error("{0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// The applied migrations could not be read.
+    #[error("reading the applied migrations: {0}")]
+    MigrationsUnread(sea_orm::DbErr),
+    /// Migrations are still to run.
+    #[error("{pending} migrations pending (run `imprint migrate`), the first {first}")]
+    MigrationsPending {
+        /// How many.
+        pending: usize,
+        /// The name of the first.
+        first: String,
+    },
+    /// Broker connections that have not come up once since start.
+    #[error("{down} of {of} RabbitMQ connections not up yet (see the log for why)")]
+    BrokerDown {
+        /// Not up yet.
+        down: i64,
+        /// In all.
+        of: i64,
+    },
+}
+
+/// Why serving stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Grpc(String),
+    /// Its task panicked or was cancelled.
+    #[error("gRPC server task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// What health endpoints report: liveness is the process answering; readiness needs start-up
 /// done, no shutdown under way, and every check passing.
@@ -67,7 +105,7 @@ impl Health {
         let db = db.clone();
         Arc::new(move || {
             let db = db.clone();
-            Box::pin(async move { db.ping().await.map_err(|e| e.to_string()) })
+            Box::pin(async move { db.ping().await.map_err(NotReady::from) })
         })
     }
 
@@ -82,22 +120,21 @@ impl Health {
             let db = db.clone();
             let migrated = migrated.clone();
             Box::pin(async move {
-                db.ping().await.map_err(|e| e.to_string())?;
+                db.ping().await?;
                 if migrated.load(Ordering::Relaxed) {
                     return Ok(());
                 }
                 let pending = M::get_pending_migrations(db.conn())
                     .await
-                    .map_err(|e| format!("reading the applied migrations: {e}"))?;
+                    .map_err(NotReady::MigrationsUnread)?;
                 if pending.is_empty() {
                     migrated.store(true, Ordering::Relaxed);
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{} migrations pending (run `imprint migrate`), the first {}",
-                        pending.len(),
-                        pending[0].name()
-                    ))
+                    Err(NotReady::MigrationsPending {
+                        pending: pending.len(),
+                        first: pending[0].name().to_owned(),
+                    })
                 }
             })
         })
@@ -149,7 +186,7 @@ impl Health {
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    failures.insert(name.clone(), e.into());
+                    failures.insert(name.clone(), e.to_string().into());
                 }
                 Err(_) => {
                     failures.insert(name.clone(), "no answer within 2s".to_owned().into());
@@ -206,7 +243,7 @@ pub async fn run<G, GF, E>(
     health: Health,
     shutdown: CancellationToken,
     settings: &ServerSettings,
-) -> Result<(), String>
+) -> Result<(), ServeError>
 where
     G: FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>) -> GF,
     GF: Future<Output = Result<(), E>> + Send + 'static,
@@ -238,8 +275,8 @@ where
     let outcome = tokio::select! {
         joined = grpc_task => match joined {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("gRPC server: {e}")),
-            Err(e) => Err(format!("gRPC server task: {e}")),
+            Ok(Err(e)) => Err(ServeError::Grpc(e.to_string())),
+            Err(e) => Err(ServeError::Task(e)),
         },
         () = async {
             shutdown.cancelled().await;

@@ -62,6 +62,19 @@ impl Telemetry {
     }
 }
 
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter refused its endpoint.
+    #[error("tracing.otlp_endpoint '{endpoint}': {source}")]
+    Exporter {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// What the exporter said.
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+}
+
 /// Installs the global subscriber: logs per `log`, spans per `traces` named `service` (when
 /// `traces.service_name` is empty). Must run inside the tokio runtime. Safe to call more than
 /// once (tests): later calls install nothing.
@@ -69,7 +82,7 @@ pub fn init(
     log: &LogSettings,
     traces: &TracingSettings,
     service: &str,
-) -> Result<Telemetry, String> {
+) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -98,7 +111,10 @@ pub fn init(
             .with_endpoint(endpoint.clone())
             .with_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| format!("tracing.otlp_endpoint '{endpoint}': {e}"))?;
+            .map_err(|source| TelemetryError::Exporter {
+                endpoint: endpoint.clone(),
+                source,
+            })?;
         builder = builder.with_batch_exporter(OnRuntime {
             inner: exporter,
             runtime: tokio::runtime::Handle::current(),

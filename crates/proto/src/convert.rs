@@ -16,14 +16,32 @@ pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
     }
 }
 
+/// A value from outside that the contract's types cannot hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// A `Timestamp`'s nanos outside a second.
+    #[error("nanos {0} is not between 0 and 999,999,999")]
+    Nanos(i32),
+    /// A `Timestamp` too far from the epoch.
+    #[error("{0} seconds is outside the supported range")]
+    Seconds(i64),
+    /// A number the named enum does not define.
+    #[error("{value} is not a known {name} value")]
+    UnknownEnum {
+        /// The number sent.
+        value: i32,
+        /// The enum's protobuf name.
+        name: &'static str,
+    },
+}
+
 /// A protobuf `Timestamp` from outside as a domain time.
-pub fn from_timestamp(t: &Timestamp) -> Result<DateTime<Utc>, String> {
+pub fn from_timestamp(t: &Timestamp) -> Result<DateTime<Utc>, ConvertError> {
     let nanos = u32::try_from(t.nanos)
         .ok()
         .filter(|n| *n < 1_000_000_000)
-        .ok_or_else(|| format!("nanos {} is not between 0 and 999,999,999", t.nanos))?;
-    DateTime::from_timestamp(t.seconds, nanos)
-        .ok_or_else(|| format!("{} seconds is outside the supported range", t.seconds))
+        .ok_or(ConvertError::Nanos(t.nanos))?;
+    DateTime::from_timestamp(t.seconds, nanos).ok_or(ConvertError::Seconds(t.seconds))
 }
 
 /// The domain publication type as its proto enum.
@@ -47,11 +65,15 @@ pub fn publication_type_to_proto(t: domain::PublicationType) -> papers::Publicat
 
 /// A proto publication type from outside: `None` when unspecified, an error for a number the
 /// contract does not define.
-pub fn publication_type_from_proto(value: i32) -> Result<Option<domain::PublicationType>, String> {
+pub fn publication_type_from_proto(
+    value: i32,
+) -> Result<Option<domain::PublicationType>, ConvertError> {
     use domain::PublicationType as D;
     use papers::PublicationType as P;
-    let known =
-        P::try_from(value).map_err(|_| format!("{value} is not a known PublicationType value"))?;
+    let known = P::try_from(value).map_err(|_| ConvertError::UnknownEnum {
+        value,
+        name: "PublicationType",
+    })?;
     Ok(match known {
         P::Unspecified => None,
         P::Report => Some(D::Report),
@@ -78,9 +100,11 @@ pub fn status_to_proto(s: domain::PaperStatus) -> papers::PaperStatus {
 }
 
 /// A proto status from outside: `None` when unspecified.
-pub fn status_from_proto(value: i32) -> Result<Option<domain::PaperStatus>, String> {
-    let known = papers::PaperStatus::try_from(value)
-        .map_err(|_| format!("{value} is not a known PaperStatus value"))?;
+pub fn status_from_proto(value: i32) -> Result<Option<domain::PaperStatus>, ConvertError> {
+    let known = papers::PaperStatus::try_from(value).map_err(|_| ConvertError::UnknownEnum {
+        value,
+        name: "PaperStatus",
+    })?;
     Ok(match known {
         papers::PaperStatus::Unspecified => None,
         papers::PaperStatus::Draft => Some(domain::PaperStatus::Draft),
@@ -205,7 +229,12 @@ mod tests {
             seconds: 0,
             nanos: -1,
         };
-        assert!(from_timestamp(&bad).unwrap_err().contains("nanos -1"));
+        assert!(
+            from_timestamp(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("nanos -1")
+        );
         let huge = Timestamp {
             seconds: i64::MAX,
             nanos: 0,

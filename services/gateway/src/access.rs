@@ -74,7 +74,7 @@ fn digest(token: &str) -> [u8; 32] {
 impl Authenticator {
     /// From the settings, plus `internal`: a token this process's own services use to call
     /// each other through the edge, granted `admin`.
-    pub fn new(settings: &AuthSettings, internal: Option<&str>) -> Result<Self, String> {
+    pub fn new(settings: &AuthSettings, internal: Option<&str>) -> Result<Self, JwtError> {
         let mut tokens: HashMap<[u8; 32], (String, Role)> = settings
             .tokens
             .iter()
@@ -130,38 +130,52 @@ impl Authenticator {
     }
 }
 
+/// What is wrong with the JWT settings, or with issuing a token.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    /// A setting JWTs need is not set (its key under `auth.jwt`).
+    #[error("auth.jwt.{0} is required with JWTs")]
+    Missing(&'static str),
+    /// A public key file could not be read.
+    #[error("auth.jwt.public_key_files: cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A public key file holds no key JWTs can be checked with.
+    #[error("auth.jwt.public_key_files: {} is not an RSA or EC public key in PEM", .0.display())]
+    NotAKey(std::path::PathBuf),
+    /// Signing failed.
+    #[error("signing the token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
 impl Jwt {
-    fn new(settings: &JwtSettings) -> Result<Self, String> {
+    fn new(settings: &JwtSettings) -> Result<Self, JwtError> {
         let hmac = settings
             .hs256_secret
             .as_ref()
             .map(|secret| DecodingKey::from_secret(secret.as_bytes()));
         // Checked with the settings: JWTs on means both are set.
-        let required = |value: &Option<String>, key: &str| {
-            value
-                .clone()
-                .ok_or_else(|| format!("auth.jwt.{key} is required with JWTs"))
-        };
+        let required =
+            |value: &Option<String>, key: &'static str| value.clone().ok_or(JwtError::Missing(key));
         let issuer = required(&settings.issuer, "issuer")?;
         let audience = required(&settings.audience, "audience")?;
         let mut rsa = Vec::new();
         let mut ec = Vec::new();
         for path in &settings.public_key_files {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "auth.jwt.public_key_files: cannot read {}: {e}",
-                    path.display()
-                )
+            let pem = std::fs::read(path).map_err(|source| JwtError::Unreadable {
+                path: path.clone(),
+                source,
             })?;
             if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
                 rsa.push(key);
             } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
                 ec.push(key);
             } else {
-                return Err(format!(
-                    "auth.jwt.public_key_files: {} is not an RSA or EC public key in PEM",
-                    path.display()
-                ));
+                return Err(JwtError::NotAKey(path.clone()));
             }
         }
         Ok(Self {
@@ -266,14 +280,14 @@ pub fn issue_hs256(
     subject: &str,
     role: Role,
     ttl: Duration,
-) -> Result<String, String> {
+) -> Result<String, JwtError> {
     let Some(secret) = &jwt.hs256_secret else {
-        return Err("auth.jwt.hs256_secret is not set".to_owned());
+        return Err(JwtError::Missing("hs256_secret"));
     };
+    // A clock before 1970 is a broken machine; its tokens are simply already expired.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
+        .map_or(0, |d| d.as_secs());
     let claims = serde_json::json!({
         "sub": subject,
         "iss": jwt.issuer,
@@ -287,7 +301,7 @@ pub fn issue_hs256(
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
-    .map_err(|e| e.to_string())
+    .map_err(JwtError::from)
 }
 
 /// The role a gRPC method needs, or `None` when it is open to all (health, reflection).
@@ -591,6 +605,7 @@ mod tests {
         assert!(
             Authenticator::new(&s, None)
                 .unwrap_err()
+                .to_string()
                 .contains("/nonexistent/key.pem")
         );
         let mut s = settings();
@@ -599,6 +614,7 @@ mod tests {
         assert!(
             Authenticator::new(&s, None)
                 .unwrap_err()
+                .to_string()
                 .contains("not an RSA or EC public key")
         );
     }

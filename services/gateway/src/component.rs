@@ -192,8 +192,8 @@ pub struct EdgeLayers {
 impl EdgeLayers {
     /// The layers of `settings`, accepting `internal_token` as the process's own calls.
     pub fn new(settings: &Settings, internal_token: &str) -> Result<Self, OpenError> {
-        let auth =
-            Authenticator::new(&settings.auth, Some(internal_token)).map_err(OpenError::Config)?;
+        let auth = Authenticator::new(&settings.auth, Some(internal_token))
+            .map_err(|e| OpenError::Config(e.to_string()))?;
         if settings.auth.tokens.is_empty() && !settings.auth.jwt.is_enabled() {
             tracing::warn!(
                 "no editorial tokens configured: every editorial gRPC call will be refused; set auth.tokens.<name>.token and .role, or auth.jwt.*"

@@ -105,11 +105,29 @@ pub enum AppError {
     #[error(transparent)]
     Open(#[from] imprint_runtime::OpenError),
     /// The server failed while running.
-    #[error("{0}")]
-    Serve(String),
+    #[error(transparent)]
+    Serve(#[from] imprint_platform::server::ServeError),
+    /// gRPC reflection could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
     /// The demo content could not be loaded.
     #[error("loading the demo: {0}")]
-    Demo(String),
+    Demo(#[from] crate::demo::DemoError),
+    /// An import stopped.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    /// An evaluation could not run.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// A keys command failed.
+    #[error(transparent)]
+    Keys(#[from] crate::keys_command::KeysError),
+    /// The broker failed an events command.
+    #[error(transparent)]
+    Broker(#[from] imprint_events::rabbit::BrokerError),
+    /// Writing to a service's store failed.
+    #[error(transparent)]
+    Write(#[from] imprint_platform::store::WriteError),
     /// No key to sign tokens with.
     #[error(transparent)]
     Signing(#[from] SigningError),
@@ -341,7 +359,7 @@ impl Application {
             db.close().await;
         }
         tracing::info!("stopped");
-        outcome.map_err(AppError::Serve)
+        Ok(outcome?)
     }
 }
 

@@ -65,14 +65,43 @@ impl Record {
     }
 }
 
+/// A file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct ReadError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl ReadError {
+    /// A failure reading `path`, for `map_err`.
+    pub fn of(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Why a line of a records file is not a record.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// The bytes could not be read (not UTF-8, or the file broke off).
+    #[error("unreadable: {0}")]
+    Unreadable(std::io::Error),
+    /// Not a JSON record of the expected shape.
+    #[error("not a record: {0}")]
+    NotARecord(serde_json::Error),
+}
+
 /// Opens `path`, decompressing when it is gzip (by its magic bytes, whatever its name).
-pub fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, ReadError> {
+    let mut file = std::fs::File::open(path).map_err(ReadError::of(path))?;
     let mut magic = [0u8; 2];
-    let n = file
-        .read(&mut magic)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = file.read(&mut magic).map_err(ReadError::of(path))?;
+    let file = std::fs::File::open(path).map_err(ReadError::of(path))?;
     if n == 2 && magic == [0x1f, 0x8b] {
         Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
             file,
@@ -83,30 +112,30 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
 }
 
 /// A line of a records file: the record, or why it cannot be one.
-pub type Line = (usize, Result<Record, String>);
+pub type Line = (usize, Result<Record, LineError>);
 
 /// The records of `path`, each with its line number (from 1); unreadable lines are errors
 /// that name the problem, and reading goes on.
-pub fn records(path: &Path) -> Result<impl Iterator<Item = Line>, String> {
+pub fn records(path: &Path) -> Result<impl Iterator<Item = Line>, ReadError> {
     let reader = open(path)?;
     Ok(reader.lines().enumerate().filter_map(|(i, line)| {
         let n = i + 1;
         match line {
-            Err(e) => Some((n, Err(format!("unreadable: {e}")))),
+            Err(e) => Some((n, Err(LineError::Unreadable(e)))),
             Ok(l) if l.trim().is_empty() => None,
             Ok(l) => Some((
                 n,
-                serde_json::from_str::<Record>(&l).map_err(|e| format!("not a record: {e}")),
+                serde_json::from_str::<Record>(&l).map_err(LineError::NotARecord),
             )),
         }
     }))
 }
 
 /// Related pairs: for each query id, the ids related to it.
-pub fn related_pairs(path: &Path) -> Result<HashMap<String, HashSet<String>>, String> {
+pub fn related_pairs(path: &Path) -> Result<HashMap<String, HashSet<String>>, ReadError> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
     for (i, line) in open(path)?.lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = line.map_err(ReadError::of(path))?;
         if i == 0 && line.starts_with("query_id") {
             continue;
         }

@@ -17,6 +17,8 @@ use serde::Deserialize;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::command::{CallFailed, failed};
+
 /// The fixture, transcribed from `shared/seed/publication-page.txt`.
 const FIXTURE: &str = include_str!("../fixtures/demo.json");
 
@@ -63,16 +65,44 @@ pub struct Loaded {
 /// A channel to the demo's server, carrying the loader's token.
 type Loader = InterceptedService<Channel, Bearer>;
 
+/// Why the demo could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The fixture compiled into the binary is not what the loader expects (a bug).
+    #[error("demo fixture: {0}")]
+    Fixture(String),
+    /// The loader's token cannot travel in a header.
+    #[error(transparent)]
+    Token(#[from] imprint_platform::auth::BadToken),
+    /// The gRPC listener did not answer within ten seconds.
+    #[error("cannot reach the gRPC listener at {addr}: {source}")]
+    Unreachable {
+        /// Where it was called.
+        addr: SocketAddr,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+    /// A call failed.
+    #[error(transparent)]
+    Call(#[from] CallFailed),
+    /// A service answered a create with no resource.
+    #[error("the {0} service returned no {0}")]
+    Empty(&'static str),
+    /// The tokens could not be signed.
+    #[error("signing the demo's tokens: {0}")]
+    Tokens(#[from] imprint_gateway::access::JwtError),
+    /// The loading task failed.
+    #[error("the loading task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes, so a
 /// publisher or admin), unless the databases already hold papers or authors (then `None`: the
 /// demo never touches real content).
-pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, String> {
+pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, DemoError> {
     let fixture: Fixture =
-        serde_json::from_str(FIXTURE).map_err(|e| format!("demo fixture: {e}"))?;
-    let channel = InterceptedService::new(
-        connect(grpc).await?,
-        Bearer::new(Some(token)).map_err(|e| e.to_string())?,
-    );
+        serde_json::from_str(FIXTURE).map_err(|e| DemoError::Fixture(e.to_string()))?;
+    let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
     if holds_content(&mut papers, &mut authors).await? {
@@ -93,14 +123,14 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, Strin
 async fn holds_content(
     papers: &mut PaperServiceClient<Loader>,
     authors: &mut AuthorServiceClient<Loader>,
-) -> Result<bool, String> {
+) -> Result<bool, DemoError> {
     let has_papers = !papers
         .list_papers(ListPapersRequest {
             page_size: 1,
             ..ListPapersRequest::default()
         })
         .await
-        .map_err(|s| format!("listing papers: {}", s.message()))?
+        .map_err(failed("listing papers"))?
         .into_inner()
         .papers
         .is_empty();
@@ -110,7 +140,7 @@ async fn holds_content(
             ..ListAuthorsRequest::default()
         })
         .await
-        .map_err(|s| format!("listing authors: {}", s.message()))?
+        .map_err(failed("listing authors"))?
         .into_inner()
         .authors
         .is_empty();
@@ -121,7 +151,7 @@ async fn holds_content(
 async fn create_authors(
     authors: &mut AuthorServiceClient<Loader>,
     fixture: &[FixtureAuthor],
-) -> Result<Vec<(String, Author)>, String> {
+) -> Result<Vec<(String, Author)>, DemoError> {
     let mut created_authors = Vec::new();
     for a in fixture {
         let author = Author {
@@ -142,10 +172,10 @@ async fn create_authors(
                 author: Some(author),
             })
             .await
-            .map_err(|s| format!("creating author {}: {}", a.name, s.message()))?
+            .map_err(failed(format!("creating author {}", a.name)))?
             .into_inner()
             .author
-            .ok_or("the authors service returned no author")?;
+            .ok_or(DemoError::Empty("author"))?;
         created_authors.push((a.key.clone(), created));
     }
     Ok(created_authors)
@@ -156,15 +186,15 @@ async fn publish(
     papers: &mut PaperServiceClient<Loader>,
     p: &FixturePaper,
     authors: &[(String, Author)],
-) -> Result<Paper, String> {
+) -> Result<Paper, DemoError> {
     let publication_type = PublicationType::from_str_opt(&p.publication_type)
-        .ok_or_else(|| format!("demo fixture: unknown type {}", p.publication_type))?;
+        .ok_or_else(|| DemoError::Fixture(format!("unknown type {}", p.publication_type)))?;
     let mut author_ids = Vec::new();
     for key in &p.authors {
         let (_, author) = authors
             .iter()
             .find(|(k, _)| k == key)
-            .ok_or_else(|| format!("demo fixture: no author '{key}'"))?;
+            .ok_or_else(|| DemoError::Fixture(format!("no author '{key}'")))?;
         author_ids.push(author.id.clone());
     }
     let draft = Paper {
@@ -179,10 +209,10 @@ async fn publish(
     let created = papers
         .create_paper(CreatePaperRequest { paper: Some(draft) })
         .await
-        .map_err(|s| format!("creating paper '{}': {}", p.title, s.message()))?
+        .map_err(failed(format!("creating paper '{}'", p.title)))?
         .into_inner()
         .paper
-        .ok_or("the papers service returned no paper")?;
+        .ok_or(DemoError::Empty("paper"))?;
     papers
         .publish_paper(PublishPaperRequest {
             id: created.id.clone(),
@@ -190,10 +220,10 @@ async fn publish(
             publish_time: p.publish_time.map(timestamp),
         })
         .await
-        .map_err(|s| format!("publishing paper '{}': {}", p.title, s.message()))?
+        .map_err(failed(format!("publishing paper '{}'", p.title)))?
         .into_inner()
         .paper
-        .ok_or_else(|| "the papers service returned no paper".to_owned())
+        .ok_or(DemoError::Empty("paper"))
 }
 
 /// Loads the demo and prints where to look.
@@ -203,7 +233,7 @@ pub async fn load_and_announce(
     http: SocketAddr,
     public: Option<SocketAddr>,
     tokens: &Tokens,
-) -> Result<(), String> {
+) -> Result<(), DemoError> {
     let loaded = load(grpc, &tokens.loader).await?;
     let slug = match &loaded {
         Some(l) => l.papers.first().map(|p| p.slug.clone()).unwrap_or_default(),
@@ -260,12 +290,12 @@ pub struct Tokens {
     pub editor_hours: u64,
 }
 
-async fn connect(addr: SocketAddr) -> Result<Channel, String> {
+async fn connect(addr: SocketAddr) -> Result<Channel, DemoError> {
     let endpoint = Endpoint::from_shared(format!(
         "http://{}",
         imprint_platform::listen::loopback_for(addr)
     ))
-    .map_err(|e| e.to_string())?
+    .map_err(|source| DemoError::Unreachable { addr, source })?
     .timeout(Duration::from_secs(10));
     let started = Instant::now();
     loop {
@@ -275,7 +305,7 @@ async fn connect(addr: SocketAddr) -> Result<Channel, String> {
                 tracing::debug!(error = %e, "waiting for the gRPC listener");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(e) => return Err(format!("cannot reach the gRPC listener at {addr}: {e}")),
+            Err(source) => return Err(DemoError::Unreachable { addr, source }),
         }
     }
 }

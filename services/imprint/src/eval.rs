@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use crate::command::{CallFailed, failed};
 use crate::dataset::{self, Record};
 
 /// The cut-off of both metrics.
@@ -24,14 +25,53 @@ pub struct EvalSet {
     pub queries: Vec<(String, HashSet<String>)>,
 }
 
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Read(#[from] dataset::ReadError),
+    /// A line of the corpus is not a record (the corpus must be whole to score against).
+    #[error("{}:{line}: {source}", path.display())]
+    Line {
+        /// The corpus file.
+        path: std::path::PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// Why.
+        source: dataset::LineError,
+    },
+    /// `--weights` is not `name=value,…` of known weights.
+    #[error("--weights: {0}")]
+    Weights(String),
+    /// `--weights` with a served evaluation.
+    #[error("--weights: only with --offline (the server ranks with its own)")]
+    WeightsServed,
+    /// `--server` or the token cannot make a link.
+    #[error(transparent)]
+    Link(#[from] imprint_platform::clients::LinkError),
+    /// A call to the server failed.
+    #[error(transparent)]
+    Call(#[from] CallFailed),
+    /// The server holds none of the corpus.
+    #[error("{0} holds none of the corpus' papers; load them first with `imprint import`")]
+    Empty(String),
+}
+
 impl EvalSet {
     /// Loads `papers` and `related`; `limit` keeps the first queries only.
-    pub fn load(papers: &Path, related: &Path, limit: Option<usize>) -> Result<Self, String> {
+    pub fn load(papers: &Path, related: &Path, limit: Option<usize>) -> Result<Self, EvalError> {
         let mut records = Vec::new();
         for (line, record) in dataset::records(papers)? {
             match record {
                 Ok(r) => records.push(r),
-                Err(e) => return Err(format!("{}:{line}: {e}", papers.display())),
+                Err(source) => {
+                    return Err(EvalError::Line {
+                        path: papers.to_owned(),
+                        line,
+                        source,
+                    });
+                }
             }
         }
         let position: HashMap<String, usize> = records
@@ -288,16 +328,16 @@ pub fn offline_rankings(
 }
 
 /// Parses `name=value,…` over the default weights.
-pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Weights, String> {
+pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Weights, EvalError> {
     let mut w = imprint_recommendations::ranking::Weights::default();
     for pair in spec.split(',').filter(|p| !p.trim().is_empty()) {
         let (name, value) = pair
             .split_once('=')
-            .ok_or_else(|| format!("--weights: '{pair}' is not name=value"))?;
+            .ok_or_else(|| EvalError::Weights(format!("'{pair}' is not name=value")))?;
         let v: f32 = value
             .trim()
             .parse()
-            .map_err(|_| format!("--weights: '{value}' is not a number"))?;
+            .map_err(|_| EvalError::Weights(format!("'{value}' is not a number")))?;
         match name.trim() {
             "query_terms" => w.query_terms = v.max(1.0) as usize,
             "k1" => w.k1 = v,
@@ -309,7 +349,7 @@ pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Wei
             "time" => w.time = v,
             "same_type_decay" => w.same_type_decay = v,
             "max_df" => w.max_df = v,
-            other => return Err(format!("--weights: no weight named '{other}'")),
+            other => return Err(EvalError::Weights(format!("no weight named '{other}'"))),
         }
     }
     Ok(w)
@@ -321,15 +361,14 @@ pub async fn served_rankings(
     set: &EvalSet,
     server: &str,
     bearer: Option<&str>,
-) -> Result<HashMap<String, Vec<String>>, String> {
+) -> Result<HashMap<String, Vec<String>>, EvalError> {
     use imprint_proto::papers::paper_service_client::PaperServiceClient;
     use imprint_proto::papers::{ListPapersRequest, PaperStatus, PaperView};
     use imprint_proto::recommendations::GetRelatedPublicationsRequest;
     use imprint_proto::recommendations::get_related_publications_request::Key;
     use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 
-    let channel =
-        imprint_platform::clients::peer(server, 30_000, bearer).map_err(|e| e.to_string())?;
+    let channel = imprint_platform::clients::peer(server, 30_000, bearer)?;
     let mut papers = PaperServiceClient::new(channel.clone());
     let mut paper_ids: HashMap<String, String> = HashMap::new();
     let mut token = String::new();
@@ -343,7 +382,7 @@ pub async fn served_rankings(
                 ..ListPapersRequest::default()
             })
             .await
-            .map_err(|s| format!("listing the papers of {server}: {}", s.message()))?
+            .map_err(failed(format!("listing the papers of {server}")))?
             .into_inner();
         for p in page.papers {
             if !p.external_id.is_empty() {
@@ -361,9 +400,7 @@ pub async fn served_rankings(
         .filter(|r| !paper_ids.contains_key(&r.id))
         .count();
     if missing == set.records.len() {
-        return Err(format!(
-            "{server} holds none of the corpus' papers; load them first with `imprint import`"
-        ));
+        return Err(EvalError::Empty(server.to_owned()));
     }
     if missing > 0 {
         tracing::warn!(
@@ -384,7 +421,7 @@ pub async fn served_rankings(
                 ..GetRelatedPublicationsRequest::default()
             })
             .await
-            .map_err(|s| format!("related publications of {query}: {}", s.message()))?
+            .map_err(failed(format!("related publications of {query}")))?
             .into_inner()
             .publications;
         out.insert(
@@ -397,7 +434,7 @@ pub async fn served_rankings(
 
 /// `imprint eval`.
 #[allow(clippy::print_stdout)] // The report.
-pub async fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
+pub async fn run(args: &crate::cli::EvalArgs) -> Result<(), EvalError> {
     let started = std::time::Instant::now();
     let set = EvalSet::load(&args.papers, &args.related, args.limit)?;
     println!(
@@ -423,9 +460,7 @@ pub async fn run(args: &crate::cli::EvalArgs) -> Result<(), String> {
         ("Imprint (offline)", rankings)
     } else {
         if args.weights.is_some() {
-            return Err(
-                "--weights: only with --offline (the server ranks with its own)".to_owned(),
-            );
+            return Err(EvalError::WeightsServed);
         }
         (
             "Imprint (served)",

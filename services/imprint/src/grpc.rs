@@ -117,13 +117,11 @@ fn add_reflection(routes: &mut RoutesBuilder) -> Result<(), AppError> {
     let v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(imprint_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| AppError::Serve(format!("reflection: {e}")))?;
+        .build_v1()?;
     let v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(imprint_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| AppError::Serve(format!("reflection: {e}")))?;
+        .build_v1alpha()?;
     routes.add_service(v1);
     routes.add_service(v1alpha);
     Ok(())

@@ -24,6 +24,7 @@ use imprint_proto::papers::{
 };
 use tonic::{Code, Status};
 
+use crate::command::CallFailed;
 use crate::dataset::{self, Record};
 
 /// Papers per `BatchCreatePapers` call by default.
@@ -109,16 +110,62 @@ struct Importer {
     progress: Progress,
 }
 
+/// Why an import stopped. Records the server refuses do not stop it: they are reported in
+/// the summary.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// `--batch` out of range.
+    #[error("--batch: must be between 1 and {MAX_BATCH}")]
+    Batch,
+    /// The file could not be read.
+    #[error(transparent)]
+    Read(#[from] dataset::ReadError),
+    /// The server's address or the token cannot make a link.
+    #[error(transparent)]
+    Link(#[from] imprint_platform::clients::LinkError),
+    /// A call failed for a reason other than the records sent (after retries).
+    #[error("{failed}{advice}", failed = .0, advice = resume_advice(.0))]
+    Call(CallFailed),
+    /// The server refused a batch for a reason that names no record of it.
+    #[error("the server refused the {what} as a whole: {field}: {message}")]
+    RefusedWhole {
+        /// `batch` or `authors`.
+        what: &'static str,
+        /// The field path it named.
+        field: String,
+        /// Its description.
+        message: String,
+    },
+    /// The server refused a batch without naming a field.
+    #[error("the server refused the {what} without naming {which}: {message}")]
+    RefusedUnnamed {
+        /// `batch` or `authors`.
+        what: &'static str,
+        /// What it should have named.
+        which: &'static str,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// After a failure not of the caller's token, how to go on.
+fn resume_advice(failed: &CallFailed) -> &'static str {
+    if failed.is_authorization() {
+        ""
+    } else {
+        "; nothing of the current batch was written. Run the same command again to resume"
+    }
+}
+
 /// Runs an import, printing each rejection and the progress to stderr.
-pub async fn run(options: &Options) -> Result<Summary, String> {
+pub async fn run(options: &Options) -> Result<Summary, ImportError> {
     let started = Instant::now();
     if options.batch == 0 || options.batch > MAX_BATCH {
-        return Err(format!("--batch: must be between 1 and {MAX_BATCH}"));
+        return Err(ImportError::Batch);
     }
     let total = count(&options.file)?;
     let channel =
-        imprint_platform::clients::peer(&options.server, 60_000, options.token.as_deref())
-            .map_err(|e| e.to_string())?;
+        imprint_platform::clients::peer(&options.server, 60_000, options.token.as_deref())?;
     let mut importer = Importer {
         papers: PaperServiceClient::new(channel.clone())
             .max_decoding_message_size(64 * 1024 * 1024),
@@ -138,7 +185,7 @@ pub async fn run(options: &Options) -> Result<Summary, String> {
         let record = match parsed {
             Ok(r) => r,
             Err(reason) => {
-                importer.reject(line, None, reason);
+                importer.reject(line, None, reason.to_string());
                 continue;
             }
         };
@@ -180,11 +227,11 @@ pub async fn run(options: &Options) -> Result<Summary, String> {
 }
 
 /// Non-empty lines of the file, for the progress bar.
-fn count(path: &Path) -> Result<usize, String> {
+fn count(path: &Path) -> Result<usize, dataset::ReadError> {
     use std::io::BufRead;
     let mut n = 0;
     for line in dataset::open(path)?.lines() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = line.map_err(dataset::ReadError::of(path))?;
         if !line.trim().is_empty() {
             n += 1;
         }
@@ -220,22 +267,11 @@ where
 }
 
 /// A failed call as the command's error.
-fn failed(what: &str, status: &Status) -> String {
-    if matches!(
-        status.code(),
-        Code::Unauthenticated | Code::PermissionDenied
-    ) {
-        return format!(
-            "{what}: {} ({:?}); pass a publisher's token with --token or IMPRINT_TOKEN",
-            status.message(),
-            status.code()
-        );
-    }
-    format!(
-        "{what}: {} ({:?}); nothing of the current batch was written. Run the same command again to resume",
-        status.message(),
-        status.code()
-    )
+fn failed(what: &'static str, status: &Status) -> ImportError {
+    ImportError::Call(CallFailed {
+        what: what.to_owned(),
+        status: status.clone(),
+    })
 }
 
 /// The positions in `names` of the authors a refusal names, each noted in `refused` with why;
@@ -244,13 +280,15 @@ fn refused_authors(
     status: &tonic::Status,
     names: &[String],
     refused: &mut HashMap<String, String>,
-) -> Result<HashSet<usize>, String> {
+) -> Result<HashSet<usize>, ImportError> {
     let mut bad: HashSet<usize> = HashSet::new();
     for (field, message) in imprint_proto::status::field_violations(status) {
         let Some((i, rest)) = request_index(&field) else {
-            return Err(format!(
-                "the server refused the authors as a whole: {field}: {message}"
-            ));
+            return Err(ImportError::RefusedWhole {
+                what: "authors",
+                field,
+                message,
+            });
         };
         if let Some(name) = names.get(i) {
             let rest = rest.strip_prefix("author.").unwrap_or(rest);
@@ -262,10 +300,11 @@ fn refused_authors(
         }
     }
     if bad.is_empty() {
-        return Err(format!(
-            "the server refused the authors without naming one: {}",
-            status.message()
-        ));
+        return Err(ImportError::RefusedUnnamed {
+            what: "authors",
+            which: "one",
+            message: status.message().to_owned(),
+        });
     }
     Ok(bad)
 }
@@ -286,7 +325,7 @@ impl Importer {
     }
 
     /// Reads which papers and authors the server already has.
-    async fn load_existing(&mut self) -> Result<(), String> {
+    async fn load_existing(&mut self) -> Result<(), ImportError> {
         let mut token = String::new();
         loop {
             let request = ListPapersRequest {
@@ -351,7 +390,7 @@ impl Importer {
     }
 
     /// Creates the authors `batch` needs, then its papers, published.
-    async fn flush(&mut self, batch: Vec<Pending>) -> Result<(), String> {
+    async fn flush(&mut self, batch: Vec<Pending>) -> Result<(), ImportError> {
         let mut batch = self.create_authors(batch).await?;
         while !batch.is_empty() {
             let requests: Vec<CreatePaperRequest> = batch
@@ -399,13 +438,15 @@ impl Importer {
         batch: Vec<Pending>,
         status: &Status,
         resource: &str,
-    ) -> Result<Vec<Pending>, String> {
+    ) -> Result<Vec<Pending>, ImportError> {
         let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
         for (field, message) in imprint_proto::status::field_violations(status) {
             let Some((i, rest)) = request_index(&field) else {
-                return Err(format!(
-                    "the server refused the batch as a whole: {field}: {message}"
-                ));
+                return Err(ImportError::RefusedWhole {
+                    what: "batch",
+                    field,
+                    message,
+                });
             };
             let rest = rest
                 .strip_prefix(resource)
@@ -417,10 +458,11 @@ impl Importer {
             });
         }
         if reasons.is_empty() {
-            return Err(format!(
-                "the server refused the batch without naming a record: {}",
-                status.message()
-            ));
+            return Err(ImportError::RefusedUnnamed {
+                what: "batch",
+                which: "a record",
+                message: status.message().to_owned(),
+            });
         }
         let mut kept = Vec::with_capacity(batch.len());
         for (i, p) in batch.into_iter().enumerate() {
@@ -436,7 +478,7 @@ impl Importer {
     }
 
     /// Removes the records whose paper exists now.
-    async fn drop_existing(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, String> {
+    async fn drop_existing(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, ImportError> {
         let mut kept = Vec::with_capacity(batch.len());
         for p in batch {
             let id = p.record.id.trim().to_owned();
@@ -467,7 +509,7 @@ impl Importer {
 
     /// Creates the authors of `batch` the server does not have; records whose author names
     /// the server refuses are rejected.
-    async fn create_authors(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, String> {
+    async fn create_authors(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, ImportError> {
         let missing = self.missing_authors(&batch);
         let mut refused: HashMap<String, String> = HashMap::new();
         for chunk in missing.chunks(AUTHOR_BATCH) {
@@ -517,7 +559,7 @@ impl Importer {
         &mut self,
         mut names: Vec<String>,
         refused: &mut HashMap<String, String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ImportError> {
         while !names.is_empty() {
             let request = BatchCreateAuthorsRequest {
                 requests: names

@@ -5,28 +5,19 @@ use imprint_proto::gateway::partner_key_service_client::PartnerKeyServiceClient;
 use imprint_proto::gateway::{
     CreatePartnerKeyRequest, ListPartnerKeysRequest, PartnerKey, RevokePartnerKeyRequest,
 };
-use tonic::Code;
 
 use crate::cli::{KeysArgs, KeysCommand};
+use crate::command::{CallFailed, failed};
 
-/// A failed call, with what to do about it.
-fn failed(what: &str, status: &tonic::Status) -> String {
-    let hint = match status.code() {
-        Code::Unauthenticated | Code::PermissionDenied => {
-            "; pass an admin's token with --token or IMPRINT_TOKEN"
-        }
-        Code::Unavailable => "; is the server running at --server?",
-        _ => "",
-    };
-    let fields = imprint_proto::status::field_violations(status)
-        .into_iter()
-        .map(|(f, d)| format!("{f}: {d}"))
-        .collect::<Vec<_>>();
-    if fields.is_empty() {
-        format!("{what}: {}{hint}", status.message())
-    } else {
-        format!("{what}: {}{hint}", fields.join("; "))
-    }
+/// Why a keys command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// `--server` or the token cannot make a link.
+    #[error(transparent)]
+    Link(#[from] imprint_platform::clients::LinkError),
+    /// The gateway refused or failed the call.
+    #[error(transparent)]
+    Call(#[from] CallFailed),
 }
 
 fn line(k: &PartnerKey) -> String {
@@ -51,9 +42,8 @@ fn line(k: &PartnerKey) -> String {
 
 /// Runs one `imprint keys` command, printing what it did.
 #[allow(clippy::print_stdout)] // The command's output.
-pub async fn run(args: &KeysArgs) -> Result<(), String> {
-    let channel = imprint_platform::clients::peer(&args.server, 10_000, args.token.as_deref())
-        .map_err(|e| e.to_string())?;
+pub async fn run(args: &KeysArgs) -> Result<(), KeysError> {
+    let channel = imprint_platform::clients::peer(&args.server, 10_000, args.token.as_deref())?;
     let mut client = PartnerKeyServiceClient::new(channel);
     match &args.command {
         KeysCommand::Create {
@@ -68,7 +58,7 @@ pub async fn run(args: &KeysArgs) -> Result<(), String> {
                     requests_per_minute: *rate,
                 })
                 .await
-                .map_err(|s| failed("creating the key", &s))?
+                .map_err(failed("creating the key"))?
                 .into_inner();
             if let Some(k) = &created.partner_key {
                 println!("{}", line(k));
@@ -82,7 +72,7 @@ pub async fn run(args: &KeysArgs) -> Result<(), String> {
                     include_revoked: *all,
                 })
                 .await
-                .map_err(|s| failed("listing keys", &s))?
+                .map_err(failed("listing keys"))?
                 .into_inner()
                 .partner_keys;
             for k in &keys {
@@ -94,7 +84,7 @@ pub async fn run(args: &KeysArgs) -> Result<(), String> {
             let revoked = client
                 .revoke_partner_key(RevokePartnerKeyRequest { id: id.clone() })
                 .await
-                .map_err(|s| failed("revoking the key", &s))?
+                .map_err(failed("revoking the key"))?
                 .into_inner();
             if let Some(k) = &revoked.partner_key {
                 println!("{}", line(k));

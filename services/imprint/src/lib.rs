@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod command;
 pub mod dataset;
 pub mod demo;
 pub mod eval;

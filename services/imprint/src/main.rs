@@ -53,13 +53,11 @@ async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(settings, args.role, args.demo).await,
         Command::Migrate(args) => app::migrate(&settings, args.role).await,
-        Command::Eval(args) => imprint::eval::run(&args)
-            .await
-            .map_err(app::AppError::Serve),
-        Command::Import(args) => import(&args).await.map_err(app::AppError::Serve),
+        Command::Eval(args) => imprint::eval::run(&args).await.map_err(app::AppError::from),
+        Command::Import(args) => import(&args).await.map_err(app::AppError::from),
         Command::Keys(args) => imprint::keys_command::run(&args)
             .await
-            .map_err(app::AppError::Serve),
+            .map_err(app::AppError::from),
         Command::Events { command } => match command {
             EventsCommand::DeadLetters { command } => match command {
                 DeadLettersCommand::List { service, limit } => {
@@ -87,7 +85,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// `imprint import`: runs the import and prints what it did.
 #[allow(clippy::print_stdout)] // The report.
-async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
+async fn import(args: &imprint::cli::ImportArgs) -> Result<(), imprint::import::ImportError> {
     let summary = imprint::import::run(&imprint::import::Options {
         file: args.file.clone(),
         server: args.server.clone(),
@@ -116,7 +114,7 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), String> {
 
 /// Tokens for a demo run, signed with the configured HS256 secret, or with a random one made
 /// for this run (issuer and audience `imprint-demo` unless configured).
-fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, String> {
+fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, demo::DemoError> {
     let jwt = &mut settings.auth.jwt;
     jwt.hs256_secret.get_or_insert_with(|| {
         format!(
@@ -155,7 +153,7 @@ async fn serve(
         ));
     }
     let tokens = if load_demo {
-        Some(demo_tokens(&mut settings).map_err(app::AppError::Demo)?)
+        Some(demo_tokens(&mut settings)?)
     } else {
         None
     };
@@ -180,7 +178,7 @@ async fn serve(
     match demo {
         Some(task) if task.is_finished() => match task.await {
             Ok(Err(e)) => Err(app::AppError::Demo(e)),
-            Err(e) => Err(app::AppError::Demo(e.to_string())),
+            Err(e) => Err(app::AppError::Demo(e.into())),
             Ok(Ok(())) => Ok(()),
         },
         Some(task) => {

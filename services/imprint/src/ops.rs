@@ -45,9 +45,7 @@ pub async fn list_dead_letters(
     let rabbit = rabbit(settings)?;
     let mut total = 0;
     for service in services(service)? {
-        let letters = rabbit::dead_letters(&rabbit, service, limit)
-            .await
-            .map_err(AppError::Serve)?;
+        let letters = rabbit::dead_letters(&rabbit, service, limit).await?;
         for l in &letters {
             println!(
                 "{service}\t{}\t{}\t{}",
@@ -68,9 +66,7 @@ pub async fn requeue_dead_letters(
 ) -> Result<(), AppError> {
     let rabbit = rabbit(settings)?;
     for service in services(service)? {
-        let moved = rabbit::requeue_dead_letters(&rabbit, service)
-            .await
-            .map_err(AppError::Serve)?;
+        let moved = rabbit::requeue_dead_letters(&rabbit, service).await?;
         println!("{service}: requeued {moved} dead letter(s)");
     }
     Ok(())
@@ -85,17 +81,13 @@ pub async fn republish(
 ) -> Result<(), AppError> {
     if role.runs(ServiceKey::Papers) {
         let db = app::open_service(&imprint_papers::COMPONENT, settings, false).await?;
-        let n = imprint_papers::republish_since(db.clone(), since)
-            .await
-            .map_err(|e| AppError::Serve(e.to_string()))?;
+        let n = imprint_papers::republish_since(db.clone(), since).await?;
         db.close().await;
         println!("papers: {n} event(s) written to the outbox");
     }
     if role.runs(ServiceKey::Authors) {
         let db = app::open_service(&imprint_authors::COMPONENT, settings, false).await?;
-        let n = imprint_authors::republish_since(db.clone(), since)
-            .await
-            .map_err(|e| AppError::Serve(e.to_string()))?;
+        let n = imprint_authors::republish_since(db.clone(), since).await?;
         db.close().await;
         println!("authors: {n} event(s) written to the outbox");
     }

@@ -184,7 +184,8 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
-    .expect_err("no file");
+    .expect_err("no file")
+    .to_string();
     assert!(missing.contains("nope.jsonl"), "{missing}");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -198,7 +199,8 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
-    .expect_err("nobody listens");
+    .expect_err("nobody listens")
+    .to_string();
     assert!(
         unreachable.contains("Run the same command again"),
         "{unreachable}"
@@ -211,7 +213,8 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
     .await
-    .expect_err("batch too big");
+    .expect_err("batch too big")
+    .to_string();
     assert!(too_big.contains("--batch"), "{too_big}");
     let no_token = run(&Options {
         file: write_records(dir.path(), false),
@@ -221,7 +224,8 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         token: None,
     })
     .await
-    .expect_err("no token");
+    .expect_err("no token")
+    .to_string();
     assert!(
         no_token.contains("missing bearer token") && no_token.contains("--token"),
         "{no_token}"

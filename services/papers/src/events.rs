@@ -35,7 +35,8 @@ impl Handler for DeletedAuthors {
 
     fn handle<'a>(&'a self, event: &'a Event) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let author = AuthorId::parse(&event.aggregate_id).map_err(HandlerError::Reject)?;
+            let author = AuthorId::parse(&event.aggregate_id)
+                .map_err(|e| HandlerError::Reject(e.to_string()))?;
             match self.service.drop_credits_of(author).await {
                 // A deletion is final: applying it again finds nothing left to change.
                 Ok(0) => Ok(Outcome::Stale),

@@ -32,7 +32,7 @@ impl ReadModel {
     }
 
     async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
-        let change = change_of(event).map_err(HandlerError::Reject)?;
+        let change = change_of(event).map_err(|e| HandlerError::Reject(e.to_string()))?;
         let outcome = self
             .store
             .apply_all(&[change])
@@ -57,7 +57,7 @@ impl ReadModel {
                     changes.push(change);
                     handled.push(Ok(Outcome::Stale));
                 }
-                Err(e) => handled.push(Err(e)),
+                Err(e) => handled.push(Err(e.to_string())),
             }
         }
         let outcomes = self
@@ -80,8 +80,8 @@ impl ReadModel {
 }
 
 /// What `event` changes in the read model, or why it can never apply.
-fn change_of(event: &Event) -> Result<Change, String> {
-    let id = Uuid::try_parse(&event.aggregate_id).map_err(|e| format!("aggregate_id: {e}"))?;
+fn change_of(event: &Event) -> Result<Change, Unknown> {
+    let id = Uuid::try_parse(&event.aggregate_id).map_err(Unknown::AggregateId)?;
     let version = event.aggregate_version;
     let change = match (&event.payload, event.r#type.as_str()) {
         (Some(Payload::Paper(p)), _) => {
@@ -143,12 +143,29 @@ fn change_of(event: &Event) -> Result<Change, String> {
             deleted: true,
         },
         (other, key) => {
-            return Err(format!(
-                "{key} carries {other:?}, which the read model does not know"
-            ));
+            return Err(Unknown::Payload {
+                key: key.to_owned(),
+                payload: format!("{other:?}"),
+            });
         }
     };
     Ok(change)
+}
+
+/// An event the read model can never apply (it is dead-lettered).
+#[derive(Debug, thiserror::Error)]
+enum Unknown {
+    /// Its aggregate id is not a UUID.
+    #[error("aggregate_id: {0}")]
+    AggregateId(uuid::Error),
+    /// A payload its routing key does not go with.
+    #[error("{key} carries {payload}, which the read model does not know")]
+    Payload {
+        /// The routing key.
+        key: String,
+        /// The payload, as debug output.
+        payload: String,
+    },
 }
 
 impl Handler for ReadModel {

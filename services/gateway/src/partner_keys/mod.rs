@@ -71,17 +71,37 @@ fn hash(key: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why an origin was refused (the origin as sent, shortened).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OriginError {
+    /// Not a URL.
+    #[error("'{origin}' is not an origin ({reason}); use scheme://host[:port]")]
+    NotAUrl {
+        /// As sent.
+        origin: String,
+        /// What the URL parser found.
+        reason: url::ParseError,
+    },
+    /// Not http or https, or no host.
+    #[error("'{0}' is not an http(s) origin")]
+    NotHttp(String),
+    /// A path, query or fragment after the host.
+    #[error("'{0}' has a path; an origin is scheme://host[:port] only")]
+    HasPath(String),
+}
+
 /// `scheme://host[:port]` of an origin as browsers send it, or why it is not one.
-pub fn normalize_origin(origin: &str) -> Result<String, String> {
-    let url = url::Url::parse(origin.trim())
-        .map_err(|e| format!("'{origin}' is not an origin ({e}); use scheme://host[:port]"))?;
+pub fn normalize_origin(origin: &str) -> Result<String, OriginError> {
+    let shown = || imprint_domain::shorten(origin);
+    let url = url::Url::parse(origin.trim()).map_err(|reason| OriginError::NotAUrl {
+        origin: shown(),
+        reason,
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("'{origin}' is not an http(s) origin"));
+        return Err(OriginError::NotHttp(shown()));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "'{origin}' has a path; an origin is scheme://host[:port] only"
-        ));
+        return Err(OriginError::HasPath(shown()));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -281,6 +301,7 @@ mod tests {
         assert!(
             normalize_origin("https://example.org/widget")
                 .unwrap_err()
+                .to_string()
                 .contains("path")
         );
         assert!(normalize_origin("ftp://example.org").is_err());
