@@ -122,6 +122,11 @@ struct RunArgs {
     token: Option<String>,
 }
 
+/// The allocator `imprint` runs with, so that the bare handlers measured as baselines and
+/// Imprint are measured alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Rpc {
     /// grpc.health.v1.Health/Check.

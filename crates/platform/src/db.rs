@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr,
-    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, StatementBuilder, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -420,5 +420,54 @@ mod tests {
             advisory_key("papers_migrations"),
             advisory_key("authors_migrations")
         );
+    }
+}
+
+/// The SQL of statements whose shape is fixed, rendered once per backend and shape. Rendering a
+/// select of a whole row with sea-query costs about what SQLite takes to answer it by key, and
+/// the hottest reads (a paper by slug, a page's authors) would pay it on every call.
+#[derive(Debug, Default)]
+pub struct RenderedSql(std::sync::Mutex<std::collections::HashMap<(u8, usize), Arc<str>>>);
+
+impl RenderedSql {
+    /// A cache with nothing rendered yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The statement `build` makes for `shape` on `backend`, with `values` bound in place of
+    /// the values it binds: `values` must be exactly those, in order (each use has a test that
+    /// compares the two). `build` runs only the first time a shape is asked for.
+    pub fn statement<S: StatementBuilder>(
+        &self,
+        backend: DbBackend,
+        shape: usize,
+        build: impl FnOnce() -> S,
+        values: Vec<sea_orm::Value>,
+    ) -> Statement {
+        let key = (backend_index(backend), shape);
+        let cached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let sql = cached.unwrap_or_else(|| {
+            let sql: Arc<str> = StatementBuilder::build(&build(), &backend).sql.into();
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, sql.clone());
+            sql
+        });
+        Statement::from_sql_and_values(backend, sql.as_ref(), values)
+    }
+}
+
+fn backend_index(backend: DbBackend) -> u8 {
+    match backend {
+        DbBackend::Postgres => 0,
+        DbBackend::Sqlite => 1,
+        DbBackend::MySql => 2,
     }
 }

@@ -10,6 +10,11 @@ use imprint_platform::auth::Role;
 use imprint_platform::{Settings, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc rather than glibc's malloc: the services allocate and free many small buffers per
+/// request (messages, headers, JSON), where glibc's allocator took a sixth of the CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -7,7 +7,8 @@ mod entity;
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -122,11 +123,16 @@ impl AuthorStore {
     /// The authors among `ids` that exist, in no particular order.
     pub async fn find_many(&self, ids: &[AuthorId]) -> Result<Vec<Author>, DbErr> {
         let mut out = Vec::with_capacity(ids.len());
+        let conn = self.db.conn();
         for chunk in ids.chunks(500) {
-            let rows = Entity::find()
-                .filter(Column::Id.is_in(chunk.iter().map(AuthorId::as_uuid)))
-                .all(self.db.conn())
-                .await?;
+            // A page asks for its byline: a handful of shapes, each rendered once.
+            let statement = MANY_AUTHORS.statement(
+                conn.get_database_backend(),
+                chunk.len(),
+                || authors_in(chunk).into_query(),
+                chunk.iter().map(|id| id.as_uuid().into()).collect(),
+            );
+            let rows = Entity::find().from_raw_sql(statement).all(conn).await?;
             for row in rows {
                 out.push(from_model(row)?);
             }
@@ -402,4 +408,36 @@ fn from_model(m: Model) -> Result<Author, DbErr> {
         update_time: m.update_time,
         paper_count: m.paper_count,
     })
+}
+
+/// The rendered SQL of [`authors_in`], by the number of ids.
+static MANY_AUTHORS: std::sync::LazyLock<imprint_platform::db::RenderedSql> =
+    std::sync::LazyLock::new(imprint_platform::db::RenderedSql::new);
+
+/// The authors whose ids are `ids`.
+fn authors_in(ids: &[AuthorId]) -> sea_orm::Select<Entity> {
+    Entity::find().filter(Column::Id.is_in(ids.iter().map(AuthorId::as_uuid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbBackend, StatementBuilder};
+
+    #[test]
+    fn rendered_reads_bind_what_sea_query_binds() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for n in [1, 3, 3] {
+                let ids: Vec<AuthorId> = (0..n).map(|_| AuthorId::generate()).collect();
+                let expected = StatementBuilder::build(&authors_in(&ids).into_query(), &backend);
+                let got = MANY_AUTHORS.statement(
+                    backend,
+                    ids.len(),
+                    || authors_in(&ids).into_query(),
+                    ids.iter().map(|id| id.as_uuid().into()).collect(),
+                );
+                assert_eq!(got, expected);
+            }
+        }
+    }
 }

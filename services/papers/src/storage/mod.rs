@@ -7,7 +7,8 @@ mod entity;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ use imprint_domain::{
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
-use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
+use imprint_platform::db::{self, RenderedSql, UniqueIndex, UniqueKey, WriteTx};
 use imprint_platform::slugs::{SlugChoice, SlugTable};
 use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
@@ -31,6 +32,50 @@ pub const SLUGS: SlugTable = SlugTable {
     table: "paper_slugs",
     owner: "paper_id",
 };
+
+/// The rendered SQL of the reads of one paper, by shape ([`Lookup::shape`]).
+static ONE_PAPER: std::sync::LazyLock<RenderedSql> = std::sync::LazyLock::new(RenderedSql::new);
+
+/// How one paper is looked up.
+#[derive(Debug, Clone, Copy)]
+enum Lookup<'a> {
+    /// By id.
+    Id(PaperId),
+    /// By any slug it has or had.
+    Slug(&'a str),
+}
+
+impl Lookup<'_> {
+    /// The select, of papers of `status` when given.
+    fn select(self, status: Option<PaperStatus>) -> sea_orm::Select<paper::Entity> {
+        let condition = match self {
+            Self::Id(id) => paper::Column::Id.eq(id.as_uuid()),
+            Self::Slug(slug) => paper::Column::Id.in_subquery(SLUGS.owner_query(slug)),
+        };
+        let mut select = paper::Entity::find().filter(condition);
+        if let Some(status) = status {
+            select = select.filter(paper::Column::Status.eq(status.as_str()));
+        }
+        select
+    }
+
+    /// The values [`Self::select`] binds, in its order.
+    fn values(self, status: Option<PaperStatus>) -> Vec<sea_orm::Value> {
+        let mut values = vec![match self {
+            Self::Id(id) => id.as_uuid().into(),
+            Self::Slug(slug) => slug.into(),
+        }];
+        if let Some(status) = status {
+            values.push(status.as_str().into());
+        }
+        values
+    }
+
+    /// Which of the four selects it is.
+    fn shape(self, status: Option<PaperStatus>) -> usize {
+        usize::from(matches!(self, Self::Slug(_))) * 2 + usize::from(status.is_some())
+    }
+}
 
 /// What a saved change did, as recorded in its revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,8 +350,7 @@ impl PaperStore {
         id: PaperId,
         status: Option<PaperStatus>,
     ) -> Result<Option<Paper>, DbErr> {
-        self.find_where(paper::Column::Id.eq(id.as_uuid()), status)
-            .await
+        self.find_one(Lookup::Id(id), status).await
     }
 
     /// One paper by any slug it has or had, when it is `status` (any status when `None`): a
@@ -317,25 +361,25 @@ impl PaperStore {
         slug: &str,
         status: Option<PaperStatus>,
     ) -> Result<Option<Paper>, DbErr> {
-        self.find_where(
-            paper::Column::Id.in_subquery(SLUGS.owner_query(slug)),
-            status,
-        )
-        .await
+        self.find_one(Lookup::Slug(slug), status).await
     }
 
-    /// The paper `condition` picks, of `status` when given.
-    async fn find_where(
+    /// The paper `by` picks, of `status` when given; its SQL rendered once per shape.
+    async fn find_one(
         &self,
-        condition: sea_orm::sea_query::SimpleExpr,
+        by: Lookup<'_>,
         status: Option<PaperStatus>,
     ) -> Result<Option<Paper>, DbErr> {
-        let mut select = paper::Entity::find().filter(condition);
-        if let Some(status) = status {
-            select = select.filter(paper::Column::Status.eq(status.as_str()));
-        }
-        select
-            .one(self.db.conn())
+        let conn = self.db.conn();
+        let statement = ONE_PAPER.statement(
+            conn.get_database_backend(),
+            by.shape(status),
+            || by.select(status).into_query(),
+            by.values(status),
+        );
+        paper::Entity::find()
+            .from_raw_sql(statement)
+            .one(conn)
             .await?
             .map(from_model)
             .transpose()
@@ -637,4 +681,32 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
         update_time: m.update_time,
         external_id: m.external_id.map(ExternalId::from_trusted),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbBackend, StatementBuilder};
+
+    #[test]
+    fn rendered_reads_bind_what_sea_query_binds() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for by in [Lookup::Id(PaperId::generate()), Lookup::Slug("a-slug")] {
+                for status in [None, Some(PaperStatus::Published)] {
+                    let expected =
+                        StatementBuilder::build(&by.select(status).into_query(), &backend);
+                    // Rendered the first time, from the cache the second.
+                    for _ in 0..2 {
+                        let got = ONE_PAPER.statement(
+                            backend,
+                            by.shape(status),
+                            || by.select(status).into_query(),
+                            by.values(status),
+                        );
+                        assert_eq!(got, expected);
+                    }
+                }
+            }
+        }
+    }
 }
