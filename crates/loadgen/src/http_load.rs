@@ -8,6 +8,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
+use crate::error::{HttpError, LoadError};
+
 /// One keep-alive connection to `addr`, reconnecting after an error.
 #[derive(Debug)]
 pub(crate) struct HttpConnection {
@@ -24,17 +26,15 @@ impl HttpConnection {
     }
 
     /// `GET path`; Ok when the answer is 200 or 304, its body read to the end.
-    pub(crate) async fn get(&self, path: &str) -> Result<(), String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<(), HttpError> {
         let mut slot = self.stream.lock().await;
-        if slot.is_none() {
-            let stream = TcpStream::connect(self.addr)
-                .await
-                .map_err(|e| format!("connecting to {}: {e}", self.addr))?;
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            *slot = Some(BufReader::new(stream));
-        }
-        let Some(stream) = slot.as_mut() else {
-            return Err("no connection".to_owned());
+        let stream = match slot.take() {
+            Some(stream) => slot.insert(stream),
+            None => {
+                let stream = TcpStream::connect(self.addr).await?;
+                stream.set_nodelay(true)?;
+                slot.insert(BufReader::new(stream))
+            }
         };
         let outcome = exchange(stream, self.addr, path).await;
         if outcome.is_err() {
@@ -48,30 +48,20 @@ async fn exchange(
     stream: &mut BufReader<TcpStream>,
     addr: SocketAddr,
     path: &str,
-) -> Result<(), String> {
+) -> Result<(), HttpError> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    stream
-        .get_mut()
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.get_mut().write_all(request.as_bytes()).await?;
     let mut line = String::new();
-    stream
-        .read_line(&mut line)
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.read_line(&mut line).await?;
     let status: u16 = line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {line:?}"))?;
+        .ok_or_else(|| HttpError::NotHttp(line.clone()))?;
     let mut length = 0usize;
     loop {
         line.clear();
-        stream
-            .read_line(&mut line)
-            .await
-            .map_err(|e| e.to_string())?;
+        stream.read_line(&mut line).await?;
         let header = line.trim_end();
         if header.is_empty() {
             break;
@@ -79,29 +69,23 @@ async fn exchange(
         if let Some((name, value)) = header.split_once(':')
             && name.eq_ignore_ascii_case("content-length")
         {
-            length = value
-                .trim()
-                .parse()
-                .map_err(|_| "bad content-length".to_owned())?;
+            length = value.trim().parse().map_err(|_| HttpError::Length)?;
         }
         if header.to_ascii_lowercase().starts_with("transfer-encoding") {
-            return Err("chunked answers are not supported here".to_owned());
+            return Err(HttpError::Chunked);
         }
     }
     let mut body = vec![0u8; length];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.read_exact(&mut body).await?;
     if status == 200 || status == 304 {
         Ok(())
     } else {
-        Err(format!("HTTP {status}"))
+        Err(HttpError::Status(status))
     }
 }
 
 /// The baseline: a bare axum server answering one small JSON document.
-pub(crate) async fn axum_server(addr: SocketAddr) -> Result<(), String> {
+pub(crate) async fn axum_server(addr: SocketAddr) -> Result<(), LoadError> {
     let app = axum::Router::new().route(
         "/v1/hello",
         axum::routing::get(|| async {
@@ -113,6 +97,8 @@ pub(crate) async fn axum_server(addr: SocketAddr) -> Result<(), String> {
     );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("binding {addr}: {e}"))?;
-    axum::serve(listener, app).await.map_err(|e| e.to_string())
+        .map_err(LoadError::io(format!("binding {addr}")))?;
+    axum::serve(listener, app)
+        .await
+        .map_err(LoadError::io(format!("serving on {addr}")))
 }

@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod error;
 mod http_load;
 mod relay_bench;
+
+use error::LoadError;
 use imprint_platform::auth::Bearer;
 use imprint_platform::clients::Peer;
 use imprint_proto::papers::GetPaperRequest;
@@ -139,25 +142,39 @@ enum Rpc {
     Http,
 }
 
-fn main() -> Result<(), String> {
-    let cli = Cli::parse();
+#[allow(clippy::print_stderr)] // The command's error, said once.
+fn main() -> std::process::ExitCode {
+    match run_command(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imprint-loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(cli: Cli) -> Result<(), LoadError> {
     match cli.command {
         // The baseline server gets the same runtime as `imprint serve`.
         Command::EchoServer { addr } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?
+            .map_err(LoadError::io("starting the runtime"))?
             .block_on(echo_server(addr)),
         Command::AxumServer { addr } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?
+            .map_err(LoadError::io("starting the runtime"))?
             .block_on(http_load::axum_server(addr)),
         // The generator runs on one thread, pinned to its own core: pacing and response
         // handling interleave cooperatively instead of fighting over the core.
         Command::FreePort => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(LoadError::io("binding a free port"))?;
+            let port = listener
+                .local_addr()
+                .map_err(LoadError::io("reading the port"))?
+                .port();
             println!("{port}");
             Ok(())
         }
@@ -168,17 +185,17 @@ fn main() -> Result<(), String> {
         } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?
+            .map_err(LoadError::io("starting the runtime"))?
             .block_on(relay_bench::run(&amqp_url, events, batch)),
         Command::Run(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?
+            .map_err(LoadError::io("starting the runtime"))?
             .block_on(run(*args)),
     }
 }
 
-async fn echo_server(addr: SocketAddr) -> Result<(), String> {
+async fn echo_server(addr: SocketAddr) -> Result<(), LoadError> {
     let (_reporter, service) = tonic_health::server::health_reporter();
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
@@ -187,7 +204,10 @@ async fn echo_server(addr: SocketAddr) -> Result<(), String> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|source| LoadError::Transport {
+            doing: format!("serving on {addr}"),
+            source,
+        })
 }
 
 #[derive(Clone)]
@@ -221,7 +241,10 @@ impl Client {
                 .map(|_| ())
             }
             Self::Health(c) => c.check(HealthCheckRequest::default()).await.map(|_| ()),
-            Self::Http(c, path) => c.get(path).await.map_err(tonic::Status::unavailable),
+            Self::Http(c, path) => c
+                .get(path)
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string())),
             Self::Paper(c, slug) => c
                 .get_paper(GetPaperRequest {
                     key: Some(Key::Slug(slug.clone())),
@@ -296,10 +319,10 @@ fn ticks_per_second() -> u64 {
     100
 }
 
-async fn run(args: RunArgs) -> Result<(), String> {
+async fn run(args: RunArgs) -> Result<(), LoadError> {
     let ids = match &args.ids {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?
+            .map_err(LoadError::io(format!("reading {}", path.display())))?
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
@@ -308,7 +331,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
         None => Vec::new(),
     };
     if matches!(args.rpc, Rpc::Related) && ids.is_empty() {
-        return Err("--rpc related needs --ids FILE with at least one paper id".to_owned());
+        return Err(LoadError::Usage(
+            "--rpc related needs --ids FILE with at least one paper id",
+        ));
     }
     let ids = std::sync::Arc::new(ids);
     let mut clients = Vec::with_capacity(args.connections);
@@ -318,7 +343,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .parse()
-            .map_err(|e| format!("--target: {} is not http://ip:port ({e})", args.target))?;
+            .map_err(|source| LoadError::Target {
+                target: args.target.clone(),
+                source,
+            })?;
         let path: std::sync::Arc<str> = args.path.as_str().into();
         for _ in 0..args.connections.max(1) {
             clients.push(Client::Http(
@@ -333,14 +361,18 @@ async fn run(args: RunArgs) -> Result<(), String> {
         0
     };
     for _ in 0..grpc_connections {
+        let transport = |source| LoadError::Transport {
+            doing: format!("connecting to {}", args.target),
+            source,
+        };
         let channel = Endpoint::from_shared(args.target.clone())
-            .map_err(|e| e.to_string())?
+            .map_err(transport)?
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(10))
             .connect()
             .await
-            .map_err(|e| format!("connecting to {}: {e}", args.target))?;
-        let bearer = Bearer::new(args.token.as_deref()).map_err(|e| e.to_string())?;
+            .map_err(transport)?;
+        let bearer = Bearer::new(args.token.as_deref())?;
         let peer = || InterceptedService::new(channel.clone().into(), bearer.clone());
         let client = match args.rpc {
             Rpc::Health => Client::Health(HealthClient::new(channel)),
@@ -361,7 +393,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         .clone()
         .call(0)
         .await
-        .map_err(|s| format!("the first call failed: {s:?}"))?;
+        .map_err(LoadError::FirstCall)?;
 
     let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
     let warmup_n = args.rate * args.warmup;
@@ -455,23 +487,23 @@ async fn run(args: RunArgs) -> Result<(), String> {
 
 /// The cumulative buckets `(le, count)` of histogram `name` at the Prometheus endpoint `url`
 /// (plain HTTP on loopback: one GET, read to the end).
-fn scrape(url: &str, name: &str) -> Result<Vec<(f64, f64)>, String> {
+fn scrape(url: &str, name: &str) -> Result<Vec<(f64, f64)>, LoadError> {
     use std::io::{Read, Write};
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| format!("--metrics: {url} is not an http:// URL"))?;
+        .ok_or_else(|| LoadError::MetricsUrl(url.to_owned()))?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream =
-        std::net::TcpStream::connect(host).map_err(|e| format!("connecting to {url}: {e}"))?;
+    let mut stream = std::net::TcpStream::connect(host)
+        .map_err(LoadError::io(format!("connecting to {url}")))?;
     write!(
         stream,
         "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
-    .map_err(|e| format!("asking {url}: {e}"))?;
+    .map_err(LoadError::io(format!("asking {url}")))?;
     let mut body = String::new();
     stream
         .read_to_string(&mut body)
-        .map_err(|e| format!("reading {url}: {e}"))?;
+        .map_err(LoadError::io(format!("reading {url}")))?;
     let prefix = format!("{name}_bucket{{le=\"");
     let buckets: Vec<(f64, f64)> = body
         .lines()
@@ -487,7 +519,10 @@ fn scrape(url: &str, name: &str) -> Result<Vec<(f64, f64)>, String> {
         })
         .collect();
     if buckets.is_empty() {
-        return Err(format!("{url} has no histogram {name}"));
+        return Err(LoadError::NoHistogram {
+            url: url.to_owned(),
+            name: name.to_owned(),
+        });
     }
     Ok(buckets)
 }

@@ -1,6 +1,7 @@
 //! Outbox relay throughput: how fast a relay empties an outbox into RabbitMQ, with publisher
 //! confirms kept in flight (batches) or awaited one at a time (batch of one).
 
+use crate::error::LoadError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,18 +23,16 @@ const OUTBOX: Outbox = Outbox {
 /// page's paper), relays them to `amqp_url` in batches of `batch`, and prints events per second
 /// and the process's CPU per event.
 #[allow(clippy::print_stdout)] // The report.
-pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), String> {
+pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), LoadError> {
     let dir = std::env::temp_dir().join(format!("imprint-relay-bench-{}", uuid::Uuid::now_v7()));
     let url = format!("sqlite://{}?mode=rwc", dir.join("outbox.db").display());
-    let db = Database::connect(&url, &Settings::default().database)
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = Database::connect(&url, &Settings::default().database).await?;
     let backend = db.backend();
     for stmt in [
         StatementBuilder::build(&OUTBOX.create_table(), &backend),
         StatementBuilder::build(&OUTBOX.create_index(), &backend),
     ] {
-        db.conn().execute(stmt).await.map_err(|e| e.to_string())?;
+        db.conn().execute(stmt).await?;
     }
     let (_, fields) = PaperFields::parse(&PaperInput {
         title: "A Rethinking of US-Pakistan Relations".into(),
@@ -43,13 +42,13 @@ pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), S
         author_ids: vec![uuid::Uuid::now_v7().to_string()],
         ..PaperInput::default()
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(LoadError::Paper)?;
     let paper = imprint_domain::Paper::new_draft(
         Slug::derive("a rethinking", "paper"),
         fields,
         imprint_domain::time::now(),
     );
-    let tx = db.begin_write().await.map_err(|e| e.to_string())?;
+    let tx = db.begin_write().await?;
     let mut appended = Ok(());
     for _ in 0..events {
         let event = NewEvent::new(
@@ -64,7 +63,7 @@ pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), S
             break;
         }
     }
-    tx.finish(appended).await.map_err(|e| e.to_string())?;
+    tx.finish(appended).await?;
 
     let publisher = Publisher::new(RabbitSettings {
         url: amqp_url.to_owned(),
@@ -90,12 +89,12 @@ pub(crate) async fn run(amqp_url: &str, events: u64, batch: u64) -> Result<(), S
     let started = Instant::now();
     let task = tokio::spawn(relay.run(stop.clone()));
     loop {
-        let (left, _) = OUTBOX.backlog(db.conn()).await.map_err(|e| e.to_string())?;
+        let (left, _) = OUTBOX.backlog(db.conn()).await?;
         if left == 0 {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
-            return Err(format!("{left} events still unsent after 10 minutes"));
+            return Err(LoadError::Unsent(left));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -85,12 +85,17 @@ pub struct GatewaySettings {
 }
 
 /// A proxy address or block of `gateway.trusted_proxies`: `10.0.0.0/8`, `192.0.2.1`, `fd00::/8`.
-pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, NotAProxy> {
     let text = text.trim();
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("'{text}' is not an address or a CIDR block like 10.0.0.0/8"))
+        .map_err(|_| NotAProxy(text.to_owned()))
 }
+
+/// An entry of `gateway.trusted_proxies` that is neither an address nor a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not an address or a CIDR block like 10.0.0.0/8")]
+pub struct NotAProxy(pub String);
 
 /// Authentication of editorial callers at the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

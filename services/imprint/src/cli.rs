@@ -247,13 +247,18 @@ pub struct MigrateArgs {
     pub database_url: Option<String>,
 }
 
-fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+fn parse_log_format(s: &str) -> Result<LogFormat, UnknownLogFormat> {
     match s {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
-        other => Err(format!("'{other}' is not a log format; use text or json")),
+        other => Err(UnknownLogFormat(other.to_owned())),
     }
 }
+
+/// A `--log-format` other than text or json.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("'{0}' is not a log format; use text or json")]
+pub struct UnknownLogFormat(String);
 
 impl Cli {
     /// The settings the flags override, as (key, value) pairs.
