@@ -399,30 +399,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
-    }
-
-    #[test]
-    fn lock_keys_are_stable() {
-        assert_eq!(
-            advisory_key("papers_migrations"),
-            advisory_key("papers_migrations")
-        );
-        assert_ne!(
-            advisory_key("papers_migrations"),
-            advisory_key("authors_migrations")
-        );
-    }
-}
-
 /// The SQL of statements whose shape is fixed, rendered once per backend and shape. Rendering a
 /// select of a whole row with sea-query costs about what SQLite takes to answer it by key, and
 /// the hottest reads (a paper by slug, a page's authors) would pay it on every call.
@@ -469,5 +445,29 @@ fn backend_index(backend: DbBackend) -> u8 {
         DbBackend::Postgres => 0,
         DbBackend::Sqlite => 1,
         DbBackend::MySql => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn lock_keys_are_stable() {
+        assert_eq!(
+            advisory_key("papers_migrations"),
+            advisory_key("papers_migrations")
+        );
+        assert_ne!(
+            advisory_key("papers_migrations"),
+            advisory_key("authors_migrations")
+        );
     }
 }

@@ -24,7 +24,7 @@ use imprint_proto::papers::{
 };
 use tonic::{Code, Status};
 
-use crate::command::CallFailed;
+use crate::command::{CallFailed, failed};
 use crate::dataset::{self, Record};
 
 /// Papers per `BatchCreatePapers` call by default.
@@ -125,7 +125,7 @@ pub enum ImportError {
     Link(#[from] imprint_platform::clients::LinkError),
     /// A call failed for a reason other than the records sent (after retries).
     #[error("{failed}{advice}", failed = .0, advice = resume_advice(.0))]
-    Call(CallFailed),
+    Call(#[from] CallFailed),
     /// The server refused a batch for a reason that names no record of it.
     #[error("the server refused the {what} as a whole: {field}: {message}")]
     RefusedWhole {
@@ -266,14 +266,6 @@ where
     }
 }
 
-/// A failed call as the command's error.
-fn failed(what: &'static str, status: &Status) -> ImportError {
-    ImportError::Call(CallFailed {
-        what: what.to_owned(),
-        status: status.clone(),
-    })
-}
-
 /// The positions in `names` of the authors a refusal names, each noted in `refused` with why;
 /// an error when it names none, or the request as a whole.
 fn refused_authors(
@@ -340,7 +332,7 @@ impl Importer {
                 async move { papers.list_papers(request).await }
             })
             .await
-            .map_err(|s| failed("listing the papers already there", &s))?
+            .map_err(failed("listing the papers already there"))?
             .into_inner();
             self.known.extend(
                 page.papers
@@ -366,7 +358,7 @@ impl Importer {
                 async move { authors.list_authors(request).await }
             })
             .await
-            .map_err(|s| failed("listing the authors already there", &s))?
+            .map_err(failed("listing the authors already there"))?
             .into_inner();
             for author in page.authors {
                 // The first (oldest by name order) of homonyms wins, as in later runs.
@@ -426,7 +418,7 @@ impl Importer {
                     // Another import got there first: skip what exists now, retry the rest.
                     batch = self.drop_existing(batch).await?;
                 }
-                Err(status) => return Err(failed("creating papers", &status)),
+                Err(status) => return Err(failed("creating papers")(status).into()),
             }
         }
         Ok(())
@@ -493,7 +485,7 @@ impl Importer {
                 async move { papers.list_papers(request).await }
             })
             .await
-            .map_err(|s| failed("looking up a paper by external id", &s))?
+            .map_err(failed("looking up a paper by external id"))?
             .into_inner()
             .papers;
             if found.is_empty() {
@@ -597,7 +589,7 @@ impl Importer {
                         .map(|(_, n)| n)
                         .collect();
                 }
-                Err(status) => return Err(failed("creating authors", &status)),
+                Err(status) => return Err(failed("creating authors")(status).into()),
             }
         }
         Ok(())

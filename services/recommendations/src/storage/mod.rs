@@ -647,7 +647,9 @@ impl ChangeRows {
                     ))
                     .exec_without_returning(tx)
                     .await?;
-                if let (Some(slug), true) = (slug, applied > 0) {
+                if applied > 0
+                    && let Some(slug) = slug
+                {
                     rec_slug::Entity::insert(slug.clone())
                         .on_conflict(
                             OnConflict::column(rec_slug::Column::Slug)
