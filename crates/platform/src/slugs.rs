@@ -2,8 +2,8 @@
 //! own (`slug` primary key, owner id), so a renamed resource keeps answering at its old URLs and
 //! no other resource can take them over. The same queries serve papers and authors.
 
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, StatementBuilder};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SelectStatement, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, Statement, StatementBuilder};
 use uuid::Uuid;
 
 use imprint_domain::Slug;
@@ -48,6 +48,17 @@ impl SlugTable {
             .from(Alias::new(self.table))
             .and_where(Expr::col(Alias::new("slug")).eq(slug))
             .to_owned()
+    }
+
+    /// The condition that `id`, a resource's id column, is the owner of `slug`: `id = (the
+    /// owner's sub-select)`. A scalar sub-select, not `IN`, because a slug has at most one
+    /// owner and SQLite builds a temporary table for every `IN (sub-select)` it runs: the
+    /// lookup by slug cost nearly twice the lookup by id.
+    pub fn owned<C: ColumnTrait>(&self, id: C, slug: &str) -> SimpleExpr {
+        id.into_expr().eq(SimpleExpr::SubQuery(
+            None,
+            Box::new(self.owner_query(slug).into_sub_query_statement()),
+        ))
     }
 
     /// The owner of `slug`, if any resource has or had it.

@@ -113,7 +113,7 @@ impl AuthorStore {
     /// One author by any slug it has or had.
     pub async fn find_by_slug(&self, slug: &str) -> Result<Option<Author>, DbErr> {
         Entity::find()
-            .filter(Column::Id.in_subquery(SLUGS.owner_query(slug)))
+            .filter(SLUGS.owned(Column::Id, slug))
             .one(self.db.conn())
             .await?
             .map(from_model)

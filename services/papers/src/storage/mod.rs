@@ -50,7 +50,7 @@ impl Lookup<'_> {
     fn select(self, status: Option<PaperStatus>) -> sea_orm::Select<paper::Entity> {
         let condition = match self {
             Self::Id(id) => paper::Column::Id.eq(id.as_uuid()),
-            Self::Slug(slug) => paper::Column::Id.in_subquery(SLUGS.owner_query(slug)),
+            Self::Slug(slug) => SLUGS.owned(paper::Column::Id, slug),
         };
         let mut select = paper::Entity::find().filter(condition);
         if let Some(status) = status {
