@@ -41,8 +41,8 @@ pub struct SlugTable {
 }
 
 impl SlugTable {
-    /// A sub-select of the owner of `slug`, to find a resource by any of its slugs in one query.
-    pub fn owner_query(&self, slug: &str) -> SelectStatement {
+    /// A select of the owner of `slug`: [`Self::owner_of`] runs it, [`Self::owned`] nests it.
+    fn owner_query(&self, slug: &str) -> SelectStatement {
         Query::select()
             .column(Alias::new(self.owner))
             .from(Alias::new(self.table))
@@ -52,8 +52,8 @@ impl SlugTable {
 
     /// The condition that `id`, a resource's id column, is the owner of `slug`: `id = (the
     /// owner's sub-select)`. A scalar sub-select, not `IN`, because a slug has at most one
-    /// owner and SQLite builds a temporary table for every `IN (sub-select)` it runs: the
-    /// lookup by slug cost nearly twice the lookup by id.
+    /// owner and SQLite builds a temporary table for every `IN (sub-select)` it runs, which
+    /// made the lookup cost nearly twice as much.
     pub fn owned<C: ColumnTrait>(&self, id: C, slug: &str) -> SimpleExpr {
         id.into_expr().eq(SimpleExpr::SubQuery(
             None,
