@@ -134,3 +134,26 @@ ensure_node_tools() {
   fi
   export PATH="$REPO/tools/node_modules/.bin:$PATH"
 }
+
+# A Docker engine, from Debian's packages: docker.io (the daemon, containerd, runc), debootstrap
+# for the base images and docker-compose. The daemon is started by hand when none answers (these
+# machines have no init system to start it), with overlay2 storage, its log in
+# /var/log/imprint-dockerd.log. Exports DOCKER and COMPOSE (the compose command line).
+ensure_docker() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+    missing+=(docker-compose)
+  fi
+  [ ${#missing[@]} -eq 0 ] || apt_install --no-install-recommends "${missing[@]}"
+  if ! docker info >/dev/null 2>&1; then
+    say "starting dockerd (log: /var/log/imprint-dockerd.log)"
+    as_root sh -c 'nohup dockerd --storage-driver overlay2 >>/var/log/imprint-dockerd.log 2>&1 &'
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || die "dockerd did not start; see /var/log/imprint-dockerd.log"
+  fi
+  DOCKER=docker
+  if docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"; else COMPOSE="docker-compose"; fi
+  export DOCKER COMPOSE
+}

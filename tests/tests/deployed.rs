@@ -118,18 +118,43 @@ fn rendered_manifests() -> Vec<Json> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The `ENV` of the image's last stage.
+/// The `ENV` the image's last stage has: its own, after those of the stages it is built `FROM`.
 fn image_env() -> Vec<(String, String)> {
     let dockerfile = std::fs::read_to_string(repo_root().join("deploy/Dockerfile")).unwrap();
-    let last_stage = dockerfile.rsplit_once("\nFROM ").unwrap().1;
-    let joined = last_stage.replace("\\\n", " ");
-    joined
-        .lines()
+    let joined = dockerfile.replace("\\\n", " ");
+    // Each stage: what it is built from, its name, its lines.
+    let stages: Vec<(&str, Option<&str>, &str)> = joined
+        .split("\nFROM ")
+        .skip(1)
+        .map(|stage| {
+            let (header, body) = stage.split_once('\n').unwrap_or((stage, ""));
+            let mut words = header.split_whitespace();
+            let from = words.next().unwrap();
+            let name = words.nth(1);
+            (from, name, body)
+        })
+        .collect();
+    let mut chain = vec![stages.last().unwrap()];
+    while let Some(parent) = stages
+        .iter()
+        .find(|(_, name, _)| *name == Some(chain.last().unwrap().0))
+    {
+        chain.push(parent);
+    }
+    let env: Vec<(String, String)> = chain
+        .iter()
+        .rev()
+        .flat_map(|(_, _, body)| body.lines())
         .filter_map(|l| l.strip_prefix("ENV "))
         .flat_map(|l| l.split_whitespace())
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        .collect();
+    assert!(
+        env.iter().any(|(k, _)| k == "IMPRINT__DATA_DIR"),
+        "the image's ENV was not found in deploy/Dockerfile: {env:?}"
+    );
+    env
 }
 
 /// A manifest of `kind` named `name`.
