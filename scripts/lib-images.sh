@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/images, scripts/check-image and scripts/check-compose: the base images the
 # Dockerfile and the compose file name, made here from Debian's packages (no image is pulled
 # from a registry), and the names of the images made. Sourced after lib.sh, not run.

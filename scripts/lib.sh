@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/demo and scripts/test: make sure what Imprint needs is installed and
 # running, installing it on a Debian machine when we are root. Sourced, not run.
 
@@ -58,7 +59,9 @@ ensure_postgres() {
   command -v psql >/dev/null || apt_install postgresql postgresql-client
   if ! pg_ok "$url"; then
     if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
-      for v in $(ls /etc/postgresql); do
+      for dir in /etc/postgresql/*/; do
+        local v
+        v="$(basename "$dir")"
         say "starting PostgreSQL $v"
         as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
       done
@@ -101,7 +104,8 @@ ensure_python() {
   command -v python3 >/dev/null || apt_install python3 python3-venv
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   local req="$REPO/tests/contract/requirements.txt"
-  local venv="$CACHE/venv-$(sha256sum "$req" | cut -c1-12)"
+  local venv
+  venv="$CACHE/venv-$(sha256sum "$req" | cut -c1-12)"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc, grpc_tools, grpc_status, pika' 2>/dev/null; then
     say "installing the Python contract client (grpcio) into $venv"
     rm -rf "$venv"
@@ -120,7 +124,8 @@ ensure_kubectl() {
 # Debian's Chromium, which the widget test drives headless through playwright-core.
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
-  export IMPRINT_CHROMIUM="$(command -v chromium)"
+  IMPRINT_CHROMIUM="$(command -v chromium)"
+  export IMPRINT_CHROMIUM
 }
 
 ensure_node_tools() {

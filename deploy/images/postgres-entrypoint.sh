@@ -33,7 +33,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
       *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 -q --username "$user" --dbname "$db" -f "$f" ;;
-      *.sh) echo "running $f"; . "$f" ;;
+      *.sh)
+        echo "running $f"
+        # shellcheck source=/dev/null
+        . "$f"
+        ;;
       *) [ -e "$f" ] && echo "ignoring $f" ;;
     esac
   done
