@@ -7,8 +7,11 @@
 use imprint_platform::clients::Peer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, GetAuthorRequest, get_author_request};
-use imprint_proto::papers::PublishPaperRequest;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::{
+    GetPaperRequest, ListPaperRevisionsRequest, PaperStatus, PublishPaperRequest, RevisionKind,
+    SchedulePublishRequest, get_paper_request,
+};
 use imprint_proto::recommendations::GetRelatedPublicationsRequest;
 use imprint_proto::recommendations::get_related_publications_request::Key;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
@@ -124,6 +127,74 @@ async fn two_papers_replicas_relay_each_event_once() {
     let second = replica.metric("imprint_events_published_total").await;
     assert_eq!(first + second, 40, "published {first} + {second}");
     assert!(first == 0 || second == 0, "published {first} + {second}");
+    assert_eq!(
+        cluster.authors.metric("imprint_events_stale_total").await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_papers_replicas_publish_a_scheduled_paper_once() {
+    let cluster = Cluster::start(&[]).await;
+    let replica =
+        imprint_system_tests::Process::serve(&["--role", "papers"], &cluster.papers_env()).await;
+    let mut authors = AuthorServiceClient::new(cluster.authors.channel().await);
+    let ids = create_authors(&mut authors, 1).await;
+    let mut papers = PaperServiceClient::new(cluster.papers.channel().await);
+    let draft = create_paper(&mut papers, "An Embargoed Report", &ids[0]).await;
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(2);
+    // Scheduled through one replica; both run a scheduler on the same database.
+    PaperServiceClient::new(replica.channel().await)
+        .schedule_publish(SchedulePublishRequest {
+            id: draft.id.clone(),
+            publish_time: Some(imprint_proto::convert::timestamp(due)),
+            ..SchedulePublishRequest::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    eventually(30, "the scheduled paper is published", || async {
+        papers
+            .clone()
+            .get_paper(GetPaperRequest {
+                key: Some(get_paper_request::Key::Id(draft.id.clone())),
+                ..GetPaperRequest::default()
+            })
+            .await
+            .is_ok_and(|r| {
+                r.into_inner()
+                    .paper
+                    .is_some_and(|p| p.status() == PaperStatus::Published)
+            })
+    })
+    .await;
+    // Give the other replica's scheduler a few looks at it.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let fired = r#"imprint_papers_schedules_total{action="publish",outcome="done"}"#;
+    let first = cluster.papers.metric(fired).await;
+    let second = replica.metric(fired).await;
+    assert_eq!(
+        (first + second, first.min(second)),
+        (1, 0),
+        "fired {first} + {second}"
+    );
+    let revisions = papers
+        .list_paper_revisions(ListPaperRevisionsRequest {
+            id: draft.id.clone(),
+            ..ListPaperRevisionsRequest::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner()
+        .revisions;
+    let published = revisions
+        .iter()
+        .filter(|r| r.kind() == RevisionKind::Published)
+        .count();
+    assert_eq!(published, 1, "{revisions:?}");
+    eventually(30, "the one credit arrives", || async {
+        counts(&cluster.authors, &ids).await == [1]
+    })
+    .await;
     assert_eq!(
         cluster.authors.metric("imprint_events_stale_total").await,
         0

@@ -23,7 +23,8 @@ pub use mask::MaskField;
 pub use orcid::{Orcid, OrcidError};
 pub use paper::{
     AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperInput, PaperStatus,
-    PublicationType, Topic, Topics, Transition, UnknownChange, WorkflowError,
+    PublicationType, Schedule, ScheduleAction, ScheduleFailure, Topic, Topics, Transition,
+    UnknownChange, WorkflowError,
 };
 pub use slug::{Slug, SlugError};
 pub use web::{HttpUrl, UrlError};

@@ -333,11 +333,13 @@ pub enum PaperChange {
     Status,
     /// When it was (first) published.
     PublishTime,
+    /// Its scheduled publication or withdrawal, or a schedule's failure.
+    Schedule,
 }
 
 impl PaperChange {
     /// Every change, in the order revisions list them.
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Field(PaperField::Title),
         Self::Field(PaperField::Slug),
         Self::Field(PaperField::Summary),
@@ -348,6 +350,7 @@ impl PaperChange {
         Self::Field(PaperField::FundingNote),
         Self::Status,
         Self::PublishTime,
+        Self::Schedule,
     ];
 
     /// Its name in revisions: the field's update-mask path, `status` or `publish_time`.
@@ -356,6 +359,7 @@ impl PaperChange {
             Self::Field(f) => f.path(),
             Self::Status => "status",
             Self::PublishTime => "publish_time",
+            Self::Schedule => "schedule",
         }
     }
 
@@ -372,6 +376,7 @@ impl PaperChange {
             Self::Field(PaperField::FundingNote) => 7,
             Self::Status => 8,
             Self::PublishTime => 9,
+            Self::Schedule => 10,
         };
         1 << index
     }
@@ -599,6 +604,21 @@ fn required_type(input: &PaperInput) -> Result<PublicationType, TypeRequired> {
 #[error("is required: choose a publication type such as PUBLICATION_TYPE_REPORT")]
 struct TypeRequired;
 
+/// Refuses a scheduled time that is not in the future.
+fn future(field: &'static str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), WorkflowError> {
+    if at <= now {
+        return Err(WorkflowError::BadSchedule {
+            field,
+            reason: format!(
+                "must be in the future (it is {}; now is {})",
+                at.to_rfc3339(),
+                now.to_rfc3339()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Whether a workflow step changed anything; an unchanged paper is not saved again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -625,6 +645,79 @@ pub enum WorkflowError {
     /// A publish time outside what a publication date can be; says why.
     #[error("publish_time: {0}")]
     BadPublishTime(String),
+    /// A scheduled time that cannot be; names the field and says why.
+    #[error("{field}: {reason}")]
+    BadSchedule {
+        /// `publish_time` or `unpublish_time`.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Only a paper that is not public can be scheduled to go public.
+    #[error("paper {0} is already published; schedule a withdrawal instead")]
+    AlreadyPublished(PaperId),
+    /// A withdrawal needs a paper that is public or scheduled to be.
+    #[error(
+        "paper {0} is neither published nor scheduled to be, so it cannot be scheduled to be withdrawn"
+    )]
+    NothingToWithdraw(PaperId),
+}
+
+/// What a schedule does when its time comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleAction {
+    /// The paper goes public.
+    Publish,
+    /// The paper is withdrawn.
+    Unpublish,
+}
+
+/// A schedule that could not be carried out when it was due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleFailure {
+    /// What was due.
+    pub action: ScheduleAction,
+    /// When it was due.
+    pub due: DateTime<Utc>,
+    /// Why it was not done (the refusal an editor would have had).
+    pub reason: String,
+}
+
+/// A paper's scheduled publication and withdrawal (an embargo, a time-limited item).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// When the paper goes public, with this time as its publish time.
+    pub publish_at: Option<DateTime<Utc>>,
+    /// When the paper is withdrawn.
+    pub unpublish_at: Option<DateTime<Utc>>,
+    /// The last schedule that failed, until the paper is scheduled again.
+    pub failure: Option<ScheduleFailure>,
+}
+
+impl Schedule {
+    /// Schedules `action` at `at`, clearing an earlier failure; unchanged when it already was.
+    fn set(&mut self, action: ScheduleAction, at: DateTime<Utc>) -> Transition {
+        let slot = match action {
+            ScheduleAction::Publish => &mut self.publish_at,
+            ScheduleAction::Unpublish => &mut self.unpublish_at,
+        };
+        if *slot == Some(at) && self.failure.is_none() {
+            return Transition::Unchanged;
+        }
+        *slot = Some(at);
+        self.failure = None;
+        Transition::Changed
+    }
+
+    /// The first action due at `now`, if any: a publication before a withdrawal.
+    pub fn due(&self, now: DateTime<Utc>) -> Option<(ScheduleAction, DateTime<Utc>)> {
+        match (self.publish_at, self.unpublish_at) {
+            (Some(at), _) if at <= now => Some((ScheduleAction::Publish, at)),
+            (None, Some(at)) if at <= now => Some((ScheduleAction::Unpublish, at)),
+            _ => None,
+        }
+    }
 }
 
 /// A paper as stored.
@@ -649,6 +742,9 @@ pub struct Paper {
     /// The id in the system it was imported from; set on create only.
     #[serde(default)]
     pub external_id: Option<crate::text::ExternalId>,
+    /// Its scheduled publication and withdrawal.
+    #[serde(default)]
+    pub schedule: Schedule,
 }
 
 impl Paper {
@@ -664,6 +760,7 @@ impl Paper {
             create_time: now,
             update_time: now,
             external_id: None,
+            schedule: Schedule::default(),
         }
     }
 
@@ -706,6 +803,103 @@ impl Paper {
         self.status = PaperStatus::Published;
         self.publish_time = Some(publish_time);
         Ok(Transition::Changed)
+    }
+
+    /// Schedules the paper to go public at `at`, which must be in the future. It stays a draft
+    /// (or withdrawn) until then; a withdrawal already scheduled must come after it.
+    pub fn schedule_publish(
+        &mut self,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, WorkflowError> {
+        if self.status == PaperStatus::Published {
+            return Err(WorkflowError::AlreadyPublished(self.id));
+        }
+        let at = crate::time::truncate(at);
+        future("publish_time", at, now)?;
+        if let Some(end) = self.schedule.unpublish_at.filter(|end| *end <= at) {
+            return Err(WorkflowError::BadSchedule {
+                field: "publish_time",
+                reason: format!(
+                    "must be before the scheduled withdrawal at {}",
+                    end.to_rfc3339()
+                ),
+            });
+        }
+        Ok(self.schedule.set(ScheduleAction::Publish, at))
+    }
+
+    /// Schedules the paper's withdrawal at `at`: in the future, and after its scheduled
+    /// publication when it has one. The paper must be public or scheduled to be.
+    pub fn schedule_unpublish(
+        &mut self,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, WorkflowError> {
+        if self.status != PaperStatus::Published && self.schedule.publish_at.is_none() {
+            return Err(WorkflowError::NothingToWithdraw(self.id));
+        }
+        let at = crate::time::truncate(at);
+        future("unpublish_time", at, now)?;
+        if let Some(start) = self.schedule.publish_at.filter(|start| *start >= at) {
+            return Err(WorkflowError::BadSchedule {
+                field: "unpublish_time",
+                reason: format!(
+                    "must be after the scheduled publication at {}",
+                    start.to_rfc3339()
+                ),
+            });
+        }
+        Ok(self.schedule.set(ScheduleAction::Unpublish, at))
+    }
+
+    /// Cancels the scheduled `action`, or both when `None`.
+    pub fn cancel_schedule(&mut self, action: Option<ScheduleAction>) -> Transition {
+        let before = self.schedule.clone();
+        if action != Some(ScheduleAction::Unpublish) {
+            self.schedule.publish_at = None;
+        }
+        if action != Some(ScheduleAction::Publish) {
+            self.schedule.unpublish_at = None;
+        }
+        if self.schedule == before {
+            Transition::Unchanged
+        } else {
+            Transition::Changed
+        }
+    }
+
+    /// Carries out what is due at `now`: publishes with the scheduled time as publish time,
+    /// or withdraws. What cannot be done (the paper was edited since and would be refused)
+    /// is recorded as the schedule's failure, and the schedule is cleared so it is not tried
+    /// again. Returns what was due and whether it was done.
+    pub fn fire_due(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Option<(ScheduleAction, Result<(), WorkflowError>)> {
+        let (action, due) = self.schedule.due(now)?;
+        let done = match action {
+            ScheduleAction::Publish => {
+                self.schedule.publish_at = None;
+                self.publish(Some(due), now).map(|_| ())
+            }
+            ScheduleAction::Unpublish => {
+                self.schedule.unpublish_at = None;
+                self.unpublish().map(|_| ())
+            }
+        };
+        if let Err(e) = &done {
+            self.schedule.failure = Some(ScheduleFailure {
+                action,
+                due,
+                reason: e.to_string(),
+            });
+            // A withdrawal after a publication that failed has nothing to withdraw.
+            if action == ScheduleAction::Publish {
+                self.schedule.unpublish_at = None;
+            }
+        }
+        Some((action, done))
     }
 
     /// Withdraws a published paper; it becomes archived and keeps its publication date.
@@ -796,6 +990,115 @@ mod tests {
         assert_eq!(fields.changed_fields(&next).paths(), ["summary"]);
         let err = fields.apply(&patch, &[PaperField::Title]).unwrap_err();
         assert_eq!(err.to_string(), "title: must not be empty");
+    }
+
+    fn scheduled_draft() -> (Paper, DateTime<Utc>) {
+        let (_, fields) = PaperFields::parse(&input()).unwrap();
+        let now = crate::time::now();
+        (
+            Paper::new_draft(Slug::derive("t", "paper"), fields, now),
+            now,
+        )
+    }
+
+    #[test]
+    fn a_schedule_fires_once_with_its_time_as_the_publish_time() {
+        let (mut paper, now) = scheduled_draft();
+        let at = now + TimeDelta::seconds(10);
+        assert_eq!(paper.schedule_publish(at, now), Ok(Transition::Changed));
+        assert_eq!(paper.schedule_publish(at, now), Ok(Transition::Unchanged));
+        assert!(paper.fire_due(now + TimeDelta::seconds(9)).is_none());
+        let later = now + TimeDelta::hours(3);
+        let (action, done) = paper.fire_due(later).unwrap();
+        assert_eq!((action, done), (ScheduleAction::Publish, Ok(())));
+        assert_eq!(paper.status, PaperStatus::Published);
+        assert_eq!(paper.publish_time, Some(at));
+        assert_eq!(paper.schedule, Schedule::default());
+        assert!(paper.fire_due(later).is_none());
+    }
+
+    #[test]
+    fn a_withdrawal_follows_its_publication_and_both_can_be_cancelled() {
+        let (mut paper, now) = scheduled_draft();
+        let start = now + TimeDelta::seconds(10);
+        assert!(matches!(
+            paper.schedule_unpublish(start, now),
+            Err(WorkflowError::NothingToWithdraw(_))
+        ));
+        paper.schedule_publish(start, now).unwrap();
+        let early = paper.schedule_unpublish(start, now).unwrap_err();
+        assert!(matches!(
+            early,
+            WorkflowError::BadSchedule {
+                field: "unpublish_time",
+                ..
+            }
+        ));
+        let end = start + TimeDelta::days(30);
+        paper.schedule_unpublish(end, now).unwrap();
+        let late = paper.schedule_publish(end, now).unwrap_err();
+        assert!(matches!(
+            late,
+            WorkflowError::BadSchedule {
+                field: "publish_time",
+                ..
+            }
+        ));
+        let past = paper.schedule_publish(now, now).unwrap_err();
+        assert!(matches!(
+            past,
+            WorkflowError::BadSchedule {
+                field: "publish_time",
+                ..
+            }
+        ));
+        // Due together: the publication first, then the withdrawal.
+        let (first, _) = paper.fire_due(end).unwrap();
+        let (second, _) = paper.fire_due(end).unwrap();
+        assert_eq!(
+            (first, second),
+            (ScheduleAction::Publish, ScheduleAction::Unpublish)
+        );
+        assert_eq!(paper.status, PaperStatus::Archived);
+        let (mut other, now) = scheduled_draft();
+        other
+            .schedule_publish(now + TimeDelta::seconds(5), now)
+            .unwrap();
+        other
+            .schedule_unpublish(now + TimeDelta::seconds(50), now)
+            .unwrap();
+        assert_eq!(
+            other.cancel_schedule(Some(ScheduleAction::Unpublish)),
+            Transition::Changed
+        );
+        assert!(other.schedule.publish_at.is_some() && other.schedule.unpublish_at.is_none());
+        assert_eq!(other.cancel_schedule(None), Transition::Changed);
+        assert_eq!(other.cancel_schedule(None), Transition::Unchanged);
+    }
+
+    #[test]
+    fn a_publication_refused_when_due_is_recorded_not_retried() {
+        let (mut paper, now) = scheduled_draft();
+        paper
+            .schedule_publish(now + TimeDelta::seconds(1), now)
+            .unwrap();
+        paper
+            .schedule_unpublish(now + TimeDelta::seconds(2), now)
+            .unwrap();
+        paper.fields.author_ids = AuthorIds::default();
+        let (action, done) = paper.fire_due(now + TimeDelta::seconds(5)).unwrap();
+        assert_eq!(action, ScheduleAction::Publish);
+        assert!(matches!(done, Err(WorkflowError::NoAuthors(_))));
+        assert_eq!(paper.status, PaperStatus::Draft);
+        let failure = paper.schedule.failure.clone().unwrap();
+        assert!(failure.reason.contains("no authors"), "{}", failure.reason);
+        // Nothing left to fire: the withdrawal of what never went out went with it.
+        assert!(paper.fire_due(now + TimeDelta::seconds(5)).is_none());
+        // Scheduling again clears the failure.
+        paper
+            .schedule_publish(now + TimeDelta::seconds(9), now)
+            .unwrap();
+        assert_eq!(paper.schedule.failure, None);
     }
 
     #[test]

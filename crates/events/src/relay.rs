@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use imprint_platform::Database;
+use imprint_platform::leader::Leadership;
 use sea_orm::DbErr;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -144,7 +145,7 @@ impl Relay {
 
     /// Relays until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut leader = Leadership::new(&self.db, self.outbox.table);
+        let mut leader = Leadership::new(&self.db, format!("relay:{}", self.outbox.table));
         let mut housekeeping = Housekeeping::due_now();
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
@@ -332,62 +333,6 @@ impl Relay {
                 "pruned sent outbox rows"
             ),
             Err(e) => tracing::warn!(outbox = self.outbox.table, error = %e, "pruning the outbox"),
-        }
-    }
-}
-
-/// Relay leadership. On PostgreSQL, a session advisory lock held on a connection of its own:
-/// one replica relays, the others wait and take over when its connection drops. SQLite is
-/// used by one process only, which always leads.
-struct Leadership {
-    /// The PostgreSQL pool, when on PostgreSQL.
-    pool: Option<sqlx::PgPool>,
-    /// The connection holding the lock, while leading; detached from the pool, so that the
-    /// lock goes when the connection does.
-    held: Option<sqlx::PgConnection>,
-    /// The lock key.
-    key: i64,
-    /// The outbox, for logs.
-    table: &'static str,
-}
-
-impl Leadership {
-    fn new(db: &Database, table: &'static str) -> Self {
-        Self {
-            pool: db.postgres_pool().cloned(),
-            held: None,
-            key: imprint_platform::db::advisory_key(&format!("relay:{table}")),
-            table,
-        }
-    }
-
-    /// Whether this process leads now, trying to become leader when it does not.
-    async fn ensure(&mut self) -> bool {
-        let Some(pool) = &self.pool else {
-            return true;
-        };
-        if let Some(conn) = self.held.as_mut() {
-            if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
-                return true;
-            }
-            tracing::warn!(outbox = self.table, "lost the relay lock's connection");
-            self.held = None;
-        }
-        let Ok(mut conn) = pool.acquire().await else {
-            return false;
-        };
-        let locked: Result<bool, sqlx::Error> =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(self.key)
-                .fetch_one(&mut *conn)
-                .await;
-        if matches!(locked, Ok(true)) {
-            tracing::info!(outbox = self.table, "relaying (leader)");
-            // The lock lives as long as this connection: keep it out of the pool.
-            self.held = Some(conn.detach());
-            true
-        } else {
-            false
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod caller;
 pub mod clients;
 pub mod db;
 pub mod error;
+pub mod leader;
 pub mod listen;
 pub mod metrics;
 pub mod observe;

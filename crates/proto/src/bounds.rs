@@ -108,6 +108,24 @@ impl Bounded for papers::UnpublishPaperRequest {
     }
 }
 
+impl Bounded for papers::SchedulePublishRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for papers::ScheduleUnpublishRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for papers::CancelScheduleRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+    }
+}
+
 impl Bounded for papers::DeletePaperRequest {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {
         out.text(prefix, "id", &self.id, MAX_ID_CHARS);
@@ -307,6 +325,9 @@ unbounded!(
     papers::UnpublishPaperResponse,
     papers::DeletePaperResponse,
     papers::ListPaperRevisionsResponse,
+    papers::SchedulePublishResponse,
+    papers::ScheduleUnpublishResponse,
+    papers::CancelScheduleResponse,
     authors::CreateAuthorResponse,
     authors::BatchCreateAuthorsResponse,
     authors::GetAuthorResponse,

@@ -146,7 +146,42 @@ impl From<&domain::Paper> for papers::Paper {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            scheduled_publish_time: p.schedule.publish_at.map(timestamp),
+            scheduled_unpublish_time: p.schedule.unpublish_at.map(timestamp),
+            schedule_failure: p
+                .schedule
+                .failure
+                .as_ref()
+                .map(|f| papers::ScheduleFailure {
+                    action: schedule_action_to_proto(Some(f.action)).into(),
+                    due_time: Some(timestamp(f.due)),
+                    reason: f.reason.clone(),
+                }),
         }
+    }
+}
+
+/// A schedule's action on the wire; `None` is unspecified.
+pub fn schedule_action_to_proto(a: Option<domain::ScheduleAction>) -> papers::ScheduleAction {
+    match a {
+        None => papers::ScheduleAction::Unspecified,
+        Some(domain::ScheduleAction::Publish) => papers::ScheduleAction::Publish,
+        Some(domain::ScheduleAction::Unpublish) => papers::ScheduleAction::Unpublish,
+    }
+}
+
+/// A schedule's action from the wire: unspecified is `None`; an unknown number is an error.
+pub fn schedule_action_from_proto(
+    value: i32,
+) -> Result<Option<domain::ScheduleAction>, ConvertError> {
+    let known = papers::ScheduleAction::try_from(value).map_err(|_| ConvertError::UnknownEnum {
+        value,
+        name: "ScheduleAction",
+    })?;
+    match known {
+        papers::ScheduleAction::Unspecified => Ok(None),
+        papers::ScheduleAction::Publish => Ok(Some(domain::ScheduleAction::Publish)),
+        papers::ScheduleAction::Unpublish => Ok(Some(domain::ScheduleAction::Unpublish)),
     }
 }
 

@@ -326,6 +326,8 @@ pub fn required_role(path: &str) -> Option<Role> {
             "CreatePaper" | "UpdatePaper" => Editor,
             // A batch may publish what it creates.
             "PublishPaper" | "UnpublishPaper" | "DeletePaper" | "BatchCreatePapers" => Publisher,
+            // Scheduling decides when a paper goes public or leaves: a publisher's call.
+            "SchedulePublish" | "ScheduleUnpublish" | "CancelSchedule" => Publisher,
             _ => Admin,
         },
         AUTHORS => match method {
@@ -645,6 +647,13 @@ mod tests {
             required_role("/imprint.papers.v1.PaperService/PublishPaper"),
             Some(Role::Publisher)
         );
+        for method in ["SchedulePublish", "ScheduleUnpublish", "CancelSchedule"] {
+            assert_eq!(
+                required_role(&format!("/imprint.papers.v1.PaperService/{method}")),
+                Some(Role::Publisher),
+                "{method}"
+            );
+        }
         assert_eq!(
             required_role("/imprint.recommendations.v1.RecommendationService/SetRelatedOverrides"),
             Some(Role::Admin)

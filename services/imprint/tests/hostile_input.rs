@@ -427,7 +427,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 26] = [
+const METHODS: [&str; 29] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -437,6 +437,9 @@ const METHODS: [&str; 26] = [
     "/imprint.papers.v1.PaperService/UnpublishPaper",
     "/imprint.papers.v1.PaperService/DeletePaper",
     "/imprint.papers.v1.PaperService/ListPaperRevisions",
+    "/imprint.papers.v1.PaperService/SchedulePublish",
+    "/imprint.papers.v1.PaperService/ScheduleUnpublish",
+    "/imprint.papers.v1.PaperService/CancelSchedule",
     "/imprint.authors.v1.AuthorService/CreateAuthor",
     "/imprint.authors.v1.AuthorService/BatchCreateAuthors",
     "/imprint.authors.v1.AuthorService/GetAuthor",
@@ -832,6 +835,30 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
             &UnpublishPaperRequest {
                 id: x(6_400),
                 ..UnpublishPaperRequest::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/SchedulePublish",
+            "id",
+            &imprint_proto::papers::SchedulePublishRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/ScheduleUnpublish",
+            "id",
+            &imprint_proto::papers::ScheduleUnpublishRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/CancelSchedule",
+            "id",
+            &imprint_proto::papers::CancelScheduleRequest {
+                id: x(6_400),
+                ..Default::default()
             },
         ),
         oversized(

@@ -1,12 +1,13 @@
 //! `imprint.papers.v1.PaperService` over gRPC: requests become domain input, results become
 //! messages, and every error becomes a status in `ServiceError`'s one mapping.
 
-use imprint_domain::{AuthorId, MaskField, PaperField, PaperId, Topic, Violations};
+use imprint_domain::{AuthorId, MaskField, PaperField, PaperId, ScheduleAction, Topic, Violations};
 use imprint_platform::ServiceError;
 use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
 use imprint_platform::request::{optional_version, required, required_version};
 use imprint_proto::convert::{
-    from_timestamp, paper_input, publication_type_from_proto, status_from_proto, timestamp,
+    from_timestamp, paper_input, publication_type_from_proto, schedule_action_from_proto,
+    status_from_proto, timestamp,
 };
 use imprint_proto::papers::paper_service_server::PaperService;
 use imprint_proto::papers::{
@@ -104,12 +105,22 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
     .map_err(ServiceError::from)
 }
 
+/// A timestamp the request must carry, as a time.
+fn required_time<T: std::borrow::Borrow<prost_types::Timestamp>>(
+    field: &'static str,
+    t: Option<T>,
+) -> Result<chrono::DateTime<chrono::Utc>, ServiceError> {
+    let t = required(field, t)?;
+    from_timestamp(t.borrow()).map_err(|e| Violations::one(field, e).into())
+}
+
 fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
     let kind = match r.kind {
         RevisionKind::Created => pb::RevisionKind::Created,
         RevisionKind::Updated => pb::RevisionKind::Updated,
         RevisionKind::Published => pb::RevisionKind::Published,
         RevisionKind::Unpublished => pb::RevisionKind::Unpublished,
+        RevisionKind::Scheduled => pb::RevisionKind::Scheduled,
     };
     pb::PaperRevision {
         version: r.paper.version,
@@ -267,6 +278,55 @@ impl PaperService for PapersGrpc {
         let version = optional_version("version", request.version)?;
         let paper = self.service.unpublish(id, version).await?;
         Ok(Response::new(UnpublishPaperResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn schedule_publish(
+        &self,
+        request: Request<pb::SchedulePublishRequest>,
+    ) -> Result<Response<pb::SchedulePublishResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        let at = required_time("publish_time", request.publish_time.as_ref())?;
+        let paper = self
+            .service
+            .schedule(id, version, ScheduleAction::Publish, at)
+            .await?;
+        Ok(Response::new(pb::SchedulePublishResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn schedule_unpublish(
+        &self,
+        request: Request<pb::ScheduleUnpublishRequest>,
+    ) -> Result<Response<pb::ScheduleUnpublishResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        let at = required_time("unpublish_time", request.unpublish_time.as_ref())?;
+        let paper = self
+            .service
+            .schedule(id, version, ScheduleAction::Unpublish, at)
+            .await?;
+        Ok(Response::new(pb::ScheduleUnpublishResponse {
+            paper: Some((&paper).into()),
+        }))
+    }
+
+    async fn cancel_schedule(
+        &self,
+        request: Request<pb::CancelScheduleRequest>,
+    ) -> Result<Response<pb::CancelScheduleResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = optional_version("version", request.version)?;
+        let action = schedule_action_from_proto(request.action)
+            .map_err(|e| ServiceError::from(Violations::one("action", e)))?;
+        let paper = self.service.cancel_schedule(id, version, action).await?;
+        Ok(Response::new(pb::CancelScheduleResponse {
             paper: Some((&paper).into()),
         }))
     }

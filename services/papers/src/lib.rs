@@ -7,6 +7,7 @@
 pub mod events;
 pub mod grpc;
 pub mod migration;
+pub mod scheduler;
 pub mod service;
 pub mod storage;
 
@@ -33,27 +34,34 @@ pub const OUTBOX: Outbox = Outbox {
     table: "paper_outbox",
 };
 
-/// The papers service's parts: its gRPC server and its event handler.
+/// The papers service's parts: its gRPC server, its event handler and its scheduler.
 #[derive(Debug)]
 pub struct Parts {
     /// `imprint.papers.v1.PaperService`.
     pub server: PaperServiceServer<grpc::PapersGrpc>,
     /// The handler of the events it consumes.
     pub handler: Arc<dyn Handler>,
+    /// Publishes and withdraws papers on schedule.
+    pub scheduler: scheduler::Scheduler,
+    /// What the scheduler did.
+    pub schedule_metrics: Arc<scheduler::ScheduleMetrics>,
 }
 
 /// The papers service over `db` (migrated), checking credits with `authors`, writing events
 /// through `events` and signing page tokens with `signer`.
 pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Parts {
     let service = Papers::new(
-        storage::PaperStore::new(db, events),
+        storage::PaperStore::new(db.clone(), events),
         AuthorServiceClient::new(authors),
         signer,
     );
+    let schedule_metrics = Arc::new(scheduler::ScheduleMetrics::default());
     Parts {
         server: PaperServiceServer::new(grpc::PapersGrpc::new(service.clone()))
             .max_decoding_message_size(imprint_domain::limits::PAPERS_MESSAGE_BYTES),
-        handler: Arc::new(events::DeletedAuthors::new(service)),
+        handler: Arc::new(events::DeletedAuthors::new(service.clone())),
+        scheduler: scheduler::Scheduler::new(service, db, schedule_metrics.clone()),
+        schedule_metrics,
     }
 }
 
@@ -79,6 +87,10 @@ impl ServiceComponent for PapersComponent {
             let parts = build(db, authors, emitter, cx.signer.clone());
             cx.events.consumer(parts.handler);
             cx.serve(parts.server);
+            let scheduler = parts.scheduler;
+            cx.run(Box::new(move |stop| Box::pin(scheduler.run(stop))));
+            let metrics = parts.schedule_metrics;
+            cx.expose(Box::new(move |text: &mut String| metrics.prometheus(text)));
             Ok(())
         })
     }

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePapers),
             Box::new(CreateOutbox),
             Box::new(AddExternalId),
+            Box::new(AddSchedule),
         ]
     }
 
@@ -379,5 +380,77 @@ impl MigrationTrait for AddExternalId {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Scheduled publication and withdrawal (issue 15): two times, the last failure as JSON, and
+/// an index for each time, which the scheduler's query for due papers reads.
+struct AddSchedule;
+
+impl MigrationName for AddSchedule {
+    fn name(&self) -> &str {
+        "m20261202_000004_paper_schedule"
+    }
+}
+
+/// The columns `AddSchedule` adds, with their indexes (none for the failure).
+const SCHEDULE_COLUMNS: [(&str, Option<&str>); 3] = [
+    (
+        "scheduled_publish_time",
+        Some("papers_scheduled_publish_time_idx"),
+    ),
+    (
+        "scheduled_unpublish_time",
+        Some("papers_scheduled_unpublish_time_idx"),
+    ),
+    ("schedule_failure", None),
+];
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddSchedule {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one at a time.
+        for (column, index_name) in SCHEDULE_COLUMNS {
+            let mut def = ColumnDef::new(Alias::new(column));
+            if index_name.is_some() {
+                def.timestamp_with_time_zone();
+            } else {
+                def.text();
+            }
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Papers::Table)
+                        .add_column(def.null())
+                        .to_owned(),
+                )
+                .await?;
+            if let Some(name) = index_name {
+                manager
+                    .create_index(index(name, Papers::Table, &[column]).to_owned())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (column, index_name) in SCHEDULE_COLUMNS.into_iter().rev() {
+            if let Some(name) = index_name {
+                manager
+                    .drop_index(Index::drop().name(name).table(Papers::Table).to_owned())
+                    .await?;
+            }
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Papers::Table)
+                        .drop_column(Alias::new(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

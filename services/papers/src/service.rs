@@ -5,7 +5,7 @@ use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperInput, PaperStatus, Slug, Transition, Violations, WorkflowError, time,
+    PaperInput, PaperStatus, ScheduleAction, Slug, Transition, Violations, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
@@ -24,6 +24,15 @@ use std::collections::HashMap;
 const PUBLISHING: PaperChanges = PaperChanges::NONE
     .with(PaperChange::Status)
     .with(PaperChange::PublishTime);
+
+/// What the scheduler did to one paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// What was due.
+    pub action: ScheduleAction,
+    /// Why it was refused, when it was.
+    pub failure: Option<WorkflowError>,
+}
 
 /// One paper of a batch.
 #[derive(Debug, Clone)]
@@ -347,6 +356,105 @@ impl Papers {
         }
     }
 
+    /// Schedules paper `id`'s publication or withdrawal at `at`.
+    pub async fn schedule(
+        &self,
+        id: PaperId,
+        version: Option<i64>,
+        action: ScheduleAction,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Paper, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        check_version("paper", &id, version, current.version)?;
+        let mut next = current.clone();
+        let now = time::now();
+        let transition = match action {
+            ScheduleAction::Publish => next.schedule_publish(at, now),
+            ScheduleAction::Unpublish => next.schedule_unpublish(at, now),
+        }
+        .map_err(workflow_error)?;
+        self.save_schedule(current, next, transition, now).await
+    }
+
+    /// Cancels paper `id`'s scheduled `action` (both when `None`).
+    pub async fn cancel_schedule(
+        &self,
+        id: PaperId,
+        version: Option<i64>,
+        action: Option<ScheduleAction>,
+    ) -> Result<Paper, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        check_version("paper", &id, version, current.version)?;
+        let mut next = current.clone();
+        let transition = next.cancel_schedule(action);
+        self.save_schedule(current, next, transition, time::now())
+            .await
+    }
+
+    async fn save_schedule(
+        &self,
+        current: Paper,
+        mut next: Paper,
+        transition: Transition,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Paper, ServiceError> {
+        match transition {
+            Transition::Unchanged => Ok(current),
+            Transition::Changed => {
+                next.version += 1;
+                next.update_time = now;
+                let changed = PaperChanges::of(&[PaperChange::Schedule]);
+                self.save(next, current.version, RevisionKind::Scheduled, changed)
+                    .await
+            }
+        }
+    }
+
+    /// Papers with a schedule due at `now`, at most `limit`.
+    pub async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> Result<Vec<PaperId>, ServiceError> {
+        Ok(self.store.due(now, limit).await?)
+    }
+
+    /// Carries out what is due at `now` on paper `id`, if anything still is (another replica,
+    /// or an editor, may have got there first). A publication or withdrawal is saved as such,
+    /// with its event; one that is refused is saved as the schedule's failure.
+    pub async fn fire_due(
+        &self,
+        id: PaperId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Fired>, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        let mut next = current.clone();
+        let Some((action, done)) = next.fire_due(now) else {
+            return Ok(None);
+        };
+        next.version += 1;
+        next.update_time = now;
+        let (kind, changed) = match (&done, action) {
+            (Ok(()), ScheduleAction::Publish) => (
+                RevisionKind::Published,
+                PUBLISHING.with(PaperChange::Schedule),
+            ),
+            (Ok(()), ScheduleAction::Unpublish) => (
+                RevisionKind::Unpublished,
+                PaperChanges::of(&[PaperChange::Status, PaperChange::Schedule]),
+            ),
+            (Err(_), _) => (
+                RevisionKind::Scheduled,
+                PaperChanges::of(&[PaperChange::Schedule]),
+            ),
+        };
+        self.save(next, current.version, kind, changed).await?;
+        Ok(Some(Fired {
+            action,
+            failure: done.err(),
+        }))
+    }
+
     /// Removes the credits of a deleted author from every paper, each as a new version. The
     /// last author of a published paper stays (a published paper keeps a byline) and is
     /// reported for an editor to fix. Returns how many papers changed.
@@ -531,6 +639,9 @@ fn workflow_error(err: WorkflowError) -> ServiceError {
     match err {
         WorkflowError::BadPublishTime(m) => {
             ServiceError::Invalid(Violations::one("publish_time", m))
+        }
+        WorkflowError::BadSchedule { field, reason } => {
+            ServiceError::Invalid(Violations::one(field, reason))
         }
         other => ServiceError::FailedPrecondition(other.to_string()),
     }

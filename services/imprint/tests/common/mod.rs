@@ -186,6 +186,11 @@ impl TestApp {
 
     /// Stops the application and starts it again on the same database and ports.
     pub async fn restart(self) -> Self {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    /// Stops the application, waits `down`, and starts it again on the same database and ports.
+    pub async fn restart_after(self, down: Duration) -> Self {
         let Self {
             grpc,
             http,
@@ -200,6 +205,7 @@ impl TestApp {
         } = self;
         shutdown.cancel();
         handle.await.unwrap().expect("clean stop");
+        tokio::time::sleep(down).await;
         settings.server.grpc_addr = grpc;
         settings.server.http_addr = http;
         settings.server.public_addr = public;

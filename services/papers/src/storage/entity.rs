@@ -45,6 +45,12 @@ pub mod paper {
         pub update_time: DateTimeUtc,
         /// The id in the system the paper was imported from.
         pub external_id: Option<String>,
+        /// When the scheduler publishes the paper.
+        pub scheduled_publish_time: Option<DateTimeUtc>,
+        /// When the scheduler withdraws the paper.
+        pub scheduled_unpublish_time: Option<DateTimeUtc>,
+        /// The last schedule that failed, as JSON.
+        pub schedule_failure: Option<String>,
     }
 
     /// Children are written by the store directly.

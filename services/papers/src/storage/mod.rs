@@ -7,15 +7,15 @@ mod entity;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
 use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
     AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperStatus, PublicationType, Slug, Topic, Topics,
+    PaperStatus, PublicationType, Schedule, Slug, Topic, Topics,
 };
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
@@ -88,6 +88,8 @@ pub enum RevisionKind {
     Published,
     /// The paper was withdrawn.
     Unpublished,
+    /// Its publication or withdrawal was scheduled or cancelled, or a schedule failed.
+    Scheduled,
 }
 
 impl RevisionKind {
@@ -97,6 +99,7 @@ impl RevisionKind {
             Self::Updated => "updated",
             Self::Published => "published",
             Self::Unpublished => "unpublished",
+            Self::Scheduled => "scheduled",
         }
     }
 
@@ -106,6 +109,7 @@ impl RevisionKind {
             Self::Updated,
             Self::Published,
             Self::Unpublished,
+            Self::Scheduled,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -338,6 +342,29 @@ impl PaperStore {
         }
     }
 
+    /// Papers with a scheduled publication or withdrawal due at `now`, soonest first, at most
+    /// `limit`.
+    pub async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> Result<Vec<PaperId>, DbErr> {
+        let ids: Vec<Uuid> = paper::Entity::find()
+            .select_only()
+            .column(paper::Column::Id)
+            .filter(
+                Condition::any()
+                    .add(paper::Column::ScheduledPublishTime.lte(now))
+                    .add(paper::Column::ScheduledUnpublishTime.lte(now)),
+            )
+            .order_by_asc(paper::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        Ok(ids.into_iter().map(PaperId::from_uuid).collect())
+    }
+
     /// One paper by id.
     pub async fn find(&self, id: PaperId) -> Result<Option<Paper>, DbErr> {
         self.find_with(id, None).await
@@ -479,7 +506,7 @@ impl PaperStore {
 /// The event of a saved change, carrying the paper's whole state.
 fn paper_event(revision: &Revision) -> NewEvent {
     let routing_key = match revision.kind {
-        RevisionKind::Created | RevisionKind::Updated => PAPER_UPDATED,
+        RevisionKind::Created | RevisionKind::Updated | RevisionKind::Scheduled => PAPER_UPDATED,
         RevisionKind::Published => PAPER_PUBLISHED,
         RevisionKind::Unpublished => PAPER_UNPUBLISHED,
     };
@@ -645,6 +672,13 @@ fn to_active(p: &Paper) -> paper::ActiveModel {
         create_time: Set(p.create_time),
         update_time: Set(p.update_time),
         external_id: Set(p.external_id.as_ref().map(ToString::to_string)),
+        scheduled_publish_time: Set(p.schedule.publish_at),
+        scheduled_unpublish_time: Set(p.schedule.unpublish_at),
+        schedule_failure: Set(p
+            .schedule
+            .failure
+            .as_ref()
+            .and_then(|f| serde_json::to_string(f).ok())),
     }
 }
 
@@ -680,6 +714,16 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
         create_time: m.create_time,
         update_time: m.update_time,
         external_id: m.external_id.map(ExternalId::from_trusted),
+        schedule: Schedule {
+            publish_at: m.scheduled_publish_time,
+            unpublish_at: m.scheduled_unpublish_time,
+            failure: m
+                .schedule_failure
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("schedule_failure", e.to_string()))?,
+        },
     })
 }
 
