@@ -8,27 +8,11 @@
 // paper, in order; --screenshot: where to save a PNG of the rail on the partner's hostile
 // page (kept as a test artefact: what the rail really looked like). Exits 0 when every check
 // passes.
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { args, check, failures, launch } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../../tools/package.json"));
-const { chromium } = require("playwright-core");
-
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => {
-    if (arg.startsWith("--")) pairs.push([arg.slice(2), all[i + 1]]);
-    return pairs;
-  }, [])
-);
 const expected = JSON.parse(args.titles);
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(what);
-};
 
 // What makes the rail look as it does: compared between the reference page and the partner's
 // page for every element of the rail (sizes left out: the partner may size the host).
@@ -91,10 +75,7 @@ async function railStyles(p) {
   }, [LOOK, HOST_LOOK]);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.IMPRINT_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

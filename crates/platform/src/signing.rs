@@ -29,6 +29,8 @@ pub enum Purpose {
     RecommendationId,
     /// One served rail, which interactions must name.
     View,
+    /// A preview link to one unpublished paper.
+    PreviewLink,
 }
 
 impl Purpose {
@@ -37,6 +39,7 @@ impl Purpose {
             Self::PageToken => b"imprint page token v1",
             Self::RecommendationId => b"imprint recommendation id v1",
             Self::View => b"imprint view v1",
+            Self::PreviewLink => b"imprint preview link v1",
         }
     }
 }

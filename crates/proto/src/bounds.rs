@@ -307,6 +307,24 @@ impl Bounded for gateway::RevokePartnerKeyRequest {
     }
 }
 
+impl Bounded for gateway::CreatePreviewLinkRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "paper_id", &self.paper_id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for gateway::ListPreviewLinksRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "paper_id", &self.paper_id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for gateway::RevokePreviewLinkRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+    }
+}
+
 /// Messages that come in with nothing to bound (a flag, a number) and every response: what the
 /// services send is theirs, already within the limits.
 macro_rules! unbounded {
@@ -346,6 +364,9 @@ unbounded!(
     gateway::ListPartnerKeysRequest,
     gateway::ListPartnerKeysResponse,
     gateway::RevokePartnerKeyResponse,
+    gateway::CreatePreviewLinkResponse,
+    gateway::ListPreviewLinksResponse,
+    gateway::RevokePreviewLinkResponse,
 );
 
 #[cfg(test)]

@@ -313,6 +313,7 @@ pub fn required_role(path: &str) -> Option<Role> {
         .unwrap_or(("", ""));
     use Role::{Admin, Editor, Publisher, Viewer};
     use imprint_proto::authors::author_service_server::SERVICE_NAME as AUTHORS;
+    use imprint_proto::gateway::preview_link_service_server::SERVICE_NAME as PREVIEWS;
     use imprint_proto::gateway::publication_page_service_server::SERVICE_NAME as PAGES;
     use imprint_proto::papers::paper_service_server::SERVICE_NAME as PAPERS;
     use imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME as RECOMMENDATIONS;
@@ -346,6 +347,11 @@ pub fn required_role(path: &str) -> Option<Role> {
         },
         PAGES => match method {
             "GetPublicationPage" => Viewer,
+            _ => Admin,
+        },
+        // Sharing a draft for review is an editor's call; so is taking the link back.
+        PREVIEWS => match method {
+            "CreatePreviewLink" | "ListPreviewLinks" | "RevokePreviewLink" => Editor,
             _ => Admin,
         },
         _ => Admin,
@@ -646,6 +652,10 @@ mod tests {
         assert_eq!(
             required_role("/imprint.papers.v1.PaperService/PublishPaper"),
             Some(Role::Publisher)
+        );
+        assert_eq!(
+            required_role("/imprint.gateway.v1.PreviewLinkService/CreatePreviewLink"),
+            Some(Role::Editor)
         );
         for method in ["SchedulePublish", "ScheduleUnpublish", "CancelSchedule"] {
             assert_eq!(

@@ -1,8 +1,8 @@
-//! The edge as a process runs it: publication pages and partner keys over gRPC, the public
-//! JSON API (with `/openapi.json`) on a listener of its own, its response cache dropped on
-//! every `paper.*`, `author.*` and `recommendation.*` event, and forwarding of the editorial
-//! services that run elsewhere. Also the layers the edge puts around the process's gRPC
-//! listener: CORS for the editorial front ends and the check of every caller.
+//! The edge as a process runs it: publication pages, partner keys and preview links over gRPC,
+//! the public JSON API (with `/openapi.json`) on a listener of its own, its response cache
+//! dropped on every `paper.*`, `author.*` and `recommendation.*` event, and forwarding of the
+//! editorial services that run elsewhere. Also the layers the edge puts around the process's
+//! gRPC listener: CORS for the editorial front ends and the check of every caller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +12,14 @@ use imprint_platform::Database;
 use imprint_platform::observe::ObserveLayer;
 use imprint_platform::settings::{ServiceKey, Settings};
 use imprint_proto::gateway::partner_key_service_server::PartnerKeyServiceServer;
+use imprint_proto::gateway::preview_link_service_server::PreviewLinkServiceServer;
 use imprint_proto::gateway::publication_page_service_server::PublicationPageServiceServer;
 use imprint_runtime::{Context, OpenError, PublicListener, ServiceComponent};
 
 use crate::cache::Cache;
 use crate::partner_keys::{self, Keys};
+use crate::preview_links::Links;
+use crate::preview_links::grpc::PreviewLinksGrpc;
 use crate::public::{PublicApi, Site};
 use crate::{
     AuthLayer, Authenticator, AuthorsForward, Pages, PapersForward, RecommendationsForward,
@@ -34,7 +37,7 @@ pub static COMPONENT: GatewayComponent = GatewayComponent;
 
 impl ServiceComponent for GatewayComponent {
     const KEY: ServiceKey = ServiceKey::Gateway;
-    type Migrator = partner_keys::Migrator;
+    type Migrator = crate::migration::Migrator;
 
     fn open_service<'a>(
         &'a self,
@@ -46,6 +49,11 @@ impl ServiceComponent for GatewayComponent {
 }
 
 async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
+    let previews = Links::new(
+        db.clone(),
+        cx.signer.clone(),
+        cx.peers.link(ServiceKey::Papers)?,
+    );
     let keys = Keys::open(db).await.map_err(|e| OpenError::Service {
         service: ServiceKey::Gateway,
         source: format!("loading partner keys: {e}").into(),
@@ -73,7 +81,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         &["paper.*", "author.*", "recommendation.*"],
         Arc::new(move || invalidate.changed()),
     );
-    let public = public_api(
+    let (public, site_url) = public_api(
         Edge {
             settings,
             services,
@@ -83,9 +91,14 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         pages.clone(),
         cache.clone(),
         keys.clone(),
+        previews.clone(),
     )
     .await?;
     cx.public(public);
+    cx.serve(
+        PreviewLinkServiceServer::new(PreviewLinksGrpc::new(previews, site_url))
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+    );
     cx.serve(
         PublicationPageServiceServer::new(pages)
             .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
@@ -107,13 +120,14 @@ struct Edge<'a> {
     requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
 }
 
-/// The public API on its own listener.
+/// The public API on its own listener, and the base URL its links have.
 async fn public_api(
     cx: Edge<'_>,
     pages: Pages,
     cache: Arc<Cache>,
     keys: Arc<Keys>,
-) -> Result<PublicListener, OpenError> {
+    previews: Links,
+) -> Result<(PublicListener, String), OpenError> {
     let settings = cx.settings;
     let (listener, addr) =
         imprint_platform::listen::bind("public HTTP", settings.server.public_addr).await?;
@@ -125,11 +139,12 @@ async fn public_api(
             |url| url.trim_end_matches('/').to_owned(),
         ),
     };
+    let site_url = site.url.clone();
     let api = PublicApi::new(
         cx.services,
         pages,
         cache,
-        keys,
+        crate::public::Access { keys, previews },
         cx.signer.clone(),
         crate::public::Options {
             site,
@@ -155,11 +170,14 @@ async fn public_api(
         )
         .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .layer(ObserveLayer::http(cx.requests.clone()));
-    Ok(PublicListener {
-        listener,
-        addr,
-        router,
-    })
+    Ok((
+        PublicListener {
+            listener,
+            addr,
+            router,
+        },
+        site_url,
+    ))
 }
 
 /// Forwards the calls of every editorial service this process does not run to the role that

@@ -4,14 +4,18 @@
 //! `imprint.recommendations.v1.RecommendationService`) to the roles that own them, unchanged on
 //! the wire: the client's deadline (`grpc-timeout`) travels on, every call also gets the
 //! gateway's own deadline, and a role that is down answers UNAVAILABLE at once instead of
-//! hanging. It also assembles whole publication pages ([`page`]).
+//! hanging. It also assembles whole publication pages ([`page`]), serves the public JSON API
+//! ([`public`]), and keeps what decides who may read beyond the published: partner keys
+//! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]).
 
 pub mod access;
 pub mod cache;
 pub mod component;
 pub mod forward;
+pub mod migration;
 pub mod page;
 pub mod partner_keys;
+pub mod preview_links;
 pub mod public;
 
 pub use access::{AuthLayer, Authenticator, Principal};

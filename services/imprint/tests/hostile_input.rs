@@ -427,7 +427,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 29] = [
+const METHODS: [&str; 32] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -457,6 +457,9 @@ const METHODS: [&str; 29] = [
     "/imprint.gateway.v1.PartnerKeyService/CreatePartnerKey",
     "/imprint.gateway.v1.PartnerKeyService/ListPartnerKeys",
     "/imprint.gateway.v1.PartnerKeyService/RevokePartnerKey",
+    "/imprint.gateway.v1.PreviewLinkService/CreatePreviewLink",
+    "/imprint.gateway.v1.PreviewLinkService/ListPreviewLinks",
+    "/imprint.gateway.v1.PreviewLinkService/RevokePreviewLink",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1199,6 +1202,24 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
             "/imprint.gateway.v1.PartnerKeyService/RevokePartnerKey",
             "id",
             &RevokePartnerKeyRequest { id: x(6_400) },
+        ),
+        oversized(
+            "/imprint.gateway.v1.PreviewLinkService/CreatePreviewLink",
+            "paper_id",
+            &imprint_proto::gateway::CreatePreviewLinkRequest {
+                paper_id: x(6_400),
+                lifetime_seconds: 0,
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.PreviewLinkService/ListPreviewLinks",
+            "paper_id",
+            &imprint_proto::gateway::ListPreviewLinksRequest { paper_id: x(6_400) },
+        ),
+        oversized(
+            "/imprint.gateway.v1.PreviewLinkService/RevokePreviewLink",
+            "id",
+            &imprint_proto::gateway::RevokePreviewLinkRequest { id: x(6_400) },
         ),
     ]
 }

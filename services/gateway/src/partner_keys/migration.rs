@@ -1,22 +1,6 @@
-//! The gateway's database schema: partner keys. Migrations are recorded in
-//! `gateway_migrations`, so the gateway can share a database with other services.
+//! The partner keys' table.
 
 use sea_orm_migration::prelude::*;
-
-/// Every migration of the gateway, oldest first.
-#[derive(Debug)]
-pub struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreatePartnerKeys)]
-    }
-
-    fn migration_table_name() -> DynIden {
-        Alias::new("gateway_migrations").into_iden()
-    }
-}
 
 #[derive(DeriveIden)]
 enum PartnerKeys {
@@ -31,7 +15,8 @@ enum PartnerKeys {
     RevokeTime,
 }
 
-struct CreatePartnerKeys;
+/// The `partner_keys` table.
+pub(crate) struct CreatePartnerKeys;
 
 impl MigrationName for CreatePartnerKeys {
     fn name(&self) -> &str {

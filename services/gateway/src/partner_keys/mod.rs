@@ -8,7 +8,7 @@
 mod entity;
 pub mod grpc;
 mod limiter;
-mod migration;
+pub(crate) mod migration;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,7 +27,6 @@ use uuid::Uuid;
 pub use entity::Model as StoredKey;
 pub use limiter::ClientKind;
 use limiter::Limiter;
-pub use migration::Migrator;
 
 /// Requests a minute when the admin does not say.
 pub const DEFAULT_PER_MINUTE: i32 = 600;

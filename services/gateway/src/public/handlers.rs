@@ -79,6 +79,7 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
         .route("/v1/papers/{slug}/related", get(related))
         .route("/v1/papers/{slug}/citation", get(citation))
         .route("/v1/pages/{slug}", get(page))
+        .route("/v1/preview/{token}", get(preview))
         .route("/v1/authors/{slug}", get(author))
         .route("/v1/search", get(search))
         .route("/v1/topics", get(topics))
@@ -489,27 +490,128 @@ pub(super) async fn page(
                 Code::NotFound | Code::InvalidArgument => no_paper(&slug),
                 _ => ApiError::from_status(&s, &[]),
             })?;
-        let paper = page.paper.ok_or_else(|| no_paper(&slug))?;
-        let ld = json_ld(&paper, &page.authors, &inner.site);
-        json_body(&PageJson {
-            json_ld_script: super::json::script_safe(&ld),
-            json_ld: ld,
-            paper: PaperJson::new(&paper, &page.authors, &inner.site),
-            authors: page
-                .authors
-                .iter()
-                .map(|a| AuthorJson::new(a, &inner.site))
-                .collect(),
-            related: page
-                .related
-                .iter()
-                .map(|r| RelatedJson::new(r, &inner.site))
-                .collect(),
-            related_unavailable: page.related_unavailable,
-        })
-        .map(|answer| answer.store_if(!page.related_unavailable))
+        let complete = !page.related_unavailable;
+        let json = page_json(page, &inner.site).ok_or_else(|| no_paper(&slug))?;
+        json_body(&json).map(|answer| answer.store_if(complete))
     })
     .await
+}
+
+/// The JSON of a publication page; `None` without its paper.
+fn page_json(
+    page: imprint_proto::gateway::PublicationPage,
+    site: &super::Site,
+) -> Option<PageJson> {
+    let paper = page.paper?;
+    let ld = json_ld(&paper, &page.authors, site);
+    Some(PageJson {
+        json_ld_script: super::json::script_safe(&ld),
+        json_ld: ld,
+        paper: PaperJson::new(&paper, &page.authors, site),
+        authors: page
+            .authors
+            .iter()
+            .map(|a| AuthorJson::new(a, site))
+            .collect(),
+        related: page
+            .related
+            .iter()
+            .map(|r| RelatedJson::new(r, site))
+            .collect(),
+        related_unavailable: page.related_unavailable,
+    })
+}
+
+/// An unpublished paper's page (a draft, or a paper under embargo) through a preview link
+/// an editor made: never stored in the shared cache, kept by nobody's cache, not indexed.
+/// A revoked, expired or forged link is 404, like a paper nobody has.
+#[utoipa::path(
+    get,
+    path = "/v1/preview/{token}",
+    tag = "pages",
+    params(
+        ("token" = String, Path, description = "The preview link's token"),
+        ("related_limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "Related publications, default 3"),
+    ),
+    responses(
+        (status = 200, description = "The page, as it will be published", body = PageJson, headers(
+            ("Cache-Control" = String, description = "private, no-store"),
+            ("X-Robots-Tag" = String, description = "noindex")
+        )),
+        (status = 400, description = "A bad parameter, named", body = ErrorJson),
+        (status = 404, description = "No working preview link has this token", body = ErrorJson),
+    )
+)]
+pub(super) async fn preview(
+    State(api): Api,
+    Key(token): Key,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let answer = tokio::time::timeout(api.timeout, preview_page(&api, &token, query)).await;
+    let mut response = match answer {
+        Ok(Ok(json)) => match json_body(&json) {
+            Ok(answer) => answer.into_private_response(),
+            Err(e) => e.into_response(),
+        },
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::for_status(axum::http::StatusCode::SERVICE_UNAVAILABLE).into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        "x-robots-tag",
+        axum::http::HeaderValue::from_static("noindex"),
+    );
+    // The token is in the URL: pages linked from the preview must not learn it.
+    headers.insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The page a preview link shows, or 404 alike for every link that does not work.
+async fn preview_page(
+    api: &PublicApi,
+    token: &str,
+    query: PageQuery,
+) -> Result<PageJson, ApiError> {
+    let no_preview = || ApiError::not_found("no working preview link has this token");
+    let id = api
+        .previews
+        .resolve(token, chrono::Utc::now())
+        .await
+        .map_err(|e| ApiError::from_status(&tonic::Status::from(e), &[]))?
+        .ok_or_else(no_preview)?;
+    let paper = api
+        .papers
+        .clone()
+        .get_paper(GetPaperRequest {
+            key: Some(get_paper_request::Key::Id(id.to_string())),
+            view: PaperView::Basic.into(),
+            published_only: false,
+        })
+        .await
+        .map_err(|s| match s.code() {
+            Code::NotFound => no_preview(),
+            _ => ApiError::from_status(&s, &[]),
+        })?
+        .into_inner()
+        .paper
+        .ok_or_else(no_preview)?;
+    let page = api
+        .pages
+        .page(&paper.slug, query.related_limit, Audience::Editorial, None)
+        .await
+        .map_err(|s| match s.code() {
+            Code::NotFound => no_preview(),
+            _ => ApiError::from_status(&s, &[]),
+        })?;
+    page_json(page, &api.site).ok_or_else(no_preview)
 }
 
 /// An author and their published papers, newest first.

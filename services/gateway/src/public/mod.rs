@@ -78,12 +78,23 @@ pub struct PublicApi {
     site: Site,
     /// Partner keys.
     keys: Arc<crate::partner_keys::Keys>,
+    /// Preview links.
+    previews: crate::preview_links::Links,
     /// Longest a request may take before it is answered 503.
     timeout: Duration,
     /// Seals the view each serving of a rail carries.
     signer: Signer,
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// Who may read what beyond the published: partners' keys and preview links.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Partner keys.
+    pub keys: Arc<crate::partner_keys::Keys>,
+    /// Preview links.
+    pub previews: crate::preview_links::Links,
 }
 
 /// How the public API is served.
@@ -107,7 +118,7 @@ impl PublicApi {
         }: Services,
         pages: Pages,
         cache: Arc<Cache>,
-        keys: Arc<crate::partner_keys::Keys>,
+        Access { keys, previews }: Access,
         signer: Signer,
         Options {
             site,
@@ -124,6 +135,7 @@ impl PublicApi {
             flights: cache::Flights::default(),
             site,
             keys,
+            previews,
             timeout,
             signer,
             trusted_proxies: trusted_proxies.into(),
@@ -277,6 +289,16 @@ impl Answer {
 
     fn entry(self) -> Entry {
         Entry::new(self.body, self.content_type).serving(self.view)
+    }
+
+    /// The answer for one reader alone: no ETag to revalidate, nothing for a cache to keep.
+    pub(super) fn into_private_response(self) -> Response {
+        let mut response = Response::new(axum::body::Body::from(self.body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        response
     }
 
     /// The same answer, cached only if `store`.
@@ -580,6 +602,7 @@ impl Params {
         handlers::get_paper,
         handlers::related,
         handlers::page,
+        handlers::preview,
         handlers::author,
         handlers::search,
         handlers::topics,

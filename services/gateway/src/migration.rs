@@ -1,0 +1,22 @@
+//! The gateway's database schema: partner keys and preview links. Migrations are recorded in
+//! `gateway_migrations`, so the gateway can share a database with other services.
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration of the gateway, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(crate::partner_keys::migration::CreatePartnerKeys),
+            Box::new(crate::preview_links::migration::CreatePreviewLinks),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("gateway_migrations").into_iden()
+    }
+}
