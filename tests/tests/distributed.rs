@@ -169,7 +169,7 @@ async fn two_papers_replicas_publish_a_scheduled_paper_once() {
     .await;
     // Give the other replica's scheduler a few looks at it.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let fired = r#"imprint_papers_schedules_total{action="publish",outcome="done"}"#;
+    let fired = r#"imprint_papers_schedules_done_total{action="publish"}"#;
     let first = cluster.papers.metric(fired).await;
     let second = replica.metric(fired).await;
     assert_eq!(

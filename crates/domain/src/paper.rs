@@ -802,6 +802,8 @@ impl Paper {
         }
         self.status = PaperStatus::Published;
         self.publish_time = Some(publish_time);
+        // Published by hand before its time: the scheduled publication is done with.
+        self.schedule.publish_at = None;
         Ok(Transition::Changed)
     }
 
@@ -817,6 +819,8 @@ impl Paper {
         }
         let at = crate::time::truncate(at);
         future("publish_time", at, now)?;
+        // What would refuse the publication then refuses the schedule now (no byline).
+        self.clone().publish(Some(at), at)?;
         if let Some(end) = self.schedule.unpublish_at.filter(|end| *end <= at) {
             return Err(WorkflowError::BadSchedule {
                 field: "publish_time",
@@ -853,13 +857,15 @@ impl Paper {
         Ok(self.schedule.set(ScheduleAction::Unpublish, at))
     }
 
-    /// Cancels the scheduled `action`, or both when `None`.
+    /// Cancels the scheduled `action`, or both when `None`. Cancelling the publication of a
+    /// paper that is not public cancels its withdrawal too.
     pub fn cancel_schedule(&mut self, action: Option<ScheduleAction>) -> Transition {
         let before = self.schedule.clone();
         if action != Some(ScheduleAction::Unpublish) {
             self.schedule.publish_at = None;
         }
-        if action != Some(ScheduleAction::Publish) {
+        // A withdrawal of what will now not be published has nothing to withdraw.
+        if action != Some(ScheduleAction::Publish) || self.status != PaperStatus::Published {
             self.schedule.unpublish_at = None;
         }
         if self.schedule == before {
@@ -870,22 +876,27 @@ impl Paper {
     }
 
     /// Carries out what is due at `now`: publishes with the scheduled time as publish time,
-    /// or withdraws. What cannot be done (the paper was edited since and would be refused)
-    /// is recorded as the schedule's failure, and the schedule is cleared so it is not tried
-    /// again. Returns what was due and whether it was done.
+    /// or withdraws. What is already so is left as it is (`Unchanged`). What cannot be done
+    /// (the paper was edited since and would be refused) is recorded as the schedule's
+    /// failure, and the schedule is cleared so it is not tried again. Returns what was due
+    /// and what came of it.
     pub fn fire_due(
         &mut self,
         now: DateTime<Utc>,
-    ) -> Option<(ScheduleAction, Result<(), WorkflowError>)> {
+    ) -> Option<(ScheduleAction, Result<Transition, WorkflowError>)> {
         let (action, due) = self.schedule.due(now)?;
         let done = match action {
             ScheduleAction::Publish => {
                 self.schedule.publish_at = None;
-                self.publish(Some(due), now).map(|_| ())
+                if self.status == PaperStatus::Published {
+                    Ok(Transition::Unchanged)
+                } else {
+                    self.publish(Some(due), now)
+                }
             }
             ScheduleAction::Unpublish => {
                 self.schedule.unpublish_at = None;
-                self.unpublish().map(|_| ())
+                self.unpublish()
             }
         };
         if let Err(e) = &done {
@@ -909,6 +920,8 @@ impl Paper {
             PaperStatus::Archived => Ok(Transition::Unchanged),
             PaperStatus::Published => {
                 self.status = PaperStatus::Archived;
+                // Withdrawn by hand before its end date: the scheduled withdrawal goes too.
+                self.schedule.unpublish_at = None;
                 Ok(Transition::Changed)
             }
         }
@@ -1010,7 +1023,10 @@ mod tests {
         assert!(paper.fire_due(now + TimeDelta::seconds(9)).is_none());
         let later = now + TimeDelta::hours(3);
         let (action, done) = paper.fire_due(later).unwrap();
-        assert_eq!((action, done), (ScheduleAction::Publish, Ok(())));
+        assert_eq!(
+            (action, done),
+            (ScheduleAction::Publish, Ok(Transition::Changed))
+        );
         assert_eq!(paper.status, PaperStatus::Published);
         assert_eq!(paper.publish_time, Some(at));
         assert_eq!(paper.schedule, Schedule::default());
@@ -1077,6 +1093,55 @@ mod tests {
     }
 
     #[test]
+    fn what_an_editor_does_by_hand_ends_the_schedule_for_it() {
+        let (mut paper, now) = scheduled_draft();
+        paper
+            .schedule_publish(now + TimeDelta::days(9), now)
+            .unwrap();
+        paper
+            .schedule_unpublish(now + TimeDelta::days(30), now)
+            .unwrap();
+        // Published early by hand: the scheduled publication is gone, the end date stays.
+        paper.publish(None, now).unwrap();
+        assert_eq!(paper.schedule.publish_at, None);
+        assert!(paper.schedule.unpublish_at.is_some());
+        assert!(paper.fire_due(now + TimeDelta::days(10)).is_none());
+        // Withdrawn early by hand: the end date goes too, so nothing fires later.
+        paper.unpublish().unwrap();
+        assert_eq!(paper.schedule, Schedule::default());
+        assert!(paper.fire_due(now + TimeDelta::days(31)).is_none());
+        // A withdrawal due on a paper already withdrawn changes nothing.
+        let (mut other, now) = scheduled_draft();
+        other.publish(None, now).unwrap();
+        other
+            .schedule_unpublish(now + TimeDelta::seconds(5), now)
+            .unwrap();
+        other.status = PaperStatus::Archived;
+        let (action, done) = other.fire_due(now + TimeDelta::seconds(6)).unwrap();
+        assert_eq!(
+            (action, done),
+            (ScheduleAction::Unpublish, Ok(Transition::Unchanged))
+        );
+        // Cancelling a draft's publication cancels its withdrawal: nothing is left to fail.
+        let (mut third, now) = scheduled_draft();
+        third
+            .schedule_publish(now + TimeDelta::seconds(5), now)
+            .unwrap();
+        third
+            .schedule_unpublish(now + TimeDelta::seconds(50), now)
+            .unwrap();
+        third.cancel_schedule(Some(ScheduleAction::Publish));
+        assert_eq!(third.schedule, Schedule::default());
+        // A paper that could not be published then cannot be scheduled now.
+        let (mut lonely, now) = scheduled_draft();
+        lonely.fields.author_ids = AuthorIds::default();
+        assert!(matches!(
+            lonely.schedule_publish(now + TimeDelta::seconds(5), now),
+            Err(WorkflowError::NoAuthors(_))
+        ));
+    }
+
+    #[test]
     fn a_publication_refused_when_due_is_recorded_not_retried() {
         let (mut paper, now) = scheduled_draft();
         paper
@@ -1094,7 +1159,9 @@ mod tests {
         assert!(failure.reason.contains("no authors"), "{}", failure.reason);
         // Nothing left to fire: the withdrawal of what never went out went with it.
         assert!(paper.fire_due(now + TimeDelta::seconds(5)).is_none());
-        // Scheduling again clears the failure.
+        // Scheduling again, once the byline is back, clears the failure.
+        let (_, fields) = PaperFields::parse(&input()).unwrap();
+        paper.fields.author_ids = fields.author_ids;
         paper
             .schedule_publish(now + TimeDelta::seconds(9), now)
             .unwrap();

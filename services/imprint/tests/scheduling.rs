@@ -368,6 +368,34 @@ async fn bad_schedules_are_refused_naming_the_field(backend: Backend) {
         schedule_publish(&app, &published.id, in_secs(60)).await,
         Code::FailedPrecondition,
     );
+    // A draft nobody is credited on could not go public then, so it is not scheduled now.
+    let lonely = app.create(draft("Nobody's Report", &[])).await.unwrap();
+    let refused = expect_code(
+        schedule_publish(&app, &lonely.id, in_secs(60)).await,
+        Code::FailedPrecondition,
+    );
+    assert!(
+        refused.message().contains("no authors"),
+        "{}",
+        refused.message()
+    );
+    // Published by hand before its time, it is not published again at that time.
+    let early = app.create(draft("Out Early", &[&author])).await.unwrap();
+    schedule_publish(&app, &early.id, in_secs(3600))
+        .await
+        .unwrap();
+    let out = app
+        .papers
+        .publish_paper(imprint_proto::papers::PublishPaperRequest {
+            id: early.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(out.scheduled_publish_time, None);
     app.stop().await;
 }
 

@@ -12,7 +12,7 @@ use imprint_platform::Database;
 use imprint_platform::leader::Leadership;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::Papers;
+use crate::service::{FireOutcome, Fired, Papers};
 
 /// How often the leader looks for due schedules.
 const POLL: Duration = Duration::from_secs(1);
@@ -36,23 +36,22 @@ impl ScheduleMetrics {
         use std::fmt::Write;
         let _ = writeln!(
             out,
-            "# HELP imprint_papers_schedules_total Scheduled publications and withdrawals when due, by what was due and whether it was done.\n\
-             # TYPE imprint_papers_schedules_total counter"
+            "# HELP imprint_papers_schedules_done_total Papers published or withdrawn on schedule.\n\
+             # TYPE imprint_papers_schedules_done_total counter"
         );
-        for (action, outcome, counter) in [
-            ("publish", "done", &self.published),
-            ("unpublish", "done", &self.unpublished),
-            ("any", "failed", &self.failed),
+        for (action, counter) in [
+            ("publish", &self.published),
+            ("unpublish", &self.unpublished),
         ] {
             let _ = writeln!(
                 out,
-                "imprint_papers_schedules_total{{action=\"{action}\",outcome=\"{outcome}\"}} {}",
+                "imprint_papers_schedules_done_total{{action=\"{action}\"}} {}",
                 counter.load(Ordering::Relaxed)
             );
         }
         let _ = writeln!(
             out,
-            "# HELP imprint_papers_schedule_failures_total Schedules refused when due.\n\
+            "# HELP imprint_papers_schedule_failures_total Schedules refused when due; the reason is on the paper.\n\
              # TYPE imprint_papers_schedule_failures_total counter\n\
              imprint_papers_schedule_failures_total {}",
             self.failed.load(Ordering::Relaxed)
@@ -115,21 +114,29 @@ impl Scheduler {
         }
     }
 
-    fn count(&self, id: imprint_domain::PaperId, fired: crate::service::Fired) {
-        let counter = match (&fired.failure, fired.action) {
-            (Some(_), _) => &self.metrics.failed,
-            (None, ScheduleAction::Publish) => &self.metrics.published,
-            (None, ScheduleAction::Unpublish) => &self.metrics.unpublished,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        match fired.failure {
-            Some(reason) => tracing::warn!(
-                paper_id = %id,
-                action = ?fired.action,
-                reason = %reason,
-                "scheduled change refused; recorded on the paper"
-            ),
-            None => tracing::info!(paper_id = %id, action = ?fired.action, "schedule fired"),
+    fn count(&self, id: imprint_domain::PaperId, fired: Fired) {
+        let action = fired.action;
+        match fired.outcome {
+            FireOutcome::Done => {
+                let counter = match action {
+                    ScheduleAction::Publish => &self.metrics.published,
+                    ScheduleAction::Unpublish => &self.metrics.unpublished,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(paper_id = %id, action = ?action, "schedule fired");
+            }
+            FireOutcome::AlreadyDone => {
+                tracing::info!(paper_id = %id, action = ?action, "schedule due on a paper already so; cleared");
+            }
+            FireOutcome::Refused(reason) => {
+                self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    paper_id = %id,
+                    action = ?action,
+                    reason = %reason,
+                    "scheduled change refused; recorded on the paper"
+                );
+            }
         }
     }
 }

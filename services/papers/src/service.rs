@@ -25,13 +25,27 @@ const PUBLISHING: PaperChanges = PaperChanges::NONE
     .with(PaperChange::Status)
     .with(PaperChange::PublishTime);
 
+/// What withdrawing a paper changes.
+const WITHDRAWING: PaperChanges = PaperChanges::NONE.with(PaperChange::Status);
+
 /// What the scheduler did to one paper.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
     /// What was due.
     pub action: ScheduleAction,
-    /// Why it was refused, when it was.
-    pub failure: Option<WorkflowError>,
+    /// What came of it.
+    pub outcome: FireOutcome,
+}
+
+/// What came of a schedule when it was due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FireOutcome {
+    /// The paper was published or withdrawn.
+    Done,
+    /// It already was; the schedule was cleared.
+    AlreadyDone,
+    /// Refused, for this reason; recorded on the paper.
+    Refused(WorkflowError),
 }
 
 /// One paper of a batch.
@@ -325,7 +339,8 @@ impl Papers {
             Transition::Changed => {
                 next.version += 1;
                 next.update_time = now;
-                self.save(next, current.version, RevisionKind::Published, PUBLISHING)
+                let changed = with_schedule(PUBLISHING, &current, &next);
+                self.save(next, current.version, RevisionKind::Published, changed)
                     .await
             }
         }
@@ -345,13 +360,9 @@ impl Papers {
             Transition::Changed => {
                 next.version += 1;
                 next.update_time = time::now();
-                self.save(
-                    next,
-                    current.version,
-                    RevisionKind::Unpublished,
-                    PaperChanges::of(&[PaperChange::Status]),
-                )
-                .await
+                let changed = with_schedule(WITHDRAWING, &current, &next);
+                self.save(next, current.version, RevisionKind::Unpublished, changed)
+                    .await
             }
         }
     }
@@ -434,25 +445,28 @@ impl Papers {
         };
         next.version += 1;
         next.update_time = now;
-        let (kind, changed) = match (&done, action) {
-            (Ok(()), ScheduleAction::Publish) => (
-                RevisionKind::Published,
-                PUBLISHING.with(PaperChange::Schedule),
-            ),
-            (Ok(()), ScheduleAction::Unpublish) => (
-                RevisionKind::Unpublished,
-                PaperChanges::of(&[PaperChange::Status, PaperChange::Schedule]),
-            ),
-            (Err(_), _) => (
+        let (kind, changed, outcome) = match (done, action) {
+            (Ok(Transition::Changed), ScheduleAction::Publish) => {
+                (RevisionKind::Published, PUBLISHING, FireOutcome::Done)
+            }
+            (Ok(Transition::Changed), ScheduleAction::Unpublish) => {
+                (RevisionKind::Unpublished, WITHDRAWING, FireOutcome::Done)
+            }
+            // Already so: only the schedule is cleared, and no status event goes out.
+            (Ok(Transition::Unchanged), _) => (
                 RevisionKind::Scheduled,
-                PaperChanges::of(&[PaperChange::Schedule]),
+                PaperChanges::NONE,
+                FireOutcome::AlreadyDone,
+            ),
+            (Err(e), _) => (
+                RevisionKind::Scheduled,
+                PaperChanges::NONE,
+                FireOutcome::Refused(e),
             ),
         };
+        let changed = changed.with(PaperChange::Schedule);
         self.save(next, current.version, kind, changed).await?;
-        Ok(Some(Fired {
-            action,
-            failure: done.err(),
-        }))
+        Ok(Some(Fired { action, outcome }))
     }
 
     /// Removes the credits of a deleted author from every paper, each as a new version. The
@@ -632,6 +646,15 @@ impl Papers {
             .filter(|id| missing.contains(&id.to_string()))
             .copied()
             .collect())
+    }
+}
+
+/// `changes`, and the schedule when the step ended one (published or withdrawn by hand).
+fn with_schedule(changes: PaperChanges, before: &Paper, after: &Paper) -> PaperChanges {
+    if before.schedule == after.schedule {
+        changes
+    } else {
+        changes.with(PaperChange::Schedule)
     }
 }
 

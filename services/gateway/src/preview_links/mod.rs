@@ -67,7 +67,7 @@ impl Links {
             return Err(ServiceError::Invalid(violations));
         };
         self.check_unpublished(paper).await?;
-        let now = Utc::now();
+        let now = imprint_domain::time::now();
         let row = entity::ActiveModel {
             id: Set(Uuid::now_v7()),
             paper_id: Set(paper.as_uuid()),
@@ -147,7 +147,7 @@ impl Links {
             return Ok(row);
         }
         let mut active: entity::ActiveModel = row.into();
-        active.revoke_time = Set(Some(Utc::now()));
+        active.revoke_time = Set(Some(imprint_domain::time::now()));
         let row = active.update(self.db.conn()).await?;
         tracing::info!(paper_id = %row.paper_id, id = %row.id, "preview link revoked");
         Ok(row)
@@ -185,9 +185,11 @@ fn lifetime(seconds: i64) -> Result<TimeDelta, String> {
         TimeDelta::try_seconds(seconds).filter(|d| (MIN_LIFETIME..=MAX_LIFETIME).contains(d));
     asked.ok_or_else(|| {
         format!(
-            "from {} to {} seconds (30 days), or 0 for 7 days",
+            "from {} to {} seconds ({} days), or 0 for {} days",
             MIN_LIFETIME.num_seconds(),
-            MAX_LIFETIME.num_seconds()
+            MAX_LIFETIME.num_seconds(),
+            MAX_LIFETIME.num_days(),
+            DEFAULT_LIFETIME.num_days()
         )
     })
 }

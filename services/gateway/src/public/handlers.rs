@@ -611,6 +611,11 @@ async fn preview_page(
             Code::NotFound => no_preview(),
             _ => ApiError::from_status(&s, &[]),
         })?;
+    // The page is asked for by slug: should the slug have passed to another paper in between,
+    // the link shows nothing rather than that paper.
+    if page.paper.as_ref().is_none_or(|p| p.id != paper.id) {
+        return Err(no_preview());
+    }
     page_json(page, &api.site).ok_or_else(no_preview)
 }
 

@@ -342,8 +342,9 @@ impl PaperStore {
         }
     }
 
-    /// Papers with a scheduled publication or withdrawal due at `now`, soonest first, at most
-    /// `limit`.
+    /// Papers with a scheduled publication or withdrawal due at `now`, at most `limit`, the
+    /// oldest papers first (a schedule fires or is cleared when due, so none waits on another
+    /// for long).
     pub async fn due(
         &self,
         now: chrono::DateTime<chrono::Utc>,
