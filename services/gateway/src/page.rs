@@ -46,6 +46,41 @@ pub struct Pages {
     related_budget: Duration,
 }
 
+/// Which paper a page is of: by its slug (what readers and editors ask for), or by its id (a
+/// preview link, which names the paper, not whatever holds its slug now).
+#[derive(Debug, Clone, Copy)]
+pub enum PageOf<'a> {
+    /// A slug, current or former.
+    Slug(&'a str),
+    /// The paper's id.
+    Id(imprint_domain::PaperId),
+}
+
+impl PageOf<'_> {
+    fn paper_key(self) -> get_paper_request::Key {
+        match self {
+            Self::Slug(slug) => get_paper_request::Key::Slug(slug.to_owned()),
+            Self::Id(id) => get_paper_request::Key::Id(id.to_string()),
+        }
+    }
+
+    fn related_key(self) -> Key {
+        match self {
+            Self::Slug(slug) => Key::Slug(slug.to_owned()),
+            Self::Id(id) => Key::PaperId(id.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for PageOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Slug(slug) => write!(f, "the slug '{}'", imprint_domain::shorten(slug)),
+            Self::Id(id) => write!(f, "the id {id}"),
+        }
+    }
+}
+
 /// Who is asking: editors preview drafts, the public sees published papers only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
@@ -71,17 +106,20 @@ impl Pages {
         }
     }
 
-    /// The page of the paper with `slug`, with up to `related_limit` related publications
+    /// The page of the paper `of` names, with up to `related_limit` related publications
     /// (0: the default), within `deadline` when the caller set one.
     pub async fn page(
         &self,
-        slug: &str,
+        of: PageOf<'_>,
         related_limit: i32,
         audience: Audience,
         deadline: Option<Duration>,
     ) -> Result<PublicationPage, Status> {
-        let slug = slug.trim();
-        let limit = checked_limit(slug, related_limit)?;
+        let of = match of {
+            PageOf::Slug(slug) => PageOf::Slug(slug.trim()),
+            by_id => by_id,
+        };
+        let limit = checked_limit(of, related_limit)?;
         // The caller's deadline covers the whole page: each call gets what is left of it.
         let due = deadline.map(|d| tokio::time::Instant::now() + d);
         fn with<T>(due: Option<tokio::time::Instant>, message: T) -> Request<T> {
@@ -96,7 +134,7 @@ impl Pages {
         let paper_call = papers.get_paper(with(
             due,
             GetPaperRequest {
-                key: Some(get_paper_request::Key::Slug(slug.to_owned())),
+                key: Some(of.paper_key()),
                 // The public never learns a draft exists: NOT_FOUND by the same path as a
                 // slug nobody has.
                 published_only: audience == Audience::Public,
@@ -109,19 +147,14 @@ impl Pages {
             recommendations.get_related_publications(with(
                 due,
                 GetRelatedPublicationsRequest {
-                    key: Some(Key::Slug(slug.to_owned())),
+                    key: Some(of.related_key()),
                     limit,
                     ..GetRelatedPublicationsRequest::default()
                 },
             )),
         );
         let (paper, related) = tokio::join!(paper_call, related_call);
-        let not_found = || {
-            Status::not_found(format!(
-                "no published paper has the slug '{}'",
-                imprint_domain::shorten(slug)
-            ))
-        };
+        let not_found = || Status::not_found(format!("no published paper has {of}"));
         let paper = match paper {
             Ok(response) => response.into_inner().paper.ok_or_else(not_found)?,
             Err(status) if status.code() == Code::NotFound => return Err(not_found()),
@@ -152,7 +185,7 @@ impl Pages {
             .iter()
             .filter_map(|id| authors.iter().find(|a| &a.id == id).cloned())
             .collect();
-        let rail = rail_of(slug, related, budget);
+        let rail = rail_of(of, related, budget);
         // The public never sees a draft's neighbours through a page either: the rail only
         // holds published papers, as the recommendations service knows no others.
         Ok(PublicationPage {
@@ -165,10 +198,10 @@ impl Pages {
     }
 }
 
-/// The number of related publications a page of `slug` asks for, or what is wrong.
-fn checked_limit(slug: &str, related_limit: i32) -> Result<i32, Status> {
+/// The number of related publications a page of `of` asks for, or what is wrong.
+fn checked_limit(of: PageOf<'_>, related_limit: i32) -> Result<i32, Status> {
     let mut violations = Violations::new();
-    if slug.is_empty() {
+    if let PageOf::Slug("") = of {
         violations.push("slug", "required: the paper's slug");
     }
     let limit = imprint_domain::limits::rail_size(related_limit).unwrap_or_else(|why| {
@@ -194,7 +227,7 @@ struct Rail {
 
 /// The rail of a page from what the recommendations service answered within `budget`.
 fn rail_of(
-    slug: &str,
+    of: PageOf<'_>,
     related: Result<
         Result<Response<GetRelatedPublicationsResponse>, Status>,
         tokio::time::error::Elapsed,
@@ -217,11 +250,11 @@ fn rail_of(
         // A draft has no rail, and a paper published a moment ago may not have one yet.
         Ok(Err(status)) if status.code() == Code::NotFound => Rail::default(),
         Ok(Err(status)) => {
-            tracing::warn!(%slug, code = ?status.code(), error = %status.message(), "page without related publications");
+            tracing::warn!(page = %of, code = ?status.code(), error = %status.message(), "page without related publications");
             missing
         }
         Err(_) => {
-            tracing::warn!(%slug, budget_ms = budget.as_millis(), "related publications too slow; page without them");
+            tracing::warn!(page = %of, budget_ms = budget.as_millis(), "related publications too slow; page without them");
             missing
         }
     }
@@ -257,7 +290,7 @@ impl PublicationPageService for Pages {
         let request = request.into_inner();
         let page = self
             .page(
-                &request.slug,
+                PageOf::Slug(&request.slug),
                 request.related_limit,
                 Audience::Editorial,
                 deadline,

@@ -105,13 +105,21 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
     .map_err(ServiceError::from)
 }
 
-/// A timestamp the request must carry, as a time.
-fn required_time<T: std::borrow::Borrow<prost_types::Timestamp>>(
+/// A timestamp the request may carry, as a time.
+fn optional_time(
     field: &'static str,
-    t: Option<T>,
+    t: Option<&prost_types::Timestamp>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    t.map(|t| from_timestamp(t).map_err(|e| Violations::one(field, e).into()))
+        .transpose()
+}
+
+/// A timestamp the request must carry, as a time.
+fn required_time(
+    field: &'static str,
+    t: Option<&prost_types::Timestamp>,
 ) -> Result<chrono::DateTime<chrono::Utc>, ServiceError> {
-    let t = required(field, t)?;
-    from_timestamp(t.borrow()).map_err(|e| Violations::one(field, e).into())
+    required(field, optional_time(field, t)?)
 }
 
 fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
@@ -256,13 +264,7 @@ impl PaperService for PapersGrpc {
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
-        let at = match &request.publish_time {
-            Some(t) => Some(
-                from_timestamp(t)
-                    .map_err(|e| ServiceError::from(Violations::one("publish_time", e)))?,
-            ),
-            None => None,
-        };
+        let at = optional_time("publish_time", request.publish_time.as_ref())?;
         let paper = self.service.publish(id, version, at).await?;
         Ok(Response::new(PublishPaperResponse {
             paper: Some((&paper).into()),

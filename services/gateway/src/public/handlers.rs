@@ -31,7 +31,7 @@ use super::query::{
     CitationQuery, NoQuery, PageQuery, Paging, PaperListQuery, Query, RailQuery, SearchQuery,
 };
 use super::{Answer, ApiError, PublicApi, cite, feeds, json_body};
-use crate::page::Audience;
+use crate::page::{Audience, PageOf};
 use imprint_proto::convert::publication_type_to_proto;
 
 type Api = State<Arc<PublicApi>>;
@@ -484,7 +484,7 @@ pub(super) async fn page(
         check_key(&slug)?;
         let page = inner
             .pages
-            .page(&slug, limit, Audience::Public, None)
+            .page(PageOf::Slug(&slug), limit, Audience::Public, None)
             .await
             .map_err(|s| match s.code() {
                 Code::NotFound | Code::InvalidArgument => no_paper(&slug),
@@ -587,35 +587,20 @@ async fn preview_page(
         .await
         .map_err(|e| ApiError::from_status(&tonic::Status::from(e), &[]))?
         .ok_or_else(no_preview)?;
-    let paper = api
-        .papers
-        .clone()
-        .get_paper(GetPaperRequest {
-            key: Some(get_paper_request::Key::Id(id.to_string())),
-            view: PaperView::Basic.into(),
-            published_only: false,
-        })
-        .await
-        .map_err(|s| match s.code() {
-            Code::NotFound => no_preview(),
-            _ => ApiError::from_status(&s, &[]),
-        })?
-        .into_inner()
-        .paper
-        .ok_or_else(no_preview)?;
+    // By id: the link names the paper, not whatever holds its slug now.
     let page = api
         .pages
-        .page(&paper.slug, query.related_limit, Audience::Editorial, None)
+        .page(
+            PageOf::Id(id),
+            query.related_limit,
+            Audience::Editorial,
+            None,
+        )
         .await
         .map_err(|s| match s.code() {
             Code::NotFound => no_preview(),
             _ => ApiError::from_status(&s, &[]),
         })?;
-    // The page is asked for by slug: should the slug have passed to another paper in between,
-    // the link shows nothing rather than that paper.
-    if page.paper.as_ref().is_none_or(|p| p.id != paper.id) {
-        return Err(no_preview());
-    }
     page_json(page, &api.site).ok_or_else(no_preview)
 }
 
