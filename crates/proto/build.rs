@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use prost::Message;
 
 const FILES: &[&str] = &[
+    "imprint/audit/v1/audit.proto",
     "imprint/authors/v1/authors.proto",
     "imprint/events/v1/events.proto",
     "imprint/gateway/v1/gateway.proto",

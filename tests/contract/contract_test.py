@@ -215,6 +215,32 @@ def scenario(target: str) -> dict:
     current = papers.GetPaper(p_pb.GetPaperRequest(id=paper.id)).paper
     check(current.title == "A Rethinking of US-Pakistan Relations", "the stale update overwrote nothing")
 
+    # Who changed what, field by field, and a restore under the version read.
+    from imprint.audit.v1 import audit_pb2
+    trail = papers.ListPaperRevisions(p_pb.ListPaperRevisionsRequest(id=paper.id)).revisions
+    check([(r.actor.subject, r.actor.role) for r in trail] == [("contract", audit_pb2.ROLE_ADMIN)] * 3,
+          "each revision names the token and role that made it")
+    diff = papers.GetPaperRevisionDiff(p_pb.GetPaperRevisionDiffRequest(id=paper.id, from_version=1))
+    fields = {c.field: (c.before.string_value, c.after.string_value) for c in diff.changes}
+    check(diff.to_version == 3 and fields.get("status") == ("draft", "published")
+          and fields.get("slug") == (old_slug, "us-pakistan-relations-at-75"),
+          "the diff to the current version names each changed field, before and after")
+    brief = papers.GetPaper(p_pb.GetPaperRequest(id=extra[3])).paper
+    retitled = papers.UpdatePaper(p_pb.UpdatePaperRequest(
+        paper=p_pb.Paper(id=brief.id, version=brief.version, title="Retitled Brief"),
+        update_mask=field_mask_pb2.FieldMask(paths=["title"]),
+    )).paper
+    restored = papers.RestorePaperRevision(p_pb.RestorePaperRevisionRequest(
+        id=brief.id, version=retitled.version, revision_version=1)).paper
+    check(restored.title == brief.title and restored.version == 3, "a restore makes a new version of the old content")
+    expect_error(
+        lambda: papers.RestorePaperRevision(p_pb.RestorePaperRevisionRequest(
+            id=brief.id, version=retitled.version, revision_version=2)),
+        grpc.StatusCode.ABORTED, what="a restore with a stale version",
+    )
+    check(papers.GetPaper(p_pb.GetPaperRequest(id=brief.id)).paper.title == brief.title,
+          "the stale restore wrote nothing")
+
     expect_error(
         lambda: papers.CreatePaper(p_pb.CreatePaperRequest(paper=p_pb.Paper(
             title="", publication_type=p_pb.PUBLICATION_TYPE_REPORT))),

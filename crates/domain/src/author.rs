@@ -79,6 +79,26 @@ impl MaskField for AuthorField {
     }
 }
 
+/// Stored and served as its update-mask path.
+impl Serialize for AuthorField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.path())
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthorField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = String::deserialize(deserializer)?;
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| f.path() == path)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("'{path}' is not a field of an author"))
+            })
+    }
+}
+
 /// The editable content of an author profile, all validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorFields {
@@ -218,6 +238,28 @@ impl Author {
             create_time: now,
             update_time: now,
             paper_count: 0,
+        }
+    }
+}
+
+impl crate::audit::Audited for Author {
+    type Field = AuthorField;
+    const FIELDS: &'static [AuthorField] = <AuthorField as MaskField>::ALL;
+
+    fn path(field: AuthorField) -> &'static str {
+        field.path()
+    }
+
+    fn value(&self, field: AuthorField) -> serde_json::Value {
+        use crate::audit::json;
+        let f = &self.fields;
+        match field {
+            AuthorField::Name => json(&f.name),
+            AuthorField::Slug => json(&self.slug),
+            AuthorField::Bio => json(&f.bio),
+            AuthorField::Positions => json(&f.positions),
+            AuthorField::Orcid => json(&f.orcid),
+            AuthorField::PhotoUrl => json(&f.photo_url),
         }
     }
 }

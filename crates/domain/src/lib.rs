@@ -3,6 +3,7 @@
 //! does I/O or knows about protobuf or the database: the services convert at their edges, and
 //! every conversion from outside goes through a parser here that names what was wrong.
 
+pub mod audit;
 pub mod author;
 pub mod error;
 pub mod id;
@@ -16,6 +17,7 @@ pub mod text;
 pub mod time;
 pub mod web;
 
+pub use audit::{Actor, Audited, FieldChange, Revision, RevisionKind, Role, Subject};
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
 pub use error::{FieldViolation, Violations};
 pub use id::{AuthorId, IdError, PaperId, shorten};

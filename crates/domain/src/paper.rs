@@ -339,7 +339,7 @@ pub enum PaperChange {
 
 impl PaperChange {
     /// Every change, in the order revisions list them.
-    const ALL: [Self; 11] = [
+    pub(crate) const ALL: [Self; 11] = [
         Self::Field(PaperField::Title),
         Self::Field(PaperField::Slug),
         Self::Field(PaperField::Summary),
@@ -924,6 +924,40 @@ impl Paper {
                 self.schedule.unpublish_at = None;
                 Ok(Transition::Changed)
             }
+        }
+    }
+}
+
+impl crate::audit::Audited for Paper {
+    type Field = PaperChange;
+    const FIELDS: &'static [PaperChange] = &PaperChange::ALL;
+
+    fn path(field: PaperChange) -> &'static str {
+        field.path()
+    }
+
+    fn value(&self, field: PaperChange) -> serde_json::Value {
+        use crate::audit::json;
+        let f = &self.fields;
+        match field {
+            PaperChange::Field(field) => match field {
+                PaperField::Title => json(&f.title),
+                PaperField::Slug => json(&self.slug),
+                PaperField::Summary => json(&f.summary),
+                PaperField::Body => json(&f.body),
+                PaperField::PublicationType => json(&f.publication_type),
+                PaperField::Topics => json(&f.topics),
+                PaperField::AuthorIds => json(&f.author_ids),
+                PaperField::FundingNote => json(&f.funding_note),
+            },
+            PaperChange::Status => json(&self.status),
+            PaperChange::PublishTime => json(&self.publish_time),
+            // Named as the Paper message names them.
+            PaperChange::Schedule => serde_json::json!({
+                "scheduled_publish_time": self.schedule.publish_at,
+                "scheduled_unpublish_time": self.schedule.unpublish_at,
+                "failure": self.schedule.failure.as_ref().map(|f| f.reason.as_str()),
+            }),
         }
     }
 }

@@ -65,6 +65,7 @@ impl NewEvent {
                 aggregate_version: version,
                 r#type: routing_key.to_owned(),
                 payload: Some(payload),
+                actor: None,
             },
             // The trace of the request that made the change, else a trace of its own.
             traceparent: imprint_platform::telemetry::traceparent().unwrap_or_else(new_traceparent),
@@ -89,6 +90,14 @@ impl NewEvent {
                 aggregate_type: aggregate_type.to_owned(),
             }),
         )
+    }
+
+    /// The same event, saying that `actor` made the change (`None`: a restatement, which no
+    /// one made).
+    #[must_use]
+    pub fn by(mut self, actor: Option<&imprint_domain::Actor>) -> Self {
+        self.event.actor = actor.map(Into::into);
+        self
     }
 
     /// The protobuf encoding of the envelope.

@@ -4,58 +4,12 @@
 //! both sides of a call need: the role ladder and the interceptor that carries a token.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-/// What an editorial caller may do. Each role can do everything the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads everything, drafts included.
-    Viewer,
-    /// Creates and edits drafts and authors.
-    Editor,
-    /// Publishes, unpublishes and deletes.
-    Publisher,
-    /// Pins related publications and manages partner keys.
-    Admin,
-}
-
-impl Role {
-    /// Every role, weakest first.
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Editor, Role::Publisher, Role::Admin];
-
-    /// Its name in tokens and settings.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Editor => "editor",
-            Self::Publisher => "publisher",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| format!("'{s}' is not a role; use viewer, editor, publisher or admin"))
-    }
-}
+pub use imprint_domain::audit::Role;
 
 /// Adds `authorization: Bearer <token>` to every call, when there is a token, and the current
 /// span's `traceparent`, so that the service called continues the trace.
@@ -107,15 +61,6 @@ impl Interceptor for Bearer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_are_ordered_and_parse_by_name() {
-        assert!(Role::Viewer < Role::Editor && Role::Publisher < Role::Admin);
-        for role in Role::ALL {
-            assert_eq!(role.name().parse::<Role>().unwrap(), role);
-        }
-        assert!("root".parse::<Role>().unwrap_err().contains("'root'"));
-    }
 
     #[test]
     fn bearer_sets_the_header_only_with_a_token() {

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod observe;
 pub mod paging;
 pub mod request;
+pub mod revisions;
 pub mod served;
 pub mod server;
 pub mod settings;

@@ -31,6 +31,12 @@ pub fn required_version(field: &str, version: i64) -> Result<i64, ServiceError> 
     })
 }
 
+/// A saved version a request must name: the revision to compare or restore.
+pub fn required_revision(field: &str, version: i64) -> Result<i64, ServiceError> {
+    optional_version(field, version)?
+        .ok_or_else(|| Violations::one(field, "is required: name a saved version").into())
+}
+
 /// ABORTED when the client sent a `version` and the stored one differs: someone else saved
 /// first, and nothing may be overwritten.
 pub fn check_version(

@@ -139,6 +139,32 @@ impl Bounded for papers::ListPaperRevisionsRequest {
     }
 }
 
+/// The requests that name a resource by id and nothing else unbounded: a revision's diff or
+/// restore.
+macro_rules! by_id {
+    ($($message:ty),* $(,)?) => {
+        $(impl Bounded for $message {
+            fn bounds(&self, prefix: &str, out: &mut Bounds) {
+                out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+            }
+        })*
+    };
+}
+
+by_id!(
+    papers::GetPaperRevisionDiffRequest,
+    papers::RestorePaperRevisionRequest,
+    authors::GetAuthorRevisionDiffRequest,
+    authors::RestoreAuthorRevisionRequest,
+);
+
+impl Bounded for authors::ListAuthorRevisionsRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+        out.bytes(prefix, "page_token", &self.page_token, MAX_PAGE_TOKEN_BYTES);
+    }
+}
+
 impl Bounded for authors::Position {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {
         out.text(prefix, "title", &self.title, PositionText::MAX);
@@ -346,6 +372,8 @@ unbounded!(
     papers::SchedulePublishResponse,
     papers::ScheduleUnpublishResponse,
     papers::CancelScheduleResponse,
+    papers::GetPaperRevisionDiffResponse,
+    papers::RestorePaperRevisionResponse,
     authors::CreateAuthorResponse,
     authors::BatchCreateAuthorsResponse,
     authors::GetAuthorResponse,
@@ -353,6 +381,9 @@ unbounded!(
     authors::ListAuthorsResponse,
     authors::UpdateAuthorResponse,
     authors::DeleteAuthorResponse,
+    authors::ListAuthorRevisionsResponse,
+    authors::GetAuthorRevisionDiffResponse,
+    authors::RestoreAuthorRevisionResponse,
     recommendations::GetRelatedPublicationsResponse,
     recommendations::SearchPublicationsResponse,
     recommendations::SetRelatedOverridesResponse,

@@ -252,6 +252,64 @@ pub fn author_input(a: &authors::Author) -> domain::AuthorInput {
     }
 }
 
+/// A domain role as its proto enum.
+pub fn role_to_proto(role: domain::Role) -> crate::audit::Role {
+    use crate::audit::Role as P;
+    use domain::Role as D;
+    match role {
+        D::Viewer => P::Viewer,
+        D::Editor => P::Editor,
+        D::Publisher => P::Publisher,
+        D::Admin => P::Admin,
+    }
+}
+
+impl From<&domain::Actor> for crate::audit::Actor {
+    fn from(actor: &domain::Actor) -> Self {
+        Self {
+            subject: actor.subject().to_owned(),
+            role: actor
+                .role()
+                .map_or(crate::audit::Role::Unspecified, role_to_proto)
+                .into(),
+            system: matches!(actor, domain::Actor::System),
+        }
+    }
+}
+
+/// A JSON value as a `google.protobuf.Value`.
+pub fn json_value(value: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    use serde_json::Value as J;
+    let kind = match value {
+        J::Null => Kind::NullValue(prost_types::NullValue::NullValue.into()),
+        J::Bool(b) => Kind::BoolValue(*b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Kind::StringValue(s.clone()),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_value).collect(),
+        }),
+        J::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// One field of a diff, named by its path.
+pub fn field_change<T: domain::Audited>(
+    change: &domain::FieldChange<T::Field>,
+) -> crate::audit::FieldChange {
+    crate::audit::FieldChange {
+        field: T::path(change.field).to_owned(),
+        before: Some(json_value(&change.before)),
+        after: Some(json_value(&change.after)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,11 @@
 )]
 mod generated {
     pub mod imprint {
+        pub mod audit {
+            pub mod v1 {
+                tonic::include_proto!("imprint.audit.v1");
+            }
+        }
         pub mod authors {
             pub mod v1 {
                 tonic::include_proto!("imprint.authors.v1");
@@ -47,6 +52,7 @@ pub mod codec;
 pub mod convert;
 pub mod status;
 
+pub use generated::imprint::audit::v1 as audit;
 pub use generated::imprint::authors::v1 as authors;
 pub use generated::imprint::events::v1 as events;
 pub use generated::imprint::gateway::v1 as gateway;

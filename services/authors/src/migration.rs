@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateAuthors), Box::new(AddEvents)]
+        vec![
+            Box::new(CreateAuthors),
+            Box::new(AddEvents),
+            Box::new(CreateRevisions),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -258,6 +262,36 @@ impl MigrationTrait for AddEvents {
                 Table::alter()
                     .table(Authors::Table)
                     .drop_column(Alias::new("paper_count"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The authors' audit trail (issue 15): every saved version of a profile with who saved it.
+/// Versions saved before it have no revision.
+struct CreateRevisions;
+
+impl MigrationName for CreateRevisions {
+    fn name(&self) -> &str {
+        "m20261203_000003_author_revisions"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRevisions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(crate::storage::REVISIONS.create("authors"))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new(crate::storage::REVISIONS.table))
                     .to_owned(),
             )
             .await

@@ -5,13 +5,15 @@ use std::collections::HashMap;
 
 use imprint_domain::text::{PersonName, fold};
 use imprint_domain::{
-    Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, Slug, Violations, time,
+    Actor, Author, AuthorField, AuthorFields, AuthorId, AuthorInput, Orcid, RevisionKind, Slug,
+    Violations, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
+use imprint_platform::revisions::Compared;
 use imprint_platform::signing::Signer;
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::papers::ListPapersRequest;
@@ -19,7 +21,7 @@ use imprint_proto::papers::paper_service_client::PaperServiceClient;
 
 use imprint_domain::limits::{MAX_AUTHOR_BATCH, MAX_AUTHOR_IDS};
 
-use crate::storage::{AuthorStore, ListKey};
+use crate::storage::{AuthorStore, ListKey, Revision, revision};
 
 /// An author from `input` (not stored yet) and the slug it asks for.
 fn new_author(input: &AuthorInput) -> Result<(Author, SlugChoice), Violations> {
@@ -57,12 +59,12 @@ impl Authors {
     }
 
     /// Creates an author; derives a free slug from the name when none is given.
-    pub async fn create(&self, input: &AuthorInput) -> Result<Author, ServiceError> {
+    pub async fn create(&self, input: &AuthorInput, actor: &Actor) -> Result<Author, ServiceError> {
         let (mut author, choice) = new_author(input)?;
         self.check_orcid_free(author.fields.orcid.as_ref(), None)
             .await?;
         self.store
-            .insert(&mut author, &choice)
+            .insert(&mut author, &choice, actor)
             .await
             .map_err(|e| e.for_resource("author", &author.id))?;
         tracing::info!(author_id = %author.id, slug = %author.slug, "author created");
@@ -71,7 +73,11 @@ impl Authors {
 
     /// Creates up to [`MAX_AUTHOR_BATCH`] authors at once, all or none. Violations are named
     /// `requests[i].author.…`.
-    pub async fn batch_create(&self, inputs: &[AuthorInput]) -> Result<Vec<Author>, ServiceError> {
+    pub async fn batch_create(
+        &self,
+        inputs: &[AuthorInput],
+        actor: &Actor,
+    ) -> Result<Vec<Author>, ServiceError> {
         if inputs.len() > MAX_AUTHOR_BATCH {
             return Err(Violations::one(
                 "requests",
@@ -106,7 +112,7 @@ impl Authors {
             return Err(v.into());
         }
         self.store
-            .insert_batch(&mut authors)
+            .insert_batch(&mut authors, actor)
             .await
             .map_err(|e| e.for_resource("author", &"in this batch"))?;
         tracing::info!(authors = authors.len(), "authors created in a batch");
@@ -196,37 +202,148 @@ impl Authors {
         version: i64,
         input: &AuthorInput,
         mask: &[AuthorField],
+        actor: &Actor,
     ) -> Result<Author, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("author", &id, Some(version), current.version)?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
+        self.edit(current, slug, fields, None, actor).await
+    }
+
+    /// Makes a new version of author `id` whose profile is that of its version `from`, if
+    /// `version` is still current.
+    pub async fn restore(
+        &self,
+        id: AuthorId,
+        version: i64,
+        from: i64,
+        actor: &Actor,
+    ) -> Result<Author, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        check_version("author", &id, Some(version), current.version)?;
+        let old = self.state_at(&current, from, "revision_version").await?;
+        self.edit(current, old.slug, old.fields, Some(from), actor)
+            .await
+    }
+
+    /// Saves `slug` and `fields` as the next version of `current`: an update, or a restore of
+    /// version `restored_from`. Nothing new returns `current` unchanged.
+    async fn edit(
+        &self,
+        current: Author,
+        slug: Slug,
+        fields: AuthorFields,
+        restored_from: Option<i64>,
+        actor: &Actor,
+    ) -> Result<Author, ServiceError> {
         if fields == current.fields && slug == current.slug {
             return Ok(current);
         }
         if fields.orcid != current.fields.orcid {
-            self.check_orcid_free(fields.orcid.as_ref(), Some(id))
+            self.check_orcid_free(fields.orcid.as_ref(), Some(current.id))
                 .await?;
         }
+        let id = current.id;
+        let expected = current.version;
         let next = Author {
             slug,
             fields,
             version: current.version + 1,
             update_time: time::now(),
-            ..current
+            ..current.clone()
         };
+        let changed = imprint_domain::audit::diff(&current, &next)
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        let kind = match restored_from {
+            None => RevisionKind::Updated,
+            Some(_) => RevisionKind::Restored,
+        };
+        let mut saved = revision(kind, changed, &next, actor);
+        saved.restored_from = restored_from;
         self.store
-            .update(&next, version)
+            .update(&saved, expected)
             .await
             .map_err(|e| e.for_resource("author", &id))?;
-        tracing::info!(author_id = %id, version = next.version, "author updated");
+        tracing::info!(author_id = %id, version = next.version, kind = ?kind, actor = %actor.subject(), "author saved");
         Ok(next)
+    }
+
+    /// A page of the revisions of author `id`, newest first.
+    pub async fn revisions(
+        &self,
+        id: AuthorId,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Revision>, String), ServiceError> {
+        let fingerprint = format!("author-revisions={id}");
+        let before: Option<i64> = resume_after(&self.signer, &fingerprint, page_token)?;
+        // NOT_FOUND for an unknown author rather than an empty list.
+        self.get(&Key::Id(id)).await?;
+        let rows = self.store.revisions(id, before, page_size + 1).await?;
+        Ok(finish_page(
+            &self.signer,
+            rows,
+            page_size,
+            &fingerprint,
+            |r| r.state.version,
+        ))
+    }
+
+    /// What differs between versions `from` and `to` (the current one when `None`) of author
+    /// `id`.
+    pub async fn diff(
+        &self,
+        id: AuthorId,
+        from: i64,
+        to: Option<i64>,
+    ) -> Result<Compared<AuthorField>, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        imprint_platform::revisions::compare(
+            "author",
+            &id,
+            (&current, current.version),
+            (from, to),
+            |v| async move { Ok(self.store.revision_at(id, v).await?.map(|r| r.state)) },
+        )
+        .await
+    }
+
+    /// Author `current` as its version `version` was saved.
+    async fn state_at(
+        &self,
+        current: &Author,
+        version: i64,
+        field: &str,
+    ) -> Result<Author, ServiceError> {
+        imprint_platform::revisions::state_at(
+            "author",
+            &current.id,
+            (current, current.version),
+            version,
+            field,
+            |v| async move {
+                Ok(self
+                    .store
+                    .revision_at(current.id, v)
+                    .await?
+                    .map(|r| r.state))
+            },
+        )
+        .await
     }
 
     /// Deletes author `id` unless a paper credits it. The check and the delete are two steps
     /// in two services: a paper saved crediting this author between them keeps a dangling
     /// credit. The change events (a later issue) are where that is reconciled.
-    pub async fn delete(&self, id: AuthorId, version: Option<i64>) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        id: AuthorId,
+        version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<(), ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         if let Some(v) = version {
             check_version("author", &id, Some(v), current.version)?;
@@ -250,7 +367,7 @@ impl Authors {
             )));
         }
         self.store
-            .delete(id, version)
+            .delete(id, version, actor)
             .await
             .map_err(|e| e.for_resource("author", &id))?;
         tracing::info!(author_id = %id, "author deleted");

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use imprint_domain::Actor;
 use imprint_platform::auth::Role;
 use imprint_platform::settings::{AuthSettings, JwtSettings};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -323,8 +324,9 @@ pub fn required_role(path: &str) -> Option<Role> {
     Some(match service {
         HEALTH | REFLECTION | REFLECTION_V1ALPHA => return None,
         PAPERS => match method {
-            "GetPaper" | "ListPapers" | "ListPaperRevisions" => Viewer,
-            "CreatePaper" | "UpdatePaper" => Editor,
+            "GetPaper" | "ListPapers" | "ListPaperRevisions" | "GetPaperRevisionDiff" => Viewer,
+            // Restoring is editing: it changes the content, never the workflow.
+            "CreatePaper" | "UpdatePaper" | "RestorePaperRevision" => Editor,
             // A batch may publish what it creates.
             "PublishPaper" | "UnpublishPaper" | "DeletePaper" | "BatchCreatePapers" => Publisher,
             // Scheduling decides when a paper goes public or leaves: a publisher's call.
@@ -332,8 +334,14 @@ pub fn required_role(path: &str) -> Option<Role> {
             _ => Admin,
         },
         AUTHORS => match method {
-            "GetAuthor" | "BatchGetAuthors" | "ListAuthors" => Viewer,
-            "CreateAuthor" | "BatchCreateAuthors" | "UpdateAuthor" => Editor,
+            "GetAuthor"
+            | "BatchGetAuthors"
+            | "ListAuthors"
+            | "ListAuthorRevisions"
+            | "GetAuthorRevisionDiff" => Viewer,
+            "CreateAuthor" | "BatchCreateAuthors" | "UpdateAuthor" | "RestoreAuthorRevision" => {
+                Editor
+            }
             "DeleteAuthor" => Publisher,
             _ => Admin,
         },
@@ -424,11 +432,21 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match self.admit(request.uri().path(), request.headers()) {
-            Ok(principal) => {
-                // Callers from outside are first-party, whatever their metadata says.
+        let admitted = self
+            .admit(request.uri().path(), request.headers())
+            .and_then(|principal| {
+                let actor = principal.as_ref().map(actor_of).transpose()?;
+                Ok((principal, actor))
+            });
+        match admitted {
+            Ok((principal, actor)) => {
+                // Callers from outside are first-party and speak for themselves, whatever
+                // their metadata says; the process's own services say whom they act for.
                 if !principal.as_ref().is_some_and(|p| p.internal) {
                     imprint_platform::caller::strip(request.headers_mut());
+                    if let Some(actor) = &actor {
+                        imprint_platform::caller::set_actor(request.headers_mut(), actor);
+                    }
                 }
                 if let Some(principal) = principal {
                     tracing::debug!(subject = %principal.subject, path = %request.uri().path(), "call admitted");
@@ -442,6 +460,15 @@ where
             }
         }
     }
+}
+
+/// Who an admitted caller's changes are recorded as.
+fn actor_of(principal: &Principal) -> Result<Actor, Status> {
+    let Some(role) = principal.role else {
+        return Ok(Actor::System);
+    };
+    Actor::from_record(&principal.subject, Some(role))
+        .map_err(|e| Status::unauthenticated(format!("the bearer token is not valid: {e}")))
 }
 
 #[cfg(test)]

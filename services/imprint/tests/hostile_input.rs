@@ -427,7 +427,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 32] = [
+const METHODS: [&str; 37] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -440,6 +440,8 @@ const METHODS: [&str; 32] = [
     "/imprint.papers.v1.PaperService/SchedulePublish",
     "/imprint.papers.v1.PaperService/ScheduleUnpublish",
     "/imprint.papers.v1.PaperService/CancelSchedule",
+    "/imprint.papers.v1.PaperService/GetPaperRevisionDiff",
+    "/imprint.papers.v1.PaperService/RestorePaperRevision",
     "/imprint.authors.v1.AuthorService/CreateAuthor",
     "/imprint.authors.v1.AuthorService/BatchCreateAuthors",
     "/imprint.authors.v1.AuthorService/GetAuthor",
@@ -447,6 +449,9 @@ const METHODS: [&str; 32] = [
     "/imprint.authors.v1.AuthorService/ListAuthors",
     "/imprint.authors.v1.AuthorService/UpdateAuthor",
     "/imprint.authors.v1.AuthorService/DeleteAuthor",
+    "/imprint.authors.v1.AuthorService/ListAuthorRevisions",
+    "/imprint.authors.v1.AuthorService/GetAuthorRevisionDiff",
+    "/imprint.authors.v1.AuthorService/RestoreAuthorRevision",
     "/imprint.recommendations.v1.RecommendationService/GetRelatedPublications",
     "/imprint.recommendations.v1.RecommendationService/SearchPublications",
     "/imprint.recommendations.v1.RecommendationService/SetRelatedOverrides",
@@ -461,6 +466,28 @@ const METHODS: [&str; 32] = [
     "/imprint.gateway.v1.PreviewLinkService/ListPreviewLinks",
     "/imprint.gateway.v1.PreviewLinkService/RevokePreviewLink",
 ];
+
+#[test]
+fn the_methods_tried_are_every_method_of_the_contract() {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(imprint_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut contract: Vec<String> = set
+        .file
+        .iter()
+        .filter(|f| f.package().starts_with("imprint."))
+        .flat_map(|f| {
+            f.service.iter().flat_map(move |s| {
+                s.method
+                    .iter()
+                    .map(move |m| format!("/{}.{}/{}", f.package(), s.name(), m.name()))
+            })
+        })
+        .collect();
+    contract.sort();
+    let mut tried: Vec<String> = METHODS.iter().map(|m| (*m).to_owned()).collect();
+    tried.sort();
+    assert_eq!(tried, contract);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_are_invalid_argument_on_every_method() {
@@ -1220,6 +1247,54 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
             "/imprint.gateway.v1.PreviewLinkService/RevokePreviewLink",
             "id",
             &imprint_proto::gateway::RevokePreviewLinkRequest { id: x(6_400) },
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/GetPaperRevisionDiff",
+            "id",
+            &imprint_proto::papers::GetPaperRevisionDiffRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/RestorePaperRevision",
+            "id",
+            &imprint_proto::papers::RestorePaperRevisionRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.authors.v1.AuthorService/ListAuthorRevisions",
+            "id",
+            &imprint_proto::authors::ListAuthorRevisionsRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.authors.v1.AuthorService/ListAuthorRevisions",
+            "page_token",
+            &imprint_proto::authors::ListAuthorRevisionsRequest {
+                page_token: x(102_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.authors.v1.AuthorService/GetAuthorRevisionDiff",
+            "id",
+            &imprint_proto::authors::GetAuthorRevisionDiffRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            "/imprint.authors.v1.AuthorService/RestoreAuthorRevision",
+            "id",
+            &imprint_proto::authors::RestoreAuthorRevisionRequest {
+                id: x(6_400),
+                ..Default::default()
+            },
         ),
     ]
 }

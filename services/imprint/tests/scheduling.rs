@@ -192,6 +192,18 @@ async fn an_embargo_holds_until_its_time_then_lifts_within_five_seconds(backend:
             RevisionKind::Created
         ]
     );
+    // The scheduler published it, on behalf of the publisher who scheduled it.
+    let actors: Vec<(&str, bool)> = revisions
+        .iter()
+        .map(|r| {
+            let a = r.actor.as_ref().unwrap();
+            (a.subject.as_str(), a.system)
+        })
+        .collect();
+    assert_eq!(
+        actors,
+        [("system", true), ("tests", false), ("tests", false)]
+    );
     assert_eq!(
         app.metric("imprint_papers_schedule_failures_total").await,
         0

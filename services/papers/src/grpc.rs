@@ -1,13 +1,17 @@
 //! `imprint.papers.v1.PaperService` over gRPC: requests become domain input, results become
 //! messages, and every error becomes a status in `ServiceError`'s one mapping.
 
-use imprint_domain::{AuthorId, MaskField, PaperField, PaperId, ScheduleAction, Topic, Violations};
+use imprint_domain::{
+    AuthorId, MaskField, Paper, PaperField, PaperId, RevisionKind, ScheduleAction, Topic,
+    Violations,
+};
 use imprint_platform::ServiceError;
+use imprint_platform::caller::actor;
 use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
-use imprint_platform::request::{optional_version, required, required_version};
+use imprint_platform::request::{optional_version, required, required_revision, required_version};
 use imprint_proto::convert::{
-    from_timestamp, paper_input, publication_type_from_proto, schedule_action_from_proto,
-    status_from_proto, timestamp,
+    field_change, from_timestamp, paper_input, publication_type_from_proto,
+    schedule_action_from_proto, status_from_proto, timestamp,
 };
 use imprint_proto::papers::paper_service_server::PaperService;
 use imprint_proto::papers::{
@@ -20,7 +24,7 @@ use imprint_proto::papers::{
 use tonic::{Request, Response, Status};
 
 use crate::service::{BatchItem, PaperKey, Papers};
-use crate::storage::{ListFilter, Revision, RevisionKind};
+use crate::storage::{ListFilter, Revision};
 
 /// The gRPC face of [`Papers`].
 #[derive(Debug, Clone)]
@@ -129,13 +133,16 @@ fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
         RevisionKind::Published => pb::RevisionKind::Published,
         RevisionKind::Unpublished => pb::RevisionKind::Unpublished,
         RevisionKind::Scheduled => pb::RevisionKind::Scheduled,
+        RevisionKind::Restored => pb::RevisionKind::Restored,
     };
     pb::PaperRevision {
-        version: r.paper.version,
+        version: r.state.version,
         kind: kind.into(),
         changed_fields: r.changed.paths().into_iter().map(str::to_owned).collect(),
-        create_time: Some(timestamp(r.paper.update_time)),
-        paper: Some(present(&r.paper, view)),
+        create_time: Some(timestamp(r.time)),
+        paper: Some(present(&r.state, view)),
+        actor: r.actor.as_ref().map(Into::into),
+        restored_version: r.restored_from.unwrap_or(0),
     }
 }
 
@@ -145,11 +152,12 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<CreatePaperRequest>,
     ) -> Result<Response<CreatePaperResponse>, Status> {
+        let actor = actor(&request)?;
         let paper = required("paper", request.into_inner().paper)?;
         let input = paper_input(&paper).map_err(|v| ServiceError::from(v).under("paper"))?;
         let created = self
             .service
-            .create(&input)
+            .create(&input, &actor)
             .await
             .map_err(|e| e.under("paper"))?;
         Ok(Response::new(CreatePaperResponse {
@@ -162,6 +170,7 @@ impl PaperService for PapersGrpc {
         request: Request<BatchCreatePapersRequest>,
     ) -> Result<Response<BatchCreatePapersResponse>, Status> {
         // The codec has bounded the batch (imprint_domain::limits::MAX_PAPER_BATCH).
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let mut v = Violations::new();
         let mut items = Vec::with_capacity(request.requests.len());
@@ -186,7 +195,10 @@ impl PaperService for PapersGrpc {
         if !v.is_empty() {
             return Err(ServiceError::from(v).into());
         }
-        let created = self.service.batch_create(&items, request.publish).await?;
+        let created = self
+            .service
+            .batch_create(&items, request.publish, &actor)
+            .await?;
         Ok(Response::new(BatchCreatePapersResponse {
             papers: created.iter().map(Into::into).collect(),
         }))
@@ -239,6 +251,7 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<UpdatePaperRequest>,
     ) -> Result<Response<UpdatePaperResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let paper = required("paper", request.paper)?;
         let id = parse_id("paper.id", &paper.id)?;
@@ -249,7 +262,7 @@ impl PaperService for PapersGrpc {
         let input = paper_input(&paper).map_err(|v| ServiceError::from(v).under("paper"))?;
         let updated = self
             .service
-            .update(id, version, &input, &mask)
+            .update(id, version, &input, &mask, &actor)
             .await
             .map_err(|e| e.under("paper"))?;
         Ok(Response::new(UpdatePaperResponse {
@@ -261,11 +274,12 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<PublishPaperRequest>,
     ) -> Result<Response<PublishPaperResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
         let at = optional_time("publish_time", request.publish_time.as_ref())?;
-        let paper = self.service.publish(id, version, at).await?;
+        let paper = self.service.publish(id, version, at, &actor).await?;
         Ok(Response::new(PublishPaperResponse {
             paper: Some((&paper).into()),
         }))
@@ -275,10 +289,11 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<UnpublishPaperRequest>,
     ) -> Result<Response<UnpublishPaperResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
-        let paper = self.service.unpublish(id, version).await?;
+        let paper = self.service.unpublish(id, version, &actor).await?;
         Ok(Response::new(UnpublishPaperResponse {
             paper: Some((&paper).into()),
         }))
@@ -288,13 +303,14 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<pb::SchedulePublishRequest>,
     ) -> Result<Response<pb::SchedulePublishResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
         let at = required_time("publish_time", request.publish_time.as_ref())?;
         let paper = self
             .service
-            .schedule(id, version, ScheduleAction::Publish, at)
+            .schedule(id, version, ScheduleAction::Publish, at, &actor)
             .await?;
         Ok(Response::new(pb::SchedulePublishResponse {
             paper: Some((&paper).into()),
@@ -305,13 +321,14 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<pb::ScheduleUnpublishRequest>,
     ) -> Result<Response<pb::ScheduleUnpublishResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
         let at = required_time("unpublish_time", request.unpublish_time.as_ref())?;
         let paper = self
             .service
-            .schedule(id, version, ScheduleAction::Unpublish, at)
+            .schedule(id, version, ScheduleAction::Unpublish, at, &actor)
             .await?;
         Ok(Response::new(pb::ScheduleUnpublishResponse {
             paper: Some((&paper).into()),
@@ -322,12 +339,16 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<pb::CancelScheduleRequest>,
     ) -> Result<Response<pb::CancelScheduleResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
         let action = schedule_action_from_proto(request.action)
             .map_err(|e| ServiceError::from(Violations::one("action", e)))?;
-        let paper = self.service.cancel_schedule(id, version, action).await?;
+        let paper = self
+            .service
+            .cancel_schedule(id, version, action, &actor)
+            .await?;
         Ok(Response::new(pb::CancelScheduleResponse {
             paper: Some((&paper).into()),
         }))
@@ -337,10 +358,11 @@ impl PaperService for PapersGrpc {
         &self,
         request: Request<DeletePaperRequest>,
     ) -> Result<Response<DeletePaperResponse>, Status> {
+        let actor = actor(&request)?;
         let request = request.into_inner();
         let id = parse_id("id", &request.id)?;
         let version = optional_version("version", request.version)?;
-        self.service.delete(id, version).await?;
+        self.service.delete(id, version, &actor).await?;
         Ok(Response::new(DeletePaperResponse {}))
     }
 
@@ -362,6 +384,37 @@ impl PaperService for PapersGrpc {
                 .map(|r| revision_to_proto(r, view))
                 .collect(),
             next_page_token,
+        }))
+    }
+
+    async fn get_paper_revision_diff(
+        &self,
+        request: Request<pb::GetPaperRevisionDiffRequest>,
+    ) -> Result<Response<pb::GetPaperRevisionDiffResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let from = required_revision("from_version", request.from_version)?;
+        let to = optional_version("to_version", request.to_version)?;
+        let compared = self.service.diff(id, from, to).await?;
+        Ok(Response::new(pb::GetPaperRevisionDiffResponse {
+            from_version: compared.from,
+            to_version: compared.to,
+            changes: compared.changes.iter().map(field_change::<Paper>).collect(),
+        }))
+    }
+
+    async fn restore_paper_revision(
+        &self,
+        request: Request<pb::RestorePaperRevisionRequest>,
+    ) -> Result<Response<pb::RestorePaperRevisionResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let version = required_version("version", request.version)?;
+        let from = required_revision("revision_version", request.revision_version)?;
+        let paper = self.service.restore(id, version, from, &actor).await?;
+        Ok(Response::new(pb::RestorePaperRevisionResponse {
+            paper: Some((&paper).into()),
         }))
     }
 }

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateOutbox),
             Box::new(AddExternalId),
             Box::new(AddSchedule),
+            Box::new(AddRevisionActors),
         ]
     }
 
@@ -450,6 +451,34 @@ impl MigrationTrait for AddSchedule {
                         .to_owned(),
                 )
                 .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Who made each change, and what a restore restored (issue 15): three nullable columns on
+/// `paper_revisions`, empty on the revisions saved before.
+struct AddRevisionActors;
+
+impl MigrationName for AddRevisionActors {
+    fn name(&self) -> &str {
+        "m20261203_000005_revision_actors"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddRevisionActors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for statement in crate::storage::REVISIONS.actor_columns() {
+            manager.alter_table(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for statement in crate::storage::REVISIONS.drop_actor_columns() {
+            manager.alter_table(statement).await?;
         }
         Ok(())
     }

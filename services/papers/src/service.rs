@@ -4,20 +4,22 @@
 use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
-    AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperInput, PaperStatus, ScheduleAction, Slug, Transition, Violations, WorkflowError, time,
+    Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
+    PaperInput, PaperStatus, RevisionKind, ScheduleAction, Slug, Transition, Violations,
+    WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
 use imprint_platform::error::from_peer;
 use imprint_platform::paging::{finish_page, resume_after};
 use imprint_platform::request::{Key, check_version};
+use imprint_platform::revisions::Compared;
 use imprint_platform::signing::Signer;
 use imprint_platform::slugs::SlugChoice;
 use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 
-use crate::storage::{ListFilter, NewRow, PaperStore, Revision, RevisionKind};
+use crate::storage::{ListFilter, NewRow, PaperStore, Revision, revision};
 use std::collections::HashMap;
 
 /// What publishing a paper changes.
@@ -71,6 +73,12 @@ fn new_draft(input: &PaperInput) -> Result<(Paper, SlugChoice), Violations> {
     Ok((paper, SlugChoice::new(slug, base)))
 }
 
+/// What an edit sets: the slug and the editable fields.
+struct Content {
+    slug: Slug,
+    fields: PaperFields,
+}
+
 /// How a client names a paper.
 pub type PaperKey = Key<PaperId>;
 
@@ -97,20 +105,16 @@ impl Papers {
     }
 
     /// Creates a draft; derives a free slug from the title when none is given.
-    pub async fn create(&self, input: &PaperInput) -> Result<Paper, ServiceError> {
+    pub async fn create(&self, input: &PaperInput, actor: &Actor) -> Result<Paper, ServiceError> {
         let (paper, choice) = new_draft(input)?;
         self.check_authors_exist(&paper.fields.author_ids, &[])
             .await?;
-        let mut revision = Revision {
-            kind: RevisionKind::Created,
-            changed: PaperChanges::NONE,
-            paper,
-        };
+        let mut created = revision(RevisionKind::Created, PaperChanges::NONE, paper, actor);
         self.store
-            .insert(&mut revision, &choice)
+            .insert(&mut created, &choice)
             .await
-            .map_err(|e| e.for_resource("paper", &revision.paper.id))?;
-        let paper = revision.paper;
+            .map_err(|e| e.for_resource("paper", &created.state.id))?;
+        let paper = created.state;
         tracing::info!(paper_id = %paper.id, slug = %paper.slug, "paper created");
         Ok(paper)
     }
@@ -121,6 +125,7 @@ impl Papers {
         &self,
         items: &[BatchItem],
         publish: bool,
+        actor: &Actor,
     ) -> Result<Vec<Paper>, ServiceError> {
         if items.len() > MAX_PAPER_BATCH {
             return Err(Violations::one(
@@ -154,11 +159,7 @@ impl Papers {
                 match next.publish(item.publish_at, now) {
                     Ok(_) => {
                         next.version += 1;
-                        Some(Revision {
-                            kind: RevisionKind::Published,
-                            changed: PUBLISHING,
-                            paper: next,
-                        })
+                        Some(revision(RevisionKind::Published, PUBLISHING, next, actor))
                     }
                     Err(WorkflowError::BadPublishTime(m)) => {
                         v.push(format!("{prefix}.publish_time"), m);
@@ -178,11 +179,7 @@ impl Papers {
             rows.push((
                 i,
                 NewRow {
-                    created: Revision {
-                        kind: RevisionKind::Created,
-                        changed: PaperChanges::NONE,
-                        paper,
-                    },
+                    created: revision(RevisionKind::Created, PaperChanges::NONE, paper, actor),
                     published,
                     choice,
                 },
@@ -192,7 +189,7 @@ impl Papers {
         let mut wanted: Vec<AuthorId> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (_, row) in &rows {
-            for id in row.created.paper.fields.author_ids.as_slice() {
+            for id in row.created.state.fields.author_ids.as_slice() {
                 if seen.insert(*id) {
                     wanted.push(*id);
                 }
@@ -205,7 +202,7 @@ impl Papers {
         for (i, row) in &rows {
             for (j, id) in row
                 .created
-                .paper
+                .state
                 .fields
                 .author_ids
                 .as_slice()
@@ -231,7 +228,7 @@ impl Papers {
         tracing::info!(papers = rows.len(), publish, "papers created in a batch");
         Ok(rows
             .into_iter()
-            .map(|row| row.published.unwrap_or(row.created).paper)
+            .map(|row| row.published.unwrap_or(row.created).state)
             .collect())
     }
 
@@ -295,11 +292,45 @@ impl Papers {
         version: i64,
         input: &PaperInput,
         mask: &[PaperField],
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, Some(version), current.version)?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
+        self.edit(current, Content { slug, fields }, None, actor)
+            .await
+    }
+
+    /// Makes a new version of paper `id` whose content is that of its version `from`, if
+    /// `version` is still current. The workflow (status, publication, schedule) stays.
+    pub async fn restore(
+        &self,
+        id: PaperId,
+        version: i64,
+        from: i64,
+        actor: &Actor,
+    ) -> Result<Paper, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        check_version("paper", &id, Some(version), current.version)?;
+        let old = self.state_at(&current, from, "revision_version").await?;
+        let content = Content {
+            slug: old.slug,
+            fields: old.fields,
+        };
+        self.edit(current, content, Some(from), actor).await
+    }
+
+    /// Saves `content` as the next version of `current`: an update, or a restore of version
+    /// `restored_from`. Nothing new returns `current` unchanged.
+    async fn edit(
+        &self,
+        current: Paper,
+        content: Content,
+        restored_from: Option<i64>,
+        actor: &Actor,
+    ) -> Result<Paper, ServiceError> {
+        let Content { slug, fields } = content;
         let mut changed = current.fields.changed_fields(&fields);
         if slug != current.slug {
             changed = changed.with(PaperChange::Field(PaperField::Slug));
@@ -312,6 +343,7 @@ impl Papers {
             self.check_authors_exist(&fields.author_ids, current.fields.author_ids.as_slice())
                 .await?;
         }
+        let expected = current.version;
         let next = Paper {
             slug,
             fields,
@@ -319,8 +351,55 @@ impl Papers {
             update_time: time::now(),
             ..current
         };
-        self.save(next, version, RevisionKind::Updated, changed)
-            .await
+        let mut saved = match restored_from {
+            None => revision(RevisionKind::Updated, changed, next, actor),
+            Some(_) => revision(RevisionKind::Restored, changed, next, actor),
+        };
+        saved.restored_from = restored_from;
+        self.save_revision(saved, expected).await
+    }
+
+    /// What differs between versions `from` and `to` (the current one when `None`) of paper
+    /// `id`.
+    pub async fn diff(
+        &self,
+        id: PaperId,
+        from: i64,
+        to: Option<i64>,
+    ) -> Result<Compared<PaperChange>, ServiceError> {
+        let current = self.get(&Key::Id(id)).await?;
+        imprint_platform::revisions::compare(
+            "paper",
+            &id,
+            (&current, current.version),
+            (from, to),
+            |v| async move { Ok(self.store.revision_at(id, v).await?.map(|r| r.state)) },
+        )
+        .await
+    }
+
+    /// for when it is out of range.
+    async fn state_at(
+        &self,
+        current: &Paper,
+        version: i64,
+        field: &str,
+    ) -> Result<Paper, ServiceError> {
+        imprint_platform::revisions::state_at(
+            "paper",
+            &current.id,
+            (current, current.version),
+            version,
+            field,
+            |v| async move {
+                Ok(self
+                    .store
+                    .revision_at(current.id, v)
+                    .await?
+                    .map(|r| r.state))
+            },
+        )
+        .await
     }
 
     /// Publishes paper `id` (back-dated to `at` when given).
@@ -329,6 +408,7 @@ impl Papers {
         id: PaperId,
         version: Option<i64>,
         at: Option<chrono::DateTime<chrono::Utc>>,
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, version, current.version)?;
@@ -340,8 +420,8 @@ impl Papers {
                 next.version += 1;
                 next.update_time = now;
                 let changed = with_schedule(PUBLISHING, &current, &next);
-                self.save(next, current.version, RevisionKind::Published, changed)
-                    .await
+                let saved = revision(RevisionKind::Published, changed, next, actor);
+                self.save_revision(saved, current.version).await
             }
         }
     }
@@ -351,6 +431,7 @@ impl Papers {
         &self,
         id: PaperId,
         version: Option<i64>,
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, version, current.version)?;
@@ -361,8 +442,8 @@ impl Papers {
                 next.version += 1;
                 next.update_time = time::now();
                 let changed = with_schedule(WITHDRAWING, &current, &next);
-                self.save(next, current.version, RevisionKind::Unpublished, changed)
-                    .await
+                let saved = revision(RevisionKind::Unpublished, changed, next, actor);
+                self.save_revision(saved, current.version).await
             }
         }
     }
@@ -374,6 +455,7 @@ impl Papers {
         version: Option<i64>,
         action: ScheduleAction,
         at: chrono::DateTime<chrono::Utc>,
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, version, current.version)?;
@@ -384,7 +466,8 @@ impl Papers {
             ScheduleAction::Unpublish => next.schedule_unpublish(at, now),
         }
         .map_err(workflow_error)?;
-        self.save_schedule(current, next, transition, now).await
+        self.save_schedule(current, next, transition, now, actor)
+            .await
     }
 
     /// Cancels paper `id`'s scheduled `action` (both when `None`).
@@ -393,12 +476,13 @@ impl Papers {
         id: PaperId,
         version: Option<i64>,
         action: Option<ScheduleAction>,
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, version, current.version)?;
         let mut next = current.clone();
         let transition = next.cancel_schedule(action);
-        self.save_schedule(current, next, transition, time::now())
+        self.save_schedule(current, next, transition, time::now(), actor)
             .await
     }
 
@@ -408,6 +492,7 @@ impl Papers {
         mut next: Paper,
         transition: Transition,
         now: chrono::DateTime<chrono::Utc>,
+        actor: &Actor,
     ) -> Result<Paper, ServiceError> {
         match transition {
             Transition::Unchanged => Ok(current),
@@ -415,8 +500,8 @@ impl Papers {
                 next.version += 1;
                 next.update_time = now;
                 let changed = PaperChanges::of(&[PaperChange::Schedule]);
-                self.save(next, current.version, RevisionKind::Scheduled, changed)
-                    .await
+                let saved = revision(RevisionKind::Scheduled, changed, next, actor);
+                self.save_revision(saved, current.version).await
             }
         }
     }
@@ -464,8 +549,10 @@ impl Papers {
                 FireOutcome::Refused(e),
             ),
         };
+        // The scheduler acts for nobody: the schedule was set by a publisher, recorded then.
         let changed = changed.with(PaperChange::Schedule);
-        self.save(next, current.version, kind, changed).await?;
+        let saved = revision(kind, changed, next, &Actor::System);
+        self.save_revision(saved, current.version).await?;
         Ok(Some(Fired { action, outcome }))
     }
 
@@ -521,12 +608,14 @@ impl Papers {
                 update_time: time::now(),
                 ..paper.clone()
             };
-            let revision = Revision {
-                kind: RevisionKind::Updated,
-                changed: PaperChanges::of(&[PaperChange::Field(PaperField::AuthorIds)]),
-                paper: next,
-            };
-            match self.store.save(&revision, expected).await {
+            // A reaction to the author's deletion, made by nobody in particular.
+            let saved = revision(
+                RevisionKind::Updated,
+                PaperChanges::of(&[PaperChange::Field(PaperField::AuthorIds)]),
+                next,
+                &Actor::System,
+            );
+            match self.store.save(&saved, expected).await {
                 Ok(()) => {
                     tracing::info!(paper_id = %paper.id, author_id = %author, "removed the credit of a deleted author");
                     return Ok(true);
@@ -549,9 +638,14 @@ impl Papers {
     }
 
     /// Deletes paper `id` and its revisions.
-    pub async fn delete(&self, id: PaperId, version: Option<i64>) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        id: PaperId,
+        version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<(), ServiceError> {
         self.store
-            .delete(id, version)
+            .delete(id, version, actor)
             .await
             .map_err(|e| e.for_resource("paper", &id))?;
         tracing::info!(paper_id = %id, "paper deleted");
@@ -575,29 +669,22 @@ impl Papers {
             rows,
             page_size,
             &fingerprint,
-            |r| r.paper.version,
+            |r| r.state.version,
         ))
     }
 
-    async fn save(
+    async fn save_revision(
         &self,
-        paper: Paper,
+        saved: Revision,
         expected_version: i64,
-        kind: RevisionKind,
-        changed: PaperChanges,
     ) -> Result<Paper, ServiceError> {
-        let id = paper.id;
-        let revision = Revision {
-            kind,
-            changed,
-            paper,
-        };
+        let id = saved.state.id;
         self.store
-            .save(&revision, expected_version)
+            .save(&saved, expected_version)
             .await
             .map_err(|e| e.for_resource("paper", &id))?;
-        tracing::info!(paper_id = %id, version = revision.paper.version, kind = ?kind, "paper saved");
-        Ok(revision.paper)
+        tracing::info!(paper_id = %id, version = saved.state.version, kind = ?saved.kind, actor = %saved.actor.as_ref().map_or(Actor::SYSTEM, Actor::subject), "paper saved");
+        Ok(saved.state)
     }
 
     /// Refuses credits of authors that do not exist, naming each by its place in the byline.

@@ -290,6 +290,7 @@ impl RecommendationService for RecommendationsGrpc {
         &self,
         request: Request<SetRelatedOverridesRequest>,
     ) -> Result<Response<SetRelatedOverridesResponse>, Status> {
+        let actor = imprint_platform::caller::actor(&request)?;
         let overrides = required("overrides", request.into_inner().overrides)?;
         let mut v = Violations::new();
         let paper = paper_id(&mut v, "overrides.paper_id", &overrides.paper_id);
@@ -302,6 +303,7 @@ impl RecommendationService for RecommendationsGrpc {
                 paper,
                 &overrides.pinned_paper_ids,
                 &overrides.excluded_paper_ids,
+                &actor,
             )
             .await?;
         Ok(Response::new(SetRelatedOverridesResponse {

@@ -270,6 +270,7 @@ impl Recommendations {
         paper: PaperId,
         pinned: &[String],
         excluded: &[String],
+        actor: &imprint_domain::Actor,
     ) -> Result<Overrides, ServiceError> {
         let mut v = Violations::new();
         let pinned = parse_ids(&mut v, "overrides.pinned_paper_ids", pinned);
@@ -299,7 +300,7 @@ impl Recommendations {
             excluded,
             update_time: Some(imprint_domain::time::now()),
         };
-        self.store.set_overrides(paper, &overrides).await?;
+        self.store.set_overrides(paper, &overrides, actor).await?;
         self.state
             .overrides
             .write()

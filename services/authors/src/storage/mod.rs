@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use imprint_domain::text::{Bio, PersonName, PositionText, fold};
-use imprint_domain::{Author, AuthorFields, AuthorId, HttpUrl, Orcid, Position, Slug};
+use imprint_domain::{
+    Actor, Author, AuthorField, AuthorFields, AuthorId, HttpUrl, Orcid, Position, RevisionKind,
+    Slug,
+};
 use imprint_events::envelope::{AUTHOR_CREATED, AUTHOR_DELETED, AUTHOR_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{self, UniqueIndex, UniqueKey, WriteTx};
+use imprint_platform::revisions::RevisionTable;
 use imprint_platform::slugs::{SlugChoice, SlugTable};
 use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
@@ -30,6 +34,32 @@ pub const SLUGS: SlugTable = SlugTable {
     table: "author_slugs",
     owner: "author_id",
 };
+
+/// Every saved version of every author.
+pub const REVISIONS: RevisionTable = RevisionTable {
+    table: "author_revisions",
+    owner: "author_id",
+};
+
+/// An author as one change saved it, with who made the change and the fields it touched.
+pub type Revision = imprint_domain::Revision<Author, Vec<AuthorField>>;
+
+/// A revision of `author` by `actor`, saved at its update time.
+pub fn revision(
+    kind: RevisionKind,
+    changed: Vec<AuthorField>,
+    author: &Author,
+    actor: &Actor,
+) -> Revision {
+    Revision {
+        kind,
+        changed,
+        time: author.update_time,
+        state: author.clone(),
+        actor: Some(actor.clone()),
+        restored_from: None,
+    }
+}
 
 /// The sort key of the authors list: folded name, then id.
 pub type ListKey = (String, Uuid);
@@ -65,9 +95,14 @@ impl AuthorStore {
     }
 
     /// Stores a new author under the slug `choice` resolves to, which it sets.
-    pub async fn insert(&self, author: &mut Author, choice: &SlugChoice) -> Result<(), WriteError> {
+    pub async fn insert(
+        &self,
+        author: &mut Author,
+        choice: &SlugChoice,
+        actor: &Actor,
+    ) -> Result<(), WriteError> {
         let mut batch = [(author.clone(), choice.clone())];
-        self.insert_batch(&mut batch).await?;
+        self.insert_batch(&mut batch, actor).await?;
         let [(stored, _)] = batch;
         *author = stored;
         Ok(())
@@ -78,6 +113,7 @@ impl AuthorStore {
     pub async fn insert_batch(
         &self,
         authors: &mut [(Author, SlugChoice)],
+        actor: &Actor,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
@@ -91,8 +127,12 @@ impl AuthorStore {
                     .exec_without_returning(&*tx)
                     .await
                     .map_err(|e| unique_error(e, author))?;
+                let created = revision(RevisionKind::Created, Vec::new(), author, actor);
+                REVISIONS
+                    .write(&*tx, author.id.as_uuid(), author.version, &created)
+                    .await?;
                 self.events
-                    .emit(&*tx, &author_event(AUTHOR_CREATED, author))
+                    .emit(&*tx, &author_event(AUTHOR_CREATED, author).by(Some(actor)))
                     .await?;
             }
             Ok(())
@@ -215,9 +255,11 @@ impl AuthorStore {
         }
     }
 
-    /// Saves `author` (whose version is already incremented) if the stored version is still
-    /// `expected_version`. A new slug is reserved; the old ones keep resolving.
-    pub async fn update(&self, author: &Author, expected_version: i64) -> Result<(), WriteError> {
+    /// Saves the author `saved` holds (its version already incremented) with that revision,
+    /// if the stored version is still `expected_version`. A new slug is reserved; the old
+    /// ones keep resolving.
+    pub async fn update(&self, saved: &Revision, expected_version: i64) -> Result<(), WriteError> {
+        let author = &saved.state;
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
             SLUGS.claim(&*tx, &author.slug, author.id.as_uuid()).await?;
@@ -231,8 +273,14 @@ impl AuthorStore {
             if result.rows_affected == 0 {
                 return Err(version_conflict(&tx, author.id).await);
             }
+            REVISIONS
+                .write(&*tx, author.id.as_uuid(), author.version, saved)
+                .await?;
             self.events
-                .emit(&*tx, &author_event(AUTHOR_UPDATED, author))
+                .emit(
+                    &*tx,
+                    &author_event(AUTHOR_UPDATED, author).by(saved.actor.as_ref()),
+                )
                 .await?;
             Ok(())
         }
@@ -246,6 +294,7 @@ impl AuthorStore {
         &self,
         id: AuthorId,
         expected_version: Option<i64>,
+        actor: &Actor,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
@@ -272,12 +321,32 @@ impl AuthorStore {
                 id.as_uuid(),
                 current.version,
                 imprint_domain::time::now(),
-            );
+            )
+            .by(Some(actor));
             self.events.emit(&*tx, &event).await?;
             Ok(())
         }
         .await;
         self.events.finish(tx, result).await
+    }
+}
+
+impl AuthorStore {
+    /// Up to `limit` revisions of author `id`, newest first, older than version `before`.
+    pub async fn revisions(
+        &self,
+        id: AuthorId,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Revision>, DbErr> {
+        REVISIONS
+            .page(self.db.conn(), id.as_uuid(), before, limit)
+            .await
+    }
+
+    /// Revision `version` of author `id`, if it was saved.
+    pub async fn revision_at(&self, id: AuthorId, version: i64) -> Result<Option<Revision>, DbErr> {
+        REVISIONS.at(self.db.conn(), id.as_uuid(), version).await
     }
 }
 

@@ -107,34 +107,3 @@ pub mod paper_author {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-/// `paper_revisions`: the paper as saved by each change.
-pub mod paper_revision {
-    use sea_orm::entity::prelude::*;
-
-    /// One saved change.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "paper_revisions")]
-    pub struct Model {
-        /// The paper.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub paper_id: Uuid,
-        /// The paper's version after the change.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub version: i64,
-        /// `created`, `updated`, `published`, `unpublished`.
-        pub kind: String,
-        /// JSON array of update-mask paths the change touched.
-        pub changed_fields: String,
-        /// JSON of the whole paper as saved.
-        pub snapshot: String,
-        /// When saved.
-        pub create_time: DateTimeUtc,
-    }
-
-    /// None needed.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

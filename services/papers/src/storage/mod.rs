@@ -14,18 +14,25 @@ use uuid::Uuid;
 
 use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
-    AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperStatus, PublicationType, Schedule, Slug, Topic, Topics,
+    Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
+    PaperStatus, PublicationType, RevisionKind, Schedule, Slug, Topic, Topics,
 };
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
 use imprint_platform::Database;
 use imprint_platform::db::{self, RenderedSql, UniqueIndex, UniqueKey, WriteTx};
+use imprint_platform::revisions::RevisionTable;
 use imprint_platform::slugs::{SlugChoice, SlugTable};
 use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
 
-use entity::{paper, paper_author, paper_revision, paper_topic};
+use entity::{paper, paper_author, paper_topic};
+
+/// Every saved version of every paper.
+pub const REVISIONS: RevisionTable = RevisionTable {
+    table: "paper_revisions",
+    owner: "paper_id",
+};
 
 /// Every slug any paper ever had.
 pub const SLUGS: SlugTable = SlugTable {
@@ -77,54 +84,24 @@ impl Lookup<'_> {
     }
 }
 
-/// What a saved change did, as recorded in its revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevisionKind {
-    /// The paper was created.
-    Created,
-    /// Fields were edited.
-    Updated,
-    /// The paper was published.
-    Published,
-    /// The paper was withdrawn.
-    Unpublished,
-    /// Its publication or withdrawal was scheduled or cancelled, or a schedule failed.
-    Scheduled,
-}
+/// A paper as one change saved it, with who made the change.
+pub type Revision = imprint_domain::Revision<Paper, PaperChanges>;
 
-impl RevisionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Published => "published",
-            Self::Unpublished => "unpublished",
-            Self::Scheduled => "scheduled",
-        }
+/// A revision of `paper` by `actor`, saved at the paper's update time.
+pub fn revision(
+    kind: RevisionKind,
+    changed: PaperChanges,
+    paper: Paper,
+    actor: &Actor,
+) -> Revision {
+    Revision {
+        kind,
+        changed,
+        time: paper.update_time,
+        state: paper,
+        actor: Some(actor.clone()),
+        restored_from: None,
     }
-
-    fn from_str_opt(s: &str) -> Option<Self> {
-        [
-            Self::Created,
-            Self::Updated,
-            Self::Published,
-            Self::Unpublished,
-            Self::Scheduled,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// A paper as one change saved it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revision {
-    /// What the change did.
-    pub kind: RevisionKind,
-    /// What the change touched.
-    pub changed: PaperChanges,
-    /// The paper after the change; its version and update time are the revision's own.
-    pub paper: Paper,
 }
 
 /// A new paper: its creation and, when it is published at once, its publication.
@@ -194,16 +171,16 @@ impl PaperStore {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
             for new in rows.iter_mut() {
-                let id = new.created.paper.id.as_uuid();
+                let id = new.created.state.id.as_uuid();
                 let slug = SLUGS.claim_choice(&*tx, &new.choice, id).await?;
                 if let Some(published) = &mut new.published {
-                    published.paper.slug = slug.clone();
+                    published.state.slug = slug.clone();
                 }
-                new.created.paper.slug = slug;
+                new.created.state.slug = slug;
                 let p = new
                     .published
                     .as_ref()
-                    .map_or(&new.created.paper, |r| &r.paper);
+                    .map_or(&new.created.state, |r| &r.state);
                 let mut row = to_active(p);
                 row.id = Set(id);
                 paper::Entity::insert(row)
@@ -226,7 +203,7 @@ impl PaperStore {
     /// Saves a changed paper (its version already incremented) with its revision, if the
     /// stored version is still `expected_version`.
     pub async fn save(&self, revision: &Revision, expected_version: i64) -> Result<(), WriteError> {
-        let p = &revision.paper;
+        let p = &revision.state;
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
             SLUGS.claim(&*tx, &p.slug, p.id.as_uuid()).await?;
@@ -275,6 +252,7 @@ impl PaperStore {
         &self,
         id: PaperId,
         expected_version: Option<i64>,
+        actor: &Actor,
     ) -> Result<(), WriteError> {
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
@@ -302,7 +280,8 @@ impl PaperStore {
                 id.as_uuid(),
                 current.version,
                 imprint_domain::time::now(),
-            );
+            )
+            .by(Some(actor));
             self.events.emit(&*tx, &event).await?;
             Ok(())
         }
@@ -475,43 +454,28 @@ impl PaperStore {
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Revision>, DbErr> {
-        let mut select =
-            paper_revision::Entity::find().filter(paper_revision::Column::PaperId.eq(id.as_uuid()));
-        if let Some(before) = before {
-            select = select.filter(paper_revision::Column::Version.lt(before));
-        }
-        select
-            .order_by_desc(paper_revision::Column::Version)
-            .limit(limit)
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(|row| {
-                let kind = RevisionKind::from_str_opt(&row.kind).ok_or_else(|| {
-                    DbErr::Custom(format!("paper_revisions.kind '{}' is unknown", row.kind))
-                })?;
-                let changed: PaperChanges = serde_json::from_str(&row.changed_fields)
-                    .map_err(|e| DbErr::Custom(format!("paper_revisions.changed_fields: {e}")))?;
-                let paper: Paper = serde_json::from_str(&row.snapshot)
-                    .map_err(|e| DbErr::Custom(format!("paper_revisions.snapshot: {e}")))?;
-                Ok(Revision {
-                    kind,
-                    changed,
-                    paper,
-                })
-            })
-            .collect()
+        REVISIONS
+            .page(self.db.conn(), id.as_uuid(), before, limit)
+            .await
+    }
+
+    /// Revision `version` of paper `id`, if it was saved.
+    pub async fn revision_at(&self, id: PaperId, version: i64) -> Result<Option<Revision>, DbErr> {
+        REVISIONS.at(self.db.conn(), id.as_uuid(), version).await
     }
 }
 
 /// The event of a saved change, carrying the paper's whole state.
 fn paper_event(revision: &Revision) -> NewEvent {
     let routing_key = match revision.kind {
-        RevisionKind::Created | RevisionKind::Updated | RevisionKind::Scheduled => PAPER_UPDATED,
+        RevisionKind::Created
+        | RevisionKind::Updated
+        | RevisionKind::Scheduled
+        | RevisionKind::Restored => PAPER_UPDATED,
         RevisionKind::Published => PAPER_PUBLISHED,
         RevisionKind::Unpublished => PAPER_UNPUBLISHED,
     };
-    state_event(routing_key, &revision.paper)
+    state_event(routing_key, &revision.state).by(revision.actor.as_ref())
 }
 
 /// An event restating a paper's current state, keyed by its status.
@@ -629,22 +593,10 @@ async fn write_credits(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
 }
 
 async fn write_revision(tx: &WriteTx, revision: &Revision) -> Result<(), DbErr> {
-    let p = &revision.paper;
-    let snapshot = serde_json::to_string(p)
-        .map_err(|e| DbErr::Custom(format!("serialising paper {}: {e}", p.id)))?;
-    let changed = serde_json::to_string(&revision.changed)
-        .map_err(|e| DbErr::Custom(format!("serialising changed fields: {e}")))?;
-    paper_revision::Entity::insert(paper_revision::ActiveModel {
-        paper_id: Set(p.id.as_uuid()),
-        version: Set(p.version),
-        kind: Set(revision.kind.as_str().to_owned()),
-        changed_fields: Set(changed),
-        snapshot: Set(snapshot),
-        create_time: Set(p.update_time),
-    })
-    .exec_without_returning(&**tx)
-    .await?;
-    Ok(())
+    let p = &revision.state;
+    REVISIONS
+        .write(&**tx, p.id.as_uuid(), p.version, revision)
+        .await
 }
 
 /// Every column but the id, for inserts and updates.

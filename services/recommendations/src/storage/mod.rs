@@ -363,7 +363,12 @@ impl RecStore {
 
     /// Replaces a paper's overrides, with their `recommendation.overrides_changed` event (the
     /// gateways' caches drop the paper's rail on it). Returns their version: one more each time.
-    pub async fn set_overrides(&self, paper: PaperId, overrides: &Overrides) -> Result<i64, DbErr> {
+    pub async fn set_overrides(
+        &self,
+        paper: PaperId,
+        overrides: &Overrides,
+        actor: &imprint_domain::Actor,
+    ) -> Result<i64, DbErr> {
         let update_time = overrides.update_time.unwrap_or_else(Utc::now);
         let row = rec_override::ActiveModel {
             paper_id: Set(paper.as_uuid()),
@@ -402,7 +407,7 @@ impl RecStore {
             self.events
                 .emit(
                     &*tx,
-                    &overrides_event(paper, version, overrides, update_time),
+                    &overrides_event(paper, version, overrides, update_time).by(Some(actor)),
                 )
                 .await?;
             Ok(version)
