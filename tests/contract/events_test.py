@@ -83,6 +83,13 @@ def main() -> int:
             check(event.aggregate_version == published.version == event.paper.version,
                   f"it carries the paper's version ({event.aggregate_version})")
             check(event.type == "paper.published", "the envelope names its type")
+            from imprint.audit.v1 import audit_pb2
+            check(event.actor.subject == "tests" and event.actor.role == audit_pb2.ROLE_ADMIN
+                  and not event.actor.system,
+                  f"it names who published, through the gateway to the papers role ({event.actor})")
+            revisions = papers.ListPaperRevisions(p_pb.ListPaperRevisionsRequest(id=draft.id)).revisions
+            check([r.actor.subject for r in revisions] == ["tests", "tests"],
+                  "the papers role recorded the gateway's caller on each revision")
             check(props.message_id == event.event_id, "message_id is the event id")
             check(props.type == "paper.published", "the AMQP type is the routing key")
             check(props.content_type == "application/x-protobuf", "content_type application/x-protobuf")
