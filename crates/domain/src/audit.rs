@@ -144,6 +144,19 @@ impl Actor {
         }
     }
 
+    /// The actor stored in a subject and a role column: `None` when no subject was stored
+    /// (written before actors were recorded), the system when no role was.
+    pub fn from_columns(
+        subject: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<Option<Self>, StoredActorError> {
+        let Some(subject) = subject else {
+            return Ok(None);
+        };
+        let role = role.map(str::parse::<Role>).transpose()?;
+        Ok(Some(Self::from_record(subject, role)?))
+    }
+
     /// The actor recorded as `subject` with `role` (`None`: the system).
     pub fn from_record(subject: &str, role: Option<Role>) -> Result<Self, SubjectError> {
         match role {
@@ -163,6 +176,17 @@ impl fmt::Display for Actor {
             Self::Caller { subject, role } => write!(f, "{subject} ({role})"),
         }
     }
+}
+
+/// Stored actor columns that no actor was written as.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredActorError {
+    /// The role column names no role.
+    #[error("actor role: {0}")]
+    Role(#[from] UnknownRole),
+    /// The subject column cannot be a subject.
+    #[error("actor subject: {0}")]
+    Subject(#[from] SubjectError),
 }
 
 /// What a saved change did.
@@ -317,6 +341,18 @@ mod tests {
             Actor::System
         );
         assert_eq!(alice.to_string(), "alice@example.org (editor)");
+        // As two columns: nothing stored, the system, a caller, and what no actor is.
+        assert_eq!(Actor::from_columns(None, None), Ok(None));
+        assert_eq!(
+            Actor::from_columns(Some("system"), None),
+            Ok(Some(Actor::System))
+        );
+        assert_eq!(
+            Actor::from_columns(Some("alice@example.org"), Some("editor")),
+            Ok(Some(alice))
+        );
+        assert!(Actor::from_columns(Some("x"), Some("root")).is_err());
+        assert!(Actor::from_columns(Some(""), Some("editor")).is_err());
     }
 
     #[test]

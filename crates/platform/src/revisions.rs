@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use imprint_domain::audit::{Actor, Revision, RevisionKind, Role};
+use imprint_domain::audit::{Actor, Revision, RevisionKind};
 
 /// One service's revision table.
 #[derive(Debug, Clone, Copy)]
@@ -146,14 +146,9 @@ impl RevisionTable {
         let snapshot: String = row.try_get("", "snapshot")?;
         let subject: Option<String> = row.try_get("", "actor_subject")?;
         let role: Option<String> = row.try_get("", "actor_role")?;
-        let role: Option<Role> = role.map(|r| r.parse()).transpose().map_err(
-            |e: imprint_domain::audit::UnknownRole| corrupt("actor_role", e.to_string()),
-        )?;
         // No subject: saved before actors were recorded.
-        let actor = subject
-            .map(|s| Actor::from_record(&s, role))
-            .transpose()
-            .map_err(|e| corrupt("actor_subject", e.to_string()))?;
+        let actor = Actor::from_columns(subject.as_deref(), role.as_deref())
+            .map_err(|e| corrupt("actor", e.to_string()))?;
         Ok(Revision {
             kind: RevisionKind::from_str_opt(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
             changed: serde_json::from_str(&changed)

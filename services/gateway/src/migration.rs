@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crate::partner_keys::migration::CreatePartnerKeys),
             Box::new(crate::preview_links::migration::CreatePreviewLinks),
+            Box::new(crate::preview_links::migration::AddPreviewLinkActors),
         ]
     }
 

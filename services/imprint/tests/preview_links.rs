@@ -114,6 +114,14 @@ async fn a_draft_is_readable_through_its_link_only(backend: Backend) {
         .preview_links;
     assert_eq!(listed.len(), 1);
     assert!(listed[0].revoke_time.is_some());
+    // Who shared the draft, and who took the link back.
+    for who in [&listed[0].creator, &listed[0].revoker] {
+        let who = who.as_ref().unwrap();
+        assert_eq!(
+            (who.subject.as_str(), who.role(), who.system),
+            ("tests", imprint_proto::audit::Role::Admin, false)
+        );
+    }
 
     let expiring = link(&app, &secret.id, 3600).await.unwrap();
     let expiring_path = format!("/v1/preview/{}", expiring.token);

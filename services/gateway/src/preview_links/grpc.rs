@@ -1,5 +1,7 @@
 //! `imprint.gateway.v1.PreviewLinkService` over [`Links`].
 
+use imprint_domain::Actor;
+use imprint_platform::caller::actor;
 use imprint_proto::convert::timestamp;
 use imprint_proto::gateway::preview_link_service_server::PreviewLinkService;
 use imprint_proto::gateway::{
@@ -32,6 +34,20 @@ fn to_proto(row: &StoredLink) -> PreviewLink {
         expire_time: Some(timestamp(row.expire_time)),
         create_time: Some(timestamp(row.create_time)),
         revoke_time: row.revoke_time.map(timestamp),
+        creator: stored_actor(row.creator_subject.as_deref(), row.creator_role.as_deref()),
+        revoker: stored_actor(row.revoker_subject.as_deref(), row.revoker_role.as_deref()),
+    }
+}
+
+/// The actor in two of the link's columns. Only the gateway writes them, from actors it
+/// authenticated; a row it cannot read back shows no actor rather than failing the list.
+fn stored_actor(subject: Option<&str>, role: Option<&str>) -> Option<imprint_proto::audit::Actor> {
+    match Actor::from_columns(subject, role) {
+        Ok(actor) => actor.as_ref().map(Into::into),
+        Err(e) => {
+            tracing::error!(error = %e, "a preview link's actor columns are corrupt");
+            None
+        }
     }
 }
 
@@ -41,8 +57,12 @@ impl PreviewLinkService for PreviewLinksGrpc {
         &self,
         request: Request<CreatePreviewLinkRequest>,
     ) -> Result<Response<CreatePreviewLinkResponse>, Status> {
+        let actor = actor(&request)?;
         let r = request.into_inner();
-        let (row, token) = self.links.create(&r.paper_id, r.lifetime_seconds).await?;
+        let (row, token) = self
+            .links
+            .create(&r.paper_id, r.lifetime_seconds, &actor)
+            .await?;
         Ok(Response::new(CreatePreviewLinkResponse {
             url: format!("{}/v1/preview/{token}", self.public_url),
             preview_link: Some(to_proto(&row)),
@@ -64,7 +84,8 @@ impl PreviewLinkService for PreviewLinksGrpc {
         &self,
         request: Request<RevokePreviewLinkRequest>,
     ) -> Result<Response<RevokePreviewLinkResponse>, Status> {
-        let row = self.links.revoke(&request.into_inner().id).await?;
+        let actor = actor(&request)?;
+        let row = self.links.revoke(&request.into_inner().id, &actor).await?;
         Ok(Response::new(RevokePreviewLinkResponse {
             preview_link: Some(to_proto(&row)),
         }))

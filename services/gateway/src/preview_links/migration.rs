@@ -72,3 +72,53 @@ impl MigrationTrait for CreatePreviewLinks {
             .await
     }
 }
+
+/// Who made and who revoked each link (issue 15's audit trail): four nullable columns, one
+/// per statement (SQLite adds one at a time), empty on the links made before.
+pub(crate) struct AddPreviewLinkActors;
+
+/// The columns `AddPreviewLinkActors` adds.
+const ACTOR_COLUMNS: [&str; 4] = [
+    "creator_subject",
+    "creator_role",
+    "revoker_subject",
+    "revoker_role",
+];
+
+impl MigrationName for AddPreviewLinkActors {
+    fn name(&self) -> &str {
+        "m20261203_000003_preview_link_actors"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddPreviewLinkActors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ACTOR_COLUMNS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(PreviewLinks::Table)
+                        .add_column(ColumnDef::new(Alias::new(column)).string_len(255).null())
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ACTOR_COLUMNS.into_iter().rev() {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(PreviewLinks::Table)
+                        .drop_column(Alias::new(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

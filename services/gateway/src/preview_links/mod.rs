@@ -9,7 +9,7 @@ pub mod grpc;
 pub(crate) mod migration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use imprint_domain::{PaperId, Violations};
+use imprint_domain::{Actor, PaperId, Violations};
 use imprint_platform::clients::Peer;
 use imprint_platform::signing::{Purpose, Signer};
 use imprint_platform::{Database, ServiceError};
@@ -58,6 +58,7 @@ impl Links {
         &self,
         paper_id: &str,
         lifetime_seconds: i64,
+        actor: &Actor,
     ) -> Result<(StoredLink, String), ServiceError> {
         let mut violations = Violations::new();
         let paper = PaperId::parse(paper_id.trim()).map_err(|e| violations.push("paper_id", e));
@@ -77,6 +78,10 @@ impl Links {
             ),
             create_time: Set(now),
             revoke_time: Set(None),
+            creator_subject: Set(Some(actor.subject().to_owned())),
+            creator_role: Set(actor.role().map(|r| r.name().to_owned())),
+            revoker_subject: Set(None),
+            revoker_role: Set(None),
         }
         .insert(self.db.conn())
         .await?;
@@ -136,7 +141,7 @@ impl Links {
     }
 
     /// Revokes the link `id`; it stops working before this returns.
-    pub async fn revoke(&self, id: &str) -> Result<StoredLink, ServiceError> {
+    pub async fn revoke(&self, id: &str, actor: &Actor) -> Result<StoredLink, ServiceError> {
         let uuid = Uuid::parse_str(id.trim())
             .map_err(|_| Violations::one("id", "is not a preview link id"))?;
         let row = entity::Entity::find_by_id(uuid)
@@ -148,6 +153,8 @@ impl Links {
         }
         let mut active: entity::ActiveModel = row.into();
         active.revoke_time = Set(Some(imprint_domain::time::now()));
+        active.revoker_subject = Set(Some(actor.subject().to_owned()));
+        active.revoker_role = Set(actor.role().map(|r| r.name().to_owned()));
         let row = active.update(self.db.conn()).await?;
         tracing::info!(paper_id = %row.paper_id, id = %row.id, "preview link revoked");
         Ok(row)
