@@ -9,6 +9,7 @@
 //! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]).
 
 pub mod access;
+pub mod actors;
 pub mod cache;
 pub mod component;
 pub mod forward;

@@ -13,7 +13,14 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crate::partner_keys::migration::CreatePartnerKeys),
             Box::new(crate::preview_links::migration::CreatePreviewLinks),
-            Box::new(crate::preview_links::migration::AddPreviewLinkActors),
+            Box::new(crate::actors::AddActorColumns {
+                name: "m20261203_000003_preview_link_actors",
+                table: "preview_links",
+            }),
+            Box::new(crate::actors::AddActorColumns {
+                name: "m20261203_000004_partner_key_actors",
+                table: "partner_keys",
+            }),
         ]
     }
 

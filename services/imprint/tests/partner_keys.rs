@@ -297,10 +297,18 @@ async fn keys_bind_origins_and_rates_and_revocation_is_immediate() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        all.partner_keys
-            .iter()
-            .any(|k| k.id == stored.id && k.revoke_time.is_some())
-    );
+    let revoked = all
+        .partner_keys
+        .iter()
+        .find(|k| k.id == stored.id && k.revoke_time.is_some())
+        .unwrap();
+    // Who made the key and who revoked it.
+    for who in [&revoked.creator, &revoked.revoker] {
+        let who = who.as_ref().unwrap();
+        assert_eq!(
+            (who.subject.as_str(), who.role(), who.system),
+            ("tests", imprint_proto::audit::Role::Admin, false)
+        );
+    }
     app.stop().await;
 }

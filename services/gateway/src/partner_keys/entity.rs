@@ -26,6 +26,10 @@ pub struct Model {
     pub create_time: DateTimeUtc,
     /// Revocation time.
     pub revoke_time: Option<DateTimeUtc>,
+    pub creator_subject: Option<String>,
+    pub creator_role: Option<String>,
+    pub revoker_subject: Option<String>,
+    pub revoker_role: Option<String>,
 }
 
 /// No relations.

@@ -1,5 +1,6 @@
 //! `imprint.gateway.v1.PartnerKeyService` over [`Keys`].
 
+use crate::actors;
 use std::sync::Arc;
 
 use imprint_proto::convert::timestamp;
@@ -34,6 +35,8 @@ fn to_proto(row: StoredKey) -> PartnerKey {
         key_prefix: row.key_prefix,
         create_time: Some(timestamp(row.create_time)),
         revoke_time: row.revoke_time.map(timestamp),
+        creator: actors::stored(row.creator_subject.as_deref(), row.creator_role.as_deref()),
+        revoker: actors::stored(row.revoker_subject.as_deref(), row.revoker_role.as_deref()),
     }
 }
 
@@ -43,10 +46,16 @@ impl PartnerKeyService for PartnerKeysGrpc {
         &self,
         request: Request<CreatePartnerKeyRequest>,
     ) -> Result<Response<CreatePartnerKeyResponse>, Status> {
+        let actor = imprint_platform::caller::actor(&request)?;
         let r = request.into_inner();
         let (row, key) = self
             .keys
-            .create(&r.partner, &r.allowed_origins, r.requests_per_minute)
+            .create(
+                &r.partner,
+                &r.allowed_origins,
+                r.requests_per_minute,
+                &actor,
+            )
             .await?;
         Ok(Response::new(CreatePartnerKeyResponse {
             partner_key: Some(to_proto(row)),
@@ -68,7 +77,8 @@ impl PartnerKeyService for PartnerKeysGrpc {
         &self,
         request: Request<RevokePartnerKeyRequest>,
     ) -> Result<Response<RevokePartnerKeyResponse>, Status> {
-        let row = self.keys.revoke(&request.into_inner().id).await?;
+        let actor = imprint_platform::caller::actor(&request)?;
+        let row = self.keys.revoke(&request.into_inner().id, &actor).await?;
         Ok(Response::new(RevokePartnerKeyResponse {
             partner_key: Some(to_proto(row)),
         }))

@@ -183,6 +183,7 @@ impl Keys {
         partner: &str,
         origins: &[String],
         per_minute: i32,
+        actor: &imprint_domain::Actor,
     ) -> Result<(StoredKey, String), ServiceError> {
         let mut violations = Violations::new();
         let partner = partner.trim();
@@ -229,6 +230,7 @@ impl Keys {
             "pk_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
         );
+        let creator = crate::actors::columns(actor);
         let row = entity::ActiveModel {
             id: Set(Uuid::now_v7()),
             partner: Set(partner.to_owned()),
@@ -240,6 +242,10 @@ impl Keys {
             requests_per_minute: Set(per_minute),
             create_time: Set(Utc::now()),
             revoke_time: Set(None),
+            creator_subject: Set(creator.0),
+            creator_role: Set(creator.1),
+            revoker_subject: Set(None),
+            revoker_role: Set(None),
         }
         .insert(self.db.conn())
         .await?;
@@ -258,7 +264,11 @@ impl Keys {
     }
 
     /// Revokes the key with `id`; it stops working in this process before this returns.
-    pub async fn revoke(&self, id: &str) -> Result<StoredKey, ServiceError> {
+    pub async fn revoke(
+        &self,
+        id: &str,
+        actor: &imprint_domain::Actor,
+    ) -> Result<StoredKey, ServiceError> {
         let uuid = Uuid::parse_str(id.trim())
             .map_err(|_| Violations::one("id", "is not a partner key id"))?;
         let row = entity::Entity::find_by_id(uuid)
@@ -270,6 +280,9 @@ impl Keys {
         } else {
             let mut active: entity::ActiveModel = row.into();
             active.revoke_time = Set(Some(Utc::now()));
+            let (subject, role) = crate::actors::columns(actor);
+            active.revoker_subject = Set(subject);
+            active.revoker_role = Set(role);
             active.update(self.db.conn()).await?
         };
         self.reload().await?;

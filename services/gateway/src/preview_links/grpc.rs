@@ -1,6 +1,5 @@
 //! `imprint.gateway.v1.PreviewLinkService` over [`Links`].
 
-use imprint_domain::Actor;
 use imprint_platform::caller::actor;
 use imprint_proto::convert::timestamp;
 use imprint_proto::gateway::preview_link_service_server::PreviewLinkService;
@@ -11,6 +10,7 @@ use imprint_proto::gateway::{
 use tonic::{Request, Response, Status};
 
 use super::{Links, StoredLink};
+use crate::actors;
 
 /// The gRPC face of the preview links.
 #[derive(Debug, Clone)]
@@ -34,20 +34,8 @@ fn to_proto(row: &StoredLink) -> PreviewLink {
         expire_time: Some(timestamp(row.expire_time)),
         create_time: Some(timestamp(row.create_time)),
         revoke_time: row.revoke_time.map(timestamp),
-        creator: stored_actor(row.creator_subject.as_deref(), row.creator_role.as_deref()),
-        revoker: stored_actor(row.revoker_subject.as_deref(), row.revoker_role.as_deref()),
-    }
-}
-
-/// The actor in two of the link's columns. Only the gateway writes them, from actors it
-/// authenticated; a row it cannot read back shows no actor rather than failing the list.
-fn stored_actor(subject: Option<&str>, role: Option<&str>) -> Option<imprint_proto::audit::Actor> {
-    match Actor::from_columns(subject, role) {
-        Ok(actor) => actor.as_ref().map(Into::into),
-        Err(e) => {
-            tracing::error!(error = %e, "a preview link's actor columns are corrupt");
-            None
-        }
+        creator: actors::stored(row.creator_subject.as_deref(), row.creator_role.as_deref()),
+        revoker: actors::stored(row.revoker_subject.as_deref(), row.revoker_role.as_deref()),
     }
 }
 

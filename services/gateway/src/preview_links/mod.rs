@@ -69,6 +69,7 @@ impl Links {
         };
         self.check_unpublished(paper).await?;
         let now = imprint_domain::time::now();
+        let creator = crate::actors::columns(actor);
         let row = entity::ActiveModel {
             id: Set(Uuid::now_v7()),
             paper_id: Set(paper.as_uuid()),
@@ -78,8 +79,8 @@ impl Links {
             ),
             create_time: Set(now),
             revoke_time: Set(None),
-            creator_subject: Set(Some(actor.subject().to_owned())),
-            creator_role: Set(actor.role().map(|r| r.name().to_owned())),
+            creator_subject: Set(creator.0),
+            creator_role: Set(creator.1),
             revoker_subject: Set(None),
             revoker_role: Set(None),
         }
@@ -153,8 +154,9 @@ impl Links {
         }
         let mut active: entity::ActiveModel = row.into();
         active.revoke_time = Set(Some(imprint_domain::time::now()));
-        active.revoker_subject = Set(Some(actor.subject().to_owned()));
-        active.revoker_role = Set(actor.role().map(|r| r.name().to_owned()));
+        let (subject, role) = crate::actors::columns(actor);
+        active.revoker_subject = Set(subject);
+        active.revoker_role = Set(role);
         let row = active.update(self.db.conn()).await?;
         tracing::info!(paper_id = %row.paper_id, id = %row.id, "preview link revoked");
         Ok(row)
