@@ -113,7 +113,8 @@ impl fmt::Display for Subject {
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Actor {
-    /// Imprint itself: the scheduler, reactions to other services' events, the demo loader.
+    /// Imprint itself: the scheduler, reactions to other services' events (the demo loader
+    /// acts with a token of its own, `demo-loader`).
     System,
     /// A caller the gateway authenticated, with the role it acted with.
     Caller {
@@ -150,11 +151,16 @@ impl Actor {
         subject: Option<&str>,
         role: Option<&str>,
     ) -> Result<Option<Self>, StoredActorError> {
-        let Some(subject) = subject else {
-            return Ok(None);
-        };
-        let role = role.map(str::parse::<Role>).transpose()?;
-        Ok(Some(Self::from_record(subject, role)?))
+        match (subject, role) {
+            (None, None) => Ok(None),
+            (Some(Self::SYSTEM), None) => Ok(Some(Self::System)),
+            // Only the system is stored without a role, and nobody without a subject.
+            (Some(_), None) | (None, Some(_)) => Err(StoredActorError::Incomplete),
+            (Some(subject), Some(role)) => Ok(Some(Self::from_record(
+                subject,
+                Some(role.parse::<Role>()?),
+            )?)),
+        }
     }
 
     /// The actor recorded as `subject` with `role` (`None`: the system).
@@ -187,6 +193,9 @@ pub enum StoredActorError {
     /// The subject column cannot be a subject.
     #[error("actor subject: {0}")]
     Subject(#[from] SubjectError),
+    /// A role without a subject, or a subject other than the system's without a role.
+    #[error("actor: a subject and a role go together (only the system has no role)")]
+    Incomplete,
 }
 
 /// What a saved change did.
@@ -353,6 +362,8 @@ mod tests {
         );
         assert!(Actor::from_columns(Some("x"), Some("root")).is_err());
         assert!(Actor::from_columns(Some(""), Some("editor")).is_err());
+        assert!(Actor::from_columns(Some("alice"), None).is_err());
+        assert!(Actor::from_columns(None, Some("editor")).is_err());
     }
 
     #[test]

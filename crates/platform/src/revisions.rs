@@ -62,7 +62,7 @@ impl RevisionTable {
         let insert = Query::insert()
             .into_table(Alias::new(self.table))
             .columns(std::iter::once(self.owner).chain(COLUMNS).map(Alias::new))
-            .values_panic([
+            .values([
                 owner.into(),
                 version.into(),
                 revision.kind.as_str().into(),
@@ -73,6 +73,7 @@ impl RevisionTable {
                 actor.and_then(Actor::role).map(|r| r.name()).into(),
                 revision.restored_from.into(),
             ])
+            .map_err(|e| DbErr::Custom(format!("{}: {e}", self.table)))?
             .to_owned();
         db.execute(StatementBuilder::build(&insert, &db.get_database_backend()))
             .await?;

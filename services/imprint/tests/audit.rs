@@ -218,7 +218,7 @@ fn changes(changes: &[audit::FieldChange]) -> BTreeMap<String, (String, String)>
 }
 
 async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend) {
-    let app = app(backend).await;
+    let mut app = app(backend).await;
     let (_conn, channel, queue) = event_queue(&app).await;
     let mut events = BTreeMap::new();
     let mut alice = editor(&app, ALICE);
@@ -450,7 +450,11 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
             .await,
         Code::Aborted,
     );
-    assert!(stale.message().contains('5'), "{}", stale.message());
+    assert!(
+        stale.message().contains("the stored one is 5"),
+        "{}",
+        stale.message()
+    );
     assert_eq!(paper(&app, &id).await, v5);
     assert_eq!(revisions(&app, &id).await.len(), 5);
     assert_eq!(app.count_paper_rows("paper_revisions", &id).await, 5);
@@ -521,6 +525,76 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
         ]
     );
 
+    // A version crediting an author deleted since cannot come back; the refusal names the
+    // version asked for, the only field the request has.
+    let mut coauthor = app.author("Departed Coauthor").await;
+    let mut edit = paper(&app, &id).await;
+    edit.author_ids.push(coauthor.id.clone());
+    let credited = bob
+        .papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(edit.clone()),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["author_ids".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    edit.author_ids.pop();
+    edit.version = credited.version;
+    let uncredited = bob
+        .papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(edit),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["author_ids".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    coauthor = app
+        .authors
+        .get_author(imprint_proto::authors::GetAuthorRequest {
+            key: Some(imprint_proto::authors::get_author_request::Key::Id(
+                coauthor.id.clone(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .author
+        .unwrap();
+    app.authors
+        .delete_author(imprint_proto::authors::DeleteAuthorRequest {
+            id: coauthor.id.clone(),
+            version: coauthor.version,
+        })
+        .await
+        .unwrap();
+    let refused = expect_code(
+        bob.papers
+            .restore_paper_revision(RestorePaperRevisionRequest {
+                id: id.clone(),
+                version: uncredited.version,
+                revision_version: credited.version,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&refused), ["revision_version"]);
+    assert!(
+        refused.message().contains("does not exist"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(paper(&app, &id).await.version, uncredited.version);
+
     // Authors keep the same trail.
     let mut renamed = author.clone();
     renamed.bio = "Senior expert on South Asia.".to_owned();
@@ -577,7 +651,11 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
             .await,
         Code::Aborted,
     );
-    assert!(stale.message().contains('3'), "{}", stale.message());
+    assert!(
+        stale.message().contains("the stored one is 3"),
+        "{}",
+        stale.message()
+    );
     let trail: Vec<AuthorTrail> = alice
         .authors
         .list_author_revisions(ListAuthorRevisionsRequest {

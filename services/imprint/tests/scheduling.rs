@@ -192,7 +192,7 @@ async fn an_embargo_holds_until_its_time_then_lifts_within_five_seconds(backend:
             RevisionKind::Created
         ]
     );
-    // The scheduler published it, on behalf of the publisher who scheduled it.
+    // The publisher scheduled it; the scheduler, Imprint itself, published it.
     let actors: Vec<(&str, bool)> = revisions
         .iter()
         .map(|r| {

@@ -318,7 +318,11 @@ impl Papers {
             slug: old.slug,
             fields: old.fields,
         };
-        self.edit(current, content, Some(from), actor).await
+        // What the old content fails now (an author deleted since) is about the version asked
+        // for: the request has no author_ids to name.
+        self.edit(current, content, Some(from), actor)
+            .await
+            .map_err(|e| restore_refused(e, from))
     }
 
     /// Saves `content` as the next version of `current`: an update, or a restore of version
@@ -378,6 +382,7 @@ impl Papers {
         .await
     }
 
+    /// Paper `current` as its version `version` was saved; `field` names the version asked
     /// for when it is out of range.
     async fn state_at(
         &self,
@@ -733,6 +738,24 @@ impl Papers {
             .filter(|id| missing.contains(&id.to_string()))
             .copied()
             .collect())
+    }
+}
+
+/// A restore's refusal of what version `from` holds, named by the field that asked for it.
+fn restore_refused(err: ServiceError, from: i64) -> ServiceError {
+    match err {
+        ServiceError::Invalid(v) => {
+            let why: Vec<String> = v
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.description))
+                .collect();
+            Violations::one(
+                "revision_version",
+                format!("version {from} cannot be restored: {}", why.join("; ")),
+            )
+            .into()
+        }
+        other => other,
     }
 }
 
