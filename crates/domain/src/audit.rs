@@ -244,6 +244,19 @@ impl RevisionKind {
     }
 }
 
+impl<T, C> Revision<T, C> {
+    /// The same edit, as a restore of version `from` when there is one: an edit and a restore
+    /// are saved alike, and only the kind and the restored version tell them apart.
+    #[must_use]
+    pub fn restoring(mut self, from: Option<i64>) -> Self {
+        if from.is_some() {
+            self.kind = RevisionKind::Restored;
+            self.restored_from = from;
+        }
+        self
+    }
+}
+
 /// A resource as one saved change left it, with who made the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision<T, C> {

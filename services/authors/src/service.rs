@@ -257,12 +257,8 @@ impl Authors {
             .into_iter()
             .map(|c| c.field)
             .collect();
-        let kind = match restored_from {
-            None => RevisionKind::Updated,
-            Some(_) => RevisionKind::Restored,
-        };
-        let mut saved = revision(kind, changed, &next, actor);
-        saved.restored_from = restored_from;
+        let saved = revision(RevisionKind::Updated, changed, &next, actor).restoring(restored_from);
+        let kind = saved.kind;
         self.store
             .update(&saved, expected)
             .await

@@ -355,11 +355,7 @@ impl Papers {
             update_time: time::now(),
             ..current
         };
-        let mut saved = match restored_from {
-            None => revision(RevisionKind::Updated, changed, next, actor),
-            Some(_) => revision(RevisionKind::Restored, changed, next, actor),
-        };
-        saved.restored_from = restored_from;
+        let saved = revision(RevisionKind::Updated, changed, next, actor).restoring(restored_from);
         self.save_revision(saved, expected).await
     }
 
