@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "imprint/events/v1/events.proto",
     "imprint/gateway/v1/gateway.proto",
     "imprint/papers/v1/papers.proto",
+    "imprint/papers/v1/taxonomy.proto",
     "imprint/recommendations/v1/recommendations.proto",
 ];
 

@@ -256,6 +256,43 @@ def scenario(target: str) -> dict:
         grpc.StatusCode.FAILED_PRECONDITION, what="deleting a credited author",
     )
 
+    # Programs and regions: terms by slug on papers, filters taking in countries, renames that
+    # keep the old slug, merges that move papers, unknown terms refused by field.
+    from imprint.papers.v1 import taxonomy_pb2 as t_pb, taxonomy_pb2_grpc as t_grpc
+    taxonomy = t_grpc.TaxonomyServiceStub(channel)
+    region = taxonomy.CreateTerm(t_pb.CreateTermRequest(term=t_pb.Term(
+        vocabulary=t_pb.VOCABULARY_REGION, name="South Asia"))).term
+    country = taxonomy.CreateTerm(t_pb.CreateTermRequest(term=t_pb.Term(
+        vocabulary=t_pb.VOCABULARY_REGION, name="Pakistan", parent_id=region.id))).term
+    old_program = taxonomy.CreateTerm(t_pb.CreateTermRequest(term=t_pb.Term(
+        vocabulary=t_pb.VOCABULARY_PROGRAM, name="Asia Program"))).term
+    program = taxonomy.CreateTerm(t_pb.CreateTermRequest(term=t_pb.Term(
+        vocabulary=t_pb.VOCABULARY_PROGRAM, name="Asia Center"))).term
+    tagged = papers.CreatePaper(p_pb.CreatePaperRequest(paper=p_pb.Paper(
+        title="Pakistan Brief", publication_type=p_pb.PUBLICATION_TYPE_POLICY_BRIEF,
+        author_ids=[ids[0]], region_ids=["pakistan"], program_ids=["asia-program"],
+    ))).paper
+    check(list(tagged.region_ids) == [country.id], "a region named by slug is stored as its id")
+    check([t.name for t in tagged.terms] == ["Asia Program", "Pakistan"], "a paper describes its terms")
+    listed = papers.ListPapers(p_pb.ListPapersRequest(region="south-asia")).papers
+    check([p.id for p in listed] == [tagged.id], "a region filter takes in its countries")
+    taxonomy.UpdateTerm(t_pb.UpdateTermRequest(
+        term=t_pb.Term(id=region.id, version=region.version, name="Southern Asia", slug="southern-asia"),
+        update_mask=field_mask_pb2.FieldMask(paths=["name", "slug"]),
+    ))
+    old = taxonomy.GetTerm(t_pb.GetTermRequest(slug="south-asia", vocabulary=t_pb.VOCABULARY_REGION)).term
+    check(old.id == region.id and old.slug == "southern-asia", "a renamed region's old slug resolves")
+    merged = taxonomy.MergeTerms(t_pb.MergeTermsRequest(source_id=old_program.id, target_id=program.id))
+    check(merged.papers_moved == 1, "a merge moves the source's papers")
+    moved = papers.GetPaper(p_pb.GetPaperRequest(id=tagged.id)).paper
+    check(list(moved.program_ids) == [program.id], "a merged program's paper carries the target")
+    expect_error(
+        lambda: papers.CreatePaper(p_pb.CreatePaperRequest(paper=p_pb.Paper(
+            title="Nowhere", publication_type=p_pb.PUBLICATION_TYPE_REPORT, region_ids=["atlantis"]))),
+        grpc.StatusCode.INVALID_ARGUMENT, ["paper.region_ids[0]"], what="an unknown region",
+    )
+    papers.DeletePaper(p_pb.DeletePaperRequest(id=tagged.id))
+
     # Authentication and roles, as any client meets them.
     anonymous = authorized_channel(target, None)
     expect_error(

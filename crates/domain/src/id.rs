@@ -86,6 +86,11 @@ uuid_id!(
     AuthorId,
     "an author"
 );
+uuid_id!(
+    /// Identifies a term of a controlled vocabulary (a program, a region, a series).
+    TermId,
+    "a term"
+);
 
 /// Cuts echoed input so that an error message stays readable, and small enough to travel in a
 /// response header, when the input is huge.

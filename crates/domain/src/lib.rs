@@ -13,6 +13,7 @@ pub mod orcid;
 pub mod paper;
 pub mod query;
 pub mod slug;
+pub mod taxonomy;
 pub mod text;
 pub mod time;
 pub mod web;
@@ -20,7 +21,7 @@ pub mod web;
 pub use audit::{Actor, Audited, FieldChange, Revision, RevisionKind, Role, Subject};
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
 pub use error::{FieldViolation, Violations};
-pub use id::{AuthorId, IdError, PaperId, shorten};
+pub use id::{AuthorId, IdError, PaperId, TermId, shorten};
 pub use mask::MaskField;
 pub use orcid::{Orcid, OrcidError};
 pub use paper::{
@@ -29,4 +30,7 @@ pub use paper::{
     UnknownChange, WorkflowError,
 };
 pub use slug::{Slug, SlugError};
+pub use taxonomy::{
+    PaperTerms, TaxonomyError, Term, TermField, TermIds, TermInput, TermName, Vocabulary,
+};
 pub use web::{HttpUrl, UrlError};

@@ -7,6 +7,7 @@ use crate::error::Violations;
 use crate::id::{AuthorId, PaperId};
 use crate::mask::MaskField;
 use crate::slug::Slug;
+use crate::taxonomy::{PaperTerms, TermIds, Vocabulary};
 use crate::text::{Body, FundingNote, Summary, Title, clean_line};
 
 /// Most topics on one paper.
@@ -275,6 +276,32 @@ pub struct PaperInput {
     pub funding_note: String,
     /// The id in the system the paper was imported from; empty when none.
     pub external_id: String,
+    /// Program term ids (the service resolves slugs to ids before parsing).
+    pub program_ids: Vec<String>,
+    /// Region term ids.
+    pub region_ids: Vec<String>,
+    /// Series term ids.
+    pub series_ids: Vec<String>,
+}
+
+impl PaperInput {
+    /// The term ids sent for `vocabulary`.
+    pub fn terms(&self, vocabulary: Vocabulary) -> &[String] {
+        match vocabulary {
+            Vocabulary::Program => &self.program_ids,
+            Vocabulary::Region => &self.region_ids,
+            Vocabulary::Series => &self.series_ids,
+        }
+    }
+
+    /// The term ids sent for `vocabulary`, for the service to resolve slugs in place.
+    pub fn terms_mut(&mut self, vocabulary: Vocabulary) -> &mut Vec<String> {
+        match vocabulary {
+            Vocabulary::Program => &mut self.program_ids,
+            Vocabulary::Region => &mut self.region_ids,
+            Vocabulary::Series => &mut self.series_ids,
+        }
+    }
 }
 
 /// A field an update can change.
@@ -296,6 +323,8 @@ pub enum PaperField {
     AuthorIds,
     /// `funding_note`
     FundingNote,
+    /// `program_ids`, `region_ids` or `series_ids`
+    Terms(Vocabulary),
 }
 
 impl MaskField for PaperField {
@@ -308,6 +337,9 @@ impl MaskField for PaperField {
         Self::Topics,
         Self::AuthorIds,
         Self::FundingNote,
+        Self::Terms(Vocabulary::Program),
+        Self::Terms(Vocabulary::Region),
+        Self::Terms(Vocabulary::Series),
     ];
 
     fn path(self) -> &'static str {
@@ -320,6 +352,7 @@ impl MaskField for PaperField {
             Self::Topics => "topics",
             Self::AuthorIds => "author_ids",
             Self::FundingNote => "funding_note",
+            Self::Terms(vocabulary) => vocabulary.field_path(),
         }
     }
 }
@@ -339,7 +372,7 @@ pub enum PaperChange {
 
 impl PaperChange {
     /// Every change, in the order revisions list them.
-    pub(crate) const ALL: [Self; 11] = [
+    pub(crate) const ALL: [Self; 14] = [
         Self::Field(PaperField::Title),
         Self::Field(PaperField::Slug),
         Self::Field(PaperField::Summary),
@@ -348,6 +381,9 @@ impl PaperChange {
         Self::Field(PaperField::Topics),
         Self::Field(PaperField::AuthorIds),
         Self::Field(PaperField::FundingNote),
+        Self::Field(PaperField::Terms(Vocabulary::Program)),
+        Self::Field(PaperField::Terms(Vocabulary::Region)),
+        Self::Field(PaperField::Terms(Vocabulary::Series)),
         Self::Status,
         Self::PublishTime,
         Self::Schedule,
@@ -374,9 +410,12 @@ impl PaperChange {
             Self::Field(PaperField::Topics) => 5,
             Self::Field(PaperField::AuthorIds) => 6,
             Self::Field(PaperField::FundingNote) => 7,
-            Self::Status => 8,
-            Self::PublishTime => 9,
-            Self::Schedule => 10,
+            Self::Field(PaperField::Terms(Vocabulary::Program)) => 8,
+            Self::Field(PaperField::Terms(Vocabulary::Region)) => 9,
+            Self::Field(PaperField::Terms(Vocabulary::Series)) => 10,
+            Self::Status => 11,
+            Self::PublishTime => 12,
+            Self::Schedule => 13,
         };
         1 << index
     }
@@ -472,6 +511,9 @@ pub struct PaperFields {
     pub author_ids: AuthorIds,
     /// Funding note.
     pub funding_note: FundingNote,
+    /// Programs, regions and series (none on revisions saved before taxonomies).
+    #[serde(default)]
+    pub terms: PaperTerms,
 }
 
 impl PaperFields {
@@ -486,6 +528,13 @@ impl PaperFields {
         let topics = v.nested("topics", Topics::parse(&input.topics));
         let author_ids = v.nested("author_ids", AuthorIds::parse(&input.author_ids));
         let funding_note = v.check("funding_note", FundingNote::parse(&input.funding_note));
+        let mut terms = PaperTerms::default();
+        for vocabulary in Vocabulary::ALL {
+            let parsed = TermIds::parse(input.terms(vocabulary), vocabulary);
+            if let Some(ids) = v.nested(vocabulary.field_path(), parsed) {
+                *terms.of_mut(vocabulary) = ids;
+            }
+        }
         match (
             title,
             summary,
@@ -513,6 +562,7 @@ impl PaperFields {
                     topics,
                     author_ids,
                     funding_note,
+                    terms,
                 },
             )),
             _ => Err(v),
@@ -556,6 +606,12 @@ impl PaperFields {
                     let note = FundingNote::parse(&input.funding_note);
                     v.assign(path, &mut next.funding_note, note);
                 }
+                PaperField::Terms(vocabulary) => {
+                    let parsed = TermIds::parse(input.terms(*vocabulary), *vocabulary);
+                    if let Some(ids) = v.nested(path, parsed) {
+                        *next.terms.of_mut(*vocabulary) = ids;
+                    }
+                }
             }
         }
         v.into_result(|| (slug, next))
@@ -578,8 +634,11 @@ impl PaperFields {
                 PaperField::FundingNote,
             ),
         ];
+        let terms =
+            Vocabulary::ALL.map(|v| (self.terms.of(v) != other.terms.of(v), PaperField::Terms(v)));
         differs
             .into_iter()
+            .chain(terms)
             .filter(|(differs, _)| *differs)
             .fold(PaperChanges::NONE, |set, (_, f)| {
                 set.with(PaperChange::Field(f))
@@ -949,6 +1008,7 @@ impl crate::audit::Audited for Paper {
                 PaperField::Topics => json(&f.topics),
                 PaperField::AuthorIds => json(&f.author_ids),
                 PaperField::FundingNote => json(&f.funding_note),
+                PaperField::Terms(vocabulary) => json(f.terms.of(vocabulary)),
             },
             PaperChange::Status => json(&self.status),
             PaperChange::PublishTime => json(&self.publish_time),

@@ -24,8 +24,13 @@ pub const AUTHOR_DELETED: &str = "author.deleted";
 /// An editor set a paper's related-publication overrides (pins and exclusions).
 pub const OVERRIDES_CHANGED: &str = "recommendation.overrides_changed";
 
+/// An admin created a taxonomy term (a program, a region, a series).
+pub const TERM_CREATED: &str = "term.created";
+/// A term was renamed, moved, retired or merged (into another, or another into it).
+pub const TERM_UPDATED: &str = "term.updated";
+
 /// Every routing key, for documentation and operators' tools.
-pub const ROUTING_KEYS: [&str; 8] = [
+pub const ROUTING_KEYS: [&str; 10] = [
     PAPER_PUBLISHED,
     PAPER_UPDATED,
     PAPER_UNPUBLISHED,
@@ -34,6 +39,8 @@ pub const ROUTING_KEYS: [&str; 8] = [
     AUTHOR_UPDATED,
     AUTHOR_DELETED,
     OVERRIDES_CHANGED,
+    TERM_CREATED,
+    TERM_UPDATED,
 ];
 
 /// The AMQP content type of an encoded [`Event`].

@@ -183,6 +183,41 @@ impl SlugTable {
         Ok(())
     }
 
+    /// Every slug `owner` has or had, in no particular order.
+    pub async fn of_owner<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: Uuid,
+    ) -> Result<Vec<String>, DbErr> {
+        let stmt = Query::select()
+            .column(Alias::new("slug"))
+            .from(Alias::new(self.table))
+            .and_where(Expr::col(Alias::new(self.owner)).eq(owner))
+            .order_by(Alias::new("slug"), sea_orm::Order::Asc)
+            .to_owned();
+        let rows = db
+            .query_all(StatementBuilder::build(&stmt, &db.get_database_backend()))
+            .await?;
+        rows.iter().map(|row| row.try_get("", "slug")).collect()
+    }
+
+    /// Gives every slug of `from` to `to` inside a write (a merge), so that they resolve to it.
+    pub async fn transfer<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<(), DbErr> {
+        let stmt = Query::update()
+            .table(Alias::new(self.table))
+            .value(Alias::new(self.owner), to)
+            .and_where(Expr::col(Alias::new(self.owner)).eq(from))
+            .to_owned();
+        db.execute(StatementBuilder::build(&stmt, &db.get_database_backend()))
+            .await?;
+        Ok(())
+    }
+
     /// Forgets every slug of `owner` (when it is deleted), freeing them for new resources.
     pub async fn release_all<C: ConnectionTrait>(&self, db: &C, owner: Uuid) -> Result<(), DbErr> {
         let stmt = Query::delete()

@@ -14,6 +14,7 @@ use imprint_domain::limits::{
 use imprint_domain::paper::{MAX_AUTHORS, MAX_TOPICS};
 use imprint_domain::query::MAX_QUERY_CHARS;
 use imprint_domain::slug::MAX_SLUG_LEN;
+use imprint_domain::taxonomy::{MAX_TERMS, TermName};
 use imprint_domain::text::{
     Bio, Body, ExternalId, FundingNote, PersonName, PositionText, Summary, Title,
 };
@@ -51,6 +52,61 @@ impl Bounded for papers::Paper {
         );
         out.text(prefix, "funding_note", &self.funding_note, FundingNote::MAX);
         out.text(prefix, "external_id", &self.external_id, ExternalId::MAX);
+        // A term is named by id or slug: the longer of the two bounds it.
+        let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+        out.texts(prefix, "program_ids", &self.program_ids, MAX_TERMS, term);
+        out.texts(prefix, "region_ids", &self.region_ids, MAX_TERMS, term);
+        out.texts(prefix, "series_ids", &self.series_ids, MAX_TERMS, term);
+    }
+}
+
+impl Bounded for papers::Term {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+        out.text(prefix, "slug", &self.slug, MAX_SLUG_LEN);
+        out.text(prefix, "name", &self.name, TermName::MAX);
+        out.text(prefix, "parent_id", &self.parent_id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for papers::CreateTermRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.nested(prefix, "term", self.term.as_ref());
+    }
+}
+
+impl Bounded for papers::UpdateTermRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.nested(prefix, "term", self.term.as_ref());
+        mask(prefix, self.update_mask.as_ref(), out);
+    }
+}
+
+impl Bounded for papers::GetTermRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        match &self.key {
+            Some(papers::get_term_request::Key::Id(id)) => {
+                out.text(prefix, "id", id, MAX_ID_CHARS);
+            }
+            Some(papers::get_term_request::Key::Slug(slug)) => {
+                out.text(prefix, "slug", slug, MAX_SLUG_LEN);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Bounded for papers::ListTermsRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.bytes(prefix, "page_token", &self.page_token, MAX_PAGE_TOKEN_BYTES);
+        out.text(prefix, "parent_id", &self.parent_id, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for papers::MergeTermsRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "source_id", &self.source_id, MAX_ID_CHARS);
+        out.text(prefix, "target_id", &self.target_id, MAX_ID_CHARS);
     }
 }
 
@@ -86,6 +142,10 @@ impl Bounded for papers::ListPapersRequest {
         out.text(prefix, "topic", &self.topic, Topic::MAX);
         out.text(prefix, "author_id", &self.author_id, MAX_ID_CHARS);
         out.text(prefix, "external_id", &self.external_id, ExternalId::MAX);
+        let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+        out.text(prefix, "program", &self.program, term);
+        out.text(prefix, "region", &self.region, term);
+        out.text(prefix, "series", &self.series, term);
     }
 }
 
@@ -374,6 +434,11 @@ unbounded!(
     papers::CancelScheduleResponse,
     papers::GetPaperRevisionDiffResponse,
     papers::RestorePaperRevisionResponse,
+    papers::CreateTermResponse,
+    papers::GetTermResponse,
+    papers::ListTermsResponse,
+    papers::UpdateTermResponse,
+    papers::MergeTermsResponse,
     authors::CreateAuthorResponse,
     authors::BatchCreateAuthorsResponse,
     authors::GetAuthorResponse,

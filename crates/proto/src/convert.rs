@@ -157,8 +157,86 @@ impl From<&domain::Paper> for papers::Paper {
                     due_time: Some(timestamp(f.due)),
                     reason: f.reason.clone(),
                 }),
+            program_ids: term_ids(&f.terms, domain::Vocabulary::Program),
+            region_ids: term_ids(&f.terms, domain::Vocabulary::Region),
+            series_ids: term_ids(&f.terms, domain::Vocabulary::Series),
+            // Resolved by the papers service, which holds the terms.
+            terms: Vec::new(),
         }
     }
+}
+
+fn term_ids(terms: &domain::PaperTerms, vocabulary: domain::Vocabulary) -> Vec<String> {
+    terms
+        .of(vocabulary)
+        .as_slice()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A vocabulary on the wire.
+pub fn vocabulary_to_proto(v: domain::Vocabulary) -> papers::Vocabulary {
+    match v {
+        domain::Vocabulary::Program => papers::Vocabulary::Program,
+        domain::Vocabulary::Region => papers::Vocabulary::Region,
+        domain::Vocabulary::Series => papers::Vocabulary::Series,
+    }
+}
+
+/// A vocabulary from the wire: unspecified is `None`; an unknown number is an error.
+pub fn vocabulary_from_proto(value: i32) -> Result<Option<domain::Vocabulary>, ConvertError> {
+    let known = papers::Vocabulary::try_from(value).map_err(|_| ConvertError::UnknownEnum {
+        value,
+        name: "Vocabulary",
+    })?;
+    Ok(match known {
+        papers::Vocabulary::Unspecified => None,
+        papers::Vocabulary::Program => Some(domain::Vocabulary::Program),
+        papers::Vocabulary::Region => Some(domain::Vocabulary::Region),
+        papers::Vocabulary::Series => Some(domain::Vocabulary::Series),
+    })
+}
+
+/// A term on the wire, with the other slugs that resolve to it.
+pub fn term_to_proto(t: &domain::Term, former_slugs: Vec<String>) -> papers::Term {
+    papers::Term {
+        id: t.id.to_string(),
+        vocabulary: vocabulary_to_proto(t.vocabulary).into(),
+        slug: t.slug.to_string(),
+        name: t.name.to_string(),
+        parent_id: t.parent.map(|p| p.to_string()).unwrap_or_default(),
+        retired: t.retired,
+        merged_into_id: t.merged_into.map(|p| p.to_string()).unwrap_or_default(),
+        former_slugs,
+        version: t.version,
+        create_time: Some(timestamp(t.create_time)),
+        update_time: Some(timestamp(t.update_time)),
+    }
+}
+
+/// A term as a paper shows it.
+pub fn term_ref(t: &domain::Term) -> papers::TermRef {
+    papers::TermRef {
+        id: t.id.to_string(),
+        vocabulary: vocabulary_to_proto(t.vocabulary).into(),
+        slug: t.slug.to_string(),
+        name: t.name.to_string(),
+        parent_id: t.parent.map(|p| p.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The editable fields of a term message, for the domain to validate.
+pub fn term_input(t: &papers::Term) -> Result<domain::TermInput, Violations> {
+    let vocabulary =
+        vocabulary_from_proto(t.vocabulary).map_err(|e| Violations::one("vocabulary", e))?;
+    Ok(domain::TermInput {
+        vocabulary,
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        parent_id: t.parent_id.clone(),
+        retired: t.retired,
+    })
 }
 
 /// A schedule's action on the wire; `None` is unspecified.
@@ -199,6 +277,9 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
         author_ids: p.author_ids.clone(),
         funding_note: p.funding_note.clone(),
         external_id: p.external_id.clone(),
+        program_ids: p.program_ids.clone(),
+        region_ids: p.region_ids.clone(),
+        series_ids: p.series_ids.clone(),
     })
 }
 

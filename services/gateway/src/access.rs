@@ -317,6 +317,7 @@ pub fn required_role(path: &str) -> Option<Role> {
     use imprint_proto::gateway::preview_link_service_server::SERVICE_NAME as PREVIEWS;
     use imprint_proto::gateway::publication_page_service_server::SERVICE_NAME as PAGES;
     use imprint_proto::papers::paper_service_server::SERVICE_NAME as PAPERS;
+    use imprint_proto::papers::taxonomy_service_server::SERVICE_NAME as TAXONOMY;
     use imprint_proto::recommendations::recommendation_service_server::SERVICE_NAME as RECOMMENDATIONS;
     use tonic_health::pb::health_server::SERVICE_NAME as HEALTH;
     use tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME as REFLECTION;
@@ -331,6 +332,11 @@ pub fn required_role(path: &str) -> Option<Role> {
             "PublishPaper" | "UnpublishPaper" | "DeletePaper" | "BatchCreatePapers" => Publisher,
             // Scheduling decides when a paper goes public or leaves: a publisher's call.
             "SchedulePublish" | "ScheduleUnpublish" | "CancelSchedule" => Publisher,
+            _ => Admin,
+        },
+        // A vocabulary is the institute's structure: only admins change it.
+        TAXONOMY => match method {
+            "GetTerm" | "ListTerms" => Viewer,
             _ => Admin,
         },
         AUTHORS => match method {

@@ -23,6 +23,7 @@ use crate::preview_links::grpc::PreviewLinksGrpc;
 use crate::public::{PublicApi, Site};
 use crate::{
     AuthLayer, Authenticator, AuthorsForward, Pages, PapersForward, RecommendationsForward,
+    TaxonomyForward,
 };
 
 /// Largest request body the public API takes (it reads none but small JSON).
@@ -185,7 +186,8 @@ async fn public_api(
 fn forward_what_runs_elsewhere(cx: &mut Context<'_>) -> Result<(), OpenError> {
     if !cx.peers.runs_here(ServiceKey::Papers) {
         let channel = cx.peers.remote(ServiceKey::Papers)?;
-        cx.serve(PapersForward::new(channel));
+        cx.serve(PapersForward::new(channel.clone()));
+        cx.serve(TaxonomyForward::new(channel));
     }
     if !cx.peers.runs_here(ServiceKey::Authors) {
         let channel = cx.peers.remote(ServiceKey::Authors)?;

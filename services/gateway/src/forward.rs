@@ -26,6 +26,14 @@ impl ForwardedService for Papers {
     const NAME: &'static str = imprint_proto::papers::paper_service_server::SERVICE_NAME;
 }
 
+/// `imprint.papers.v1.TaxonomyService`, served by the papers role.
+#[derive(Debug, Clone, Copy)]
+pub struct Taxonomy;
+
+impl ForwardedService for Taxonomy {
+    const NAME: &'static str = imprint_proto::papers::taxonomy_service_server::SERVICE_NAME;
+}
+
 /// `imprint.authors.v1.AuthorService`.
 #[derive(Debug, Clone, Copy)]
 pub struct Authors;
@@ -63,6 +71,8 @@ impl<S> Clone for Forward<S> {
 
 /// Forwards `PaperService`.
 pub type PapersForward = Forward<Papers>;
+/// Forwards `TaxonomyService`.
+pub type TaxonomyForward = Forward<Taxonomy>;
 /// Forwards `AuthorService`.
 pub type AuthorsForward = Forward<Authors>;
 /// Forwards `RecommendationService`.

@@ -21,5 +21,7 @@ pub mod public;
 
 pub use access::{AuthLayer, Authenticator, Principal};
 pub use component::{COMPONENT, EdgeLayers};
-pub use forward::{AuthorsForward, Forward, PapersForward, RecommendationsForward};
+pub use forward::{
+    AuthorsForward, Forward, PapersForward, RecommendationsForward, TaxonomyForward,
+};
 pub use page::Pages;

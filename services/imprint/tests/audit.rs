@@ -24,9 +24,9 @@ use imprint_proto::authors::{
 use imprint_proto::events::Event;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{
-    CreatePaperRequest, GetPaperRequest, GetPaperRevisionDiffRequest, ListPaperRevisionsRequest,
-    Paper, PaperRevision, PaperStatus, PublishPaperRequest, RestorePaperRevisionRequest,
-    RevisionKind, UpdatePaperRequest, get_paper_request,
+    CreatePaperRequest, GetPaperRevisionDiffRequest, ListPaperRevisionsRequest, PaperRevision,
+    PaperStatus, PublishPaperRequest, RestorePaperRevisionRequest, RevisionKind,
+    UpdatePaperRequest,
 };
 use imprint_testkit::get;
 use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
@@ -173,20 +173,6 @@ async fn revisions(app: &TestApp, id: &str) -> Vec<PaperRevision> {
         .unwrap()
         .into_inner()
         .revisions
-}
-
-async fn paper(app: &TestApp, id: &str) -> Paper {
-    app.papers
-        .clone()
-        .get_paper(GetPaperRequest {
-            key: Some(get_paper_request::Key::Id(id.to_owned())),
-            ..GetPaperRequest::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .paper
-        .unwrap()
 }
 
 /// A diff as field → (before, after), each as JSON text.
@@ -455,7 +441,7 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
         "{}",
         stale.message()
     );
-    assert_eq!(paper(&app, &id).await, v5);
+    assert_eq!(app.paper(&id).await, v5);
     assert_eq!(revisions(&app, &id).await.len(), 5);
     assert_eq!(app.count_paper_rows("paper_revisions", &id).await, 5);
     // Restoring what is already there writes nothing either.
@@ -528,7 +514,7 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
     // A version crediting an author deleted since cannot come back; the refusal names the
     // version asked for, the only field the request has.
     let mut coauthor = app.author("Departed Coauthor").await;
-    let mut edit = paper(&app, &id).await;
+    let mut edit = app.paper(&id).await;
     edit.author_ids.push(coauthor.id.clone());
     let credited = bob
         .papers
@@ -593,7 +579,7 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
         "{}",
         refused.message()
     );
-    assert_eq!(paper(&app, &id).await.version, uncredited.version);
+    assert_eq!(app.paper(&id).await.version, uncredited.version);
 
     // Authors keep the same trail.
     let mut renamed = author.clone();

@@ -14,6 +14,7 @@ use imprint_proto::authors::{
     Author, BatchGetAuthorsRequest, CreateAuthorRequest, DeleteAuthorRequest, GetAuthorRequest,
     ListAuthorsRequest, Position, UpdateAuthorRequest, get_author_request,
 };
+use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
 use imprint_proto::papers::{
     CreatePaperRequest, DeletePaperRequest, GetPaperRequest, ListPaperRevisionsRequest,
     ListPapersRequest, Paper, PublishPaperRequest, UnpublishPaperRequest, UpdatePaperRequest,
@@ -142,7 +143,15 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
         .create(draft("Keep Me Intact", &[&author]))
         .await
         .unwrap();
-    let ids = vec![author.id.clone(), paper.id.clone()];
+    let region = app
+        .term(imprint_proto::papers::Vocabulary::Region, "South Asia")
+        .await;
+    let ids = vec![
+        author.id.clone(),
+        paper.id.clone(),
+        region.id.clone(),
+        region.slug.clone(),
+    ];
 
     // Text the domain accepts but storage could trip over: names that grow when folded for
     // search, URLs that grow when percent-encoded.
@@ -175,6 +184,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
     for round in 0..700 {
         let mut papers = app.papers.clone();
         let mut authors = app.authors.clone();
+        let mut taxonomy = app.taxonomy.clone();
         let random_paper = Paper {
             id: rng.string(&ids),
             slug: rng.string(&[]),
@@ -189,6 +199,9 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
             status: rng.enum_value(),
             publish_time: rng.timestamp(),
             version: rng.int(),
+            program_ids: rng.strings(&ids),
+            region_ids: rng.strings(&ids),
+            series_ids: rng.strings(&ids),
             ..Paper::default()
         };
         let random_author = Author {
@@ -207,7 +220,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
             version: rng.int(),
             ..Author::default()
         };
-        let result: Result<(), tonic::Status> = match round % 14 {
+        let result: Result<(), tonic::Status> = match round % 19 {
             0 => papers
                 .create_paper(CreatePaperRequest {
                     paper: Some(random_paper),
@@ -235,6 +248,9 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
                     author_id: rng.string(&ids),
                     view: rng.enum_value(),
                     external_id: rng.string(&[]),
+                    program: rng.string(&ids),
+                    region: rng.string(&ids),
+                    series: rng.string(&ids),
                 })
                 .await
                 .map(drop),
@@ -322,6 +338,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
                 })
                 .await
                 .map(drop),
+            14..=17 => random_taxonomy_call(&mut rng, round % 19, &mut taxonomy, &ids).await,
             _ => authors
                 .delete_author(DeleteAuthorRequest {
                     id: rng.string(&[]),
@@ -366,6 +383,73 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
 }
 
 on_both_backends!(no_input_panics_or_answers_internal);
+
+/// One random call of the taxonomy service, `which` of four.
+async fn random_taxonomy_call(
+    rng: &mut Rng,
+    which: u64,
+    taxonomy: &mut TaxonomyServiceClient<imprint_platform::clients::Peer>,
+    ids: &[String],
+) -> Result<(), tonic::Status> {
+    use imprint_proto::papers::{
+        CreateTermRequest, GetTermRequest, ListTermsRequest, MergeTermsRequest, Term,
+        UpdateTermRequest, get_term_request,
+    };
+    let term = Term {
+        id: rng.string(ids),
+        vocabulary: rng.enum_value(),
+        slug: rng.string(&[]),
+        name: rng.string(&[]),
+        parent_id: rng.string(ids),
+        retired: rng.below(2) == 0,
+        version: rng.int(),
+        ..Term::default()
+    };
+    match which {
+        14 => taxonomy
+            .create_term(CreateTermRequest { term: Some(term) })
+            .await
+            .map(drop),
+        15 => taxonomy
+            .update_term(UpdateTermRequest {
+                term: Some(term),
+                update_mask: rng.mask(),
+            })
+            .await
+            .map(drop),
+        16 => taxonomy
+            .get_term(GetTermRequest {
+                key: Some(if rng.below(2) == 0 {
+                    get_term_request::Key::Slug(rng.string(ids))
+                } else {
+                    get_term_request::Key::Id(rng.string(ids))
+                }),
+                vocabulary: rng.enum_value(),
+            })
+            .await
+            .map(drop),
+        _ => {
+            let listed = taxonomy
+                .list_terms(ListTermsRequest {
+                    vocabulary: rng.enum_value(),
+                    show_retired: rng.below(2) == 0,
+                    page_size: i32::try_from(rng.int() % 1000).unwrap_or(0),
+                    page_token: rng.string(&[]),
+                    parent_id: rng.string(ids),
+                })
+                .await
+                .map(drop);
+            let merged = taxonomy
+                .merge_terms(MergeTermsRequest {
+                    source_id: rng.string(ids),
+                    target_id: rng.string(ids),
+                })
+                .await
+                .map(drop);
+            listed.and(merged)
+        }
+    }
+}
 
 /// Sends encoded request bytes to any method, as a client with its own encoder would.
 #[derive(Debug, Clone, Copy, Default)]
@@ -427,7 +511,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 37] = [
+const METHODS: [&str; 42] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -442,6 +526,11 @@ const METHODS: [&str; 37] = [
     "/imprint.papers.v1.PaperService/CancelSchedule",
     "/imprint.papers.v1.PaperService/GetPaperRevisionDiff",
     "/imprint.papers.v1.PaperService/RestorePaperRevision",
+    "/imprint.papers.v1.TaxonomyService/CreateTerm",
+    "/imprint.papers.v1.TaxonomyService/GetTerm",
+    "/imprint.papers.v1.TaxonomyService/ListTerms",
+    "/imprint.papers.v1.TaxonomyService/UpdateTerm",
+    "/imprint.papers.v1.TaxonomyService/MergeTerms",
     "/imprint.authors.v1.AuthorService/CreateAuthor",
     "/imprint.authors.v1.AuthorService/BatchCreateAuthors",
     "/imprint.authors.v1.AuthorService/GetAuthor",
@@ -820,6 +909,76 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
             &ListPapersRequest {
                 author_id: x(6_400),
                 ..ListPapersRequest::default()
+            },
+        ),
+        oversized(
+            CREATE_PAPER,
+            "paper.region_ids",
+            &paper(Paper {
+                region_ids: many(500, id),
+                ..Paper::default()
+            }),
+        ),
+        oversized(
+            CREATE_PAPER,
+            "paper.program_ids[0]",
+            &paper(Paper {
+                program_ids: vec![x(10_000)],
+                ..Paper::default()
+            }),
+        ),
+        oversized(
+            "/imprint.papers.v1.PaperService/ListPapers",
+            "region",
+            &ListPapersRequest {
+                region: x(10_000),
+                ..ListPapersRequest::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.TaxonomyService/CreateTerm",
+            "term.name",
+            &imprint_proto::papers::CreateTermRequest {
+                term: Some(imprint_proto::papers::Term {
+                    name: x(20_000),
+                    ..imprint_proto::papers::Term::default()
+                }),
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.TaxonomyService/UpdateTerm",
+            "update_mask.paths",
+            &imprint_proto::papers::UpdateTermRequest {
+                term: Some(imprint_proto::papers::Term::default()),
+                update_mask: Some(FieldMask {
+                    paths: many(2_000, "name"),
+                }),
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.TaxonomyService/GetTerm",
+            "slug",
+            &imprint_proto::papers::GetTermRequest {
+                key: Some(imprint_proto::papers::get_term_request::Key::Slug(x(
+                    10_000,
+                ))),
+                vocabulary: 2,
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.TaxonomyService/ListTerms",
+            "page_token",
+            &imprint_proto::papers::ListTermsRequest {
+                page_token: x(50_000),
+                ..imprint_proto::papers::ListTermsRequest::default()
+            },
+        ),
+        oversized(
+            "/imprint.papers.v1.TaxonomyService/MergeTerms",
+            "source_id",
+            &imprint_proto::papers::MergeTermsRequest {
+                source_id: x(6_400),
+                target_id: id.to_owned(),
             },
         ),
         oversized(

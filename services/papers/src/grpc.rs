@@ -2,8 +2,8 @@
 //! messages, and every error becomes a status in `ServiceError`'s one mapping.
 
 use imprint_domain::{
-    AuthorId, MaskField, Paper, PaperField, PaperId, RevisionKind, ScheduleAction, Topic,
-    Violations,
+    AuthorId, MaskField, Paper, PaperField, PaperId, RevisionKind, ScheduleAction, Term, Topic,
+    Violations, Vocabulary,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::caller::actor;
@@ -11,7 +11,7 @@ use imprint_platform::paging::{MAX_PAGE_SIZE, page_size};
 use imprint_platform::request::{optional_version, required, required_revision, required_version};
 use imprint_proto::convert::{
     field_change, from_timestamp, paper_input, publication_type_from_proto,
-    schedule_action_from_proto, status_from_proto, timestamp,
+    schedule_action_from_proto, status_from_proto, term_ref, timestamp,
 };
 use imprint_proto::papers::paper_service_server::PaperService;
 use imprint_proto::papers::{
@@ -63,17 +63,42 @@ fn max_page(view: pb::PaperView) -> u64 {
     }
 }
 
-/// A paper as `view` shows it.
-fn present(paper: &imprint_domain::Paper, view: pb::PaperView) -> pb::Paper {
+/// A paper as `view` shows it, with its terms described from `terms`.
+fn present(paper: &imprint_domain::Paper, view: pb::PaperView, terms: &[Term]) -> pb::Paper {
     let mut message = pb::Paper::from(paper);
     if view == pb::PaperView::Basic {
         message.body.clear();
     }
+    message.terms = paper
+        .fields
+        .terms
+        .all()
+        .filter_map(|id| terms.iter().find(|t| t.id == id))
+        .map(term_ref)
+        .collect();
     message
 }
 
 fn parse_id(field: &str, raw: &str) -> Result<PaperId, ServiceError> {
     PaperId::parse(raw).map_err(|e| Violations::one(field, e).into())
+}
+
+/// The terms the program, region and series filters of `request` match, one set each.
+async fn term_filters(
+    service: &Papers,
+    request: &ListPapersRequest,
+) -> Result<Vec<Vec<imprint_domain::TermId>>, ServiceError> {
+    let mut sets = Vec::new();
+    for (vocabulary, field, raw) in [
+        (Vocabulary::Program, "program", &request.program),
+        (Vocabulary::Region, "region", &request.region),
+        (Vocabulary::Series, "series", &request.series),
+    ] {
+        if let Some(set) = service.term_filter(vocabulary, field, raw).await? {
+            sets.push(set);
+        }
+    }
+    Ok(sets)
 }
 
 fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> {
@@ -105,6 +130,7 @@ fn list_filter(request: &ListPapersRequest) -> Result<ListFilter, ServiceError> 
         author_id,
         updated_since: None,
         external_id: Some(request.external_id.trim().to_owned()).filter(|e| !e.is_empty()),
+        terms: Vec::new(),
     })
     .map_err(ServiceError::from)
 }
@@ -126,7 +152,7 @@ fn required_time(
     required(field, optional_time(field, t)?)
 }
 
-fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
+fn revision_to_proto(r: &Revision, view: pb::PaperView, terms: &[Term]) -> pb::PaperRevision {
     let kind = match r.kind {
         RevisionKind::Created => pb::RevisionKind::Created,
         RevisionKind::Updated => pb::RevisionKind::Updated,
@@ -140,9 +166,17 @@ fn revision_to_proto(r: &Revision, view: pb::PaperView) -> pb::PaperRevision {
         kind: kind.into(),
         changed_fields: r.changed.paths().into_iter().map(str::to_owned).collect(),
         create_time: Some(timestamp(r.time)),
-        paper: Some(present(&r.state, view)),
+        paper: Some(present(&r.state, view, terms)),
         actor: r.actor.as_ref().map(Into::into),
         restored_version: r.restored_from.unwrap_or(0),
+    }
+}
+
+impl PapersGrpc {
+    /// `paper` as a full message, its terms described.
+    async fn full(&self, paper: &Paper) -> Result<pb::Paper, ServiceError> {
+        let terms = self.service.terms_of(&[paper]).await?;
+        Ok(present(paper, pb::PaperView::Full, &terms))
     }
 }
 
@@ -161,7 +195,7 @@ impl PaperService for PapersGrpc {
             .await
             .map_err(|e| e.under("paper"))?;
         Ok(Response::new(CreatePaperResponse {
-            paper: Some((&created).into()),
+            paper: Some(self.full(&created).await?),
         }))
     }
 
@@ -199,8 +233,13 @@ impl PaperService for PapersGrpc {
             .service
             .batch_create(&items, request.publish, &actor)
             .await?;
+        let refs: Vec<&Paper> = created.iter().collect();
+        let terms = self.service.terms_of(&refs).await?;
         Ok(Response::new(BatchCreatePapersResponse {
-            papers: created.iter().map(Into::into).collect(),
+            papers: created
+                .iter()
+                .map(|p| present(p, pb::PaperView::Full, &terms))
+                .collect(),
         }))
     }
 
@@ -224,8 +263,9 @@ impl PaperService for PapersGrpc {
         } else {
             self.service.get(&key).await?
         };
+        let terms = self.service.terms_of(&[&paper]).await?;
         Ok(Response::new(GetPaperResponse {
-            paper: Some(present(&paper, view)),
+            paper: Some(present(&paper, view, &terms)),
         }))
     }
 
@@ -236,13 +276,16 @@ impl PaperService for PapersGrpc {
         let request = request.into_inner();
         let view = view(request.view, pb::PaperView::Basic)?;
         let size = page_size(request.page_size, max_page(view))?;
-        let filter = list_filter(&request)?;
+        let mut filter = list_filter(&request)?;
+        filter.terms = term_filters(&self.service, &request).await?;
         let (papers, next_page_token) = self
             .service
             .list(&filter, size, &request.page_token)
             .await?;
+        let refs: Vec<&Paper> = papers.iter().collect();
+        let terms = self.service.terms_of(&refs).await?;
         Ok(Response::new(ListPapersResponse {
-            papers: papers.iter().map(|p| present(p, view)).collect(),
+            papers: papers.iter().map(|p| present(p, view, &terms)).collect(),
             next_page_token,
         }))
     }
@@ -266,7 +309,7 @@ impl PaperService for PapersGrpc {
             .await
             .map_err(|e| e.under("paper"))?;
         Ok(Response::new(UpdatePaperResponse {
-            paper: Some((&updated).into()),
+            paper: Some(self.full(&updated).await?),
         }))
     }
 
@@ -281,7 +324,7 @@ impl PaperService for PapersGrpc {
         let at = optional_time("publish_time", request.publish_time.as_ref())?;
         let paper = self.service.publish(id, version, at, &actor).await?;
         Ok(Response::new(PublishPaperResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 
@@ -295,7 +338,7 @@ impl PaperService for PapersGrpc {
         let version = optional_version("version", request.version)?;
         let paper = self.service.unpublish(id, version, &actor).await?;
         Ok(Response::new(UnpublishPaperResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 
@@ -313,7 +356,7 @@ impl PaperService for PapersGrpc {
             .schedule(id, version, ScheduleAction::Publish, at, &actor)
             .await?;
         Ok(Response::new(pb::SchedulePublishResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 
@@ -331,7 +374,7 @@ impl PaperService for PapersGrpc {
             .schedule(id, version, ScheduleAction::Unpublish, at, &actor)
             .await?;
         Ok(Response::new(pb::ScheduleUnpublishResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 
@@ -350,7 +393,7 @@ impl PaperService for PapersGrpc {
             .cancel_schedule(id, version, action, &actor)
             .await?;
         Ok(Response::new(pb::CancelScheduleResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 
@@ -378,10 +421,12 @@ impl PaperService for PapersGrpc {
             .service
             .revisions(id, size, &request.page_token)
             .await?;
+        let states: Vec<&Paper> = revisions.iter().map(|r| &r.state).collect();
+        let terms = self.service.terms_of(&states).await?;
         Ok(Response::new(ListPaperRevisionsResponse {
             revisions: revisions
                 .iter()
-                .map(|r| revision_to_proto(r, view))
+                .map(|r| revision_to_proto(r, view, &terms))
                 .collect(),
             next_page_token,
         }))
@@ -414,7 +459,7 @@ impl PaperService for PapersGrpc {
         let from = required_revision("revision_version", request.revision_version)?;
         let paper = self.service.restore(id, version, from, &actor).await?;
         Ok(Response::new(pb::RestorePaperRevisionResponse {
-            paper: Some((&paper).into()),
+            paper: Some(self.full(&paper).await?),
         }))
     }
 }

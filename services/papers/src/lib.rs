@@ -1,7 +1,9 @@
 //! The papers service: papers, their editorial workflow (draft → published → archived),
 //! revisions, slugs that keep resolving after a rename, topics and ordered author credits, in
 //! its own database, served as `imprint.papers.v1.PaperService`. Every saved change is written
-//! with its `paper.*` event to the service's outbox. It talks to the authors service only
+//! with its `paper.*` event to the service's outbox. It also owns the controlled vocabularies
+//! papers are organised by (programs, regions with their countries, series), served as
+//! `imprint.papers.v1.TaxonomyService`, with `term.*` events in the same outbox. It talks to the authors service only
 //! through its gRPC client (do credited authors exist?) and through events (`author.deleted`).
 
 pub mod events;
@@ -10,6 +12,7 @@ pub mod migration;
 pub mod scheduler;
 pub mod service;
 pub mod storage;
+pub mod taxonomy;
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ use imprint_platform::settings::ServiceKey;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_server::PaperServiceServer;
+use imprint_proto::papers::taxonomy_service_server::TaxonomyServiceServer;
 use imprint_runtime::{Context, OpenError, ServiceComponent};
 
 pub use migration::Migrator;
@@ -34,11 +38,13 @@ pub const OUTBOX: Outbox = Outbox {
     table: "paper_outbox",
 };
 
-/// The papers service's parts: its gRPC server, its event handler and its scheduler.
+/// The papers service's parts: its gRPC servers, its event handler and its scheduler.
 #[derive(Debug)]
 pub struct Parts {
     /// `imprint.papers.v1.PaperService`.
     pub server: PaperServiceServer<grpc::PapersGrpc>,
+    /// `imprint.papers.v1.TaxonomyService`.
+    pub taxonomy: TaxonomyServiceServer<taxonomy::grpc::TaxonomyGrpc>,
     /// The handler of the events it consumes.
     pub handler: Arc<dyn Handler>,
     /// Publishes and withdraws papers on schedule.
@@ -50,15 +56,20 @@ pub struct Parts {
 /// The papers service over `db` (migrated), checking credits with `authors`, writing events
 /// through `events` and signing page tokens with `signer`.
 pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Parts {
+    let terms = taxonomy::Terms::new(storage::TermStore::new(db.clone(), events.clone()));
     let service = Papers::new(
         storage::PaperStore::new(db.clone(), events),
         AuthorServiceClient::new(authors),
-        signer,
+        terms.clone(),
+        signer.clone(),
     );
+    let taxonomy = taxonomy::Taxonomy::new(terms, service.clone(), signer);
     let schedule_metrics = Arc::new(scheduler::ScheduleMetrics::default());
     Parts {
         server: PaperServiceServer::new(grpc::PapersGrpc::new(service.clone()))
             .max_decoding_message_size(imprint_domain::limits::PAPERS_MESSAGE_BYTES),
+        taxonomy: TaxonomyServiceServer::new(taxonomy::grpc::TaxonomyGrpc::new(taxonomy))
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
         handler: Arc::new(events::DeletedAuthors::new(service.clone())),
         scheduler: scheduler::Scheduler::new(service, db, schedule_metrics.clone()),
         schedule_metrics,
@@ -87,6 +98,7 @@ impl ServiceComponent for PapersComponent {
             let parts = build(db, authors, emitter, cx.signer.clone());
             cx.events.consumer(parts.handler);
             cx.serve(parts.server);
+            cx.serve(parts.taxonomy);
             let scheduler = parts.scheduler;
             cx.run(Box::new(move |stop| Box::pin(scheduler.run(stop))));
             let metrics = parts.schedule_metrics;

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddExternalId),
             Box::new(AddSchedule),
             Box::new(AddRevisionActors),
+            Box::new(CreateTaxonomies),
         ]
     }
 
@@ -482,4 +483,160 @@ impl MigrationTrait for AddRevisionActors {
         }
         Ok(())
     }
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Terms {
+    Table,
+    Id,
+    Vocabulary,
+    Slug,
+    Name,
+    ParentId,
+    Retired,
+    MergedInto,
+    Version,
+    CreateTime,
+    UpdateTime,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum PaperTerms {
+    Table,
+    PaperId,
+    TermId,
+}
+
+/// Controlled vocabularies (issue 15): the terms, a slug registry per vocabulary (so that each
+/// vocabulary has its own namespace and a renamed term keeps its old slugs), the
+/// `paper_terms` index the list filters read, and each paper's term ids as JSON on its row
+/// (empty for the papers stored before).
+struct CreateTaxonomies;
+
+impl MigrationName for CreateTaxonomies {
+    fn name(&self) -> &str {
+        "m20261204_000006_taxonomies"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTaxonomies {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.create_table(terms_table()).await?;
+        manager
+            .create_index(index(
+                "terms_vocabulary_id_idx",
+                Terms::Table,
+                &["vocabulary", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index("terms_parent_id_idx", Terms::Table, &["parent_id"]))
+            .await?;
+        for slugs in crate::storage::TERM_SLUGS {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Alias::new(slugs.table))
+                        .col(
+                            ColumnDef::new(Alias::new("slug"))
+                                .string_len(100)
+                                .not_null()
+                                .primary_key(),
+                        )
+                        .col(ColumnDef::new(Alias::new(slugs.owner)).uuid().not_null())
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(index(
+                    &format!("{}_{}_idx", slugs.table, slugs.owner),
+                    Alias::new(slugs.table),
+                    &[slugs.owner],
+                ))
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(PaperTerms::Table)
+                    .col(ColumnDef::new(PaperTerms::PaperId).uuid().not_null())
+                    .col(ColumnDef::new(PaperTerms::TermId).uuid().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(PaperTerms::PaperId)
+                            .col(PaperTerms::TermId),
+                    )
+                    .foreign_key(&mut child_of_paper(PaperTerms::Table, PaperTerms::PaperId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "paper_terms_term_id_paper_id_idx",
+                PaperTerms::Table,
+                &["term_id", "paper_id"],
+            ))
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("terms"))
+                            .text()
+                            .not_null()
+                            .default("{}"),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .drop_column(Alias::new("terms"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(PaperTerms::Table).to_owned())
+            .await?;
+        for slugs in crate::storage::TERM_SLUGS {
+            manager
+                .drop_table(Table::drop().table(Alias::new(slugs.table)).to_owned())
+                .await?;
+        }
+        manager
+            .drop_table(Table::drop().table(Terms::Table).to_owned())
+            .await
+    }
+}
+
+fn terms_table() -> TableCreateStatement {
+    Table::create()
+        .table(Terms::Table)
+        .col(ColumnDef::new(Terms::Id).uuid().not_null().primary_key())
+        .col(ColumnDef::new(Terms::Vocabulary).string_len(20).not_null())
+        .col(ColumnDef::new(Terms::Slug).string_len(100).not_null())
+        .col(ColumnDef::new(Terms::Name).text().not_null())
+        .col(ColumnDef::new(Terms::ParentId).uuid().null())
+        .col(ColumnDef::new(Terms::Retired).boolean().not_null())
+        .col(ColumnDef::new(Terms::MergedInto).uuid().null())
+        .col(ColumnDef::new(Terms::Version).big_integer().not_null())
+        .col(
+            ColumnDef::new(Terms::CreateTime)
+                .timestamp_with_time_zone()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(Terms::UpdateTime)
+                .timestamp_with_time_zone()
+                .not_null(),
+        )
+        .to_owned()
 }

@@ -5,8 +5,8 @@ use imprint_domain::limits::MAX_PAPER_BATCH;
 use imprint_domain::text::ExternalId;
 use imprint_domain::{
     Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperInput, PaperStatus, RevisionKind, ScheduleAction, Slug, Transition, Violations,
-    WorkflowError, time,
+    PaperInput, PaperStatus, RevisionKind, ScheduleAction, Slug, Term, TermId, Transition,
+    Violations, Vocabulary, WorkflowError, time,
 };
 use imprint_platform::ServiceError;
 use imprint_platform::clients::Peer;
@@ -20,6 +20,7 @@ use imprint_proto::authors::BatchGetAuthorsRequest;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 
 use crate::storage::{ListFilter, NewRow, PaperStore, Revision, revision};
+use crate::taxonomy::Terms;
 use std::collections::HashMap;
 
 /// What publishing a paper changes.
@@ -91,22 +92,34 @@ pub struct Papers {
     authors: AuthorServiceClient<Peer>,
     /// Signs the page tokens of lists.
     signer: Signer,
+    /// Resolves the programs, regions and series papers name.
+    terms: Terms,
 }
 
 impl Papers {
-    /// The service over its store, with a client of the authors service, signing page tokens
-    /// with `signer`.
-    pub fn new(store: PaperStore, authors: AuthorServiceClient<Peer>, signer: Signer) -> Self {
+    /// The service over its store, with a client of the authors service, resolving terms with
+    /// `terms` and signing page tokens with `signer`.
+    pub fn new(
+        store: PaperStore,
+        authors: AuthorServiceClient<Peer>,
+        terms: Terms,
+        signer: Signer,
+    ) -> Self {
         Self {
             store,
             authors,
             signer,
+            terms,
         }
     }
 
     /// Creates a draft; derives a free slug from the title when none is given.
     pub async fn create(&self, input: &PaperInput, actor: &Actor) -> Result<Paper, ServiceError> {
-        let (paper, choice) = new_draft(input)?;
+        let mut input = input.clone();
+        self.terms
+            .resolve_input(&mut input, Vocabulary::ALL, None, "")
+            .await?;
+        let (paper, choice) = new_draft(&input)?;
         self.check_authors_exist(&paper.fields.author_ids, &[])
             .await?;
         let mut created = revision(RevisionKind::Created, PaperChanges::NONE, paper, actor);
@@ -143,7 +156,20 @@ impl Papers {
         let now = time::now();
         for (i, item) in items.iter().enumerate() {
             let prefix = format!("requests[{i}].paper");
-            let Some((paper, choice)) = v.nested(&prefix, new_draft(&item.input)) else {
+            let mut input = item.input.clone();
+            let resolved = self
+                .terms
+                .resolve_input(&mut input, Vocabulary::ALL, None, &format!("{prefix}."))
+                .await;
+            match resolved {
+                Ok(()) => {}
+                Err(ServiceError::Invalid(violations)) => {
+                    v.extend_prefixed("", violations);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let Some((paper, choice)) = v.nested(&prefix, new_draft(&input)) else {
                 continue;
             };
             if let Some(external) = &paper.external_id
@@ -266,12 +292,13 @@ impl Papers {
         page_token: &str,
     ) -> Result<(Vec<Paper>, String), ServiceError> {
         let fingerprint = format!(
-            "status={:?};topic={:?};type={:?};author={:?};external={:?}",
+            "status={:?};topic={:?};type={:?};author={:?};external={:?};terms={:?}",
             filter.status.map(|s| s.as_str()),
             filter.topic_key,
             filter.publication_type.map(|t| t.as_str()),
             filter.author_id.map(|a| a.to_string()),
             filter.external_id,
+            filter.terms,
         );
         let before: Option<uuid::Uuid> = resume_after(&self.signer, &fingerprint, page_token)?;
         let rows = self.store.list(filter, before, page_size + 1).await?;
@@ -296,7 +323,18 @@ impl Papers {
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, Some(version), current.version)?;
-        let (new_slug, fields) = current.fields.apply(input, mask)?;
+        let mut input = input.clone();
+        let vocabularies: Vec<Vocabulary> = mask
+            .iter()
+            .filter_map(|f| match f {
+                PaperField::Terms(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        self.terms
+            .resolve_input(&mut input, vocabularies, Some(&current.fields.terms), "")
+            .await?;
+        let (new_slug, fields) = current.fields.apply(&input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
         self.edit(current, Content { slug, fields }, None, actor)
             .await
@@ -313,7 +351,9 @@ impl Papers {
     ) -> Result<Paper, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, Some(version), current.version)?;
-        let old = self.state_at(&current, from, "revision_version").await?;
+        let mut old = self.state_at(&current, from, "revision_version").await?;
+        // Terms merged since are restored as the terms they were merged into.
+        old.fields.terms = self.terms.current(&old.fields.terms).await?;
         let content = Content {
             slug: old.slug,
             fields: old.fields,
@@ -565,24 +605,8 @@ impl Papers {
             author_id: Some(author),
             ..ListFilter::default()
         };
-        let mut changed = 0;
-        let mut before = None;
-        loop {
-            let page = self.store.list(&filter, before, 100).await?;
-            let Some(last) = page.last() else {
-                return Ok(changed);
-            };
-            before = Some(last.id.as_uuid());
-            for paper in page {
-                if self.drop_credit(paper, author).await? {
-                    changed += 1;
-                }
-            }
-        }
-    }
-
-    async fn drop_credit(&self, mut paper: Paper, author: AuthorId) -> Result<bool, ServiceError> {
-        for _ in 0..5 {
+        // A reaction to the author's deletion, made by nobody in particular.
+        self.rewrite_all(&filter, &Actor::System, |paper| {
             let remaining: Vec<AuthorId> = paper
                 .fields
                 .author_ids
@@ -591,15 +615,76 @@ impl Papers {
                 .copied()
                 .filter(|a| *a != author)
                 .collect();
-            if remaining.len() == paper.fields.author_ids.as_slice().len() {
-                return Ok(false);
-            }
-            let fields = PaperFields {
+            PaperFields {
                 author_ids: AuthorIds::from_trusted(remaining),
                 ..paper.fields.clone()
+            }
+        })
+        .await
+    }
+
+    /// Moves every paper carrying term `from` (of `vocabulary`) to term `to`, each as a new
+    /// version by `actor`: a merge's papers. Returns how many papers changed.
+    pub async fn move_term(
+        &self,
+        vocabulary: Vocabulary,
+        from: TermId,
+        to: TermId,
+        actor: &Actor,
+    ) -> Result<usize, ServiceError> {
+        let filter = ListFilter {
+            terms: vec![vec![from]],
+            ..ListFilter::default()
+        };
+        self.rewrite_all(&filter, actor, |paper| {
+            let mut fields = paper.fields.clone();
+            let ids = fields.terms.of(vocabulary).replacing(from, to);
+            *fields.terms.of_mut(vocabulary) = ids;
+            fields
+        })
+        .await
+    }
+
+    /// Gives every paper matching `filter` the fields `change` makes of its own, each as a
+    /// new version by `actor`. A paper that may not take them (a published paper losing its
+    /// last author) is left and reported. Returns how many papers changed.
+    async fn rewrite_all(
+        &self,
+        filter: &ListFilter,
+        actor: &Actor,
+        change: impl Fn(&Paper) -> PaperFields,
+    ) -> Result<usize, ServiceError> {
+        let mut changed = 0;
+        let mut before = None;
+        loop {
+            let page = self.store.list(filter, before, 100).await?;
+            let Some(last) = page.last() else {
+                return Ok(changed);
             };
-            if paper.check_edit(&fields).is_err() {
-                tracing::error!(paper_id = %paper.id, author_id = %author, "a deleted author is the only author of a published paper; an editor must credit someone else");
+            before = Some(last.id.as_uuid());
+            for paper in page {
+                if self.rewrite(paper, actor, &change).await? {
+                    changed += 1;
+                }
+            }
+        }
+    }
+
+    /// Saves `change` of `paper`, reading it again when someone saved it meanwhile.
+    async fn rewrite(
+        &self,
+        mut paper: Paper,
+        actor: &Actor,
+        change: &impl Fn(&Paper) -> PaperFields,
+    ) -> Result<bool, ServiceError> {
+        for _ in 0..5 {
+            let fields = change(&paper);
+            let changed = paper.fields.changed_fields(&fields);
+            if changed.is_empty() {
+                return Ok(false);
+            }
+            if let Err(e) = paper.check_edit(&fields) {
+                tracing::error!(paper_id = %paper.id, error = %e, "a paper cannot take a change made for it; an editor must fix it");
                 return Ok(false);
             }
             let expected = paper.version;
@@ -609,16 +694,10 @@ impl Papers {
                 update_time: time::now(),
                 ..paper.clone()
             };
-            // A reaction to the author's deletion, made by nobody in particular.
-            let saved = revision(
-                RevisionKind::Updated,
-                PaperChanges::of(&[PaperChange::Field(PaperField::AuthorIds)]),
-                next,
-                &Actor::System,
-            );
+            let saved = revision(RevisionKind::Updated, changed, next, actor);
             match self.store.save(&saved, expected).await {
                 Ok(()) => {
-                    tracing::info!(paper_id = %paper.id, author_id = %author, "removed the credit of a deleted author");
+                    tracing::info!(paper_id = %paper.id, changed = ?changed.paths(), "paper rewritten");
                     return Ok(true);
                 }
                 // Someone saved meanwhile: read it again and retry.
@@ -633,9 +712,33 @@ impl Papers {
             }
         }
         Err(ServiceError::Unavailable(format!(
-            "paper {} kept changing while removing a deleted author's credit",
+            "paper {} kept changing while it was being rewritten",
             paper.id
         )))
+    }
+
+    /// The terms `filter` (an id or slug of `vocabulary`, under `field`) matches, for a list
+    /// filter; `None` when empty.
+    pub async fn term_filter(
+        &self,
+        vocabulary: Vocabulary,
+        field: &str,
+        raw: &str,
+    ) -> Result<Option<Vec<TermId>>, ServiceError> {
+        self.terms.filter(vocabulary, field, raw).await
+    }
+
+    /// The terms `papers` carry, each once, to show beside them.
+    pub async fn terms_of(&self, papers: &[&Paper]) -> Result<Vec<Term>, ServiceError> {
+        let mut ids: Vec<TermId> = Vec::new();
+        for paper in papers {
+            for id in paper.fields.terms.all() {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        self.terms.refs(&ids).await
     }
 
     /// Deletes paper `id` and its revisions.

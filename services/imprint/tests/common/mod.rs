@@ -20,6 +20,7 @@ use imprint_platform::settings::TokenSettings;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
 use imprint_proto::papers::{CreatePaperRequest, Paper, PublicationType, PublishPaperRequest};
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use imprint_testkit::PgDatabase;
@@ -74,6 +75,7 @@ pub struct TestApp {
     /// The public JSON API.
     pub public: SocketAddr,
     pub papers: PaperServiceClient<Peer>,
+    pub taxonomy: TaxonomyServiceClient<Peer>,
     pub authors: AuthorServiceClient<Peer>,
     pub recommendations: RecommendationServiceClient<Peer>,
     shutdown: CancellationToken,
@@ -168,6 +170,7 @@ impl TestApp {
             http,
             public,
             papers: PaperServiceClient::new(channel.clone()),
+            taxonomy: TaxonomyServiceClient::new(channel.clone()),
             authors: AuthorServiceClient::new(channel.clone()),
             recommendations: RecommendationServiceClient::new(channel),
             shutdown,
@@ -328,6 +331,55 @@ impl TestApp {
             .expect("author created")
             .into_inner()
             .author
+            .unwrap()
+    }
+
+    /// Paper `id` as stored now.
+    pub async fn paper(&self, id: &str) -> Paper {
+        self.papers
+            .clone()
+            .get_paper(imprint_proto::papers::GetPaperRequest {
+                key: Some(imprint_proto::papers::get_paper_request::Key::Id(
+                    id.to_owned(),
+                )),
+                ..imprint_proto::papers::GetPaperRequest::default()
+            })
+            .await
+            .expect("paper read")
+            .into_inner()
+            .paper
+            .unwrap()
+    }
+
+    /// Creates a term of `vocabulary` named `name`.
+    pub async fn term(
+        &mut self,
+        vocabulary: imprint_proto::papers::Vocabulary,
+        name: &str,
+    ) -> imprint_proto::papers::Term {
+        self.term_under(vocabulary, name, "").await
+    }
+
+    /// Creates a term of `vocabulary` named `name` under `parent_id` (a region's country).
+    pub async fn term_under(
+        &mut self,
+        vocabulary: imprint_proto::papers::Vocabulary,
+        name: &str,
+        parent_id: &str,
+    ) -> imprint_proto::papers::Term {
+        self.taxonomy
+            .create_term(imprint_proto::papers::CreateTermRequest {
+                term: Some(imprint_proto::papers::Term {
+                    vocabulary: vocabulary.into(),
+                    name: name.to_owned(),
+                    parent_id: parent_id.to_owned(),
+                    ..imprint_proto::papers::Term::default()
+                }),
+            })
+            .await
+            .expect("term created")
+            .into_inner()
+            .term
             .unwrap()
     }
 

@@ -51,6 +51,8 @@ pub mod paper {
         pub scheduled_unpublish_time: Option<DateTimeUtc>,
         /// The last schedule that failed, as JSON.
         pub schedule_failure: Option<String>,
+        /// Its programs, regions and series, as JSON of their ids.
+        pub terms: String,
     }
 
     /// Children are written by the store directly.
@@ -99,6 +101,68 @@ pub mod paper_author {
         pub author_id: Uuid,
         /// Place in the byline, from 0.
         pub position: i32,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `terms`: one row per term of a controlled vocabulary.
+pub mod term {
+    use sea_orm::entity::prelude::*;
+
+    /// One term row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "terms")]
+    pub struct Model {
+        /// UUIDv7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Storage name of the vocabulary.
+        pub vocabulary: String,
+        /// Current slug (every slug it ever held is in its vocabulary's slug table).
+        pub slug: String,
+        /// Name.
+        pub name: String,
+        /// The region a country is under.
+        pub parent_id: Option<Uuid>,
+        /// Whether it is retired.
+        pub retired: bool,
+        /// The term it was merged into.
+        pub merged_into: Option<Uuid>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub create_time: DateTimeUtc,
+        /// Last save.
+        pub update_time: DateTimeUtc,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `paper_terms`: which paper carries which term, for the program, region and series filters
+/// and for merges.
+pub mod paper_term {
+    use sea_orm::entity::prelude::*;
+
+    /// One (paper, term) pair.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "paper_terms")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub paper_id: Uuid,
+        /// The term.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub term_id: Uuid,
     }
 
     /// None needed.

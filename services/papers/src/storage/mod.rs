@@ -3,6 +3,9 @@
 //! transaction, conditional on the version the change was based on.
 
 mod entity;
+pub mod terms;
+
+pub use terms::{TermFilter, TermStore, term_slugs};
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -15,7 +18,8 @@ use uuid::Uuid;
 use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
     Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperStatus, PublicationType, RevisionKind, Schedule, Slug, Topic, Topics,
+    PaperStatus, PaperTerms, PublicationType, RevisionKind, Schedule, Slug, TermId, Topic, Topics,
+    Vocabulary,
 };
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
@@ -26,7 +30,7 @@ use imprint_platform::slugs::{SlugChoice, SlugTable};
 use imprint_platform::store::WriteError;
 use imprint_proto::events::event::Payload;
 
-use entity::{paper, paper_author, paper_topic};
+use entity::{paper, paper_author, paper_term, paper_topic};
 
 /// Every saved version of every paper.
 pub const REVISIONS: RevisionTable = RevisionTable {
@@ -39,6 +43,23 @@ pub const SLUGS: SlugTable = SlugTable {
     table: "paper_slugs",
     owner: "paper_id",
 };
+
+/// Every slug any term ever had, one registry per vocabulary (each its own namespace), in the
+/// order of [`Vocabulary::ALL`].
+pub const TERM_SLUGS: [SlugTable; 3] = [
+    SlugTable {
+        table: "program_slugs",
+        owner: "term_id",
+    },
+    SlugTable {
+        table: "region_slugs",
+        owner: "term_id",
+    },
+    SlugTable {
+        table: "series_slugs",
+        owner: "term_id",
+    },
+];
 
 /// The rendered SQL of the reads of one paper, by shape ([`Lookup::shape`]).
 static ONE_PAPER: std::sync::LazyLock<RenderedSql> = std::sync::LazyLock::new(RenderedSql::new);
@@ -130,6 +151,9 @@ pub struct ListFilter {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Only the paper with this external id.
     pub external_id: Option<String>,
+    /// Only papers carrying, for each set, at least one of its terms (a region's set holds
+    /// its countries and the terms merged into it).
+    pub terms: Vec<Vec<TermId>>,
 }
 
 /// Reads and writes papers.
@@ -189,6 +213,7 @@ impl PaperStore {
                     .map_err(|e| slug_error(e, p))?;
                 write_topics(&tx, p).await?;
                 write_credits(&tx, p).await?;
+                write_terms(&tx, p).await?;
                 for revision in std::iter::once(&new.created).chain(&new.published) {
                     write_revision(&tx, revision).await?;
                     self.events.emit(&*tx, &paper_event(revision)).await?;
@@ -236,6 +261,17 @@ impl PaperStore {
                     .exec(&*tx)
                     .await?;
                 write_credits(&tx, p).await?;
+            }
+            if Vocabulary::ALL.into_iter().any(|v| {
+                revision
+                    .changed
+                    .contains(PaperChange::Field(PaperField::Terms(v)))
+            }) {
+                paper_term::Entity::delete_many()
+                    .filter(paper_term::Column::PaperId.eq(p.id.as_uuid()))
+                    .exec(&*tx)
+                    .await?;
+                write_terms(&tx, p).await?;
             }
             write_revision(&tx, revision).await?;
             self.events.emit(&*tx, &paper_event(revision)).await?;
@@ -428,6 +464,18 @@ impl PaperStore {
                 ),
             );
         }
+        for set in &filter.terms {
+            let ids: Vec<Uuid> = set.iter().map(TermId::as_uuid).collect();
+            select = select.filter(
+                paper::Column::Id.in_subquery(
+                    Query::select()
+                        .column(paper_term::Column::PaperId)
+                        .from(paper_term::Entity)
+                        .and_where(paper_term::Column::TermId.is_in(ids))
+                        .to_owned(),
+                ),
+            );
+        }
         if let Some(external) = &filter.external_id {
             select = select.filter(paper::Column::ExternalId.eq(external.as_str()));
         }
@@ -570,6 +618,27 @@ async fn write_topics(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// The terms of `p`, for lists by program, region and series, and for merges.
+async fn write_terms(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<paper_term::ActiveModel> = p
+        .fields
+        .terms
+        .all()
+        .filter(|t| seen.insert(*t))
+        .map(|t| paper_term::ActiveModel {
+            paper_id: Set(p.id.as_uuid()),
+            term_id: Set(t.as_uuid()),
+        })
+        .collect();
+    if !rows.is_empty() {
+        paper_term::Entity::insert_many(rows)
+            .exec_without_returning(&**tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The credits of `p`, in byline order, for lists by author.
 async fn write_credits(tx: &WriteTx, p: &Paper) -> Result<(), DbErr> {
     let authors: Vec<paper_author::ActiveModel> = p
@@ -632,6 +701,7 @@ fn to_active(p: &Paper) -> paper::ActiveModel {
             .failure
             .as_ref()
             .and_then(|f| serde_json::to_string(f).ok())),
+        terms: Set(serde_json::to_string(&f.terms).unwrap_or_else(|_| "{}".to_owned())),
     }
 }
 
@@ -649,6 +719,8 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
         .ok_or_else(|| corrupt("publication_type", m.publication_type.clone()))?;
     let status =
         PaperStatus::from_str_opt(&m.status).ok_or_else(|| corrupt("status", m.status.clone()))?;
+    let terms: PaperTerms =
+        serde_json::from_str(&m.terms).map_err(|e| corrupt("terms", e.to_string()))?;
     Ok(Paper {
         id: PaperId::from_uuid(m.id),
         slug: Slug::from_trusted(m.slug),
@@ -660,6 +732,7 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
             topics,
             author_ids,
             funding_note: FundingNote::from_trusted(m.funding_note),
+            terms,
         },
         status,
         publish_time: m.publish_time,

@@ -1,0 +1,378 @@
+//! Controlled vocabularies through the editorial API, on SQLite and PostgreSQL: terms are
+//! created, renamed (the old slug still resolves, in lookups and in list filters), merged
+//! (papers follow, with a revision by the admin who merged; repeating the merge is harmless),
+//! retired (kept where it is, refused anew); papers name terms by id or slug and are refused,
+//! by field, for a term that does not exist or is of another vocabulary; a region filter finds
+//! the papers of its countries; only admins change vocabularies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, TestApp, authorized, draft, expect_code, violated_fields};
+use imprint_platform::auth::Role;
+use imprint_platform::settings::TokenSettings;
+use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
+use imprint_proto::papers::{
+    CreateTermRequest, GetTermRequest, ListPaperRevisionsRequest, ListPapersRequest,
+    ListTermsRequest, MergeTermsRequest, Paper, Term, UpdatePaperRequest, UpdateTermRequest,
+    Vocabulary, get_term_request,
+};
+use prost_types::FieldMask;
+use tonic::Code;
+
+const EDITOR: &str = "tests-taxonomy-editor-token-0123456789";
+
+async fn app(backend: Backend) -> TestApp {
+    TestApp::spawn_configured(backend, |s| {
+        s.auth.tokens.insert(
+            "editor".to_owned(),
+            TokenSettings {
+                token: EDITOR.to_owned(),
+                role: Role::Editor,
+            },
+        );
+    })
+    .await
+}
+
+async fn list(app: &mut TestApp, request: ListPapersRequest) -> Vec<String> {
+    let mut titles: Vec<String> = app
+        .papers
+        .list_papers(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .papers
+        .into_iter()
+        .map(|p| p.title)
+        .collect();
+    titles.sort();
+    titles
+}
+
+async fn by_slug(app: &mut TestApp, vocabulary: Vocabulary, slug: &str) -> Term {
+    app.taxonomy
+        .get_term(GetTermRequest {
+            key: Some(get_term_request::Key::Slug(slug.to_owned())),
+            vocabulary: vocabulary.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .term
+        .unwrap()
+}
+
+async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
+    let mut app = app(backend).await;
+    let author = app.author("Uzair Younus").await;
+    let south_asia = app.term(Vocabulary::Region, "South Asia").await;
+    let pakistan = app
+        .term_under(Vocabulary::Region, "Pakistan", &south_asia.id)
+        .await;
+    let europe = app.term(Vocabulary::Region, "Europe").await;
+    let asia_center = app.term(Vocabulary::Program, "Asia Center").await;
+    let asia_program = app.term(Vocabulary::Program, "Asia Program").await;
+    assert_eq!(south_asia.slug, "south-asia");
+    assert_eq!(pakistan.parent_id, south_asia.id);
+
+    // A paper names its terms by slug or id; they are stored as ids and described.
+    let mut relations = draft("Rethinking US-Pakistan Relations", &[&author]);
+    relations.program_ids = vec!["asia-program".into()];
+    relations.region_ids = vec![pakistan.id.clone()];
+    let relations = app.create(relations).await.unwrap();
+    assert_eq!(
+        relations.program_ids,
+        std::slice::from_ref(&asia_program.id)
+    );
+    assert_eq!(relations.region_ids, std::slice::from_ref(&pakistan.id));
+    let described: Vec<(String, String)> = relations
+        .terms
+        .iter()
+        .map(|t| (t.slug.clone(), t.name.clone()))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("asia-program".to_owned(), "Asia Program".to_owned()),
+            ("pakistan".to_owned(), "Pakistan".to_owned())
+        ]
+    );
+    let mut brief = draft("Kashmir Brief", &[&author]);
+    brief.program_ids = vec![asia_center.id.clone()];
+    brief.region_ids = vec!["south-asia".into()];
+    app.create(brief).await.unwrap();
+    let mut elsewhere = draft("Baltic Security", &[&author]);
+    elsewhere.region_ids = vec!["europe".into()];
+    app.create(elsewhere).await.unwrap();
+
+    // Unknown terms, and terms of another vocabulary, are refused by field; nothing is stored.
+    let mut bad = draft("Atlantis Report", &[&author]);
+    bad.region_ids = vec!["south-asia".into(), "atlantis".into()];
+    bad.series_ids = vec![asia_center.id.clone()];
+    let status = expect_code(app.create(bad).await, Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        ["paper.region_ids[1]", "paper.series_ids[0]"],
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains("no region is 'atlantis'"),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains("is a program, not a series"),
+        "{status:?}"
+    );
+
+    // A region filter finds its own papers and its countries'.
+    let region = |r: &str| ListPapersRequest {
+        region: r.to_owned(),
+        ..ListPapersRequest::default()
+    };
+    assert_eq!(
+        list(&mut app, region("south-asia")).await,
+        ["Kashmir Brief", "Rethinking US-Pakistan Relations"]
+    );
+    assert_eq!(
+        list(&mut app, region(&pakistan.id)).await,
+        ["Rethinking US-Pakistan Relations"]
+    );
+    assert_eq!(list(&mut app, region("europe")).await, ["Baltic Security"]);
+    let status = expect_code(
+        app.papers.list_papers(region("atlantis")).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["region"]);
+
+    // Renaming keeps the old slug: in lookups, in filters, and papers show the new one.
+    let renamed = app
+        .taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(Term {
+                id: south_asia.id.clone(),
+                version: south_asia.version,
+                name: "Southern Asia".into(),
+                slug: "southern-asia".into(),
+                ..Term::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["name".into(), "slug".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .term
+        .unwrap();
+    assert_eq!(renamed.former_slugs, ["south-asia"]);
+    let old = by_slug(&mut app, Vocabulary::Region, "south-asia").await;
+    assert_eq!(
+        (old.id, old.slug),
+        (south_asia.id.clone(), "southern-asia".to_owned())
+    );
+    assert_eq!(
+        list(&mut app, region("south-asia")).await,
+        ["Kashmir Brief", "Rethinking US-Pakistan Relations"]
+    );
+    // A stale rename is ABORTED.
+    let stale = app
+        .taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(Term {
+                id: south_asia.id.clone(),
+                version: south_asia.version,
+                name: "South Asia Again".into(),
+                ..Term::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["name".into()],
+            }),
+        })
+        .await;
+    expect_code(stale, Code::Aborted);
+    // Another region cannot take the old slug.
+    let taken = app
+        .taxonomy
+        .create_term(CreateTermRequest {
+            term: Some(Term {
+                vocabulary: Vocabulary::Region.into(),
+                name: "South Asia".into(),
+                slug: "south-asia".into(),
+                ..Term::default()
+            }),
+        })
+        .await;
+    expect_code(taken, Code::AlreadyExists);
+
+    // Merging programs: the papers follow, with a revision, and the old slug resolves to the
+    // target. Repeating the merge moves nothing and fails nothing.
+    let merge = MergeTermsRequest {
+        source_id: asia_program.id.clone(),
+        target_id: asia_center.id.clone(),
+    };
+    let merged = app
+        .taxonomy
+        .merge_terms(merge.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(merged.papers_moved, 1);
+    let source = merged.source.unwrap();
+    assert!(source.retired);
+    assert_eq!(source.merged_into_id, asia_center.id);
+    assert_eq!(merged.target.unwrap().former_slugs, ["asia-program"]);
+    let moved = app.paper(&relations.id).await;
+    assert_eq!(moved.program_ids, std::slice::from_ref(&asia_center.id));
+    assert_eq!(moved.version, relations.version + 1);
+    let revisions = app
+        .papers
+        .list_paper_revisions(ListPaperRevisionsRequest {
+            id: relations.id.clone(),
+            ..ListPaperRevisionsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(revisions[0].changed_fields, ["program_ids"]);
+    assert_eq!(revisions[0].actor.as_ref().unwrap().subject, "tests");
+    assert_eq!(
+        by_slug(&mut app, Vocabulary::Program, "asia-program")
+            .await
+            .id,
+        asia_center.id
+    );
+    let program = |p: &str| ListPapersRequest {
+        program: p.to_owned(),
+        ..ListPapersRequest::default()
+    };
+    assert_eq!(
+        list(&mut app, program("asia-program")).await,
+        ["Kashmir Brief", "Rethinking US-Pakistan Relations"]
+    );
+    let again = app.taxonomy.merge_terms(merge).await.unwrap().into_inner();
+    assert_eq!(again.papers_moved, 0);
+    // The merged term's id given to a paper is the target's.
+    let mut late = draft("Late Paper", &[&author]);
+    late.program_ids = vec![asia_program.id.clone()];
+    assert_eq!(
+        app.create(late).await.unwrap().program_ids,
+        std::slice::from_ref(&asia_center.id)
+    );
+    // Merges stay within a vocabulary, and a region does not merge into its own country.
+    let across = app
+        .taxonomy
+        .merge_terms(MergeTermsRequest {
+            source_id: europe.id.clone(),
+            target_id: asia_center.id.clone(),
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(across, Code::InvalidArgument)),
+        ["target_id"]
+    );
+    let into_own = app
+        .taxonomy
+        .merge_terms(MergeTermsRequest {
+            source_id: south_asia.id.clone(),
+            target_id: pakistan.id.clone(),
+        })
+        .await;
+    expect_code(into_own, Code::InvalidArgument);
+
+    // Retired: kept on the paper that has it, refused anew; listed only when asked.
+    let retired = app
+        .taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(Term {
+                id: europe.id.clone(),
+                version: europe.version,
+                retired: true,
+                ..Term::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["retired".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .term
+        .unwrap();
+    assert!(retired.retired);
+    let mut again = draft("Nordic Defence", &[&author]);
+    again.region_ids = vec!["europe".into()];
+    let status = expect_code(app.create(again).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["paper.region_ids[0]"]);
+    assert!(status.message().contains("retired"), "{status:?}");
+    let baltic = list(&mut app, region("europe")).await;
+    assert_eq!(baltic, ["Baltic Security"]);
+    let regions = |show_retired| ListTermsRequest {
+        vocabulary: Vocabulary::Region.into(),
+        show_retired,
+        ..ListTermsRequest::default()
+    };
+    let names = |terms: Vec<Term>| -> Vec<String> { terms.into_iter().map(|t| t.name).collect() };
+    let listed = app
+        .taxonomy
+        .list_terms(regions(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(listed.terms), ["Southern Asia", "Pakistan"]);
+    let listed = app
+        .taxonomy
+        .list_terms(regions(true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(listed.terms), ["Southern Asia", "Pakistan", "Europe"]);
+
+    // Moving a paper's region by update, by slug; the mask names the field.
+    let updated = app
+        .papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(Paper {
+                id: moved.id.clone(),
+                version: moved.version,
+                region_ids: vec!["southern-asia".into(), "pakistan".into()],
+                ..Paper::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["region_ids".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(
+        updated.region_ids,
+        [south_asia.id.clone(), pakistan.id.clone()]
+    );
+    assert_eq!(
+        updated.program_ids,
+        std::slice::from_ref(&asia_center.id),
+        "untouched"
+    );
+
+    // Only admins change vocabularies; editors read them.
+    let mut editor = TaxonomyServiceClient::new(authorized(app.grpc, Some(EDITOR)));
+    let denied = editor
+        .create_term(CreateTermRequest {
+            term: Some(Term {
+                vocabulary: Vocabulary::Series.into(),
+                name: "Peaceworks".into(),
+                ..Term::default()
+            }),
+        })
+        .await;
+    expect_code(denied, Code::PermissionDenied);
+    editor.list_terms(regions(false)).await.unwrap();
+    app.stop().await;
+}
+
+on_both_backends!(terms_are_managed_and_papers_follow_them);
