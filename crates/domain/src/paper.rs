@@ -1264,7 +1264,7 @@ mod tests {
 
     #[test]
     fn mask_paths() {
-        assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 8);
+        assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 11);
         let err = PaperField::parse_mask(&["status".into()]).unwrap_err();
         assert!(
             err.to_string()

@@ -29,10 +29,11 @@ pub const PAPERS: ConsumerQueue = ConsumerQueue {
     bindings: &["author.deleted"],
 };
 
-/// The recommendations service keeps a read model of published papers and authors' names.
+/// The recommendations service keeps a read model of published papers, authors' names and
+/// taxonomy terms.
 pub const RECOMMENDATIONS: ConsumerQueue = ConsumerQueue {
     service: "recommendations",
-    bindings: &["paper.*", "author.*"],
+    bindings: &["paper.*", "author.*", "term.*"],
 };
 
 /// Every consuming service.

@@ -315,6 +315,15 @@ impl Bounded for recommendations::GetRelatedPublicationsRequest {
             None => {}
         }
         filters(prefix, &self.publication_types, &self.topics, out);
+        term_filters(prefix, [&self.programs, &self.regions, &self.series], out);
+    }
+}
+
+/// The program, region and series filters of a rail or a search: a few ids or slugs each.
+fn term_filters(prefix: &str, lists: [&Vec<String>; 3], out: &mut Bounds) {
+    let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+    for (field, list) in ["programs", "regions", "series"].into_iter().zip(lists) {
+        out.texts(prefix, field, list, MAX_TERMS, term);
     }
 }
 
@@ -322,6 +331,7 @@ impl Bounded for recommendations::SearchPublicationsRequest {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {
         out.text(prefix, "query", &self.query, MAX_QUERY_CHARS);
         filters(prefix, &self.publication_types, &self.topics, out);
+        term_filters(prefix, [&self.programs, &self.regions, &self.series], out);
         out.bytes(prefix, "page_token", &self.page_token, MAX_PAGE_TOKEN_BYTES);
     }
 }

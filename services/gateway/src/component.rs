@@ -79,7 +79,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
     );
     let invalidate = cache.clone();
     cx.events.watcher(
-        &["paper.*", "author.*", "recommendation.*"],
+        &["paper.*", "author.*", "recommendation.*", "term.*"],
         Arc::new(move || invalidate.changed()),
     );
     let (public, site_url) = public_api(

@@ -155,7 +155,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub offline: bool,
     /// Ranking weights to try, `name=value,…` (offline only): query_terms, k1, b,
-    /// shared_author, rare_author, coauthor, shared_topic, time, same_type_decay, max_df.
+    /// shared_author, rare_author, coauthor, shared_topic, shared_term, time, same_type_decay,
+    /// max_df.
     #[arg(long, value_name = "WEIGHTS")]
     pub weights: Option<String>,
 }

@@ -293,6 +293,7 @@ pub fn offline_rankings(
                 topics: r.topics.clone(),
                 author_ids,
                 publish_time: r.publish_time(),
+                terms: imprint_domain::PaperTerms::default(),
             },
             &mut analyzer,
         );
@@ -346,6 +347,7 @@ pub fn parse_weights(spec: &str) -> Result<imprint_recommendations::ranking::Wei
             "rare_author" => w.rare_author = v,
             "coauthor" => w.coauthor = v,
             "shared_topic" => w.shared_topic = v,
+            "shared_term" => w.shared_term = v,
             "time" => w.time = v,
             "same_type_decay" => w.same_type_decay = v,
             "max_df" => w.max_df = v,

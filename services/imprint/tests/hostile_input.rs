@@ -1247,6 +1247,22 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
         ),
         oversized(
             RELATED,
+            "regions",
+            &GetRelatedPublicationsRequest {
+                regions: many(500, "south-asia"),
+                ..GetRelatedPublicationsRequest::default()
+            },
+        ),
+        oversized(
+            SEARCH,
+            "programs[0]",
+            &SearchPublicationsRequest {
+                programs: vec![x(10_000)],
+                ..SearchPublicationsRequest::default()
+            },
+        ),
+        oversized(
+            RELATED,
             "topics",
             &GetRelatedPublicationsRequest {
                 topics: many(5_000, "t"),

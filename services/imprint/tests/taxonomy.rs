@@ -376,3 +376,202 @@ async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
 }
 
 on_both_backends!(terms_are_managed_and_papers_follow_them);
+
+/// Published papers of a few regions, all on one topic so that they are in each other's rails.
+async fn regional_papers(app: &mut TestApp) -> (Term, Vec<Paper>) {
+    let author = app.author("Asfandyar Mir").await;
+    let south_asia = app.term(Vocabulary::Region, "South Asia").await;
+    app.term_under(Vocabulary::Region, "Pakistan", &south_asia.id)
+        .await;
+    app.term(Vocabulary::Region, "Europe").await;
+    let mut papers = Vec::new();
+    for (title, region) in [
+        ("Counterterrorism in South Asia", "south-asia"),
+        ("Violent Extremism in Pakistan", "pakistan"),
+        ("Violent Extremism in Europe", "europe"),
+        ("Counterterrorism Cooperation in Europe", "europe"),
+    ] {
+        let mut paper = draft(title, &[&author]);
+        paper.summary = format!("{title}: counterterrorism and violent extremism.");
+        paper.topics = vec!["Violent Extremism".into()];
+        paper.region_ids = vec![region.into()];
+        papers.push(app.publish(paper).await);
+    }
+    (south_asia, papers)
+}
+
+async fn rail(
+    app: &mut TestApp,
+    source: &Paper,
+    regions: &[&str],
+) -> Result<Vec<String>, tonic::Status> {
+    use imprint_proto::recommendations::{
+        GetRelatedPublicationsRequest, get_related_publications_request::Key,
+    };
+    let related = app
+        .recommendations
+        .get_related_publications(GetRelatedPublicationsRequest {
+            key: Some(Key::PaperId(source.id.clone())),
+            limit: 10,
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            ..GetRelatedPublicationsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .publications;
+    let mut titles: Vec<String> = related.into_iter().map(|p| p.title).collect();
+    titles.sort();
+    Ok(titles)
+}
+
+async fn search_page(
+    app: &mut TestApp,
+    regions: &[&str],
+) -> imprint_proto::recommendations::SearchPublicationsResponse {
+    use imprint_proto::recommendations::SearchPublicationsRequest;
+    app.recommendations
+        .search_publications(SearchPublicationsRequest {
+            query: "extremism".into(),
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            ..SearchPublicationsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn search(app: &mut TestApp, regions: &[&str]) -> Vec<String> {
+    let found = search_page(app, regions).await.results;
+    let mut titles: Vec<String> = found.into_iter().map(|p| p.title).collect();
+    titles.sort();
+    titles
+}
+
+async fn rails_and_search_filter_by_region(backend: Backend) {
+    let mut app = app(backend).await;
+    let (south_asia, papers) = regional_papers(&mut app).await;
+    let source = papers[0].clone();
+    let mut unfiltered = Vec::new();
+    for _ in 0..300 {
+        unfiltered = rail(&mut app, &source, &[]).await.unwrap();
+        if unfiltered.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(unfiltered.len(), 3, "{unfiltered:?}");
+    // A region takes in its countries; another region's papers leave the rail.
+    assert_eq!(
+        rail(&mut app, &source, &["south-asia"]).await.unwrap(),
+        ["Violent Extremism in Pakistan"]
+    );
+    assert_eq!(
+        rail(&mut app, &source, &["europe", "pakistan"])
+            .await
+            .unwrap(),
+        [
+            "Counterterrorism Cooperation in Europe",
+            "Violent Extremism in Europe",
+            "Violent Extremism in Pakistan"
+        ]
+    );
+    // The search index commits just after the related-publications index.
+    for _ in 0..300 {
+        if search(&mut app, &[]).await.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        search(&mut app, &["south-asia"]).await,
+        [
+            "Counterterrorism in South Asia",
+            "Violent Extremism in Pakistan"
+        ]
+    );
+    // Papers of one region say so in their reasons.
+    {
+        use imprint_proto::recommendations::{
+            GetRelatedPublicationsRequest, get_related_publications_request::Key,
+        };
+        let related = app
+            .recommendations
+            .get_related_publications(GetRelatedPublicationsRequest {
+                key: Some(Key::PaperId(papers[2].id.clone())),
+                limit: 10,
+                ..GetRelatedPublicationsRequest::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .publications;
+        let europe = related
+            .iter()
+            .find(|p| p.title == "Counterterrorism Cooperation in Europe")
+            .unwrap();
+        assert!(
+            europe.reasons.contains(&"same region".to_owned()),
+            "{europe:?}"
+        );
+        let pakistan = related
+            .iter()
+            .find(|p| p.title == "Violent Extremism in Pakistan")
+            .unwrap();
+        assert!(
+            !pakistan.reasons.contains(&"same region".to_owned()),
+            "{pakistan:?}"
+        );
+    }
+    // Facets name each region with its count, by the slug filters take.
+    let facets: Vec<(String, i64, String)> = search_page(&mut app, &[])
+        .await
+        .region_facets
+        .into_iter()
+        .map(|f| (f.value, f.count, f.label))
+        .collect();
+    assert_eq!(
+        facets,
+        [
+            ("europe".to_owned(), 2, "Europe".to_owned()),
+            ("pakistan".to_owned(), 1, "Pakistan".to_owned()),
+            ("south-asia".to_owned(), 1, "South Asia".to_owned()),
+        ]
+    );
+    let status = expect_code(
+        rail(&mut app, &source, &["atlantis"]).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["regions[0]"]);
+
+    // Renamed: the old slug filters as before, once the read model has heard of it.
+    app.taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(Term {
+                id: south_asia.id.clone(),
+                version: south_asia.version,
+                slug: "southern-asia".into(),
+                ..Term::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["slug".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let mut renamed = Err(tonic::Status::unknown("not asked yet"));
+    for _ in 0..300 {
+        renamed = rail(&mut app, &source, &["southern-asia"]).await;
+        if renamed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(renamed.unwrap(), ["Violent Extremism in Pakistan"]);
+    assert_eq!(
+        rail(&mut app, &source, &["south-asia"]).await.unwrap(),
+        ["Violent Extremism in Pakistan"]
+    );
+    app.stop().await;
+}
+
+on_both_backends!(rails_and_search_filter_by_region);

@@ -1,10 +1,10 @@
-//! The read model's only source: `paper.*` and `author.*` events. Each applies when newer than
+//! The read model's only source: `paper.*`, `author.*` and `term.*` events. Each applies when newer than
 //! what the read model holds, then rings the refresher so this process's index follows at once
 //! (other replicas follow from the change log).
 
 use std::sync::Arc;
 
-use imprint_domain::{AuthorId, PaperId};
+use imprint_domain::{AuthorId, PaperId, PaperTerms, TermId, TermIds};
 use imprint_events::{
     BatchError, BatchFuture, Handled, Handler, HandlerError, HandlerFuture, Outcome, topology,
 };
@@ -14,7 +14,7 @@ use imprint_proto::papers::PaperStatus;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::storage::{Change, RecPaper, RecStore};
+use crate::storage::{Change, RecPaper, RecStore, RecTerm};
 
 /// Applies events to the read model.
 #[derive(Debug, Clone)]
@@ -110,6 +110,7 @@ fn change_of(event: &Event) -> Result<Change, Unknown> {
                     .publish_time
                     .as_ref()
                     .and_then(|t| imprint_proto::convert::from_timestamp(t).ok()),
+                terms: terms_of(p),
             };
             Change::Paper(paper)
         }
@@ -127,9 +128,11 @@ fn change_of(event: &Event) -> Result<Change, Unknown> {
                 topics: Vec::new(),
                 author_ids: Vec::new(),
                 publish_time: None,
+                terms: imprint_domain::PaperTerms::default(),
             };
             Change::Paper(tombstone)
         }
+        (Some(Payload::Term(t)), _) => Change::Term(term_of(id, version, t)?),
         (Some(Payload::Author(a)), _) => Change::Author {
             id: AuthorId::from_uuid(id),
             version,
@@ -150,6 +153,43 @@ fn change_of(event: &Event) -> Result<Change, Unknown> {
         }
     };
     Ok(change)
+}
+
+/// A paper's terms as its event carries them; ids that do not parse (a newer papers service's)
+/// are left out.
+fn terms_of(p: &imprint_proto::papers::Paper) -> PaperTerms {
+    let ids = |raw: &[String]| {
+        TermIds::from_trusted(raw.iter().filter_map(|t| TermId::parse(t).ok()).collect())
+    };
+    PaperTerms {
+        programs: ids(&p.program_ids),
+        regions: ids(&p.region_ids),
+        series: ids(&p.series_ids),
+    }
+}
+
+/// The read model's term from a `term.*` event's payload.
+fn term_of(id: Uuid, version: i64, t: &imprint_proto::papers::Term) -> Result<RecTerm, Unknown> {
+    let vocabulary = imprint_proto::convert::vocabulary_from_proto(t.vocabulary)
+        .ok()
+        .flatten()
+        .ok_or_else(|| Unknown::Payload {
+            key: "term.*".to_owned(),
+            payload: format!("a term of vocabulary {}", t.vocabulary),
+        })?;
+    let optional = |raw: &str| TermId::parse(raw).ok();
+    let mut slugs = vec![t.slug.clone()];
+    slugs.extend(t.former_slugs.iter().cloned());
+    Ok(RecTerm {
+        id: TermId::from_uuid(id),
+        version,
+        vocabulary,
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        parent: optional(&t.parent_id),
+        merged_into: optional(&t.merged_into_id),
+        slugs,
+    })
 }
 
 /// An event the read model can never apply (it is dead-lettered).

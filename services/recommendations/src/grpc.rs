@@ -50,11 +50,29 @@ impl RecommendationsGrpc {
         }
     }
 
+    /// The program, region and series filters of a request, resolved.
+    async fn term_filters(
+        &self,
+        programs: &[String],
+        regions: &[String],
+        series: &[String],
+    ) -> Result<Vec<Vec<imprint_domain::TermId>>, ServiceError> {
+        use imprint_domain::Vocabulary;
+        self.service
+            .term_filters([
+                (Vocabulary::Program, "programs", programs),
+                (Vocabulary::Region, "regions", regions),
+                (Vocabulary::Series, "series", series),
+            ])
+            .await
+    }
+
     /// `GetRelatedPublications` for `partner` (who calls), untimed.
     fn related_publications(
         &self,
         r: GetRelatedPublicationsRequest,
         partner: Option<String>,
+        terms: Vec<Vec<imprint_domain::TermId>>,
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
         let mut v = Violations::new();
         let paper = match r.key {
@@ -78,6 +96,7 @@ impl RecommendationsGrpc {
             topic_keys: topics(&mut v, "topics", &r.topics),
             published_after: time(&mut v, "published_after", r.published_after.as_ref()),
             excluded: std::collections::HashSet::new(),
+            terms,
         };
         let (Some(paper), true) = (paper, v.is_empty()) else {
             return Err(ServiceError::from(v).into());
@@ -206,6 +225,7 @@ fn facets(counts: &[(String, u64)]) -> Vec<FacetCount> {
         .map(|(value, count)| FacetCount {
             value: value.clone(),
             count: i64::try_from(*count).unwrap_or(i64::MAX),
+            label: String::new(),
         })
         .collect()
 }
@@ -218,7 +238,9 @@ impl RecommendationService for RecommendationsGrpc {
     ) -> Result<Response<GetRelatedPublicationsResponse>, Status> {
         let started = std::time::Instant::now();
         let partner = caller::partner_of(&request);
-        let response = self.related_publications(request.into_inner(), partner);
+        let request = request.into_inner();
+        let terms = self.term_filters(&request.programs, &request.regions, &request.series);
+        let response = self.related_publications(request.clone(), partner, terms.await?);
         self.related_latency.observe(started.elapsed());
         response
     }
@@ -228,6 +250,9 @@ impl RecommendationService for RecommendationsGrpc {
         request: Request<SearchPublicationsRequest>,
     ) -> Result<Response<SearchPublicationsResponse>, Status> {
         let r = request.into_inner();
+        let terms = self
+            .term_filters(&r.programs, &r.regions, &r.series)
+            .await?;
         let mut v = Violations::new();
         let page_size = usize::try_from(imprint_platform::paging::checked_page_size(
             &mut v,
@@ -250,11 +275,24 @@ impl RecommendationService for RecommendationsGrpc {
             published_before: time(&mut v, "published_before", r.published_before.as_ref()),
             page_size,
             page_token: r.page_token,
+            terms,
         };
         if !v.is_empty() {
             return Err(ServiceError::from(v).into());
         }
         let (found, page) = self.service.search(search).await?;
+        let terms = self.service.term_facets(&page.terms).await?;
+        let term_facets = |vocabulary: imprint_domain::Vocabulary| -> Vec<FacetCount> {
+            terms
+                .iter()
+                .filter(|(label, _)| label.vocabulary == vocabulary)
+                .map(|(label, n)| FacetCount {
+                    value: label.slug.clone(),
+                    count: i64::try_from(*n).unwrap_or(i64::MAX),
+                    label: label.name.clone(),
+                })
+                .collect()
+        };
         Ok(Response::new(SearchPublicationsResponse {
             results: found
                 .into_iter()
@@ -283,6 +321,9 @@ impl RecommendationService for RecommendationsGrpc {
                     .collect::<Vec<_>>(),
             ),
             year_facets: facets(&page.years),
+            program_facets: term_facets(imprint_domain::Vocabulary::Program),
+            region_facets: term_facets(imprint_domain::Vocabulary::Region),
+            series_facets: term_facets(imprint_domain::Vocabulary::Series),
         }))
     }
 

@@ -123,6 +123,8 @@ pub struct Entry {
     pub len: f32,
     /// The title's terms, sorted and unique, to spot near-duplicates.
     pub title_terms: Vec<u32>,
+    /// Its programs, regions and series.
+    pub taxonomy: imprint_domain::PaperTerms,
 }
 
 /// The index.
@@ -362,6 +364,7 @@ impl Index {
             terms,
             len,
             title_terms,
+            taxonomy: paper.terms.clone(),
         }));
         let avg = self.average_len();
         if (avg - self.impact_avg).abs() > AVG_DRIFT * self.impact_avg.max(f32::MIN_POSITIVE) {
@@ -482,6 +485,7 @@ mod tests {
             topics: vec!["Global Policy".into()],
             author_ids: authors.to_vec(),
             publish_time: None,
+            terms: imprint_domain::PaperTerms::default(),
         }
     }
 

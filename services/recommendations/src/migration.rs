@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(InteractionsPerView),
             Box::new(OverridesAsEvents),
             Box::new(PublicationTypesByName),
+            Box::new(Taxonomies),
         ]
     }
 
@@ -493,6 +494,104 @@ impl MigrationTrait for PublicationTypesByName {
                 Table::alter()
                     .table(RecPapers::Table)
                     .drop_column(RecPapers::PublicationTypeName)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Taxonomy terms (issue 15): each paper's term ids, and the terms with every slug that
+/// resolves to them, from `term.*` events, for the program, region and series filters.
+struct Taxonomies;
+
+impl MigrationName for Taxonomies {
+    fn name(&self) -> &str {
+        "m20261204_000005_taxonomies"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for Taxonomies {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("terms"))
+                            .text()
+                            .not_null()
+                            .default("{}"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        let text = |name: &str| {
+            ColumnDef::new(Alias::new(name))
+                .text()
+                .not_null()
+                .to_owned()
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("rec_terms"))
+                    .col(
+                        ColumnDef::new(Alias::new("id"))
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("version"))
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(text("vocabulary"))
+                    .col(text("slug"))
+                    .col(text("name"))
+                    .col(ColumnDef::new(Alias::new("parent_id")).uuid().null())
+                    .col(ColumnDef::new(Alias::new("merged_into")).uuid().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("rec_term_slugs"))
+                    .col(
+                        ColumnDef::new(Alias::new("vocabulary"))
+                            .string_len(20)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("slug"))
+                            .string_len(100)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Alias::new("term_id")).uuid().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("vocabulary"))
+                            .col(Alias::new("slug")),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["rec_term_slugs", "rec_terms"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .drop_column(Alias::new("terms"))
                     .to_owned(),
             )
             .await

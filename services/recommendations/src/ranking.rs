@@ -8,7 +8,7 @@ use imprint_domain::PublicationType;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use imprint_domain::{AuthorId, PaperId};
+use imprint_domain::{AuthorId, PaperId, PaperTerms, TermId, Vocabulary};
 
 use crate::index::{Entry, Index};
 
@@ -29,6 +29,10 @@ pub struct Weights {
     pub coauthor: f32,
     /// Per shared topic (at most 2 count).
     pub shared_topic: f32,
+    /// Per vocabulary (program, region, series) in which the paper shares a term: the same
+    /// center's or region's work. Small: it orders papers found by what they say, it does
+    /// not find them.
+    pub shared_term: f32,
     /// Closeness in publication time: weight × exp(−years apart / 5).
     pub time: f32,
     /// Score multiplier for each earlier pick of the same publication type (diversity).
@@ -48,6 +52,7 @@ impl Default for Weights {
             rare_author: 0.1,
             coauthor: 0.01,
             shared_topic: 0.05,
+            shared_term: 0.03,
             time: 0.15,
             same_type_decay: 0.97,
             max_df: 0.3,
@@ -66,6 +71,9 @@ pub struct Filters {
     pub published_after: Option<DateTime<Utc>>,
     /// Never these papers.
     pub excluded: HashSet<PaperId>,
+    /// Only papers carrying, for each set, one of its terms (a region's set holds its
+    /// countries): the program, region and series filters, resolved.
+    pub terms: Vec<Vec<TermId>>,
 }
 
 impl Filters {
@@ -78,6 +86,10 @@ impl Filters {
                 .published_after
                 .is_none_or(|after| e.publish_time.is_some_and(|t| t >= after))
             && !self.excluded.contains(&e.id)
+            && self
+                .terms
+                .iter()
+                .all(|set| e.taxonomy.all().any(|t| set.contains(&t)))
     }
 }
 
@@ -92,6 +104,8 @@ pub struct Signals {
     pub coauthors: u32,
     /// Shared topics, as the paper asked about writes them.
     pub shared_topics: Vec<String>,
+    /// The vocabularies in which it shares a term with the paper asked about.
+    pub shared_vocabularies: Vec<Vocabulary>,
 }
 
 /// A ranked candidate.
@@ -215,12 +229,17 @@ fn rank(
         }
     }
 
+    if !query.taxonomy.is_empty() {
+        shared_term_boosts(index, query, weights, &mut scratch.score);
+    }
+
     // Everything but recency is in `score` now; recency adds at most `weights.time`, so only
     // papers within that of the `head`-th best can still make the rail.
     let head = limit.saturating_mul(4).max(20);
     let plain = filters.types.is_empty()
         && filters.topic_keys.is_empty()
-        && filters.published_after.is_none();
+        && filters.published_after.is_none()
+        && filters.terms.is_empty();
     let admits = |s: usize| {
         plain
             || u32::try_from(s)
@@ -274,13 +293,17 @@ fn rank(
         .into_iter()
         .map(|Low(score, s)| {
             let i = s as usize;
-            let text = scratch.score[i]
+            let mut signals = signals(index, query, &own, &coauthors, s, 0.0);
+            #[allow(clippy::cast_precision_loss)]
+            let shared_terms = signals.shared_vocabularies.len() as f32;
+            signals.text = scratch.score[i]
                 - boosts.get(&s).copied().unwrap_or(0.0)
-                - weights.shared_topic * f32::from(scratch.topics[i].min(2));
+                - weights.shared_topic * f32::from(scratch.topics[i].min(2))
+                - weights.shared_term * shared_terms;
             Ranked {
                 slot: s,
                 score,
-                signals: signals(index, query, &own, &coauthors, s, text),
+                signals,
             }
         })
         .collect();
@@ -450,6 +473,36 @@ fn signals(
             .filter(|(id, _)| e.topic_ids.contains(id))
             .map(|(_, written)| written.clone())
             .collect(),
+        shared_vocabularies: shared_vocabularies(&query.taxonomy, &e.taxonomy),
+    }
+}
+
+/// The vocabularies in which `a` and `b` share a term.
+fn shared_vocabularies(a: &PaperTerms, b: &PaperTerms) -> Vec<Vocabulary> {
+    Vocabulary::ALL
+        .into_iter()
+        .filter(|v| {
+            a.of(*v)
+                .as_slice()
+                .iter()
+                .any(|t| b.of(*v).as_slice().contains(t))
+        })
+        .collect()
+}
+
+/// Adds `shared_term` per shared vocabulary to every candidate (a slot something else found)
+/// of the same program, region or series as `query`.
+fn shared_term_boosts(index: &Index, query: &Entry, weights: &Weights, score: &mut [f32]) {
+    for (i, score) in score.iter_mut().enumerate() {
+        if *score <= 0.0 {
+            continue;
+        }
+        let Some(e) = u32::try_from(i).ok().and_then(|s| index.entry(s)) else {
+            continue;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let shared = shared_vocabularies(&query.taxonomy, &e.taxonomy).len() as f32;
+        *score += weights.shared_term * shared;
     }
 }
 
@@ -582,7 +635,52 @@ mod tests {
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             author_ids: authors.to_vec(),
             publish_time: None,
+            terms: imprint_domain::PaperTerms::default(),
         }
+    }
+
+    #[test]
+    fn the_same_region_orders_equal_papers_and_filters_by_term_sets() {
+        let mut index = Index::new(FieldWeights::default(), Bm25::default());
+        let mut a = english();
+        let south_asia = TermId::generate();
+        let europe = TermId::generate();
+        let in_region = |region: TermId, title: &str| {
+            let mut p = paper(title, "Counterterrorism and violent extremism", &[], &[], 1);
+            p.terms.regions = imprint_domain::TermIds::from_trusted(vec![region]);
+            p
+        };
+        let q = in_region(south_asia, "Counterterrorism in South Asia");
+        let far = in_region(europe, "Counterterrorism in Europe");
+        let near = in_region(south_asia, "Counterterrorism in Europe");
+        for p in [&q, &far, &near] {
+            index.upsert(p, &mut a);
+        }
+        // Others, so that the shared words are telling ones.
+        for i in 0..8 {
+            let other = paper(&format!("Monetary policy {i}"), "Inflation", &[], &[], 1);
+            index.upsert(&other, &mut a);
+        }
+        let slot = index.slot(q.id).unwrap();
+        let got = related(&index, slot, &Filters::default(), &Weights::default(), 10);
+        let first = index.entry(got[0].slot).unwrap();
+        assert_eq!(first.id, near.id, "{got:?}");
+        assert_eq!(got[0].signals.shared_vocabularies, [Vocabulary::Region]);
+        assert!(got[1].signals.shared_vocabularies.is_empty());
+        assert!(
+            (got[0].signals.text - got[1].signals.text).abs() < 1e-4,
+            "the bonus is not text: {got:?}"
+        );
+        let only_europe = Filters {
+            terms: vec![vec![europe]],
+            ..Filters::default()
+        };
+        let got = related(&index, slot, &only_europe, &Weights::default(), 10);
+        let ids: Vec<PaperId> = got
+            .iter()
+            .map(|r| index.entry(r.slot).unwrap().id)
+            .collect();
+        assert_eq!(ids, [far.id]);
     }
 
     #[test]

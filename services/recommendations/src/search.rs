@@ -79,6 +79,9 @@ pub struct SearchRequest {
     pub page_size: usize,
     /// The previous page's token.
     pub page_token: String,
+    /// Only papers carrying, for each set, one of its terms (resolved program, region and
+    /// series filters).
+    pub terms: Vec<Vec<imprint_domain::TermId>>,
 }
 
 /// One hit.
@@ -109,6 +112,8 @@ pub struct SearchPage {
     pub types: Vec<(PublicationType, u64)>,
     /// (year, count), newest first.
     pub years: Vec<(String, u64)>,
+    /// (program, region or series, count), most frequent first.
+    pub terms: Vec<(imprint_domain::TermId, u64)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +126,7 @@ struct Fields {
     topic_key: Field,
     publication_type: Field,
     publish_ts: Field,
+    term_id: Field,
 }
 
 /// How much a match counts in each searched field: a word in the title most, in the body least.
@@ -183,6 +189,7 @@ impl SearchIndex {
             topic_key: schema.add_text_field("topic_key", STRING),
             publication_type: schema.add_text_field("publication_type", STRING),
             publish_ts: schema.add_i64_field("publish_ts", INDEXED | FAST),
+            term_id: schema.add_text_field("term_id", STRING),
         };
         let index = Index::create_in_ram(schema.build());
         index.tokenizers().register("english", english());
@@ -217,6 +224,10 @@ impl SearchIndex {
             for topic in &paper.topics {
                 doc.add_facet(f.facets, Facet::from_path(["topic", topic.as_str()]));
                 doc.add_text(f.topic_key, imprint_domain::Topic::key_of(topic));
+            }
+            for term in paper.terms.all() {
+                doc.add_text(f.term_id, term.to_string());
+                doc.add_facet(f.facets, Facet::from_path(["term", &term.to_string()]));
             }
             if let Some(kind) = paper.publication_type {
                 doc.add_facet(f.facets, Facet::from_path(["type", kind.as_str()]));
@@ -272,6 +283,7 @@ impl SearchIndex {
         facets.add_facet("/topic");
         facets.add_facet("/type");
         facets.add_facet("/year");
+        facets.add_facet("/term");
         let limit = request.page_size.max(1);
         let (addresses, total, facet_counts): (Vec<(f32, DocAddress)>, usize, _) =
             if text.as_ref().is_some_and(|t| t.wanted.is_some()) {
@@ -310,6 +322,10 @@ impl SearchIndex {
             .collect();
         let mut years = children(&facet_counts, "/year");
         years.sort_by(|a, b| b.0.cmp(&a.0));
+        let terms = children(&facet_counts, "/term")
+            .into_iter()
+            .filter_map(|(id, n)| imprint_domain::TermId::parse(&id).ok().map(|t| (t, n)))
+            .collect();
         Ok(SearchPage {
             hits,
             total,
@@ -317,6 +333,7 @@ impl SearchIndex {
             topics,
             types,
             years,
+            terms,
         })
     }
 
@@ -348,6 +365,15 @@ impl SearchIndex {
                 any_of(request.topics.iter().map(|t| {
                     Term::from_field_text(f.topic_key, &imprint_domain::Topic::key_of(t))
                 })),
+            ));
+        }
+        for set in &request.terms {
+            clauses.push((
+                Occur::Must,
+                any_of(
+                    set.iter()
+                        .map(|t| Term::from_field_text(f.term_id, &t.to_string())),
+                ),
             ));
         }
         if request.published_after.is_some() || request.published_before.is_some() {
@@ -610,8 +636,17 @@ fn filters(request: &SearchRequest) -> String {
         .iter()
         .map(|t| (t.excluded, t.phrase, t.text.as_str()))
         .collect();
+    let terms: Vec<Vec<String>> = request
+        .terms
+        .iter()
+        .map(|set| {
+            let mut ids: Vec<String> = set.iter().map(ToString::to_string).collect();
+            ids.sort_unstable();
+            ids
+        })
+        .collect();
     format!(
-        "search;{words:?};{types:?};{topics:?};{:?};{:?};{}",
+        "search;{words:?};{types:?};{topics:?};{:?};{:?};{};{terms:?}",
         request.published_after.map(|t| t.timestamp_micros()),
         request.published_before.map(|t| t.timestamp_micros()),
         request.page_size,
@@ -644,6 +679,7 @@ mod tests {
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             author_ids: Vec::new(),
             publish_time: Utc.with_ymd_and_hms(year, 3, 1, 0, 0, 0).single(),
+            terms: imprint_domain::PaperTerms::default(),
         }
     }
 

@@ -122,6 +122,37 @@ impl Recommendations {
         }
     }
 
+    /// The term sets the program, region and series filters of a request name, one per
+    /// vocabulary given: each entry (an id or any slug, under `field[i]`) with its countries
+    /// and the terms merged into it. Unknown terms are violations.
+    pub async fn term_filters(
+        &self,
+        filters: [(imprint_domain::Vocabulary, &str, &[String]); 3],
+    ) -> Result<Vec<Vec<imprint_domain::TermId>>, ServiceError> {
+        let mut v = imprint_domain::Violations::new();
+        let mut sets = Vec::new();
+        for (vocabulary, field, entries) in filters {
+            if entries.is_empty() {
+                continue;
+            }
+            let mut set = Vec::new();
+            for (i, raw) in entries.iter().enumerate() {
+                match self.store.term_family(vocabulary, raw).await? {
+                    Some(family) => set.extend(family),
+                    None => v.push(
+                        format!("{field}[{i}]"),
+                        format!(
+                            "no {vocabulary} is '{}'",
+                            imprint_domain::shorten(raw.trim())
+                        ),
+                    ),
+                }
+            }
+            sets.push(set);
+        }
+        v.into_result(|| sets).map_err(ServiceError::from)
+    }
+
     /// Searches published papers; runs off the async workers (a search can take milliseconds).
     pub async fn search(
         &self,
@@ -153,6 +184,23 @@ impl Recommendations {
             })
             .collect();
         Ok((found, page))
+    }
+
+    /// The term facets of a search page: each term's label with its count, most frequent
+    /// first (ties by name), terms the read model does not know (yet) left out.
+    pub async fn term_facets(
+        &self,
+        counts: &[(imprint_domain::TermId, u64)],
+    ) -> Result<Vec<(crate::storage::TermLabel, u64)>, ServiceError> {
+        let ids: Vec<imprint_domain::TermId> = counts.iter().map(|(id, _)| *id).collect();
+        let labels = self.store.term_labels(&ids).await?;
+        let mut facets: Vec<(crate::storage::TermLabel, u64)> = counts
+            .iter()
+            .filter_map(|(id, n)| labels.iter().find(|l| l.id == *id).map(|l| (l.clone(), *n)))
+            .collect();
+        // Ties by name, as a reader scans them.
+        facets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+        Ok(facets)
     }
 
     /// The related publications of a paper, pinned ones first, served once.
@@ -434,6 +482,9 @@ fn reasons(index: &Index, signals: &Signals) -> Vec<String> {
     }
     if let Some(topic) = signals.shared_topics.first() {
         out.push(format!("shared topic: {topic}"));
+    }
+    for vocabulary in &signals.shared_vocabularies {
+        out.push(format!("same {vocabulary}"));
     }
     if signals.text >= 0.2 {
         out.push("similar text".to_owned());

@@ -40,6 +40,65 @@ pub mod rec_paper {
         pub author_ids: String,
         /// When published.
         pub publish_time: Option<DateTimeUtc>,
+        /// JSON of its programs', regions' and series' ids.
+        pub terms: String,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `rec_terms`: each taxonomy term as the latest `term.*` event described it.
+pub mod rec_term {
+    use sea_orm::entity::prelude::*;
+
+    /// One term row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rec_terms")]
+    pub struct Model {
+        /// The term's id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The aggregate version of the last event applied.
+        pub version: i64,
+        /// The domain's name of its vocabulary.
+        pub vocabulary: String,
+        /// Current slug.
+        pub slug: String,
+        /// Name.
+        pub name: String,
+        /// The region a country is in.
+        pub parent_id: Option<Uuid>,
+        /// The term it was merged into.
+        pub merged_into: Option<Uuid>,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `rec_term_slugs`: every slug that resolves to a term, per vocabulary.
+pub mod rec_term_slug {
+    use sea_orm::entity::prelude::*;
+
+    /// One slug.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rec_term_slugs")]
+    pub struct Model {
+        /// The vocabulary's name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub vocabulary: String,
+        /// The slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub slug: String,
+        /// The term it resolves to.
+        pub term_id: Uuid,
     }
 
     /// None needed.

@@ -15,11 +15,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use imprint_domain::{AuthorId, PaperId, PublicationType};
+use imprint_domain::{AuthorId, PaperId, PublicationType, TermId, Vocabulary};
 use imprint_events::{Emitter, NewEvent, Outcome};
 use imprint_platform::Database;
 
-use entity::{rec_author, rec_change, rec_interaction, rec_override, rec_paper, rec_slug};
+use entity::{
+    rec_author, rec_change, rec_interaction, rec_override, rec_paper, rec_slug, rec_term,
+    rec_term_slug,
+};
 
 /// A paper as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +52,43 @@ pub struct RecPaper {
     pub author_ids: Vec<AuthorId>,
     /// When published.
     pub publish_time: Option<DateTime<Utc>>,
+    /// Its programs, regions and series.
+    #[serde(default)]
+    pub terms: imprint_domain::PaperTerms,
+}
+
+/// A taxonomy term as the read model holds it: enough to resolve filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecTerm {
+    /// The term.
+    pub id: TermId,
+    /// The version of the event.
+    pub version: i64,
+    /// Its vocabulary.
+    pub vocabulary: Vocabulary,
+    /// Current slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// The region a country is in.
+    pub parent: Option<TermId>,
+    /// The term it was merged into.
+    pub merged_into: Option<TermId>,
+    /// Every slug that resolves to it, the current one included.
+    pub slugs: Vec<String>,
+}
+
+/// A term as facets show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermLabel {
+    /// The term.
+    pub id: TermId,
+    /// Its vocabulary.
+    pub vocabulary: Vocabulary,
+    /// Its current slug, which filters take.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// A change an event brings to the read model.
@@ -67,6 +107,8 @@ pub enum Change {
         /// Whether they were deleted.
         deleted: bool,
     },
+    /// A taxonomy term's new state.
+    Term(RecTerm),
 }
 
 /// What a change-log entry points at.
@@ -193,6 +235,78 @@ impl RecStore {
         }
         .await;
         tx.finish(result).await
+    }
+
+    /// The terms a filter naming `raw` (a term id or any slug of `vocabulary`) matches: the
+    /// term (or the one it was merged into), its countries, and the terms merged into it.
+    /// `None` when nothing of that vocabulary is called so.
+    pub async fn term_family(
+        &self,
+        vocabulary: Vocabulary,
+        raw: &str,
+    ) -> Result<Option<Vec<TermId>>, DbErr> {
+        let raw = raw.trim();
+        let mut id = match Uuid::try_parse(raw) {
+            Ok(id) => Some(id),
+            Err(_) => rec_term_slug::Entity::find()
+                .filter(rec_term_slug::Column::Vocabulary.eq(vocabulary.as_str()))
+                .filter(rec_term_slug::Column::Slug.eq(raw))
+                .one(self.db.conn())
+                .await?
+                .map(|row| row.term_id),
+        };
+        // Follow merges a few hops (a target may have been merged since).
+        let mut term = None;
+        for _ in 0..8 {
+            let Some(current) = id else { break };
+            let Some(row) = rec_term::Entity::find_by_id(current)
+                .one(self.db.conn())
+                .await?
+            else {
+                break;
+            };
+            id = row.merged_into;
+            term = Some(row);
+        }
+        let Some(term) = term.filter(|t| t.vocabulary == vocabulary.as_str()) else {
+            return Ok(None);
+        };
+        let ids: Vec<Uuid> = rec_term::Entity::find()
+            .select_only()
+            .column(rec_term::Column::Id)
+            .filter(
+                sea_orm::Condition::any()
+                    .add(rec_term::Column::Id.eq(term.id))
+                    .add(rec_term::Column::ParentId.eq(term.id))
+                    .add(rec_term::Column::MergedInto.eq(term.id)),
+            )
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        Ok(Some(ids.into_iter().map(TermId::from_uuid).collect()))
+    }
+
+    /// The labels of those of `ids` the read model knows, in no particular order.
+    pub async fn term_labels(&self, ids: &[TermId]) -> Result<Vec<TermLabel>, DbErr> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let rows = rec_term::Entity::find()
+                .filter(rec_term::Column::Id.is_in(chunk.iter().map(TermId::as_uuid)))
+                .all(self.db.conn())
+                .await?;
+            for row in rows {
+                // A vocabulary this release does not know is left out, not an error.
+                if let Some(vocabulary) = Vocabulary::from_str_opt(&row.vocabulary) {
+                    out.push(TermLabel {
+                        id: TermId::from_uuid(row.id),
+                        vocabulary,
+                        slug: row.slug,
+                        name: row.name,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every slug published papers had, with the paper it leads to.
@@ -563,6 +677,7 @@ impl RecPaper {
             topics: parse_json("rec_papers.topics", &row.topics)?,
             author_ids: author_ids.into_iter().map(AuthorId::from_uuid).collect(),
             publish_time: row.publish_time,
+            terms: parse_json("rec_papers.terms", &row.terms)?,
         })
     }
 
@@ -581,6 +696,7 @@ impl RecPaper {
             topics: Set(json("rec_papers.topics", &self.topics)?),
             author_ids: Set(json("rec_papers.author_ids", &self.author_ids)?),
             publish_time: Set(self.publish_time),
+            terms: Set(json("rec_papers.terms", &self.terms)?),
         })
     }
 }
@@ -610,6 +726,11 @@ enum ChangeRows {
         id: AuthorId,
         row: rec_author::ActiveModel,
     },
+    /// A term's row and the slugs that resolve to it.
+    Term {
+        row: rec_term::ActiveModel,
+        slugs: Vec<rec_term_slug::ActiveModel>,
+    },
 }
 
 impl ChangeRows {
@@ -636,6 +757,26 @@ impl ChangeRows {
                     name: Set(name.clone()),
                     deleted: Set(*deleted),
                 },
+            },
+            Change::Term(term) => Self::Term {
+                row: rec_term::ActiveModel {
+                    id: Set(term.id.as_uuid()),
+                    version: Set(term.version),
+                    vocabulary: Set(term.vocabulary.as_str().to_owned()),
+                    slug: Set(term.slug.clone()),
+                    name: Set(term.name.clone()),
+                    parent_id: Set(term.parent.map(|p| p.as_uuid())),
+                    merged_into: Set(term.merged_into.map(|p| p.as_uuid())),
+                },
+                slugs: term
+                    .slugs
+                    .iter()
+                    .map(|slug| rec_term_slug::ActiveModel {
+                        vocabulary: Set(term.vocabulary.as_str().to_owned()),
+                        slug: Set(slug.clone()),
+                        term_id: Set(term.id.as_uuid()),
+                    })
+                    .collect(),
             },
         })
     }
@@ -676,6 +817,35 @@ impl ChangeRows {
                     .exec_without_returning(tx)
                     .await?;
                 (applied, Changed::Author(*id))
+            }
+            // Terms are read from the database when a filter names one: no index to refresh.
+            Self::Term { row, slugs } => {
+                let applied = rec_term::Entity::insert(row.clone())
+                    .on_conflict(newer_only(
+                        rec_term::Entity,
+                        rec_term::Column::Id,
+                        rec_term::Column::Version,
+                    ))
+                    .exec_without_returning(tx)
+                    .await?;
+                if applied == 0 {
+                    return Ok(Outcome::Stale);
+                }
+                for slug in slugs {
+                    // A merge gives the source's slugs to the target: the newest owner wins.
+                    rec_term_slug::Entity::insert(slug.clone())
+                        .on_conflict(
+                            OnConflict::columns([
+                                rec_term_slug::Column::Vocabulary,
+                                rec_term_slug::Column::Slug,
+                            ])
+                            .update_column(rec_term_slug::Column::TermId)
+                            .to_owned(),
+                        )
+                        .exec_without_returning(tx)
+                        .await?;
+                }
+                return Ok(Outcome::Applied);
             }
         };
         if applied == 0 {
