@@ -2,7 +2,8 @@
 //! --demo`, a partner key made with `imprint keys create` for one localhost origin, the demo
 //! partner page served from that origin and from another; the rail shows the demo paper's
 //! related publications on the first and nothing on the second; the click the browser makes
-//! shows in the click-through rates; `imprint keys revoke` stops the key at once. The partner's
+//! shows in the click-through rates; the rail restricted to a region (`data-region`) shows only
+//! that region's papers; `imprint keys revoke` stops the key at once. The partner's
 //! stylesheet, `!important` on `*`, the host element and `:root`, changes nothing of how the
 //! rail looks (computed styles and pixels against the same page without it); a screenshot of
 //! the rail on that page is kept in `target/tmp/widget/`.
@@ -38,6 +39,64 @@ async fn partner_site() -> u16 {
         }
     });
     port
+}
+
+/// Titles of the `key` list of a public API answer, in order.
+fn titles_in(answer: &serde_json::Value, key: &str) -> Vec<String> {
+    answer[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {answer}"))
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The partner page at `url` with `data-region="south-asia"`, in Chromium: its rail holds only
+/// papers of South Asia (the demo's Pakistan and Afghanistan papers), where the unrestricted
+/// rail (`unrestricted`) also shows a paper of Central Asia.
+async fn region_rail(server: &Process, url: &str, unrestricted: &[String]) {
+    let get = |path: String| async move {
+        imprint_testkit::get(server.public, &path, &[])
+            .await
+            .unwrap()
+            .json()
+    };
+    let expected = titles_in(
+        &get(format!(
+            "/v1/papers/{SLUG}/related?limit=3&region=south-asia"
+        ))
+        .await,
+        "related",
+    );
+    let region = titles_in(
+        &get("/v1/papers?region=south-asia&limit=100".to_owned()).await,
+        "papers",
+    );
+    let outside: Vec<&String> = unrestricted
+        .iter()
+        .filter(|t| !region.contains(t))
+        .collect();
+    assert!(
+        !outside.is_empty(),
+        "the demo's rail has a paper of another region: {unrestricted:?}"
+    );
+    let node = std::env::var("IMPRINT_NODE").unwrap_or_else(|_| "node".to_owned());
+    let output = tokio::process::Command::new(&node)
+        .arg(repo_root().join("tests/widget/region_test.mjs"))
+        .args(["--url", &format!("{url}&region=south-asia")])
+        .args(["--expected", &serde_json::to_string(&expected).unwrap()])
+        .args(["--region", &serde_json::to_string(&region).unwrap()])
+        .args(["--outside", &serde_json::to_string(&outside).unwrap()])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {node}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("every region check passed"),
+        "the region browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    eprintln!("{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,6 +199,9 @@ async fn the_widget_renders_on_the_partners_origin_only_and_reports_clicks() {
     })
     .await;
     let _ = &mut recommendations;
+
+    // Restricted to a region (data-region): only the region's and its countries' papers.
+    region_rail(&server, &format!("{partner}{query}"), &titles).await;
 
     // Revoked with the command line: the key stops at once.
     let (ok, stdout, stderr) =

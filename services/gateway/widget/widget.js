@@ -3,13 +3,15 @@
  *
  * On a partner page:
  *   <div data-imprint-related data-key="pk_…" data-slug="a-paper-slug" data-limit="3"
- *        data-heading-level="2"></div>
+ *        data-heading-level="2" data-region="south-asia"></div>
  *   <script src="https://publications.example.org/widget.js" async></script>
  *
  * Each such element gets a "Related Publications" rail, rendered in a shadow root so that the
  * page's styles cannot reach it: a list of links with each publication's date, type, summary
- * and topics. Impressions (when the rail is seen) and clicks are reported to the API with the
- * partner's key. Elements added later can be rendered with window.ImprintRelated.render(el).
+ * and topics. data-region, data-program and data-series (slugs) keep the rail to publications of
+ * that region (its countries included), program or series. Impressions (when the rail is seen)
+ * and clicks are reported to the API with the partner's key. Elements added later can be
+ * rendered with window.ImprintRelated.render(el).
  */
 (function () {
   "use strict";
@@ -116,6 +118,10 @@
     host.__imprintRendered = true;
     var url = base + "/v1/papers/" + encodeURIComponent(slug) + "/related?limit=" +
       encodeURIComponent(String(Math.min(Math.max(limit, 1), 50))) + "&key=" + encodeURIComponent(key);
+    ["region", "program", "series"].forEach(function (name) {
+      var value = host.getAttribute("data-" + name);
+      if (value) url += "&" + name + "=" + encodeURIComponent(value);
+    });
     var view = "";
     fetch(url, { mode: "cors", credentials: "omit" })
       .then(function (response) {

@@ -1,5 +1,6 @@
 //! The demo content: the seed publication page (a paper, its four authors with their bios, and
-//! the three related publications with their dates, types and topics), loaded through the
+//! the three related publications with their dates, types and topics, and the programs and
+//! regions they belong to), loaded through the
 //! public gRPC API exactly as an editor's front end would, into an empty database.
 
 use std::net::SocketAddr;
@@ -10,9 +11,12 @@ use imprint_domain::PublicationType;
 use imprint_platform::auth::Bearer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, ListAuthorsRequest, Position};
-use imprint_proto::convert::{publication_type_to_proto, timestamp};
+use imprint_proto::convert::{publication_type_to_proto, timestamp, vocabulary_to_proto};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
-use imprint_proto::papers::{CreatePaperRequest, ListPapersRequest, Paper, PublishPaperRequest};
+use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
+use imprint_proto::papers::{
+    CreatePaperRequest, CreateTermRequest, ListPapersRequest, Paper, PublishPaperRequest, Term,
+};
 use serde::Deserialize;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -25,7 +29,18 @@ const FIXTURE: &str = include_str!("../fixtures/demo.json");
 #[derive(Debug, Deserialize)]
 struct Fixture {
     authors: Vec<FixtureAuthor>,
+    terms: Vec<FixtureTerm>,
     papers: Vec<FixturePaper>,
+}
+
+/// A program or region; a country names its region's key.
+#[derive(Debug, Deserialize)]
+struct FixtureTerm {
+    key: String,
+    vocabulary: String,
+    name: String,
+    #[serde(default)]
+    parent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +66,8 @@ struct FixturePaper {
     authors: Vec<String>,
     funding_note: String,
     publish_time: Option<DateTime<Utc>>,
+    programs: Vec<String>,
+    regions: Vec<String>,
 }
 
 /// What the demo loaded.
@@ -96,22 +113,24 @@ pub enum DemoError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes, so a
-/// publisher or admin), unless the databases already hold papers or authors (then `None`: the
+/// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes and
+/// makes programs and regions, so an admin), unless the databases already hold papers or authors (then `None`: the
 /// demo never touches real content).
 pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, DemoError> {
     let fixture: Fixture =
         serde_json::from_str(FIXTURE).map_err(|e| DemoError::Fixture(e.to_string()))?;
     let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
     let mut papers = PaperServiceClient::new(channel.clone());
+    let mut taxonomy = TaxonomyServiceClient::new(channel.clone());
     let mut authors = AuthorServiceClient::new(channel);
     if holds_content(&mut papers, &mut authors).await? {
         return Ok(None);
     }
     let created_authors = create_authors(&mut authors, &fixture.authors).await?;
+    let terms = create_terms(&mut taxonomy, &fixture.terms).await?;
     let mut created_papers = Vec::new();
     for p in &fixture.papers {
-        created_papers.push(publish(&mut papers, p, &created_authors).await?);
+        created_papers.push(publish(&mut papers, p, &created_authors, &terms).await?);
     }
     Ok(Some(Loaded {
         papers: created_papers,
@@ -181,22 +200,66 @@ async fn create_authors(
     Ok(created_authors)
 }
 
-/// The fixture's paper `p`, created and published, crediting `authors` by their keys.
+/// The fixture's programs and regions, created in order (a region before its countries), by
+/// their keys.
+async fn create_terms(
+    taxonomy: &mut TaxonomyServiceClient<Loader>,
+    fixture: &[FixtureTerm],
+) -> Result<Vec<(String, Term)>, DemoError> {
+    let mut created: Vec<(String, Term)> = Vec::new();
+    for t in fixture {
+        let vocabulary = imprint_domain::Vocabulary::from_str_opt(&t.vocabulary)
+            .ok_or_else(|| DemoError::Fixture(format!("unknown vocabulary {}", t.vocabulary)))?;
+        let parent_id = match &t.parent {
+            None => String::new(),
+            Some(key) => key_of(&created, key)?.id.clone(),
+        };
+        let term = Term {
+            vocabulary: vocabulary_to_proto(vocabulary).into(),
+            name: t.name.clone(),
+            parent_id,
+            ..Term::default()
+        };
+        let term = taxonomy
+            .create_term(CreateTermRequest { term: Some(term) })
+            .await
+            .map_err(failed(format!("creating {} {}", t.vocabulary, t.name)))?
+            .into_inner()
+            .term
+            .ok_or(DemoError::Empty("term"))?;
+        created.push((t.key.clone(), term));
+    }
+    Ok(created)
+}
+
+/// The resource `key` names in `created`.
+fn key_of<'a, T>(created: &'a [(String, T)], key: &str) -> Result<&'a T, DemoError> {
+    created
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, t)| t)
+        .ok_or_else(|| DemoError::Fixture(format!("nothing has the key '{key}'")))
+}
+
+/// The fixture's paper `p`, created and published, crediting `authors` and carrying `terms`
+/// by their keys.
 async fn publish(
     papers: &mut PaperServiceClient<Loader>,
     p: &FixturePaper,
     authors: &[(String, Author)],
+    terms: &[(String, Term)],
 ) -> Result<Paper, DemoError> {
     let publication_type = PublicationType::from_str_opt(&p.publication_type)
         .ok_or_else(|| DemoError::Fixture(format!("unknown type {}", p.publication_type)))?;
     let mut author_ids = Vec::new();
     for key in &p.authors {
-        let (_, author) = authors
-            .iter()
-            .find(|(k, _)| k == key)
-            .ok_or_else(|| DemoError::Fixture(format!("no author '{key}'")))?;
-        author_ids.push(author.id.clone());
+        author_ids.push(key_of(authors, key)?.id.clone());
     }
+    let ids = |keys: &[String]| -> Result<Vec<String>, DemoError> {
+        keys.iter()
+            .map(|k| Ok(key_of(terms, k)?.id.clone()))
+            .collect()
+    };
     let draft = Paper {
         title: p.title.clone(),
         summary: p.summary.clone(),
@@ -204,6 +267,8 @@ async fn publish(
         topics: p.topics.clone(),
         author_ids,
         funding_note: p.funding_note.clone(),
+        program_ids: ids(&p.programs)?,
+        region_ids: ids(&p.regions)?,
         ..Paper::default()
     };
     let created = papers

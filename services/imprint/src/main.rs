@@ -141,7 +141,8 @@ fn demo_tokens(settings: &mut Settings) -> Result<demo::Tokens, demo::DemoError>
         )
     };
     Ok(demo::Tokens {
-        loader: issue("demo-loader", Role::Publisher, 1)?,
+        // It publishes, and makes the demo's programs and regions: an admin's call.
+        loader: issue("demo-loader", Role::Admin, 1)?,
         editor: issue("demo-editor", Role::Editor, editor_hours)?,
         editor_hours,
     })

@@ -575,3 +575,216 @@ async fn rails_and_search_filter_by_region(backend: Backend) {
 }
 
 on_both_backends!(rails_and_search_filter_by_region);
+
+async fn public(app: &TestApp, path: &str) -> imprint_testkit::HttpResponse {
+    imprint_testkit::get(app.public, path, &[]).await.unwrap()
+}
+
+fn titles_of(list: &serde_json::Value, key: &str) -> Vec<String> {
+    let mut titles: Vec<String> = list[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {list}"))
+        .iter()
+        .map(|p| p["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
+async fn the_public_api_filters_describes_and_feeds_by_region(backend: Backend) {
+    let mut app = app(backend).await;
+    let (south_asia, papers) = regional_papers(&mut app).await;
+    app.term(Vocabulary::Program, "Asia Center").await;
+    let source = app.paper(&papers[0].id).await;
+    app.papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(Paper {
+                id: source.id.clone(),
+                version: source.version,
+                program_ids: vec!["asia-center".into()],
+                ..Paper::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["program_ids".into()],
+            }),
+        })
+        .await
+        .unwrap();
+
+    // Lists by region take in its countries; the papers name their terms.
+    let list = public(&app, "/v1/papers?region=south-asia").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let list = list.json();
+    assert_eq!(
+        titles_of(&list, "papers"),
+        [
+            "Counterterrorism in South Asia",
+            "Violent Extremism in Pakistan"
+        ]
+    );
+    let pakistan = list["papers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Violent Extremism in Pakistan")
+        .unwrap();
+    assert_eq!(
+        pakistan["regions"],
+        serde_json::json!([{"slug": "pakistan", "name": "Pakistan"}])
+    );
+    let bad = public(&app, "/v1/papers?region=atlantis").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["parameter"], "region", "{}", bad.body);
+    assert_eq!(
+        titles_of(
+            &public(&app, "/v1/papers?program=asia-center").await.json(),
+            "papers"
+        ),
+        ["Counterterrorism in South Asia"]
+    );
+
+    // The page and its JSON-LD: the program made it, the region is what it covers.
+    let page = public(&app, &format!("/v1/pages/{}", source.slug))
+        .await
+        .json();
+    assert_eq!(
+        page["paper"]["programs"][0]["name"], "Asia Center",
+        "{page}"
+    );
+    assert_eq!(
+        page["json_ld"]["sourceOrganization"],
+        serde_json::json!([{"@type": "Organization", "name": "Asia Center"}])
+    );
+    assert_eq!(
+        page["json_ld"]["spatialCoverage"],
+        serde_json::json!([{"@type": "Place", "name": "South Asia"}])
+    );
+
+    // A rail restricted to a region; an unknown region is named.
+    let mut rail = Vec::new();
+    for _ in 0..300 {
+        let answer = public(
+            &app,
+            &format!(
+                "/v1/papers/{}/related?region=south-asia&limit=10",
+                source.slug
+            ),
+        )
+        .await;
+        if answer.status == 200 {
+            rail = titles_of(&answer.json(), "related");
+            if !rail.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rail, ["Violent Extremism in Pakistan"]);
+    let bad = public(
+        &app,
+        &format!("/v1/papers/{}/related?region=atlantis", source.slug),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["parameter"], "region");
+
+    // A feed per region and per program; nothing for a region nobody has.
+    let feed = public(&app, "/regions/south-asia/feed.atom").await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(
+        feed.body.contains("Violent Extremism in Pakistan"),
+        "{}",
+        feed.body
+    );
+    assert!(!feed.body.contains("in Europe"), "{}", feed.body);
+    assert!(feed.body.contains(": South Asia</title>"), "{}", feed.body);
+    let feed = public(&app, "/programs/asia-center/feed.atom").await;
+    assert!(
+        feed.body.contains("Counterterrorism in South Asia"),
+        "{}",
+        feed.body
+    );
+    assert_eq!(
+        public(&app, "/regions/atlantis/feed.atom").await.status,
+        404
+    );
+    assert_eq!(
+        public(&app, "/regions/asia-center/feed.atom").await.status,
+        404
+    );
+
+    // Search facets by region, and the vocabularies as site menus list them.
+    let mut found = serde_json::Value::Null;
+    for _ in 0..300 {
+        found = public(&app, "/v1/search?q=extremism").await.json();
+        if found["total"] == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        found["regions"][0],
+        serde_json::json!({"value": "europe", "count": 2, "label": "Europe"}),
+        "{found}"
+    );
+    let searched = public(&app, "/v1/search?q=extremism&region=south-asia")
+        .await
+        .json();
+    assert_eq!(
+        titles_of(&searched, "results"),
+        [
+            "Counterterrorism in South Asia",
+            "Violent Extremism in Pakistan"
+        ]
+    );
+    let regions = public(&app, "/v1/terms/regions").await.json();
+    assert_eq!(
+        regions["terms"],
+        serde_json::json!([
+            {"slug": "south-asia", "name": "South Asia"},
+            {"slug": "pakistan", "name": "Pakistan", "region": "south-asia"},
+            {"slug": "europe", "name": "Europe"},
+        ])
+    );
+    assert_eq!(public(&app, "/v1/terms/planets").await.status, 404);
+
+    // Renamed: the old slug still filters and feeds, under the new name.
+    app.taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(Term {
+                id: south_asia.id.clone(),
+                version: south_asia.version,
+                name: "Southern Asia".into(),
+                slug: "southern-asia".into(),
+                ..Term::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["name".into(), "slug".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let mut feed = String::new();
+    for _ in 0..300 {
+        feed = public(&app, "/regions/south-asia/feed.atom").await.body;
+        if feed.contains("Southern Asia") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(feed.contains(": Southern Asia</title>"), "{feed}");
+    assert!(feed.contains("/regions/southern-asia/feed.atom"), "{feed}");
+    assert_eq!(
+        titles_of(
+            &public(&app, "/v1/papers?region=south-asia").await.json(),
+            "papers"
+        ),
+        [
+            "Counterterrorism in South Asia",
+            "Violent Extremism in Pakistan"
+        ]
+    );
+    app.stop().await;
+}
+
+on_both_backends!(the_public_api_filters_describes_and_feeds_by_region);

@@ -24,11 +24,12 @@ use tonic::Code;
 
 use super::json::{
     AuthorJson, AuthorPage, CitationFormat, ErrorJson, Facet, InteractionsJson, PageJson,
-    PaperJson, PaperList, PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TopicList,
-    json_ld,
+    PaperJson, PaperList, PaperSummary, RelatedJson, RelatedList, SearchHit, SearchJson, TermList,
+    TopicList, json_ld,
 };
 use super::query::{
     CitationQuery, NoQuery, PageQuery, Paging, PaperListQuery, Query, RailQuery, SearchQuery,
+    TermParams,
 };
 use super::{Answer, ApiError, PublicApi, cite, feeds, json_body};
 use crate::page::{Audience, PageOf};
@@ -85,6 +86,10 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
         .route("/v1/topics", get(topics))
         .route("/feed.atom", get(feed))
         .route("/topics/{topic}/feed.atom", get(topic_feed))
+        .route("/programs/{slug}/feed.atom", get(program_feed))
+        .route("/regions/{slug}/feed.atom", get(region_feed))
+        .route("/series/{slug}/feed.atom", get(series_feed))
+        .route("/v1/terms/{vocabulary}", get(terms))
         .route("/sitemap.xml", get(sitemap))
         .route(
             "/v1/interactions",
@@ -109,13 +114,39 @@ const LIST_FIELDS: &[(&str, &str)] = &[
     ("topics", "topic"),
     ("query", "q"),
     ("publication_type", "type"),
+    ("program", "program"),
+    ("region", "region"),
+    ("series", "series"),
+    ("programs[0]", "program"),
+    ("regions[0]", "region"),
+    ("series[0]", "series"),
 ];
+
+/// The term filters of a rail or a search, as the recommendations service takes them.
+fn term_lists(terms: TermParams) -> [Vec<String>; 3] {
+    [
+        terms.program.into_iter().collect(),
+        terms.region.into_iter().collect(),
+        terms.series.into_iter().collect(),
+    ]
+}
 
 fn no_paper(slug: &str) -> ApiError {
     ApiError::not_found(format!(
         "no published paper has the slug '{}'",
         imprint_domain::shorten(slug)
     ))
+}
+
+/// Whether a refusal names a term filter (`regions[0]`) rather than the paper asked about.
+fn names_a_term(status: &tonic::Status) -> bool {
+    imprint_proto::status::field_violations(status)
+        .iter()
+        .any(|(field, _)| {
+            ["programs", "regions", "series"]
+                .iter()
+                .any(|f| field.starts_with(f))
+        })
 }
 
 /// A slug nobody can have is 404 without asking anyone.
@@ -211,6 +242,7 @@ impl PublicApi {
         &self,
         search: SearchQuery,
     ) -> Result<imprint_proto::recommendations::SearchPublicationsResponse, ApiError> {
+        let [programs, regions, series] = term_lists(search.terms);
         Ok(self
             .recommendations
             .clone()
@@ -224,6 +256,9 @@ impl PublicApi {
                 topics: search.topic.into_iter().collect(),
                 page_size: search.paging.limit,
                 page_token: search.paging.cursor,
+                programs,
+                regions,
+                series,
                 ..SearchPublicationsRequest::default()
             })
             .await
@@ -294,6 +329,9 @@ impl PublicApi {
         ("topic" = Option<String>, Query, description = "Only papers with this topic (any case)"),
         ("type" = Option<String>, Query, description = "Only papers of this type: report, discussion_paper, question_and_answer, analysis, article, policy_brief, working_paper, preprint, conference_paper, journal_article, book"),
         ("author" = Option<String>, Query, description = "Only papers by the author with this slug (none when no such author has published); not with q"),
+        ("program" = Option<String>, Query, description = "Only papers of this program: its slug, current or former"),
+        ("region" = Option<String>, Query, description = "Only papers of this region or of a country under it: its slug, current or former"),
+        ("series" = Option<String>, Query, description = "Only papers of this series: its slug, current or former"),
         ("q" = Option<String>, Query, description = "Words to search for in titles, summaries and text: every word must appear; \"quoted words\" must appear together; -word leaves out papers with it. Nothing else is syntax. At most 500 characters and 64 words"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Papers per page, default 20"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same filters"),
@@ -317,6 +355,7 @@ pub(super) async fn list_papers(
             topic,
             author,
             q,
+            terms,
             paging,
         } = query;
         if let Some(q) = q {
@@ -324,6 +363,7 @@ pub(super) async fn list_papers(
                 q,
                 kind,
                 topic,
+                terms,
                 paging,
             };
             return api.searched_papers(search).await;
@@ -346,6 +386,9 @@ pub(super) async fn list_papers(
                     .map(|t| i32::from(publication_type_to_proto(t)))
                     .unwrap_or_default(),
                 author_id,
+                program: terms.program.unwrap_or_default(),
+                region: terms.region.unwrap_or_default(),
+                series: terms.series.unwrap_or_default(),
                 ..ListPapersRequest::default()
             })
             .await?;
@@ -395,6 +438,9 @@ pub(super) async fn get_paper(
     params(
         ("slug" = String, Path, description = "The paper's slug"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 50, description = "How many, default 3"),
+        ("program" = Option<String>, Query, description = "Only publications of this program: its slug, current or former"),
+        ("region" = Option<String>, Query, description = "Only publications of this region or of a country under it: its slug, current or former"),
+        ("series" = Option<String>, Query, description = "Only publications of this series: its slug, current or former"),
         ("key" = Option<String>, Query, description = "A partner's publishable key: attributes the rail to the partner, and lets pages at the key's origins read it"),
     ),
     responses(
@@ -423,9 +469,13 @@ pub(super) async fn related(
     api.cached(&headers, uri.path(), key, |(query, partner)| async move {
         let limit = query.limit;
         check_key(&slug)?;
+        let [programs, regions, series] = term_lists(query.terms);
         let mut request = tonic::Request::new(GetRelatedPublicationsRequest {
             key: Some(get_related_publications_request::Key::Slug(slug.clone())),
             limit,
+            programs,
+            regions,
+            series,
             ..GetRelatedPublicationsRequest::default()
         });
         caller::for_partner(&mut request, partner.as_deref());
@@ -435,6 +485,8 @@ pub(super) async fn related(
             .get_related_publications(request)
             .await
             .map_err(|s| match s.code() {
+                // A term nobody has is the client's, by name; the key is the paper's.
+                Code::InvalidArgument if names_a_term(&s) => ApiError::from_status(&s, LIST_FIELDS),
                 // The recommendations service knows published papers only.
                 Code::NotFound | Code::InvalidArgument => no_paper(&slug),
                 _ => ApiError::from_status(&s, &[]),
@@ -673,6 +725,9 @@ pub(super) async fn author(
         ("q" = Option<String>, Query, description = "Words to search for: every word must appear; \"quoted words\" must appear together; -word leaves out papers with it. Nothing else is syntax. At most 500 characters and 64 words; empty lists every paper, newest first"),
         ("topic" = Option<String>, Query, description = "Only papers with this topic"),
         ("type" = Option<String>, Query, description = "Only papers of this type"),
+        ("program" = Option<String>, Query, description = "Only papers of this program: its slug, current or former"),
+        ("region" = Option<String>, Query, description = "Only papers of this region or of a country under it: its slug, current or former"),
+        ("series" = Option<String>, Query, description = "Only papers of this series: its slug, current or former"),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Results per page, default 20"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page, with the same q and filters"),
     ),
@@ -706,9 +761,19 @@ pub(super) async fn search(
                             c.value.clone()
                         },
                         count: c.count,
+                        label: None,
                     })
                     .collect()
             };
+        let term_facets = |f: &[imprint_proto::recommendations::FacetCount]| -> Vec<Facet> {
+            f.iter()
+                .map(|c| Facet {
+                    value: c.value.clone(),
+                    count: c.count,
+                    label: Some(c.label.clone()),
+                })
+                .collect()
+        };
         json_body(&SearchJson {
             results: found
                 .results
@@ -720,6 +785,9 @@ pub(super) async fn search(
             topics: facets(&found.topic_facets, false),
             types: facets(&found.type_facets, true),
             years: facets(&found.year_facets, false),
+            programs: term_facets(&found.program_facets),
+            regions: term_facets(&found.region_facets),
+            series: term_facets(&found.series_facets),
         })
     })
     .await
@@ -752,6 +820,7 @@ pub(super) async fn topics(State(api): Api, headers: HeaderMap, uri: Uri) -> Res
                 .map(|c| Facet {
                     value: c.value,
                     count: c.count,
+                    label: None,
                 })
                 .collect(),
         })
@@ -799,16 +868,21 @@ pub(super) async fn citation(
 }
 
 impl PublicApi {
-    async fn atom(&self, topic: Option<String>, self_url: String) -> Result<Answer, ApiError> {
-        let title = match &topic {
+    /// The newest papers `filter` lists as a feed about `subject` (the site's when `None`).
+    async fn atom(
+        &self,
+        subject: Option<&str>,
+        filter: ListPapersRequest,
+        self_url: String,
+    ) -> Result<Answer, ApiError> {
+        let title = match subject {
             Some(t) => format!("{}: {t}", self.site.name),
             None => format!("{}: publications", self.site.name),
         };
         let (papers, _) = self
             .list(ListPapersRequest {
                 page_size: FEED_ENTRIES,
-                topic: topic.unwrap_or_default(),
-                ..ListPapersRequest::default()
+                ..filter
             })
             .await?;
         let authors = self.authors_of(&papers).await?;
@@ -830,7 +904,7 @@ pub(super) async fn feed(State(api): Api, headers: HeaderMap, uri: Uri) -> Respo
     let inner = api.clone();
     api.cached(&headers, uri.path(), NoQuery, |_| async move {
         let url = format!("{}/feed.atom", inner.site.url);
-        inner.atom(None, url).await
+        inner.atom(None, ListPapersRequest::default(), url).await
     })
     .await
 }
@@ -863,7 +937,222 @@ pub(super) async fn topic_feed(
             inner.site.url,
             url::form_urlencoded::byte_serialize(topic.as_bytes()).collect::<String>()
         );
-        inner.atom(Some(topic), url).await
+        let filter = ListPapersRequest {
+            topic: topic.clone(),
+            ..ListPapersRequest::default()
+        };
+        inner.atom(Some(&topic), filter, url).await
+    })
+    .await
+}
+
+/// A vocabulary as this API's paths name it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum VocabularyPath {
+    /// `programs`
+    Programs,
+    /// `regions`
+    Regions,
+    /// `series`
+    Series,
+}
+
+impl VocabularyPath {
+    /// The path segment.
+    fn segment(self) -> &'static str {
+        match self {
+            Self::Programs => "programs",
+            Self::Regions => "regions",
+            Self::Series => "series",
+        }
+    }
+
+    /// The vocabulary on the wire.
+    fn vocabulary(self) -> imprint_proto::papers::Vocabulary {
+        use imprint_proto::papers::Vocabulary;
+        match self {
+            Self::Programs => Vocabulary::Program,
+            Self::Regions => Vocabulary::Region,
+            Self::Series => Vocabulary::Series,
+        }
+    }
+
+    /// A list filter for `term` (an id).
+    fn filter(self, term: String) -> ListPapersRequest {
+        let mut filter = ListPapersRequest::default();
+        match self {
+            Self::Programs => filter.program = term,
+            Self::Regions => filter.region = term,
+            Self::Series => filter.series = term,
+        }
+        filter
+    }
+}
+
+impl PublicApi {
+    /// The term of `vocabulary` with `slug` (current or former), or 404.
+    async fn term(
+        &self,
+        vocabulary: VocabularyPath,
+        slug: &str,
+    ) -> Result<imprint_proto::papers::Term, ApiError> {
+        use imprint_proto::papers::{GetTermRequest, get_term_request};
+        let none = || {
+            ApiError::not_found(format!(
+                "nothing in {} has the slug '{}'",
+                vocabulary.segment(),
+                imprint_domain::shorten(slug)
+            ))
+        };
+        if !Slug::is_valid(slug) {
+            return Err(none());
+        }
+        self.taxonomy
+            .clone()
+            .get_term(GetTermRequest {
+                key: Some(get_term_request::Key::Slug(slug.to_owned())),
+                vocabulary: vocabulary.vocabulary().into(),
+            })
+            .await
+            .map_err(|s| match s.code() {
+                Code::NotFound | Code::InvalidArgument => none(),
+                _ => ApiError::from_status(&s, &[]),
+            })?
+            .into_inner()
+            .term
+            .ok_or_else(none)
+    }
+
+    /// The newest papers of a program, region (with its countries) or series as a feed.
+    async fn term_feed(&self, vocabulary: VocabularyPath, slug: &str) -> Result<Answer, ApiError> {
+        let term = self.term(vocabulary, slug).await?;
+        let url = format!(
+            "{}/{}/{}/feed.atom",
+            self.site.url,
+            vocabulary.segment(),
+            term.slug
+        );
+        self.atom(Some(&term.name), vocabulary.filter(term.id.clone()), url)
+            .await
+    }
+}
+
+/// The newest published papers of a program (center) as an Atom feed.
+#[utoipa::path(
+    get,
+    path = "/programs/{slug}/feed.atom",
+    tag = "feeds",
+    params(("slug" = String, Path, description = "The program's slug, current or former")),
+    responses(
+        (status = 200, description = "Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 404, description = "No program has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn program_feed(
+    State(api): Api,
+    Key(slug): Key,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
+        inner.term_feed(VocabularyPath::Programs, &slug).await
+    })
+    .await
+}
+
+/// The newest published papers of a region, or of a country under it, as an Atom feed.
+#[utoipa::path(
+    get,
+    path = "/regions/{slug}/feed.atom",
+    tag = "feeds",
+    params(("slug" = String, Path, description = "The region's or country's slug, current or former")),
+    responses(
+        (status = 200, description = "Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 404, description = "No region has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn region_feed(
+    State(api): Api,
+    Key(slug): Key,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
+        inner.term_feed(VocabularyPath::Regions, &slug).await
+    })
+    .await
+}
+
+/// The newest published papers of a series as an Atom feed.
+#[utoipa::path(
+    get,
+    path = "/series/{slug}/feed.atom",
+    tag = "feeds",
+    params(("slug" = String, Path, description = "The series' slug, current or former")),
+    responses(
+        (status = 200, description = "Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 404, description = "No series has this slug", body = ErrorJson),
+    )
+)]
+pub(super) async fn series_feed(
+    State(api): Api,
+    Key(slug): Key,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
+        inner.term_feed(VocabularyPath::Series, &slug).await
+    })
+    .await
+}
+
+/// The programs, regions (countries under their region) or series papers are organised by.
+#[utoipa::path(
+    get,
+    path = "/v1/terms/{vocabulary}",
+    tag = "search",
+    params(("vocabulary" = String, Path, description = "programs, regions or series")),
+    responses(
+        (status = 200, description = "The terms, in the order they were made (at most 100)", body = TermList),
+        (status = 404, description = "No such vocabulary", body = ErrorJson),
+    )
+)]
+pub(super) async fn terms(
+    State(api): Api,
+    Key(vocabulary): Key,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
+        use imprint_proto::papers::ListTermsRequest;
+        let vocabulary = match vocabulary.as_str() {
+            "programs" => VocabularyPath::Programs,
+            "regions" => VocabularyPath::Regions,
+            "series" => VocabularyPath::Series,
+            other => {
+                return Err(ApiError::not_found(format!(
+                    "no vocabulary is called '{}'; use programs, regions or series",
+                    imprint_domain::shorten(other)
+                )));
+            }
+        };
+        let terms = inner
+            .taxonomy
+            .clone()
+            .list_terms(ListTermsRequest {
+                vocabulary: vocabulary.vocabulary().into(),
+                page_size: 100,
+                ..ListTermsRequest::default()
+            })
+            .await
+            .map_err(|s| ApiError::from_status(&s, &[]))?
+            .into_inner()
+            .terms;
+        json_body(&TermList::new(&terms))
     })
     .await
 }

@@ -92,6 +92,9 @@ pub struct PaperSummary {
     pub topics: Vec<String>,
     /// Its authors in byline order.
     pub authors: Vec<AuthorRef>,
+    /// Its programs, regions and series.
+    #[serde(flatten)]
+    pub terms: PaperTerms,
     /// When it was published (RFC 3339).
     pub published: Option<String>,
     /// Its page on the site.
@@ -111,8 +114,51 @@ impl PaperSummary {
             type_label,
             topics: p.topics.clone(),
             authors: byline(p, authors).map(AuthorRef::from).collect(),
+            terms: PaperTerms::of(p),
             published: rfc3339(p.publish_time.as_ref()),
             url: site.paper_url(&p.slug),
+        }
+    }
+}
+
+/// A program, region or series a paper belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TermJson {
+    /// Its slug, which the `program`, `region` and `series` filters and feeds take.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A paper's programs, regions and series, in the paper's order.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct PaperTerms {
+    /// Its programs (centers), the main one first.
+    pub programs: Vec<TermJson>,
+    /// Its regions and countries.
+    pub regions: Vec<TermJson>,
+    /// The series it belongs to.
+    pub series: Vec<TermJson>,
+}
+
+impl PaperTerms {
+    /// The terms `p` carries, as the papers service described them.
+    pub fn of(p: &Paper) -> Self {
+        use imprint_proto::papers::Vocabulary;
+        let of = |vocabulary: Vocabulary| {
+            p.terms
+                .iter()
+                .filter(|t| t.vocabulary() == vocabulary)
+                .map(|t| TermJson {
+                    slug: t.slug.clone(),
+                    name: t.name.clone(),
+                })
+                .collect()
+        };
+        Self {
+            programs: of(Vocabulary::Program),
+            regions: of(Vocabulary::Region),
+            series: of(Vocabulary::Series),
         }
     }
 }
@@ -148,6 +194,9 @@ pub struct PaperJson {
     pub authors: Vec<AuthorRef>,
     /// Who funded it, as printed.
     pub funding_note: String,
+    /// Its programs, regions and series.
+    #[serde(flatten)]
+    pub terms: PaperTerms,
     /// When it was published (RFC 3339).
     pub published: Option<String>,
     /// When it last changed (RFC 3339).
@@ -171,6 +220,7 @@ impl PaperJson {
             topics: p.topics.clone(),
             authors: byline(p, authors).map(AuthorRef::from).collect(),
             funding_note: p.funding_note.clone(),
+            terms: PaperTerms::of(p),
             published: rfc3339(p.publish_time.as_ref()),
             updated: rfc3339(p.update_time.as_ref()),
             url: site.paper_url(&p.slug),
@@ -371,10 +421,13 @@ impl SearchHit {
 /// A facet value and how many matching papers have it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Facet {
-    /// The topic, type name or year.
+    /// The topic, type name or year, or a program's, region's or series' slug.
     pub value: String,
     /// How many.
     pub count: i64,
+    /// A program's, region's or series' name; absent for the other facets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// Search results.
@@ -392,6 +445,50 @@ pub struct SearchJson {
     pub types: Vec<Facet>,
     /// Years of the matches, newest first.
     pub years: Vec<Facet>,
+    /// Programs of the matches, most frequent first.
+    pub programs: Vec<Facet>,
+    /// Regions and countries of the matches, most frequent first.
+    pub regions: Vec<Facet>,
+    /// Series of the matches, most frequent first.
+    pub series: Vec<Facet>,
+}
+
+/// A vocabulary's terms.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TermList {
+    /// Its terms, in the order they were made.
+    pub terms: Vec<TermEntry>,
+}
+
+/// One term of a vocabulary.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TermEntry {
+    /// Its slug, which filters and feeds take.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// For a country, its region's slug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl TermList {
+    /// From the papers service's terms (a country's region among them).
+    pub fn new(terms: &[imprint_proto::papers::Term]) -> Self {
+        Self {
+            terms: terms
+                .iter()
+                .map(|t| TermEntry {
+                    slug: t.slug.clone(),
+                    name: t.name.clone(),
+                    region: terms
+                        .iter()
+                        .find(|p| !t.parent_id.is_empty() && p.id == t.parent_id)
+                        .map(|p| p.slug.clone()),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Topics in use.
@@ -477,6 +574,23 @@ pub fn json_ld(p: &Paper, authors: &[Author], site: &Site) -> serde_json::Value 
     }
     if !p.funding_note.is_empty() {
         ld["funding"] = p.funding_note.clone().into();
+    }
+    let terms = PaperTerms::of(p);
+    // The program (center) that made it, the places it is about, the series it is part of.
+    let named = |kind: &str, terms: &[TermJson]| -> Vec<serde_json::Value> {
+        terms
+            .iter()
+            .map(|t| serde_json::json!({"@type": kind, "name": t.name}))
+            .collect()
+    };
+    if !terms.programs.is_empty() {
+        ld["sourceOrganization"] = named("Organization", &terms.programs).into();
+    }
+    if !terms.regions.is_empty() {
+        ld["spatialCoverage"] = named("Place", &terms.regions).into();
+    }
+    if !terms.series.is_empty() {
+        ld["isPartOf"] = named("CreativeWorkSeries", &terms.series).into();
     }
     ld
 }

@@ -27,6 +27,7 @@ use imprint_platform::served::View;
 use imprint_platform::signing::Signer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
+use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
 use imprint_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use tonic::Code;
 use utoipa::OpenApi;
@@ -64,6 +65,8 @@ pub struct Services {
 pub struct PublicApi {
     /// The papers service.
     papers: PaperServiceClient<Peer>,
+    /// Its taxonomies (programs, regions, series).
+    taxonomy: TaxonomyServiceClient<Peer>,
     /// The authors service.
     authors: AuthorServiceClient<Peer>,
     /// The recommendations service.
@@ -127,6 +130,7 @@ impl PublicApi {
         }: Options,
     ) -> Arc<Self> {
         Arc::new(Self {
+            taxonomy: TaxonomyServiceClient::new(papers.clone()),
             papers: PaperServiceClient::new(papers),
             authors: AuthorServiceClient::new(authors),
             recommendations: RecommendationServiceClient::new(recommendations),
@@ -609,6 +613,10 @@ impl Params {
         handlers::citation,
         handlers::feed,
         handlers::topic_feed,
+        handlers::program_feed,
+        handlers::region_feed,
+        handlers::series_feed,
+        handlers::terms,
         handlers::sitemap,
         handlers::interactions,
     ),
@@ -627,6 +635,10 @@ impl Params {
         json::SearchJson,
         json::Facet,
         json::TopicList,
+        json::TermList,
+        json::TermEntry,
+        json::TermJson,
+        json::PaperTerms,
         json::ErrorJson,
         json::ErrorBody,
         json::CitationFormat,

@@ -77,6 +77,29 @@ fn publication_type(p: &Params) -> Result<Option<PublicationType>, ApiError> {
         })
 }
 
+/// `program`, `region` and `series`: one term of each vocabulary, by its slug (current or
+/// former) or id. A region takes in its countries.
+#[derive(Debug, Default)]
+pub(super) struct TermParams {
+    /// Only papers of this program.
+    pub program: Option<String>,
+    /// Only papers of this region, or of a country under it.
+    pub region: Option<String>,
+    /// Only papers of this series.
+    pub series: Option<String>,
+}
+
+impl RouteQuery for TermParams {
+    fn from_params(p: &Params) -> Result<Self, ApiError> {
+        let max = imprint_domain::slug::MAX_SLUG_LEN.max(imprint_domain::limits::MAX_ID_CHARS);
+        Ok(Self {
+            program: p.text("program", max)?,
+            region: p.text("region", max)?,
+            series: p.text("series", max)?,
+        })
+    }
+}
+
 /// `/v1/search`.
 #[derive(Debug)]
 pub(super) struct SearchQuery {
@@ -86,6 +109,8 @@ pub(super) struct SearchQuery {
     pub kind: Option<PublicationType>,
     /// Only papers with this topic.
     pub topic: Option<String>,
+    /// Only papers of these terms.
+    pub terms: TermParams,
     /// Which page.
     pub paging: Paging,
 }
@@ -96,6 +121,7 @@ impl RouteQuery for SearchQuery {
             q: p.query()?.unwrap_or_default(),
             kind: publication_type(p)?,
             topic: p.topic()?,
+            terms: TermParams::from_params(p)?,
             paging: Paging::from_params(p)?,
         })
     }
@@ -112,6 +138,8 @@ pub(super) struct PaperListQuery {
     pub author: Option<String>,
     /// Words to search for: then the list is a search.
     pub q: Option<String>,
+    /// Only papers of these terms.
+    pub terms: TermParams,
     /// Which page.
     pub paging: Paging,
 }
@@ -135,22 +163,26 @@ impl RouteQuery for PaperListQuery {
             topic,
             author,
             q,
+            terms: TermParams::from_params(p)?,
             paging,
         })
     }
 }
 
-/// A rail's `limit` (`/v1/papers/{slug}/related`).
+/// A rail's `limit` and terms (`/v1/papers/{slug}/related`): the widget's `data-region`.
 #[derive(Debug)]
 pub(super) struct RailQuery {
     /// How many related publications.
     pub limit: i32,
+    /// Only publications of these terms.
+    pub terms: TermParams,
 }
 
 impl RouteQuery for RailQuery {
     fn from_params(p: &Params) -> Result<Self, ApiError> {
         Ok(Self {
             limit: p.int("limit", DEFAULT_RELATED, 1, MAX_RELATED)?,
+            terms: TermParams::from_params(p)?,
         })
     }
 }
@@ -216,6 +248,14 @@ mod tests {
             key::<PaperListQuery>("author=b")
         );
         assert_eq!(key::<RailQuery>(""), key::<RailQuery>("limit=3"));
+        assert_ne!(
+            key::<RailQuery>("region=south-asia"),
+            key::<RailQuery>("region=europe")
+        );
+        assert_ne!(
+            key::<PaperListQuery>("program=asia-center"),
+            key::<PaperListQuery>("series=asia-center")
+        );
         assert_eq!(key::<NoQuery>("anything=1"), key::<NoQuery>(""));
     }
 
