@@ -64,6 +64,20 @@ async fn by_slug(app: &mut TestApp, vocabulary: Vocabulary, slug: &str) -> Term 
         .unwrap()
 }
 
+/// UpdateTerm of the `paths` of `term`.
+async fn update_term(app: &mut TestApp, term: Term, paths: &[&str]) -> Result<Term, tonic::Status> {
+    let response = app
+        .taxonomy
+        .update_term(UpdateTermRequest {
+            term: Some(term),
+            update_mask: Some(FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+        })
+        .await?;
+    Ok(response.into_inner().term.unwrap())
+}
+
 async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
     let mut app = app(backend).await;
     let author = app.author("Uzair Younus").await;
@@ -147,25 +161,19 @@ async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
     assert_eq!(violated_fields(&status), ["region"]);
 
     // Renaming keeps the old slug: in lookups, in filters, and papers show the new one.
-    let renamed = app
-        .taxonomy
-        .update_term(UpdateTermRequest {
-            term: Some(Term {
-                id: south_asia.id.clone(),
-                version: south_asia.version,
-                name: "Southern Asia".into(),
-                slug: "southern-asia".into(),
-                ..Term::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["name".into(), "slug".into()],
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .term
-        .unwrap();
+    let renamed = update_term(
+        &mut app,
+        Term {
+            id: south_asia.id.clone(),
+            version: south_asia.version,
+            name: "Southern Asia".into(),
+            slug: "southern-asia".into(),
+            ..Term::default()
+        },
+        &["name", "slug"],
+    )
+    .await
+    .unwrap();
     assert_eq!(renamed.former_slugs, ["south-asia"]);
     let old = by_slug(&mut app, Vocabulary::Region, "south-asia").await;
     assert_eq!(
@@ -177,20 +185,17 @@ async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
         ["Kashmir Brief", "Rethinking US-Pakistan Relations"]
     );
     // A stale rename is ABORTED.
-    let stale = app
-        .taxonomy
-        .update_term(UpdateTermRequest {
-            term: Some(Term {
-                id: south_asia.id.clone(),
-                version: south_asia.version,
-                name: "South Asia Again".into(),
-                ..Term::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["name".into()],
-            }),
-        })
-        .await;
+    let stale = update_term(
+        &mut app,
+        Term {
+            id: south_asia.id.clone(),
+            version: south_asia.version,
+            name: "South Asia Again".into(),
+            ..Term::default()
+        },
+        &["name"],
+    )
+    .await;
     expect_code(stale, Code::Aborted);
     // Another region cannot take the old slug.
     let taken = app
@@ -283,24 +288,18 @@ async fn terms_are_managed_and_papers_follow_them(backend: Backend) {
     expect_code(into_own, Code::InvalidArgument);
 
     // Retired: kept on the paper that has it, refused anew; listed only when asked.
-    let retired = app
-        .taxonomy
-        .update_term(UpdateTermRequest {
-            term: Some(Term {
-                id: europe.id.clone(),
-                version: europe.version,
-                retired: true,
-                ..Term::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["retired".into()],
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .term
-        .unwrap();
+    let retired = update_term(
+        &mut app,
+        Term {
+            id: europe.id.clone(),
+            version: europe.version,
+            retired: true,
+            ..Term::default()
+        },
+        &["retired"],
+    )
+    .await
+    .unwrap();
     assert!(retired.retired);
     let mut again = draft("Nordic Defence", &[&author]);
     again.region_ids = vec!["europe".into()];
@@ -544,20 +543,18 @@ async fn rails_and_search_filter_by_region(backend: Backend) {
     assert_eq!(violated_fields(&status), ["regions[0]"]);
 
     // Renamed: the old slug filters as before, once the read model has heard of it.
-    app.taxonomy
-        .update_term(UpdateTermRequest {
-            term: Some(Term {
-                id: south_asia.id.clone(),
-                version: south_asia.version,
-                slug: "southern-asia".into(),
-                ..Term::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["slug".into()],
-            }),
-        })
-        .await
-        .unwrap();
+    update_term(
+        &mut app,
+        Term {
+            id: south_asia.id.clone(),
+            version: south_asia.version,
+            slug: "southern-asia".into(),
+            ..Term::default()
+        },
+        &["slug"],
+    )
+    .await
+    .unwrap();
     let mut renamed = Err(tonic::Status::unknown("not asked yet"));
     for _ in 0..300 {
         renamed = rail(&mut app, &source, &["southern-asia"]).await;
@@ -749,21 +746,19 @@ async fn the_public_api_filters_describes_and_feeds_by_region(backend: Backend) 
     assert_eq!(public(&app, "/v1/terms/planets").await.status, 404);
 
     // Renamed: the old slug still filters and feeds, under the new name.
-    app.taxonomy
-        .update_term(UpdateTermRequest {
-            term: Some(Term {
-                id: south_asia.id.clone(),
-                version: south_asia.version,
-                name: "Southern Asia".into(),
-                slug: "southern-asia".into(),
-                ..Term::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["name".into(), "slug".into()],
-            }),
-        })
-        .await
-        .unwrap();
+    update_term(
+        &mut app,
+        Term {
+            id: south_asia.id.clone(),
+            version: south_asia.version,
+            name: "Southern Asia".into(),
+            slug: "southern-asia".into(),
+            ..Term::default()
+        },
+        &["name", "slug"],
+    )
+    .await
+    .unwrap();
     let mut feed = String::new();
     for _ in 0..300 {
         feed = public(&app, "/regions/south-asia/feed.atom").await.body;

@@ -1037,6 +1037,21 @@ impl PublicApi {
     }
 }
 
+/// The feed of the term of `vocabulary` with `slug`, cached by its URL.
+async fn term_feed(
+    State(api): Api,
+    vocabulary: VocabularyPath,
+    Key(slug): Key,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let inner = api.clone();
+    api.cached(&headers, uri.path(), NoQuery, |_| async move {
+        inner.term_feed(vocabulary, &slug).await
+    })
+    .await
+}
+
 /// The newest published papers of a program (center) as an Atom feed.
 #[utoipa::path(
     get,
@@ -1048,17 +1063,8 @@ impl PublicApi {
         (status = 404, description = "No program has this slug", body = ErrorJson),
     )
 )]
-pub(super) async fn program_feed(
-    State(api): Api,
-    Key(slug): Key,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let inner = api.clone();
-    api.cached(&headers, uri.path(), NoQuery, |_| async move {
-        inner.term_feed(VocabularyPath::Programs, &slug).await
-    })
-    .await
+pub(super) async fn program_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
+    term_feed(api, VocabularyPath::Programs, key, headers, uri).await
 }
 
 /// The newest published papers of a region, or of a country under it, as an Atom feed.
@@ -1072,17 +1078,8 @@ pub(super) async fn program_feed(
         (status = 404, description = "No region has this slug", body = ErrorJson),
     )
 )]
-pub(super) async fn region_feed(
-    State(api): Api,
-    Key(slug): Key,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let inner = api.clone();
-    api.cached(&headers, uri.path(), NoQuery, |_| async move {
-        inner.term_feed(VocabularyPath::Regions, &slug).await
-    })
-    .await
+pub(super) async fn region_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
+    term_feed(api, VocabularyPath::Regions, key, headers, uri).await
 }
 
 /// The newest published papers of a series as an Atom feed.
@@ -1096,17 +1093,8 @@ pub(super) async fn region_feed(
         (status = 404, description = "No series has this slug", body = ErrorJson),
     )
 )]
-pub(super) async fn series_feed(
-    State(api): Api,
-    Key(slug): Key,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let inner = api.clone();
-    api.cached(&headers, uri.path(), NoQuery, |_| async move {
-        inner.term_feed(VocabularyPath::Series, &slug).await
-    })
-    .await
+pub(super) async fn series_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
+    term_feed(api, VocabularyPath::Series, key, headers, uri).await
 }
 
 /// The programs, regions (countries under their region) or series papers are organised by.
