@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "imprint/authors/v1/authors.proto",
     "imprint/events/v1/events.proto",
     "imprint/gateway/v1/gateway.proto",
+    "imprint/gateway/v1/webhooks.proto",
     "imprint/papers/v1/papers.proto",
     "imprint/papers/v1/taxonomy.proto",
     "imprint/recommendations/v1/recommendations.proto",

@@ -17,6 +17,7 @@ pub mod taxonomy;
 pub mod text;
 pub mod time;
 pub mod web;
+pub mod webhook;
 
 pub use audit::{Actor, Audited, FieldChange, Revision, RevisionKind, Role, Subject};
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};

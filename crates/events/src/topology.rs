@@ -36,5 +36,11 @@ pub const RECOMMENDATIONS: ConsumerQueue = ConsumerQueue {
     bindings: &["paper.*", "author.*", "term.*"],
 };
 
+/// The gateway's webhooks hear of every change, to deliver what endpoints asked for.
+pub const WEBHOOKS: ConsumerQueue = ConsumerQueue {
+    service: "webhooks",
+    bindings: &["#"],
+};
+
 /// Every consuming service.
-pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS, RECOMMENDATIONS];
+pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS, RECOMMENDATIONS, WEBHOOKS];

@@ -41,6 +41,43 @@ pub struct Settings {
     /// Keys of the tokens Imprint hands out and takes back.
     #[serde(default)]
     pub signing: SigningSettings,
+    /// Deliveries to the webhook endpoints admins register (`--role all` or `gateway`).
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Endpoints may be plain http (tests, private networks); otherwise https only.
+    pub allow_http: bool,
+    /// Endpoints may be, or resolve to, loopback, private and link-local addresses.
+    pub allow_private: bool,
+    /// The wait after a delivery's first failure; it doubles with each failure after.
+    pub initial_backoff_ms: u64,
+    /// The longest wait between two attempts.
+    pub max_backoff_ms: u64,
+    /// How long after its first attempt a delivery is retried before it is given up.
+    pub retry_hours: u64,
+    /// An endpoint whose deliveries all failed for this long is disabled.
+    pub disable_after_hours: u64,
+    /// How long an endpoint may take to answer one delivery.
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            initial_backoff_ms: 5_000,
+            max_backoff_ms: 3_600_000,
+            retry_hours: 25,
+            disable_after_hours: 24,
+            timeout_ms: 15_000,
+        }
+    }
 }
 
 /// Keys that seal page tokens, recommendation ids and views ([`crate::signing`]).
@@ -323,6 +360,7 @@ impl Default for Settings {
                 trusted_proxies: Vec::new(),
             },
             signing: SigningSettings { keys: Vec::new() },
+            webhooks: WebhookSettings::default(),
             auth: AuthSettings {
                 tokens: BTreeMap::new(),
                 jwt: JwtSettings {

@@ -421,6 +421,63 @@ impl Bounded for gateway::RevokePreviewLinkRequest {
     }
 }
 
+impl Bounded for gateway::Webhook {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        use imprint_domain::webhook::{MAX_DESCRIPTION, MAX_EVENT_TYPES, MAX_FILTER_TERMS};
+        out.text(prefix, "id", &self.id, MAX_ID_CHARS);
+        out.text(prefix, "url", &self.url, MAX_URL_LEN);
+        out.text(prefix, "description", &self.description, MAX_DESCRIPTION);
+        out.texts(
+            prefix,
+            "event_types",
+            &self.event_types,
+            MAX_EVENT_TYPES,
+            100,
+        );
+        out.texts(
+            prefix,
+            "term_ids",
+            &self.term_ids,
+            MAX_FILTER_TERMS,
+            MAX_ID_CHARS,
+        );
+    }
+}
+
+impl Bounded for gateway::CreateWebhookRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.nested(prefix, "webhook", self.webhook.as_ref());
+    }
+}
+
+impl Bounded for gateway::UpdateWebhookRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.nested(prefix, "webhook", self.webhook.as_ref());
+        mask(prefix, self.update_mask.as_ref(), out);
+    }
+}
+
+impl Bounded for gateway::ListWebhooksRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.bytes(prefix, "page_token", &self.page_token, MAX_PAGE_TOKEN_BYTES);
+    }
+}
+
+impl Bounded for gateway::ListWebhookDeliveriesRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "webhook_id", &self.webhook_id, MAX_ID_CHARS);
+        out.bytes(prefix, "page_token", &self.page_token, MAX_PAGE_TOKEN_BYTES);
+    }
+}
+
+impl Bounded for gateway::RedeliverWebhookRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "delivery_id", &self.delivery_id, MAX_ID_CHARS);
+    }
+}
+
+by_id!(gateway::DeleteWebhookRequest);
+
 /// Messages that come in with nothing to bound (a flag, a number) and every response: what the
 /// services send is theirs, already within the limits.
 macro_rules! unbounded {
@@ -473,6 +530,12 @@ unbounded!(
     gateway::CreatePreviewLinkResponse,
     gateway::ListPreviewLinksResponse,
     gateway::RevokePreviewLinkResponse,
+    gateway::CreateWebhookResponse,
+    gateway::ListWebhooksResponse,
+    gateway::UpdateWebhookResponse,
+    gateway::DeleteWebhookResponse,
+    gateway::ListWebhookDeliveriesResponse,
+    gateway::RedeliverWebhookResponse,
 );
 
 #[cfg(test)]

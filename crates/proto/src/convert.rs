@@ -345,6 +345,19 @@ pub fn role_to_proto(role: domain::Role) -> crate::audit::Role {
     }
 }
 
+/// A role from the wire; unspecified is `None`.
+pub fn role_from_proto(role: crate::audit::Role) -> Option<domain::Role> {
+    use crate::audit::Role as P;
+    use domain::Role as D;
+    match role {
+        P::Unspecified => None,
+        P::Viewer => Some(D::Viewer),
+        P::Editor => Some(D::Editor),
+        P::Publisher => Some(D::Publisher),
+        P::Admin => Some(D::Admin),
+    }
+}
+
 impl From<&domain::Actor> for crate::audit::Actor {
     fn from(actor: &domain::Actor) -> Self {
         Self {

@@ -50,6 +50,7 @@ impl ServiceComponent for GatewayComponent {
 }
 
 async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
+    let db_for_webhooks = db.clone();
     let previews = Links::new(
         db.clone(),
         cx.signer.clone(),
@@ -96,6 +97,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
     )
     .await?;
     cx.public(public);
+    open_webhooks(db_for_webhooks, cx)?;
     cx.serve(
         PreviewLinkServiceServer::new(PreviewLinksGrpc::new(previews, site_url))
             .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
@@ -179,6 +181,50 @@ async fn public_api(
         },
         site_url,
     ))
+}
+
+/// Webhooks: the service admins register endpoints with, the consumer that writes every
+/// matching event as a delivery, and the dispatcher that sends them.
+fn open_webhooks(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
+    use crate::webhooks::{Webhooks, dispatch, events, grpc, store::WebhookStore};
+    use imprint_domain::webhook::{RetryPolicy, UrlPolicy};
+    use imprint_proto::gateway::webhook_service_server::WebhookServiceServer;
+    let w = &cx.settings.webhooks;
+    let urls = UrlPolicy {
+        allow_http: w.allow_http,
+        allow_private: w.allow_private,
+    };
+    let settings = dispatch::DispatchSettings {
+        retry: RetryPolicy {
+            initial: Duration::from_millis(w.initial_backoff_ms.max(1)),
+            max: Duration::from_millis(w.max_backoff_ms.max(w.initial_backoff_ms).max(1)),
+            window: Duration::from_secs(w.retry_hours.max(1) * 3600),
+        },
+        timeout: Duration::from_millis(w.timeout_ms.max(1)),
+        disable_after: Duration::from_secs(w.disable_after_hours.max(1) * 3600),
+        urls,
+    };
+    let store = WebhookStore::new(db.clone());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let metrics = Arc::new(dispatch::DispatchMetrics::default());
+    let dispatcher =
+        dispatch::Dispatcher::new(store.clone(), db, settings, wake.clone(), metrics.clone())
+            .map_err(|e| OpenError::Service {
+                service: ServiceKey::Gateway,
+                source: e.to_string().into(),
+            })?;
+    cx.events.consumer(Arc::new(events::Deliveries::new(
+        store.clone(),
+        wake.clone(),
+    )));
+    cx.run(Box::new(move |stop| Box::pin(dispatcher.run(stop))));
+    cx.expose(Box::new(move |text: &mut String| metrics.prometheus(text)));
+    let service = Webhooks::new(store, urls, cx.signer.clone(), wake);
+    cx.serve(
+        WebhookServiceServer::new(grpc::WebhooksGrpc::new(service))
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+    );
+    Ok(())
 }
 
 /// Forwards the calls of every editorial service this process does not run to the role that

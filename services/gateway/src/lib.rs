@@ -6,7 +6,8 @@
 //! gateway's own deadline, and a role that is down answers UNAVAILABLE at once instead of
 //! hanging. It also assembles whole publication pages ([`page`]), serves the public JSON API
 //! ([`public`]), and keeps what decides who may read beyond the published: partner keys
-//! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]).
+//! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]), and delivers
+//! changes to the webhook endpoints admins register ([`webhooks`]).
 
 pub mod access;
 pub mod actors;
@@ -18,6 +19,7 @@ pub mod page;
 pub mod partner_keys;
 pub mod preview_links;
 pub mod public;
+pub mod webhooks;
 
 pub use access::{AuthLayer, Authenticator, Principal};
 pub use component::{COMPONENT, EdgeLayers};

@@ -1,4 +1,4 @@
-//! The gateway's database schema: partner keys and preview links. Migrations are recorded in
+//! The gateway's database schema: partner keys, preview links and webhooks. Migrations are recorded in
 //! `gateway_migrations`, so the gateway can share a database with other services.
 
 use sea_orm_migration::prelude::*;
@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
                 name: "m20261203_000004_partner_key_actors",
                 table: "partner_keys",
             }),
+            Box::new(crate::webhooks::migration::CreateWebhooks),
         ]
     }
 

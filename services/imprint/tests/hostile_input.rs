@@ -511,7 +511,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 42] = [
+const METHODS: [&str; 48] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -554,6 +554,12 @@ const METHODS: [&str; 42] = [
     "/imprint.gateway.v1.PreviewLinkService/CreatePreviewLink",
     "/imprint.gateway.v1.PreviewLinkService/ListPreviewLinks",
     "/imprint.gateway.v1.PreviewLinkService/RevokePreviewLink",
+    "/imprint.gateway.v1.WebhookService/CreateWebhook",
+    "/imprint.gateway.v1.WebhookService/ListWebhooks",
+    "/imprint.gateway.v1.WebhookService/UpdateWebhook",
+    "/imprint.gateway.v1.WebhookService/DeleteWebhook",
+    "/imprint.gateway.v1.WebhookService/ListWebhookDeliveries",
+    "/imprint.gateway.v1.WebhookService/RedeliverWebhook",
 ];
 
 #[test]
@@ -933,6 +939,55 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
             &ListPapersRequest {
                 region: x(10_000),
                 ..ListPapersRequest::default()
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/CreateWebhook",
+            "webhook.url",
+            &imprint_proto::gateway::CreateWebhookRequest {
+                webhook: Some(imprint_proto::gateway::Webhook {
+                    url: format!("https://example.org/{}", x(20_000)),
+                    ..imprint_proto::gateway::Webhook::default()
+                }),
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/UpdateWebhook",
+            "webhook.event_types",
+            &imprint_proto::gateway::UpdateWebhookRequest {
+                webhook: Some(imprint_proto::gateway::Webhook {
+                    event_types: many(2_000, "paper.*"),
+                    ..imprint_proto::gateway::Webhook::default()
+                }),
+                update_mask: None,
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/ListWebhooks",
+            "page_token",
+            &imprint_proto::gateway::ListWebhooksRequest {
+                page_token: x(50_000),
+                ..imprint_proto::gateway::ListWebhooksRequest::default()
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/DeleteWebhook",
+            "id",
+            &imprint_proto::gateway::DeleteWebhookRequest { id: x(6_400) },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/RedeliverWebhook",
+            "delivery_id",
+            &imprint_proto::gateway::RedeliverWebhookRequest {
+                delivery_id: x(6_400),
+            },
+        ),
+        oversized(
+            "/imprint.gateway.v1.WebhookService/ListWebhookDeliveries",
+            "webhook_id",
+            &imprint_proto::gateway::ListWebhookDeliveriesRequest {
+                webhook_id: x(6_400),
+                ..imprint_proto::gateway::ListWebhookDeliveriesRequest::default()
             },
         ),
         oversized(

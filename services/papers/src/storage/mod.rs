@@ -216,7 +216,8 @@ impl PaperStore {
                 write_terms(&tx, p).await?;
                 for revision in std::iter::once(&new.created).chain(&new.published) {
                     write_revision(&tx, revision).await?;
-                    self.events.emit(&*tx, &paper_event(revision)).await?;
+                    let event = described(&tx, paper_event(revision), &revision.state).await?;
+                    self.events.emit(&*tx, &event).await?;
                 }
             }
             Ok(())
@@ -274,7 +275,8 @@ impl PaperStore {
                 write_terms(&tx, p).await?;
             }
             write_revision(&tx, revision).await?;
-            self.events.emit(&*tx, &paper_event(revision)).await?;
+            let event = described(&tx, paper_event(revision), p).await?;
+            self.events.emit(&*tx, &event).await?;
             Ok(())
         }
         .await;
@@ -524,6 +526,24 @@ fn paper_event(revision: &Revision) -> NewEvent {
         RevisionKind::Unpublished => PAPER_UNPUBLISHED,
     };
     state_event(routing_key, &revision.state).by(revision.actor.as_ref())
+}
+
+/// `event` with the paper's terms described (slug, name, region), as read in the change's
+/// transaction: consumers (webhooks' filters) learn a country's region from the event itself.
+async fn described(tx: &WriteTx, mut event: NewEvent, p: &Paper) -> Result<NewEvent, DbErr> {
+    if p.fields.terms.is_empty() {
+        return Ok(event);
+    }
+    let ids: Vec<TermId> = p.fields.terms.all().collect();
+    let found = terms::read_in(&**tx, &ids).await?;
+    if let Some(Payload::Paper(paper)) = event.event.payload.as_mut() {
+        paper.terms = ids
+            .iter()
+            .filter_map(|id| found.iter().find(|t| t.id == *id))
+            .map(imprint_proto::convert::term_ref)
+            .collect();
+    }
+    Ok(event)
 }
 
 /// An event restating a paper's current state, keyed by its status.

@@ -193,16 +193,7 @@ impl TermStore {
 
     /// The terms with these ids that exist, in no particular order.
     pub async fn find_many(&self, ids: &[TermId]) -> Result<Vec<Term>, DbErr> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        term::Entity::find()
-            .filter(term::Column::Id.is_in(ids.iter().map(TermId::as_uuid)))
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(from_model)
-            .collect()
+        read_in(self.db.conn(), ids).await
     }
 
     /// The term of `vocabulary` that has or had `slug` (after a merge: the target).
@@ -294,6 +285,23 @@ impl TermStore {
             .map(from_model)
             .collect()
     }
+}
+
+/// The terms with these ids, read through `db` (a write's transaction), in no particular order.
+pub(super) async fn read_in<C: ConnectionTrait>(
+    db: &C,
+    ids: &[TermId],
+) -> Result<Vec<Term>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    term::Entity::find()
+        .filter(term::Column::Id.is_in(ids.iter().map(TermId::as_uuid)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect()
 }
 
 /// The countries under `id`.
