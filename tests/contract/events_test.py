@@ -41,27 +41,33 @@ def main() -> int:
         from imprint.authors.v1 import authors_pb2 as a_pb, authors_pb2_grpc as a_grpc
         from imprint.events.v1 import events_pb2 as e_pb
         from imprint.papers.v1 import papers_pb2 as p_pb, papers_pb2_grpc as p_grpc
+        from imprint.papers.v1 import taxonomy_pb2 as t_pb, taxonomy_pb2_grpc as t_grpc
 
         amqp = pika.BlockingConnection(pika.URLParameters(args.amqp_url))
         channel = amqp.channel()
         channel.exchange_declare("imprint.events", exchange_type="topic", durable=True, passive=True)
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(queue, "imprint.events", routing_key="paper.*")
+        channel.queue_bind(queue, "imprint.events", routing_key="term.*")
 
         rpc = authorized_channel(args.gateway, args.token)
         authors = a_grpc.AuthorServiceStub(rpc)
         papers = p_grpc.PaperServiceStub(rpc)
         author = authors.CreateAuthor(a_pb.CreateAuthorRequest(author=a_pb.Author(name="Imran Khan"))).author
+        region = t_grpc.TaxonomyServiceStub(rpc).CreateTerm(t_pb.CreateTermRequest(term=t_pb.Term(
+            vocabulary=t_pb.VOCABULARY_REGION, name="South Asia"))).term
         draft = papers.CreatePaper(p_pb.CreatePaperRequest(paper=p_pb.Paper(
             title="Why Counterterrorism in Afghanistan and Pakistan Still Matters",
             publication_type=p_pb.PUBLICATION_TYPE_QUESTION_AND_ANSWER,
             topics=["Global Policy", "Violent Extremism"],
             author_ids=[author.id],
+            region_ids=["south-asia"],
         ))).paper
         published = papers.PublishPaper(p_pb.PublishPaperRequest(id=draft.id, version=draft.version)).paper
         check(published.status == p_pb.PAPER_STATUS_PUBLISHED, "published through the gateway")
 
         found = None
+        term_event = None
         seen_types = []
         deadline = time.time() + 30
         while found is None and time.time() < deadline:
@@ -74,6 +80,8 @@ def main() -> int:
             event.ParseFromString(body)
             if method.routing_key == "paper.published" and event.aggregate_id == draft.id:
                 found = (method, props, event)
+            if method.routing_key == "term.created" and event.aggregate_id == region.id:
+                term_event = event
         check(found is not None, f"paper.published arrived (saw {seen_types})")
         if found:
             method, props, event = found
@@ -100,6 +108,11 @@ def main() -> int:
             check(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]", traceparent) is not None,
                   f"a W3C traceparent header ({traceparent})")
             check("paper.updated" in seen_types, "the draft's creation came first as paper.updated")
+            check([(t.slug, t.name) for t in event.paper.terms] == [("south-asia", "South Asia")],
+                  f"the paper's event describes its region ({list(event.paper.terms)})")
+        check(term_event is not None and term_event.WhichOneof("payload") == "term"
+              and term_event.term.slug == "south-asia" and term_event.actor.subject == "tests",
+              f"term.created carries the region and who made it (saw {seen_types})")
         amqp.close()
         rpc.close()
     if FAILURES:

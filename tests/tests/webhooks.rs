@@ -484,3 +484,184 @@ async fn bad_endpoints_are_refused_by_field_and_updates_are_versioned() {
     let stale = hooks.update_webhook(update(1)).await.unwrap_err();
     assert_eq!(stale.code(), tonic::Code::Aborted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_is_disabled_and_keeps_what_happens_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    // Disabled at its first failure, so that a day of failures takes no day.
+    let env = [
+        ("IMPRINT__WEBHOOKS__ALLOW_HTTP", "true".to_owned()),
+        ("IMPRINT__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
+        ("IMPRINT__WEBHOOKS__DISABLE_AFTER_HOURS", "0".to_owned()),
+        ("IMPRINT__WEBHOOKS__INITIAL_BACKOFF_MS", "200".to_owned()),
+    ];
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let channel = server.channel().await;
+    let mut hooks = WebhookServiceClient::new(channel.clone());
+    let dead = free_port();
+    let (hook, secret) = register(
+        &mut hooks,
+        &[],
+        "dead",
+        format!("http://127.0.0.1:{dead}/ok/dead"),
+        &[],
+        &[],
+    )
+    .await;
+    let mut authors =
+        imprint_proto::authors::author_service_client::AuthorServiceClient::new(channel.clone());
+    create_authors(&mut authors, 1).await;
+    let list = |hooks: &mut WebhookServiceClient<imprint_platform::clients::Peer>| {
+        let mut hooks = hooks.clone();
+        async move {
+            hooks
+                .list_webhooks(imprint_proto::gateway::ListWebhooksRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .webhooks
+                .remove(0)
+        }
+    };
+    let started = Instant::now();
+    let disabled = loop {
+        let current = list(&mut hooks).await;
+        if !current.enabled {
+            break current;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never disabled: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        disabled.disabled_reason.contains("cannot connect"),
+        "{disabled:?}"
+    );
+    assert!(disabled.failing_since.is_some());
+
+    // What happens while it is disabled is kept, and sent once it is enabled and answers.
+    create_authors(&mut authors, 1).await;
+    let receiver = Receiver::start(dead).await;
+    receiver.secret("dead", &secret).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        receiver.received("dead").is_empty(),
+        "nothing is sent while disabled"
+    );
+    hooks
+        .update_webhook(imprint_proto::gateway::UpdateWebhookRequest {
+            webhook: Some(Webhook {
+                id: hook.id.clone(),
+                version: disabled.version,
+                enabled: true,
+                ..Webhook::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["enabled".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    until(20, "both authors' events arrive once enabled", || {
+        receiver.received("dead").len() == 2
+    })
+    .await;
+    let enabled = list(&mut hooks).await;
+    assert!(
+        enabled.enabled && enabled.disabled_reason.is_empty() && enabled.failing_since.is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_of_a_region_hears_of_papers_joining_and_leaving_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let env = [
+        ("IMPRINT__WEBHOOKS__ALLOW_HTTP", "true".to_owned()),
+        ("IMPRINT__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
+    ];
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let channel = server.channel().await;
+    let taxonomy = TaxonomyServiceClient::new(channel.clone());
+    let term = |name: &str, parent: &str| {
+        let request = CreateTermRequest {
+            term: Some(Term {
+                vocabulary: Vocabulary::Region.into(),
+                name: name.to_owned(),
+                parent_id: parent.to_owned(),
+                ..Term::default()
+            }),
+        };
+        let mut taxonomy = taxonomy.clone();
+        async move {
+            taxonomy
+                .create_term(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .term
+                .unwrap()
+        }
+    };
+    let region = term("South Asia", "").await;
+    term("Pakistan", &region.id).await;
+    let receiver = Receiver::start(0).await;
+    let mut hooks = WebhookServiceClient::new(channel.clone());
+    register(
+        &mut hooks,
+        &[&receiver],
+        "region",
+        receiver.url("ok", "region"),
+        &["paper.*"],
+        std::slice::from_ref(&region.id),
+    )
+    .await;
+    let mut authors =
+        imprint_proto::authors::author_service_client::AuthorServiceClient::new(channel.clone());
+    let ids = create_authors(&mut authors, 1).await;
+    let mut papers = PaperServiceClient::new(channel.clone());
+    let paper = create_paper(&mut papers, "Violent Extremism in Pakistan", &ids[0]).await;
+    let edit = |version: i64, regions: &[&str], title: &str| {
+        let request = imprint_proto::papers::UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: paper.id.clone(),
+                version,
+                title: title.to_owned(),
+                region_ids: regions.iter().map(|r| (*r).to_owned()).collect(),
+                ..imprint_proto::papers::Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["region_ids".into(), "title".into()],
+            }),
+        };
+        let mut papers = papers.clone();
+        async move {
+            papers
+                .update_paper(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .paper
+                .unwrap()
+        }
+    };
+    // Into the region by a country under it, out of it, and an edit outside it.
+    let joined = edit(paper.version, &["pakistan"], "In Pakistan").await;
+    let left = edit(joined.version, &[], "Nowhere in particular").await;
+    edit(left.version, &[], "Still nowhere").await;
+    until(
+        10,
+        "the region's endpoint hears of joining and leaving",
+        || receiver.received("region").len() == 2,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        receiver.received("region").len(),
+        2,
+        "the draft's creation and the edit outside the region are not the region's"
+    );
+}

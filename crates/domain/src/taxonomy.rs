@@ -17,6 +17,17 @@ use crate::text::{TextError, clean_line};
 /// Most terms of one vocabulary on one paper: "a few", as sites show them.
 pub const MAX_TERMS: usize = 5;
 
+/// Most merges followed from a term to the one it ended in (a merged term's target may have
+/// been merged since).
+pub const MAX_MERGE_HOPS: usize = 8;
+
+/// Longest text naming a term from outside: its id or a slug, whichever is longer.
+pub const MAX_TERM_KEY_CHARS: usize = if crate::limits::MAX_ID_CHARS > crate::slug::MAX_SLUG_LEN {
+    crate::limits::MAX_ID_CHARS
+} else {
+    crate::slug::MAX_SLUG_LEN
+};
+
 /// A managed vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -17,6 +17,8 @@ pub const MAX_EVENT_TYPES: usize = 20;
 pub const MAX_FILTER_TERMS: usize = 20;
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 500;
+/// Longest event-type pattern (and stored event type).
+pub const MAX_EVENT_TYPE_CHARS: usize = 100;
 
 /// What an endpoint may point at, from `webhooks.allow_http` and `webhooks.allow_private`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -178,7 +180,7 @@ impl WebhookFilter {
         for (i, pattern) in event_types.iter().enumerate() {
             let pattern = pattern.trim();
             let words_ok = !pattern.is_empty()
-                && pattern.len() <= 100
+                && pattern.len() <= MAX_EVENT_TYPE_CHARS
                 && pattern.split('.').all(|w| {
                     w == "*"
                         || w == "#"

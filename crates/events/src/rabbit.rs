@@ -187,6 +187,9 @@ pub async fn declare_consumer(
         long_string("at-least-once"),
     );
     args.insert("x-overflow".into(), long_string("reject-publish"));
+    if topology::ConsumerQueue::of(service).is_some_and(|c| c.single_active) {
+        args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    }
     channel
         .queue_declare(queue.as_str().into(), durable, args)
         .await?;

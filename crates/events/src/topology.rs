@@ -15,17 +15,30 @@ pub struct ConsumerQueue {
     pub service: &'static str,
     /// The routing-key patterns it is bound to.
     pub bindings: &'static [&'static str],
+    /// Whether one consumer at a time takes its events, in the order they were published
+    /// (RabbitMQ's single active consumer): for a consumer that must keep their order across
+    /// replicas. The others share their queue's events among every replica.
+    pub single_active: bool,
+}
+
+impl ConsumerQueue {
+    /// The queue of `service`, if it is one of [`CONSUMERS`].
+    pub fn of(service: &str) -> Option<Self> {
+        CONSUMERS.iter().copied().find(|c| c.service == service)
+    }
 }
 
 /// The authors service learns paper credits.
 pub const AUTHORS: ConsumerQueue = ConsumerQueue {
     service: "authors",
+    single_active: false,
     bindings: &["paper.*"],
 };
 
 /// The papers service learns of deleted authors.
 pub const PAPERS: ConsumerQueue = ConsumerQueue {
     service: "papers",
+    single_active: false,
     bindings: &["author.deleted"],
 };
 
@@ -33,13 +46,16 @@ pub const PAPERS: ConsumerQueue = ConsumerQueue {
 /// taxonomy terms.
 pub const RECOMMENDATIONS: ConsumerQueue = ConsumerQueue {
     service: "recommendations",
+    single_active: false,
     bindings: &["paper.*", "author.*", "term.*"],
 };
 
-/// The gateway's webhooks hear of every change, to deliver what endpoints asked for.
+/// The gateway's webhooks hear of every change, to deliver what endpoints asked for, in the
+/// order of each aggregate's changes: one replica consumes at a time.
 pub const WEBHOOKS: ConsumerQueue = ConsumerQueue {
     service: "webhooks",
     bindings: &["#"],
+    single_active: true,
 };
 
 /// Every consuming service.

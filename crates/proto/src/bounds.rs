@@ -14,7 +14,7 @@ use imprint_domain::limits::{
 use imprint_domain::paper::{MAX_AUTHORS, MAX_TOPICS};
 use imprint_domain::query::MAX_QUERY_CHARS;
 use imprint_domain::slug::MAX_SLUG_LEN;
-use imprint_domain::taxonomy::{MAX_TERMS, TermName};
+use imprint_domain::taxonomy::{MAX_TERM_KEY_CHARS, MAX_TERMS, TermName};
 use imprint_domain::text::{
     Bio, Body, ExternalId, FundingNote, PersonName, PositionText, Summary, Title,
 };
@@ -52,8 +52,7 @@ impl Bounded for papers::Paper {
         );
         out.text(prefix, "funding_note", &self.funding_note, FundingNote::MAX);
         out.text(prefix, "external_id", &self.external_id, ExternalId::MAX);
-        // A term is named by id or slug: the longer of the two bounds it.
-        let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+        let term = MAX_TERM_KEY_CHARS;
         out.texts(prefix, "program_ids", &self.program_ids, MAX_TERMS, term);
         out.texts(prefix, "region_ids", &self.region_ids, MAX_TERMS, term);
         out.texts(prefix, "series_ids", &self.series_ids, MAX_TERMS, term);
@@ -142,7 +141,7 @@ impl Bounded for papers::ListPapersRequest {
         out.text(prefix, "topic", &self.topic, Topic::MAX);
         out.text(prefix, "author_id", &self.author_id, MAX_ID_CHARS);
         out.text(prefix, "external_id", &self.external_id, ExternalId::MAX);
-        let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+        let term = MAX_TERM_KEY_CHARS;
         out.text(prefix, "program", &self.program, term);
         out.text(prefix, "region", &self.region, term);
         out.text(prefix, "series", &self.series, term);
@@ -321,7 +320,7 @@ impl Bounded for recommendations::GetRelatedPublicationsRequest {
 
 /// The program, region and series filters of a rail or a search: a few ids or slugs each.
 fn term_filters(prefix: &str, lists: [&Vec<String>; 3], out: &mut Bounds) {
-    let term = MAX_ID_CHARS.max(MAX_SLUG_LEN);
+    let term = MAX_TERM_KEY_CHARS;
     for (field, list) in ["programs", "regions", "series"].into_iter().zip(lists) {
         out.texts(prefix, field, list, MAX_TERMS, term);
     }

@@ -201,7 +201,8 @@ fn open_webhooks(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
             window: Duration::from_secs(w.retry_hours.max(1) * 3600),
         },
         timeout: Duration::from_millis(w.timeout_ms.max(1)),
-        disable_after: Duration::from_secs(w.disable_after_hours.max(1) * 3600),
+        // 0: at the first failure.
+        disable_after: Duration::from_secs(w.disable_after_hours * 3600),
         urls,
     };
     let store = WebhookStore::new(db.clone());

@@ -91,7 +91,7 @@ pub(super) struct TermParams {
 
 impl RouteQuery for TermParams {
     fn from_params(p: &Params) -> Result<Self, ApiError> {
-        let max = imprint_domain::slug::MAX_SLUG_LEN.max(imprint_domain::limits::MAX_ID_CHARS);
+        let max = imprint_domain::taxonomy::MAX_TERM_KEY_CHARS;
         Ok(Self {
             program: p.text("program", max)?,
             region: p.text("region", max)?,

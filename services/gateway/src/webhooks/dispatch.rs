@@ -30,6 +30,10 @@ const POLL: Duration = Duration::from_millis(500);
 const PER_ENDPOINT: u64 = 8;
 /// Most of an endpoint's answer kept in the log.
 const MAX_LOGGED: usize = 200;
+/// How long delivered and given-up deliveries are kept for the log.
+const KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often the leader forgets what is older than that.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How deliveries are sent, from `webhooks.*`.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +124,8 @@ impl Dispatcher {
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             // A redirect would send the signed body where nobody registered.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the endpoint's name itself, past the address check below.
+            .no_proxy()
             .dns_resolver(Arc::new(Checked {
                 allow_private: settings.urls.allow_private,
             }))
@@ -136,14 +142,26 @@ impl Dispatcher {
         })
     }
 
-    /// Dispatches until `stop`, while this replica leads.
+    /// Dispatches until `stop`, while this replica leads: the workers of one term of
+    /// leadership stop when it ends, so that two replicas never send for one endpoint.
     pub async fn run(self, stop: CancellationToken) {
         let mut leadership = Leadership::new(&self.db, "imprint-webhooks");
+        let mut term: Option<CancellationToken> = None;
+        let mut pruned = Instant::now()
+            .checked_sub(PRUNE_EVERY)
+            .unwrap_or_else(Instant::now);
         loop {
-            if leadership.ensure().await
-                && let Err(e) = self.start_workers(&stop).await
-            {
-                tracing::warn!(error = %e, "reading webhook endpoints");
+            if leadership.ensure().await {
+                let workers = term.get_or_insert_with(|| stop.child_token()).clone();
+                if let Err(e) = self.start_workers(&workers).await {
+                    tracing::warn!(error = %e, "reading webhook endpoints");
+                }
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    pruned = Instant::now();
+                    self.prune().await;
+                }
+            } else if let Some(ended) = term.take() {
+                ended.cancel();
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -153,7 +171,17 @@ impl Dispatcher {
         }
     }
 
-    /// A worker for every enabled endpoint that has none running.
+    /// Forgets deliveries done with for longer than [`KEEP`].
+    async fn prune(&self) {
+        let before = Utc::now() - chrono::Duration::from_std(KEEP).unwrap_or(chrono::Duration::MAX);
+        match self.store.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "old webhook deliveries forgotten"),
+            Err(e) => tracing::warn!(error = %e, "forgetting old webhook deliveries"),
+        }
+    }
+
+    /// A worker for every enabled endpoint that has none running, stopping with `stop`.
     async fn start_workers(&self, stop: &CancellationToken) -> Result<(), sea_orm::DbErr> {
         for endpoint in self.store.enabled().await? {
             let claimed = self
@@ -170,7 +198,7 @@ impl Dispatcher {
                 let id = endpoint.id;
                 tokio::select! {
                     () = stop.cancelled() => {}
-                    result = this.work(endpoint) => {
+                    result = this.work(id) => {
                         if let Err(e) = result {
                             tracing::warn!(endpoint = %id, error = %e, "webhook deliveries");
                         }
@@ -184,9 +212,13 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Sends what is due for `endpoint` until nothing is.
-    async fn work(&self, endpoint: Endpoint) -> Result<(), sea_orm::DbErr> {
+    /// Sends what is due for endpoint `id` until nothing is, reading the endpoint afresh each
+    /// round: an admin's change (a new URL, disabling it) counts from the next round.
+    async fn work(&self, id: Uuid) -> Result<(), sea_orm::DbErr> {
         loop {
+            let Some(endpoint) = self.store.find(id).await?.filter(|e| e.enabled) else {
+                return Ok(());
+            };
             let due = self
                 .store
                 .due(endpoint.id, Utc::now(), PER_ENDPOINT)
@@ -195,13 +227,42 @@ impl Dispatcher {
                 return Ok(());
             }
             let sent = futures::future::join_all(due.iter().map(|d| self.attempt(&endpoint, d)));
+            let mut disabled = false;
+            // Every outcome is recorded, those after the one that disabled the endpoint too.
             for (delivery, outcome) in due.iter().zip(sent.await) {
-                self.store.record(delivery, &outcome).await?;
-                if outcome.disable.is_some() {
-                    return Ok(());
-                }
+                disabled |= self.record(&endpoint, delivery, &outcome).await?;
+            }
+            if disabled {
+                return Ok(());
             }
         }
+    }
+
+    /// Records `outcome`, counting what it did; whether it disabled the endpoint.
+    async fn record(
+        &self,
+        endpoint: &Endpoint,
+        d: &Delivery,
+        outcome: &Outcome,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let now = outcome.attempt.time;
+        let limit = chrono::Duration::from_std(self.settings.disable_after)
+            .unwrap_or(chrono::Duration::MAX);
+        let reason = format!(
+            "every delivery failed for {} hours (last: {})",
+            self.settings.disable_after.as_secs() / 3600,
+            outcome.attempt.error
+        );
+        let disabled = self.store.record(d, outcome, now - limit, &reason).await?;
+        if outcome.status == Status::Failed {
+            self.metrics.given_up.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(endpoint = %endpoint.id, delivery = %d.id, "a webhook delivery is given up after its retry window");
+        }
+        if disabled {
+            self.metrics.disabled.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(endpoint = %endpoint.id, url = %endpoint.url.as_str(), %reason, "webhook endpoint disabled");
+        }
+        Ok(disabled)
     }
 
     /// One attempt of `d`, and what follows from it.
@@ -227,31 +288,10 @@ impl Dispatcher {
                 attempt,
                 status: Status::Delivered,
                 next_attempt_time: now,
-                disable: None,
             };
         }
         self.metrics.failed_attempts.fetch_add(1, Ordering::Relaxed);
-        self.failed(endpoint, d, attempt, now)
-    }
-
-    /// The outcome of a failed attempt, counted and logged.
-    fn failed(
-        &self,
-        endpoint: &Endpoint,
-        d: &Delivery,
-        attempt: Attempt,
-        now: DateTime<Utc>,
-    ) -> Outcome {
-        let outcome = after_failure(&self.settings, endpoint.failing_since, d, attempt, now);
-        if outcome.status == Status::Failed {
-            self.metrics.given_up.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(endpoint = %endpoint.id, delivery = %d.id, "a webhook delivery is given up after its retry window");
-        }
-        if let Some(reason) = &outcome.disable {
-            self.metrics.disabled.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(endpoint = %endpoint.id, url = %endpoint.url.as_str(), %reason, "webhook endpoint disabled");
-        }
-        outcome
+        after_failure(&self.settings.retry, d, attempt, now)
     }
 
     /// POSTs `d` to `endpoint`, signed; the HTTP status, or why there is none.
@@ -280,11 +320,9 @@ impl Dispatcher {
 }
 
 /// What follows from a failed attempt of `d` at `now`: the next try after the backoff, or
-/// given up when that would be past the retry window from the first attempt; the endpoint
-/// disabled once it has been failing (since `failing_since`) for `disable_after`.
+/// given up when that would be past the retry window from the first attempt.
 fn after_failure(
-    settings: &DispatchSettings,
-    failing_since: Option<DateTime<Utc>>,
+    retry: &RetryPolicy,
     d: &Delivery,
     attempt: Attempt,
     now: DateTime<Utc>,
@@ -292,25 +330,16 @@ fn after_failure(
     let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     let first = d.first_attempt_time.unwrap_or(now);
     let failures = u32::try_from(d.failures).unwrap_or(0) + 1;
-    let next = now + span(settings.retry.backoff(failures));
-    let status = if next - first > span(settings.retry.window) {
+    let next = now + span(retry.backoff(failures));
+    let status = if next - first > span(retry.window) {
         Status::Failed
     } else {
         Status::Pending
     };
-    let since = failing_since.unwrap_or(now);
-    let disable = (now - since >= span(settings.disable_after)).then(|| {
-        format!(
-            "every delivery failed since {} (last: {})",
-            since.to_rfc3339(),
-            attempt.error
-        )
-    });
     Outcome {
         attempt,
         status,
         next_attempt_time: next,
-        disable,
     }
 }
 
@@ -393,6 +422,7 @@ mod tests {
             endpoint_id: Uuid::now_v7(),
             event_id: "e".into(),
             event_type: "paper.updated".into(),
+            kind: "paper".into(),
             aggregate_id: Uuid::now_v7(),
             aggregate_version: 1,
             body: "{}".into(),
@@ -405,16 +435,11 @@ mod tests {
     }
 
     #[test]
-    fn failures_back_off_give_up_after_the_window_and_disable_after_a_day() {
-        let settings = DispatchSettings {
-            retry: RetryPolicy {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(3600),
-                window: Duration::from_secs(25 * 3600),
-            },
-            timeout: Duration::from_secs(15),
-            disable_after: Duration::from_secs(24 * 3600),
-            urls: UrlPolicy::default(),
+    fn failures_back_off_and_are_given_up_after_the_window() {
+        let retry = RetryPolicy {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(3600),
+            window: Duration::from_secs(25 * 3600),
         };
         let now = Utc::now();
         let attempt = Attempt {
@@ -423,19 +448,12 @@ mod tests {
             error: "the endpoint answered 503".into(),
             duration_ms: 3,
         };
-        let first = after_failure(&settings, None, &pending(None, 0), attempt.clone(), now);
+        let first = after_failure(&retry, &pending(None, 0), attempt.clone(), now);
         assert_eq!(first.status, Status::Pending);
         assert_eq!(first.next_attempt_time, now + chrono::Duration::seconds(5));
-        assert!(first.disable.is_none());
         // Retried for a day: an hour apart at most, so some 30 attempts in 25 hours.
         let late = pending(Some(now - chrono::Duration::hours(24)), 20);
-        let retried = after_failure(
-            &settings,
-            Some(now - chrono::Duration::hours(2)),
-            &late,
-            attempt.clone(),
-            now,
-        );
+        let retried = after_failure(&retry, &late, attempt.clone(), now);
         assert_eq!(retried.status, Status::Pending);
         assert_eq!(retried.next_attempt_time, now + chrono::Duration::hours(1));
         let past = pending(
@@ -443,17 +461,9 @@ mod tests {
             21,
         );
         assert_eq!(
-            after_failure(&settings, None, &past, attempt.clone(), now).status,
+            after_failure(&retry, &past, attempt, now).status,
             Status::Failed
         );
-        let day = after_failure(
-            &settings,
-            Some(now - chrono::Duration::hours(24)),
-            &late,
-            attempt,
-            now,
-        );
-        assert!(day.disable.unwrap().contains("the endpoint answered 503"));
     }
 
     #[test]

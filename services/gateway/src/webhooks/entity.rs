@@ -66,6 +66,9 @@ pub mod delivery {
         pub event_id: String,
         /// Its routing key.
         pub event_type: String,
+        /// What changed, the routing key's first word (`paper`, `recommendation`): versions
+        /// count per kind and aggregate.
+        pub kind: String,
         /// The aggregate that changed (deliveries of one go out in order).
         pub aggregate_id: Uuid,
         /// The aggregate's version after the change.
@@ -113,6 +116,30 @@ pub mod attempt {
         pub error: String,
         /// How long it took.
         pub duration_ms: i64,
+    }
+
+    /// None needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `webhook_aggregate_terms`: the terms each paper carried at its last change.
+pub mod aggregate_terms {
+    use sea_orm::entity::prelude::*;
+
+    /// One paper's terms.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_aggregate_terms")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub aggregate_id: Uuid,
+        /// The version of the change they are from.
+        pub version: i64,
+        /// JSON array of term ids.
+        pub terms: String,
     }
 
     /// None needed.

@@ -30,12 +30,32 @@ impl Deliveries {
     async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
         let aggregate = Uuid::try_parse(&event.aggregate_id)
             .map_err(|e| HandlerError::Reject(format!("aggregate_id: {e}")))?;
+        // Disabled endpoints too: they collect what happens meanwhile, sent once enabled.
         let endpoints = self
             .store
-            .enabled()
+            .all()
             .await
             .map_err(|e| HandlerError::Retry(e.to_string()))?;
-        let (terms, data) = describe(event);
+        let (mut terms, data) = describe(event);
+        let kind = event
+            .r#type
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if kind == "paper" {
+            // A paper that left a term (an edit, a deletion) is news to that term's endpoints.
+            let before = self
+                .store
+                .swap_terms(aggregate, event.aggregate_version, &terms)
+                .await
+                .map_err(|e| HandlerError::Retry(e.to_string()))?;
+            for t in before {
+                if !terms.contains(&t) {
+                    terms.push(t);
+                }
+            }
+        }
         let now = Utc::now();
         let body = json!({
             "type": event.r#type,
@@ -56,6 +76,7 @@ impl Deliveries {
                 endpoint_id: e.id,
                 event_id: event.event_id.clone(),
                 event_type: event.r#type.clone(),
+                kind: kind.clone(),
                 aggregate_id: aggregate,
                 aggregate_version: event.aggregate_version,
                 body: body.clone(),

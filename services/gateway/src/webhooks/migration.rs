@@ -1,5 +1,6 @@
-//! The webhook tables (issue 15): endpoints, deliveries with the index the dispatcher reads
-//! (an endpoint's pending deliveries in order), and attempts.
+//! The webhook tables (issue 15): endpoints, deliveries with the indexes the dispatcher reads
+//! (an endpoint's pending deliveries, an aggregate's earlier ones), attempts, and the terms
+//! each paper last carried.
 
 use sea_orm_migration::prelude::*;
 
@@ -42,6 +43,7 @@ fn deliveries() -> TableCreateStatement {
         .col(col("endpoint_id").uuid().not_null())
         .col(col("event_id").string_len(64).not_null())
         .col(col("event_type").string_len(100).not_null())
+        .col(col("kind").string_len(40).not_null())
         .col(col("aggregate_id").uuid().not_null())
         .col(col("aggregate_version").big_integer().not_null())
         .col(col("body").text().not_null())
@@ -86,21 +88,48 @@ fn attempts() -> TableCreateStatement {
         .to_owned()
 }
 
+/// The terms each paper (aggregate) carried at its last change, so that an endpoint filtered
+/// by a term hears that a paper left it (an edit removing the term, a deletion).
+fn aggregate_terms() -> TableCreateStatement {
+    Table::create()
+        .table(Alias::new("webhook_aggregate_terms"))
+        .col(col("aggregate_id").uuid().not_null().primary_key())
+        .col(col("version").big_integer().not_null())
+        .col(col("terms").text().not_null())
+        .to_owned()
+}
+
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateWebhooks {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_table(endpoints()).await?;
         manager.create_table(deliveries()).await?;
-        // An event is delivered to an endpoint once, however often it is consumed.
+        // A change is delivered to an endpoint once, however often its event is consumed and
+        // whatever restates it (a republish has a new event id, the same version).
         manager
             .create_index(
                 Index::create()
-                    .name("webhook_deliveries_endpoint_event_key")
+                    .name("webhook_deliveries_change_key")
                     .table(Alias::new("webhook_deliveries"))
                     .col(Alias::new("endpoint_id"))
-                    .col(Alias::new("event_id"))
+                    .col(Alias::new("kind"))
+                    .col(Alias::new("aggregate_id"))
+                    .col(Alias::new("aggregate_version"))
                     .unique()
+                    .to_owned(),
+            )
+            .await?;
+        // The dispatcher's look for an earlier pending change of the same aggregate.
+        manager
+            .create_index(
+                Index::create()
+                    .name("webhook_deliveries_aggregate_idx")
+                    .table(Alias::new("webhook_deliveries"))
+                    .col(Alias::new("endpoint_id"))
+                    .col(Alias::new("kind"))
+                    .col(Alias::new("aggregate_id"))
+                    .col(Alias::new("status"))
                     .to_owned(),
             )
             .await?;
@@ -115,11 +144,13 @@ impl MigrationTrait for CreateWebhooks {
                     .to_owned(),
             )
             .await?;
-        manager.create_table(attempts()).await
+        manager.create_table(attempts()).await?;
+        manager.create_table(aggregate_terms()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            "webhook_aggregate_terms",
             "webhook_attempts",
             "webhook_deliveries",
             "webhook_endpoints",

@@ -213,8 +213,9 @@ impl Webhooks {
         }
         next.version += 1;
         next.update_time = Utc::now();
+        let enabling = next.enabled && !current.enabled;
         self.store
-            .save(&next, current.version)
+            .save(&next, current.version, enabling)
             .await
             .map_err(|e| e.for_resource("webhook", &id))?;
         self.wake.notify_one();
@@ -256,14 +257,20 @@ impl Webhooks {
         ))
     }
 
-    /// Makes delivery `id` pending again, due at once.
+    /// Makes delivery `id` pending again, due at once; one still pending is refused (it is
+    /// sent when its turn comes).
     pub async fn redeliver(&self, id: Uuid) -> Result<Delivery, ServiceError> {
-        let delivery = self
-            .store
-            .redeliver(id, Utc::now())
-            .await?
-            .ok_or_else(|| ServiceError::not_found("webhook delivery", id.to_string()))?;
-        self.wake.notify_one();
-        Ok(delivery)
+        match self.store.redeliver(id, Utc::now()).await? {
+            store::Redelivered::Due(delivery) => {
+                self.wake.notify_one();
+                Ok(delivery)
+            }
+            store::Redelivered::AlreadyPending => Err(ServiceError::FailedPrecondition(format!(
+                "webhook delivery {id} is pending: it is sent when its turn comes, and its retries are not reset meanwhile"
+            ))),
+            store::Redelivered::Missing => {
+                Err(ServiceError::not_found("webhook delivery", id.to_string()))
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ use imprint_domain::webhook::{WebhookFilter, WebhookUrl};
 use imprint_platform::Database;
 use imprint_platform::store::WriteError;
 
-use super::entity::{attempt, delivery, endpoint};
+use super::entity::{aggregate_terms, attempt, delivery, endpoint};
 
 /// A registered endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,8 @@ pub struct Delivery {
     pub event_id: String,
     /// Its routing key.
     pub event_type: String,
+    /// The routing key's first word: versions count per kind and aggregate.
+    pub kind: String,
     /// What changed.
     pub aggregate_id: Uuid,
     /// Its version after the change.
@@ -126,8 +128,17 @@ pub struct Outcome {
     pub status: Status,
     /// When to try again, while pending.
     pub next_attempt_time: DateTime<Utc>,
-    /// Disable the endpoint, with this reason.
-    pub disable: Option<String>,
+}
+
+/// What became of a redelivery asked for.
+#[derive(Debug, Clone)]
+pub enum Redelivered {
+    /// Pending again, due now.
+    Due(Delivery),
+    /// Still pending: it is sent when its turn comes, and is not reset meanwhile.
+    AlreadyPending,
+    /// No such delivery.
+    Missing,
 }
 
 /// Reads and writes endpoints and deliveries.
@@ -153,13 +164,42 @@ impl WebhookStore {
         tx.finish(result).await
     }
 
-    /// Saves a changed endpoint (its version incremented) if the stored version is still
-    /// `expected`.
-    pub async fn save(&self, e: &Endpoint, expected: i64) -> Result<(), WriteError> {
+    /// Saves an admin's change of an endpoint (its version incremented) if the stored version
+    /// is still `expected`: the fields an admin sets, and when `enabling`, the end of its
+    /// failing streak. What the dispatcher records (the failing streak) is not written back
+    /// from what the admin read.
+    pub async fn save(
+        &self,
+        e: &Endpoint,
+        expected: i64,
+        enabling: bool,
+    ) -> Result<(), WriteError> {
+        let filter = serde_json::to_string(&e.filter)
+            .map_err(|err| DbErr::Custom(format!("webhook_endpoints.filter: {err}")))?;
         let tx = self.db.begin_write().await?;
         let result: Result<(), WriteError> = async {
-            let updated = endpoint::Entity::update_many()
-                .set(to_row(e)?)
+            let mut update = endpoint::Entity::update_many()
+                .col_expr(endpoint::Column::Url, Expr::value(e.url.as_str()))
+                .col_expr(
+                    endpoint::Column::Description,
+                    Expr::value(e.description.clone()),
+                )
+                .col_expr(endpoint::Column::Filter, Expr::value(filter))
+                .col_expr(endpoint::Column::Enabled, Expr::value(e.enabled))
+                .col_expr(endpoint::Column::Version, Expr::value(e.version))
+                .col_expr(endpoint::Column::UpdateTime, Expr::value(e.update_time));
+            if enabling {
+                update = update
+                    .col_expr(
+                        endpoint::Column::DisabledReason,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .col_expr(
+                        endpoint::Column::FailingSince,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    );
+            }
+            let updated = update
                 .filter(endpoint::Column::Id.eq(e.id))
                 .filter(endpoint::Column::Version.eq(expected))
                 .exec(&*tx)
@@ -182,8 +222,8 @@ impl WebhookStore {
     pub async fn delete(&self, id: Uuid) -> Result<bool, DbErr> {
         let tx = self.db.begin_write().await?;
         let result = async {
-            // Attempts, then deliveries, then the endpoint: foreign keys cascade, but SQLite
-            // only when enabled on the connection, so the store does not rely on it.
+            // Attempts, then deliveries, then the endpoint, explicitly: what goes is plain to
+            // read here rather than spread over the schema's cascades.
             let ids = Query::select()
                 .column(delivery::Column::Id)
                 .from(delivery::Entity)
@@ -230,14 +270,70 @@ impl WebhookStore {
 
     /// Every enabled endpoint.
     pub async fn enabled(&self) -> Result<Vec<Endpoint>, DbErr> {
-        endpoint::Entity::find()
-            .filter(endpoint::Column::Enabled.eq(true))
-            .order_by_asc(endpoint::Column::Id)
+        self.endpoints(true).await
+    }
+
+    /// Every endpoint, disabled ones too (they still collect deliveries, sent once enabled).
+    pub async fn all(&self) -> Result<Vec<Endpoint>, DbErr> {
+        self.endpoints(false).await
+    }
+
+    async fn endpoints(&self, enabled_only: bool) -> Result<Vec<Endpoint>, DbErr> {
+        let mut select = endpoint::Entity::find().order_by_asc(endpoint::Column::Id);
+        if enabled_only {
+            select = select.filter(endpoint::Column::Enabled.eq(true));
+        }
+        select
             .all(self.db.conn())
             .await?
             .into_iter()
             .map(from_row)
             .collect()
+    }
+
+    /// The terms `aggregate` carried at its last change seen, and remembers `now` (of change
+    /// `version`) in their place when it is newer.
+    pub async fn swap_terms(
+        &self,
+        aggregate: Uuid,
+        version: i64,
+        now: &[imprint_domain::TermId],
+    ) -> Result<Vec<imprint_domain::TermId>, DbErr> {
+        let tx = self.db.begin_write().await?;
+        let result = async {
+            let before = aggregate_terms::Entity::find_by_id(aggregate)
+                .one(&*tx)
+                .await?;
+            let remembered: Vec<imprint_domain::TermId> = match &before {
+                Some(row) => serde_json::from_str(&row.terms).map_err(|e| {
+                    DbErr::Custom(format!("webhook_aggregate_terms.terms of {aggregate}: {e}"))
+                })?,
+                None => Vec::new(),
+            };
+            if before.as_ref().is_none_or(|row| row.version < version) {
+                let row = aggregate_terms::ActiveModel {
+                    aggregate_id: Set(aggregate),
+                    version: Set(version),
+                    terms: Set(
+                        serde_json::to_string(now).map_err(|e| DbErr::Custom(e.to_string()))?
+                    ),
+                };
+                aggregate_terms::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::column(aggregate_terms::Column::AggregateId)
+                            .update_columns([
+                                aggregate_terms::Column::Version,
+                                aggregate_terms::Column::Terms,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&*tx)
+                    .await?;
+            }
+            Ok(remembered)
+        }
+        .await;
+        tx.finish(result).await
     }
 
     /// Writes deliveries, each once per (endpoint, event): an event consumed again adds
@@ -250,9 +346,14 @@ impl WebhookStore {
         let tx = self.db.begin_write().await?;
         let result = delivery::Entity::insert_many(rows)
             .on_conflict(
-                OnConflict::columns([delivery::Column::EndpointId, delivery::Column::EventId])
-                    .do_nothing()
-                    .to_owned(),
+                OnConflict::columns([
+                    delivery::Column::EndpointId,
+                    delivery::Column::Kind,
+                    delivery::Column::AggregateId,
+                    delivery::Column::AggregateVersion,
+                ])
+                .do_nothing()
+                .to_owned(),
             )
             .do_nothing()
             .exec_without_returning(&*tx)
@@ -261,52 +362,40 @@ impl WebhookStore {
         tx.finish(result).await
     }
 
-    /// Up to `limit` deliveries of `endpoint` due at `now`: for each aggregate, its oldest
-    /// pending delivery only, so that an aggregate's changes arrive in order while one
-    /// aggregate's failing delivery holds back no other's.
+    /// Up to `limit` deliveries of `endpoint` due at `now`: for each aggregate, its earliest
+    /// pending change (by version) only, so that an aggregate's changes arrive in order while
+    /// one aggregate's failing delivery holds back no other's.
     pub async fn due(
         &self,
         endpoint_id: Uuid,
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Delivery>, DbErr> {
-        let earlier = Query::select()
+        use sea_orm::sea_query::Alias;
+        let earlier = Alias::new("earlier");
+        let same =
+            |c: delivery::Column| Expr::col((earlier.clone(), c)).equals((delivery::Entity, c));
+        let before = Query::select()
             .expr(Expr::val(1))
-            .from_as(delivery::Entity, sea_orm::sea_query::Alias::new("earlier"))
+            .from_as(delivery::Entity, earlier.clone())
+            .and_where(same(delivery::Column::EndpointId))
+            .and_where(same(delivery::Column::Kind))
+            .and_where(same(delivery::Column::AggregateId))
             .and_where(
-                Expr::col((
-                    sea_orm::sea_query::Alias::new("earlier"),
-                    delivery::Column::EndpointId,
-                ))
-                .equals((delivery::Entity, delivery::Column::EndpointId)),
+                Expr::col((earlier.clone(), delivery::Column::Status)).eq(Status::Pending.as_str()),
             )
             .and_where(
-                Expr::col((
-                    sea_orm::sea_query::Alias::new("earlier"),
-                    delivery::Column::AggregateId,
-                ))
-                .equals((delivery::Entity, delivery::Column::AggregateId)),
-            )
-            .and_where(
-                Expr::col((
-                    sea_orm::sea_query::Alias::new("earlier"),
-                    delivery::Column::Status,
-                ))
-                .eq(Status::Pending.as_str()),
-            )
-            .and_where(
-                Expr::col((
-                    sea_orm::sea_query::Alias::new("earlier"),
-                    delivery::Column::Id,
-                ))
-                .lt(Expr::col((delivery::Entity, delivery::Column::Id))),
+                Expr::col((earlier.clone(), delivery::Column::AggregateVersion)).lt(Expr::col((
+                    delivery::Entity,
+                    delivery::Column::AggregateVersion,
+                ))),
             )
             .to_owned();
         delivery::Entity::find()
             .filter(delivery::Column::EndpointId.eq(endpoint_id))
             .filter(delivery::Column::Status.eq(Status::Pending.as_str()))
             .filter(delivery::Column::NextAttemptTime.lte(now))
-            .filter(Condition::all().add(Expr::exists(earlier).not()))
+            .filter(Condition::all().add(Expr::exists(before).not()))
             .order_by_asc(delivery::Column::Id)
             .limit(limit)
             .all(self.db.conn())
@@ -316,9 +405,18 @@ impl WebhookStore {
             .collect()
     }
 
-    /// Records an attempt of `d` and its outcome; the endpoint's failing streak starts or ends
-    /// with it, and the endpoint is disabled when the outcome says so.
-    pub async fn record(&self, d: &Delivery, outcome: &Outcome) -> Result<(), DbErr> {
+    /// Records an attempt of `d` and its outcome. A failure starts the endpoint's failing
+    /// streak (or continues it) and disables the endpoint, with `reason`, when the streak began
+    /// at `disable_before` or earlier; a success ends the streak. Returns whether this disabled
+    /// the endpoint. Decided in the database, so that what another attempt or an admin saved
+    /// meanwhile counts.
+    pub async fn record(
+        &self,
+        d: &Delivery,
+        outcome: &Outcome,
+        disable_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool, DbErr> {
         let failed = !outcome.attempt.error.is_empty();
         let tx = self.db.begin_write().await?;
         let result = async {
@@ -360,36 +458,61 @@ impl WebhookStore {
                 .filter(delivery::Column::Id.eq(d.id))
                 .exec(&*tx)
                 .await?;
-            let mut update =
-                endpoint::Entity::update_many().filter(endpoint::Column::Id.eq(d.endpoint_id));
-            if failed {
-                update = update.col_expr(
-                    endpoint::Column::FailingSince,
-                    sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::coalesce([
-                        Expr::col(endpoint::Column::FailingSince).into(),
-                        Expr::value(outcome.attempt.time),
-                    ])),
-                );
+            let streak = if failed {
+                sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::coalesce([
+                    Expr::col(endpoint::Column::FailingSince).into(),
+                    Expr::value(outcome.attempt.time),
+                ]))
             } else {
-                update = update.col_expr(
-                    endpoint::Column::FailingSince,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
+                Expr::value(Option::<DateTime<Utc>>::None)
+            };
+            endpoint::Entity::update_many()
+                .col_expr(endpoint::Column::FailingSince, streak)
+                .filter(endpoint::Column::Id.eq(d.endpoint_id))
+                .exec(&*tx)
+                .await?;
+            if !failed {
+                return Ok(false);
             }
-            if let Some(reason) = &outcome.disable {
-                update = update
-                    .col_expr(endpoint::Column::Enabled, Expr::value(false))
-                    .col_expr(
-                        endpoint::Column::DisabledReason,
-                        Expr::value(reason.clone()),
-                    )
-                    .col_expr(
-                        endpoint::Column::Version,
-                        Expr::col(endpoint::Column::Version).add(1),
-                    );
-            }
-            update.exec(&*tx).await?;
-            Ok(())
+            let disabled = endpoint::Entity::update_many()
+                .col_expr(endpoint::Column::Enabled, Expr::value(false))
+                .col_expr(endpoint::Column::DisabledReason, Expr::value(reason))
+                .col_expr(
+                    endpoint::Column::Version,
+                    Expr::col(endpoint::Column::Version).add(1),
+                )
+                .filter(endpoint::Column::Id.eq(d.endpoint_id))
+                .filter(endpoint::Column::Enabled.eq(true))
+                .filter(endpoint::Column::FailingSince.lte(disable_before))
+                .exec(&*tx)
+                .await?;
+            Ok(disabled.rows_affected > 0)
+        }
+        .await;
+        tx.finish(result).await
+    }
+
+    /// Forgets delivered and given-up deliveries (and their attempts) made before `before`.
+    /// Returns how many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
+        let tx = self.db.begin_write().await?;
+        let result = async {
+            let old = Query::select()
+                .column(delivery::Column::Id)
+                .from(delivery::Entity)
+                .and_where(delivery::Column::Status.ne(Status::Pending.as_str()))
+                .and_where(delivery::Column::CreateTime.lt(before))
+                .to_owned();
+            attempt::Entity::delete_many()
+                .filter(attempt::Column::DeliveryId.in_subquery(old))
+                .exec(&*tx)
+                .await?;
+            let gone = delivery::Entity::delete_many()
+                .filter(delivery::Column::Status.ne(Status::Pending.as_str()))
+                .filter(delivery::Column::CreateTime.lt(before))
+                .exec(&*tx)
+                .await?;
+            Ok(gone.rows_affected)
         }
         .await;
         tx.finish(result).await
@@ -441,11 +564,12 @@ impl WebhookStore {
             .collect()
     }
 
-    /// Makes delivery `id` pending again, due now, with a fresh retry window.
-    pub async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Delivery>, DbErr> {
+    /// Makes delivery `id` pending again, due now, with a fresh retry window, unless it is
+    /// pending already (an attempt may be under way; it is not reset beneath it).
+    pub async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Redelivered, DbErr> {
         let tx = self.db.begin_write().await?;
         let result = async {
-            delivery::Entity::update_many()
+            let updated = delivery::Entity::update_many()
                 .col_expr(
                     delivery::Column::Status,
                     Expr::value(Status::Pending.as_str()),
@@ -457,13 +581,15 @@ impl WebhookStore {
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
                 .filter(delivery::Column::Id.eq(id))
+                .filter(delivery::Column::Status.ne(Status::Pending.as_str()))
                 .exec(&*tx)
                 .await?;
-            delivery::Entity::find_by_id(id)
-                .one(&*tx)
-                .await?
-                .map(delivery_from_row)
-                .transpose()
+            let found = delivery::Entity::find_by_id(id).one(&*tx).await?;
+            Ok(match (found, updated.rows_affected) {
+                (None, _) => Redelivered::Missing,
+                (Some(_), 0) => Redelivered::AlreadyPending,
+                (Some(row), _) => Redelivered::Due(delivery_from_row(row)?),
+            })
         }
         .await;
         tx.finish(result).await
@@ -521,6 +647,7 @@ fn delivery_row(d: &Delivery) -> delivery::ActiveModel {
         endpoint_id: Set(d.endpoint_id),
         event_id: Set(d.event_id.clone()),
         event_type: Set(d.event_type.clone()),
+        kind: Set(d.kind.clone()),
         aggregate_id: Set(d.aggregate_id),
         aggregate_version: Set(d.aggregate_version),
         body: Set(d.body.clone()),
@@ -538,6 +665,7 @@ fn delivery_from_row(m: delivery::Model) -> Result<Delivery, DbErr> {
         endpoint_id: m.endpoint_id,
         event_id: m.event_id,
         event_type: m.event_type,
+        kind: m.kind,
         aggregate_id: m.aggregate_id,
         aggregate_version: m.aggregate_version,
         body: m.body,

@@ -349,7 +349,8 @@ impl PaperStore {
             let tx = self.db.begin_write().await?;
             let result: Result<(), WriteError> = async {
                 for paper in &page {
-                    self.events.emit(&*tx, &current_state(paper)).await?;
+                    let event = described(&tx, current_state(paper), paper).await?;
+                    self.events.emit(&*tx, &event).await?;
                 }
                 Ok(())
             }

@@ -112,6 +112,18 @@ impl TermStore {
             term_slugs(source.vocabulary)
                 .transfer(&*tx, source.id.as_uuid(), target.id.as_uuid())
                 .await?;
+            // Terms merged into the source earlier now lead to the target directly, so that
+            // the target's filters find their papers too.
+            for earlier in merged_into(&*tx, source.id).await? {
+                let repointed = Term {
+                    merged_into: Some(target.id),
+                    version: earlier.version + 1,
+                    update_time: now,
+                    ..earlier
+                };
+                self.write(&tx, &repointed, earlier.version).await?;
+                self.emit(&tx, TERM_UPDATED, &repointed, actor).await?;
+            }
             for child in children(&*tx, source.id).await? {
                 let moved = Term {
                     parent: Some(target.id),
@@ -129,16 +141,20 @@ impl TermStore {
         self.events.finish(tx, result).await
     }
 
-    /// Updates the row of `term` if it is still at `expected_version`, claiming its slug.
+    /// Updates the row of `term` if it is still at `expected_version`, claiming its slug (unless
+    /// it was merged away).
     async fn write(
         &self,
         tx: &WriteTx,
         term: &Term,
         expected_version: i64,
     ) -> Result<(), WriteError> {
-        term_slugs(term.vocabulary)
-            .claim(&**tx, &term.slug, term.id.as_uuid())
-            .await?;
+        // A merged term's slugs are its target's: it claims none.
+        if term.merged_into.is_none() {
+            term_slugs(term.vocabulary)
+                .claim(&**tx, &term.slug, term.id.as_uuid())
+                .await?;
+        }
         let updated = term::Entity::update_many()
             .set(to_active(term))
             .filter(term::Column::Id.eq(term.id.as_uuid()))
@@ -297,6 +313,17 @@ pub(super) async fn read_in<C: ConnectionTrait>(
     }
     term::Entity::find()
         .filter(term::Column::Id.is_in(ids.iter().map(TermId::as_uuid)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect()
+}
+
+/// The terms merged into `id`.
+async fn merged_into<C: ConnectionTrait>(db: &C, id: TermId) -> Result<Vec<Term>, DbErr> {
+    term::Entity::find()
+        .filter(term::Column::MergedInto.eq(id.as_uuid()))
         .all(db)
         .await?
         .into_iter()

@@ -2,6 +2,7 @@
 //! controlled vocabularies, and resolving the terms a paper or a list filter names (by id or
 //! by any slug, following merges).
 
+use imprint_domain::taxonomy::MAX_MERGE_HOPS;
 use imprint_domain::{
     Actor, MaskField, PaperInput, PaperTerms, Slug, Term, TermField, TermId, TermInput, Violations,
     Vocabulary, shorten, time,
@@ -15,10 +16,6 @@ use imprint_platform::slugs::SlugChoice;
 pub mod grpc;
 
 use crate::storage::{TermFilter, TermStore};
-
-/// Most merges followed from a term to the one it ended in (a merged term's target may have
-/// been merged since).
-const MAX_MERGE_HOPS: usize = 8;
 
 /// How a client names a term.
 #[derive(Debug, Clone)]
@@ -155,7 +152,12 @@ impl Terms {
             return Ok(None);
         }
         match self.resolve(vocabulary, raw).await {
-            Ok(term) => Ok(Some(self.store.family(term.id).await?)),
+            Ok(term) => {
+                // Sorted: the set is part of a list's page-token fingerprint.
+                let mut family = self.store.family(term.id).await?;
+                family.sort_unstable();
+                Ok(Some(family))
+            }
             Err(Unresolved::Unknown(why)) => Err(Violations::one(field, why).into()),
             Err(Unresolved::Failed(e)) => Err(e),
         }
@@ -378,7 +380,16 @@ impl Taxonomy {
             .store()
             .merge(&source, &target, now, actor)
             .await
-            .map_err(|e| e.for_resource("term", &source.id))?;
+            .map_err(|e| match e {
+                // The request names no version: a term of the merge changed meanwhile.
+                imprint_platform::store::WriteError::Stale { .. } => {
+                    ServiceError::Aborted(format!(
+                        "{} or {} (or a country under {}) changed meanwhile; repeat the merge",
+                        source.id, target.id, source.id
+                    ))
+                }
+                other => other.for_resource("term", &source.id),
+            })?;
         Ok((source, target))
     }
 

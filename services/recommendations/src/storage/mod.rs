@@ -257,7 +257,7 @@ impl RecStore {
         };
         // Follow merges a few hops (a target may have been merged since).
         let mut term = None;
-        for _ in 0..8 {
+        for _ in 0..imprint_domain::taxonomy::MAX_MERGE_HOPS {
             let Some(current) = id else { break };
             let Some(row) = rec_term::Entity::find_by_id(current)
                 .one(self.db.conn())
