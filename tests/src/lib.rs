@@ -58,8 +58,27 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, from below the kernel's ephemeral range (which starts at
+/// 32768 on Linux): a port the kernel hands out for a connection some test opens, or for a
+/// listener bound to port 0, can then never be the one a process is about to bind. Each test
+/// process (nextest runs one test per process) starts in its own slice of the range, by pid, and
+/// checks each port before taking it.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 15_000;
+    const SPAN: u32 = 17_500;
+    const SLICE: u32 = 50;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = (std::process::id() % (SPAN / SLICE)) * SLICE;
+    for _ in 0..SPAN {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let Ok(port) = u16::try_from(LOW + offset) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

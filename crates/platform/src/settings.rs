@@ -680,6 +680,13 @@ impl GatewaySettings {
 impl AuthSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         for (name, token) in &self.tokens {
+            // Revisions and events name a token by its name: this one would pass for Imprint.
+            if name.eq_ignore_ascii_case(imprint_domain::Actor::SYSTEM) {
+                return Err(SettingsError(format!(
+                    "auth.tokens.{name}: the name '{}' is what changes Imprint makes itself are recorded under; name the token after who uses it",
+                    imprint_domain::Actor::SYSTEM
+                )));
+            }
             if token.token.trim().chars().count() < 16 {
                 return Err(SettingsError(format!(
                     "auth.tokens.{name}.token: must be at least 16 characters; make one with `openssl rand -hex 32`"
@@ -890,6 +897,16 @@ mod tests {
                     ("IMPRINT__AUTH__TOKENS__CI__ROLE", "root"),
                 ],
                 "role",
+            ),
+            (
+                vec![
+                    (
+                        "IMPRINT__AUTH__TOKENS__SYSTEM__TOKEN",
+                        "0123456789abcdef0123",
+                    ),
+                    ("IMPRINT__AUTH__TOKENS__SYSTEM__ROLE", "admin"),
+                ],
+                "auth.tokens.system: the name 'system'",
             ),
             (
                 vec![(
