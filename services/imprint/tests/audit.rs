@@ -699,3 +699,145 @@ async fn two_editors_leave_a_trail_they_can_compare_and_restore(backend: Backend
 }
 
 on_both_backends!(two_editors_leave_a_trail_they_can_compare_and_restore);
+
+/// Diffs list fields in the paper's order; a restore keeps a schedule set since; an author's
+/// trail pages by token, and a token is refused for another author.
+async fn diffs_keep_order_restores_keep_schedules_and_trails_page(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let author = app.author("Asfandyar Mir").await;
+    let paper = app
+        .create(draft("Counterterrorism in South Asia", &[&author]))
+        .await
+        .unwrap();
+    let edited = app
+        .papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: paper.id.clone(),
+                version: paper.version,
+                title: "Counterterrorism in South Asia, Revisited".into(),
+                summary: "What changed since 2021.".into(),
+                topics: vec!["Violent Extremism".into()],
+                ..imprint_proto::papers::Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["topics".into(), "summary".into(), "title".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let diff = app
+        .papers
+        .get_paper_revision_diff(GetPaperRevisionDiffRequest {
+            id: paper.id.clone(),
+            from_version: 1,
+            to_version: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let fields: Vec<&str> = diff.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["title", "summary", "topics"],
+        "the paper's order, not the mask's"
+    );
+
+    // Scheduled after the edit; restoring the first version's content keeps the schedule.
+    let due = chrono::Utc::now() + chrono::Duration::hours(6);
+    let scheduled = app
+        .papers
+        .schedule_publish(imprint_proto::papers::SchedulePublishRequest {
+            id: paper.id.clone(),
+            version: edited.version,
+            publish_time: Some(imprint_proto::convert::timestamp(due)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let restored = app
+        .papers
+        .restore_paper_revision(RestorePaperRevisionRequest {
+            id: paper.id.clone(),
+            version: scheduled.version,
+            revision_version: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(restored.title, paper.title);
+    assert_eq!(restored.version, scheduled.version + 1);
+    assert_eq!(
+        restored.scheduled_publish_time,
+        scheduled.scheduled_publish_time
+    );
+    assert_eq!(restored.status(), PaperStatus::Draft);
+
+    // An author's trail, a revision a page.
+    let mut bio = author.clone();
+    for text in ["First bio.", "Second bio."] {
+        bio = app
+            .authors
+            .update_author(UpdateAuthorRequest {
+                author: Some(Author {
+                    id: bio.id.clone(),
+                    version: bio.version,
+                    bio: text.into(),
+                    ..Author::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["bio".into()],
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .author
+            .unwrap();
+    }
+    let mut versions = Vec::new();
+    let mut token = String::new();
+    let mut first_token = None;
+    loop {
+        let page = app
+            .authors
+            .list_author_revisions(ListAuthorRevisionsRequest {
+                id: author.id.clone(),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        versions.extend(page.revisions.iter().map(|r| r.version));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        first_token.get_or_insert_with(|| page.next_page_token.clone());
+        token = page.next_page_token;
+    }
+    assert_eq!(versions, [3, 2, 1]);
+    let other = app.author("Someone Else").await;
+    let refused = app
+        .authors
+        .list_author_revisions(ListAuthorRevisionsRequest {
+            id: other.id.clone(),
+            page_size: 1,
+            page_token: first_token.unwrap(),
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(refused, Code::InvalidArgument)),
+        ["page_token"]
+    );
+    app.stop().await;
+}
+
+on_both_backends!(diffs_keep_order_restores_keep_schedules_and_trails_page);
