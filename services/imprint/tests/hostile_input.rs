@@ -220,7 +220,7 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
             version: rng.int(),
             ..Author::default()
         };
-        let result: Result<(), tonic::Status> = match round % 19 {
+        let result: Result<(), tonic::Status> = match round % 21 {
             0 => papers
                 .create_paper(CreatePaperRequest {
                     paper: Some(random_paper),
@@ -338,7 +338,8 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
                 })
                 .await
                 .map(drop),
-            14..=17 => random_taxonomy_call(&mut rng, round % 19, &mut taxonomy, &ids).await,
+            14..=17 => random_taxonomy_call(&mut rng, round % 21, &mut taxonomy, &ids).await,
+            18 | 19 => random_webhook_call(&mut rng, round % 21, app.grpc, &ids).await,
             _ => authors
                 .delete_author(DeleteAuthorRequest {
                     id: rng.string(&[]),
@@ -383,6 +384,71 @@ async fn no_input_panics_or_answers_internal(backend: Backend) {
 }
 
 on_both_backends!(no_input_panics_or_answers_internal);
+
+/// One random call of the webhook service: `which` 18 creates or updates, 19 lists, deletes
+/// and redelivers.
+async fn random_webhook_call(
+    rng: &mut Rng,
+    which: u64,
+    grpc: std::net::SocketAddr,
+    ids: &[String],
+) -> Result<(), tonic::Status> {
+    use imprint_proto::gateway::webhook_service_client::WebhookServiceClient;
+    use imprint_proto::gateway::{
+        CreateWebhookRequest, DeleteWebhookRequest, ListWebhookDeliveriesRequest,
+        RedeliverWebhookRequest, UpdateWebhookRequest, Webhook,
+    };
+    let mut hooks = WebhookServiceClient::new(common::authorized(grpc, Some(common::ADMIN_TOKEN)));
+    let webhook = Webhook {
+        id: rng.string(ids),
+        // Refused at registration (loopback): nothing is ever sent off this machine.
+        url: rng.string(&["https://[::1]/hook".to_owned()]),
+        description: rng.string(&[]),
+        event_types: rng.strings(&["paper.*".to_owned(), "#".to_owned()]),
+        term_ids: rng.strings(ids),
+        enabled: rng.below(2) == 0,
+        version: rng.int(),
+        ..Webhook::default()
+    };
+    if which == 18 {
+        let created = hooks
+            .create_webhook(CreateWebhookRequest {
+                webhook: Some(webhook.clone()),
+            })
+            .await
+            .map(drop);
+        let updated = hooks
+            .update_webhook(UpdateWebhookRequest {
+                webhook: Some(webhook),
+                update_mask: rng.mask(),
+            })
+            .await
+            .map(drop);
+        return created.and(updated);
+    }
+    let listed = hooks
+        .list_webhook_deliveries(ListWebhookDeliveriesRequest {
+            webhook_id: rng.string(ids),
+            status: rng.enum_value(),
+            page_size: i32::try_from(rng.int() % 1000).unwrap_or(0),
+            page_token: rng.string(&[]),
+        })
+        .await
+        .map(drop);
+    let redelivered = hooks
+        .redeliver_webhook(RedeliverWebhookRequest {
+            delivery_id: rng.string(ids),
+        })
+        .await
+        .map(drop);
+    let deleted = hooks
+        .delete_webhook(DeleteWebhookRequest {
+            id: rng.string(ids),
+        })
+        .await
+        .map(drop);
+    listed.and(redelivered).and(deleted)
+}
 
 /// One random call of the taxonomy service, `which` of four.
 async fn random_taxonomy_call(
