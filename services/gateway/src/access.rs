@@ -215,6 +215,12 @@ impl Jwt {
         for key in keys {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
                 Ok(data) => {
+                    // Changes are recorded under the subject: this one would pass for Imprint.
+                    if data.claims.sub.eq_ignore_ascii_case(Actor::SYSTEM) {
+                        return Err(invalid(
+                            "its sub 'system' is what Imprint's own changes are recorded under",
+                        ));
+                    }
                     let role = data.claims.role();
                     return Ok(Principal {
                         subject: data.claims.sub,
@@ -618,6 +624,14 @@ mod tests {
                     &claims(600, "https://id.example.org", "imprint"),
                 ),
                 "HS384 tokens are not accepted",
+            ),
+            (
+                sign(Algorithm::HS256, &hs, &{
+                    let mut c = claims(600, "https://id.example.org", "imprint");
+                    c["sub"] = "System".into();
+                    c
+                }),
+                "its sub 'system'",
             ),
             ("not-a-known-token".to_owned(), "not valid"),
             ("a.b.c".to_owned(), "not a JWT"),
