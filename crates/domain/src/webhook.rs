@@ -230,7 +230,9 @@ impl WebhookFilter {
     }
 }
 
-/// Whether `routing_key` matches an AMQP topic pattern (`*` one word, `#` any number).
+/// Whether `routing_key` matches an AMQP topic pattern (`*` one word, `#` any number): how
+/// the broker routes events to queues, and how webhook filters pick them (one rule for both;
+/// `imprint_events::envelope` re-exports it).
 pub fn topic_matches(pattern: &str, routing_key: &str) -> bool {
     fn go(p: &[&str], k: &[&str]) -> bool {
         match (p.first(), k.first()) {

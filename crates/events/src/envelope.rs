@@ -147,21 +147,9 @@ pub fn new_traceparent() -> String {
     format!("00-{trace}-{span}-00")
 }
 
-/// Whether `routing_key` matches an AMQP topic binding `pattern` (`*` one word, `#` any number).
-pub fn topic_matches(pattern: &str, routing_key: &str) -> bool {
-    fn go(p: &[&str], k: &[&str]) -> bool {
-        match (p.first(), k.first()) {
-            (None, None) => true,
-            (Some(&"#"), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
-            (Some(&"*"), Some(_)) => go(&p[1..], &k[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<&str> = pattern.split('.').collect();
-    let k: Vec<&str> = routing_key.split('.').collect();
-    go(&p, &k)
-}
+/// Whether `routing_key` matches an AMQP topic binding `pattern`: the domain's rule, which
+/// webhook filters use too.
+pub use imprint_domain::webhook::topic_matches;
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use imprint_domain::Slug;
 use imprint_domain::limits::MAX_REPORTED_INTERACTIONS;
+use imprint_domain::{Slug, Vocabulary};
 use imprint_platform::caller;
 use imprint_proto::authors::{
     Author, BatchGetAuthorsRequest, GetAuthorRequest, get_author_request,
@@ -33,7 +33,7 @@ use super::query::{
 };
 use super::{Answer, ApiError, PublicApi, cite, feeds, json_body};
 use crate::page::{Audience, PageOf};
-use imprint_proto::convert::publication_type_to_proto;
+use imprint_proto::convert::{publication_type_to_proto, vocabulary_to_proto};
 
 type Api = State<Arc<PublicApi>>;
 
@@ -946,61 +946,38 @@ pub(super) async fn topic_feed(
     .await
 }
 
-/// A vocabulary as this API's paths name it.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum VocabularyPath {
-    /// `programs`
-    Programs,
-    /// `regions`
-    Regions,
-    /// `series`
-    Series,
+/// A vocabulary as this API's paths name it: `programs`, `regions`, `series`.
+fn segment(vocabulary: Vocabulary) -> &'static str {
+    match vocabulary {
+        Vocabulary::Program => "programs",
+        Vocabulary::Region => "regions",
+        Vocabulary::Series => "series",
+    }
 }
 
-impl VocabularyPath {
-    /// The path segment.
-    fn segment(self) -> &'static str {
-        match self {
-            Self::Programs => "programs",
-            Self::Regions => "regions",
-            Self::Series => "series",
-        }
+/// A list filter for `term` (an id) of `vocabulary`.
+fn term_filter(vocabulary: Vocabulary, term: String) -> ListPapersRequest {
+    let mut filter = ListPapersRequest::default();
+    match vocabulary {
+        Vocabulary::Program => filter.program = term,
+        Vocabulary::Region => filter.region = term,
+        Vocabulary::Series => filter.series = term,
     }
-
-    /// The vocabulary on the wire.
-    fn vocabulary(self) -> imprint_proto::papers::Vocabulary {
-        use imprint_proto::papers::Vocabulary;
-        match self {
-            Self::Programs => Vocabulary::Program,
-            Self::Regions => Vocabulary::Region,
-            Self::Series => Vocabulary::Series,
-        }
-    }
-
-    /// A list filter for `term` (an id).
-    fn filter(self, term: String) -> ListPapersRequest {
-        let mut filter = ListPapersRequest::default();
-        match self {
-            Self::Programs => filter.program = term,
-            Self::Regions => filter.region = term,
-            Self::Series => filter.series = term,
-        }
-        filter
-    }
+    filter
 }
 
 impl PublicApi {
     /// The term of `vocabulary` with `slug` (current or former), or 404.
     async fn term(
         &self,
-        vocabulary: VocabularyPath,
+        vocabulary: Vocabulary,
         slug: &str,
     ) -> Result<imprint_proto::papers::Term, ApiError> {
         use imprint_proto::papers::{GetTermRequest, get_term_request};
         let none = || {
             ApiError::not_found(format!(
                 "nothing in {} has the slug '{}'",
-                vocabulary.segment(),
+                segment(vocabulary),
                 imprint_domain::shorten(slug)
             ))
         };
@@ -1011,7 +988,7 @@ impl PublicApi {
             .clone()
             .get_term(GetTermRequest {
                 key: Some(get_term_request::Key::Slug(slug.to_owned())),
-                vocabulary: vocabulary.vocabulary().into(),
+                vocabulary: vocabulary_to_proto(vocabulary).into(),
             })
             .await
             .map_err(|s| match s.code() {
@@ -1024,23 +1001,27 @@ impl PublicApi {
     }
 
     /// The newest papers of a program, region (with its countries) or series as a feed.
-    async fn term_feed(&self, vocabulary: VocabularyPath, slug: &str) -> Result<Answer, ApiError> {
+    async fn term_feed(&self, vocabulary: Vocabulary, slug: &str) -> Result<Answer, ApiError> {
         let term = self.term(vocabulary, slug).await?;
         let url = format!(
             "{}/{}/{}/feed.atom",
             self.site.url,
-            vocabulary.segment(),
+            segment(vocabulary),
             term.slug
         );
-        self.atom(Some(&term.name), vocabulary.filter(term.id.clone()), url)
-            .await
+        self.atom(
+            Some(&term.name),
+            term_filter(vocabulary, term.id.clone()),
+            url,
+        )
+        .await
     }
 }
 
 /// The feed of the term of `vocabulary` with `slug`, cached by its URL.
 async fn term_feed(
     State(api): Api,
-    vocabulary: VocabularyPath,
+    vocabulary: Vocabulary,
     Key(slug): Key,
     headers: HeaderMap,
     uri: Uri,
@@ -1064,7 +1045,7 @@ async fn term_feed(
     )
 )]
 pub(super) async fn program_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
-    term_feed(api, VocabularyPath::Programs, key, headers, uri).await
+    term_feed(api, Vocabulary::Program, key, headers, uri).await
 }
 
 /// The newest published papers of a region, or of a country under it, as an Atom feed.
@@ -1079,7 +1060,7 @@ pub(super) async fn program_feed(api: Api, key: Key, headers: HeaderMap, uri: Ur
     )
 )]
 pub(super) async fn region_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
-    term_feed(api, VocabularyPath::Regions, key, headers, uri).await
+    term_feed(api, Vocabulary::Region, key, headers, uri).await
 }
 
 /// The newest published papers of a series as an Atom feed.
@@ -1094,7 +1075,7 @@ pub(super) async fn region_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri
     )
 )]
 pub(super) async fn series_feed(api: Api, key: Key, headers: HeaderMap, uri: Uri) -> Response {
-    term_feed(api, VocabularyPath::Series, key, headers, uri).await
+    term_feed(api, Vocabulary::Series, key, headers, uri).await
 }
 
 /// The programs, regions (countries under their region) or series papers are organised by.
@@ -1117,22 +1098,20 @@ pub(super) async fn terms(
     let inner = api.clone();
     api.cached(&headers, uri.path(), NoQuery, |_| async move {
         use imprint_proto::papers::ListTermsRequest;
-        let vocabulary = match vocabulary.as_str() {
-            "programs" => VocabularyPath::Programs,
-            "regions" => VocabularyPath::Regions,
-            "series" => VocabularyPath::Series,
-            other => {
-                return Err(ApiError::not_found(format!(
-                    "no vocabulary is called '{}'; use programs, regions or series",
-                    imprint_domain::shorten(other)
-                )));
-            }
+        let Some(vocabulary) = Vocabulary::ALL
+            .into_iter()
+            .find(|v| segment(*v) == vocabulary)
+        else {
+            return Err(ApiError::not_found(format!(
+                "no vocabulary is called '{}'; use programs, regions or series",
+                imprint_domain::shorten(&vocabulary)
+            )));
         };
         let terms = inner
             .taxonomy
             .clone()
             .list_terms(ListTermsRequest {
-                vocabulary: vocabulary.vocabulary().into(),
+                vocabulary: vocabulary_to_proto(vocabulary).into(),
                 page_size: 100,
                 ..ListTermsRequest::default()
             })

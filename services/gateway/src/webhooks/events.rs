@@ -99,6 +99,14 @@ impl Deliveries {
     }
 }
 
+/// A vocabulary's name (`region`) from the wire; none for one this release does not know.
+fn vocabulary_name(value: i32) -> Option<&'static str> {
+    imprint_proto::convert::vocabulary_from_proto(value)
+        .ok()
+        .flatten()
+        .map(imprint_domain::Vocabulary::as_str)
+}
+
 /// The terms a change touches (a paper's, with their regions; a term itself, its region and
 /// the term it was merged into) and what its delivery's `data` says of it.
 fn describe(event: &Event) -> (Vec<TermId>, Value) {
@@ -140,8 +148,7 @@ fn describe(event: &Event) -> (Vec<TermId>, Value) {
                 "series_ids": p.series_ids,
                 "terms": p.terms.iter().map(|t| json!({
                     "id": t.id, "slug": t.slug, "name": t.name,
-                    "vocabulary": imprint_proto::convert::vocabulary_from_proto(t.vocabulary)
-                        .ok().flatten().map(|v| v.as_str()),
+                    "vocabulary": vocabulary_name(t.vocabulary),
                 })).collect::<Vec<_>>(),
                 "publish_time": time(p.publish_time.as_ref()),
                 "update_time": time(p.update_time.as_ref()),
@@ -154,10 +161,7 @@ fn describe(event: &Event) -> (Vec<TermId>, Value) {
         ),
         Some(Payload::Term(t)) => {
             let touched = [&t.id, &t.parent_id, &t.merged_into_id];
-            let vocabulary = imprint_proto::convert::vocabulary_from_proto(t.vocabulary)
-                .ok()
-                .flatten()
-                .map(|v| v.as_str());
+            let vocabulary = vocabulary_name(t.vocabulary);
             (
                 ids(&touched),
                 json!({"term": {

@@ -214,9 +214,11 @@ impl PaperStore {
                 write_topics(&tx, p).await?;
                 write_credits(&tx, p).await?;
                 write_terms(&tx, p).await?;
+                // A new paper's creation and publication carry the same terms: read once.
+                let refs = term_refs(&tx, p).await?;
                 for revision in std::iter::once(&new.created).chain(&new.published) {
                     write_revision(&tx, revision).await?;
-                    let event = described(&tx, paper_event(revision), &revision.state).await?;
+                    let event = described(paper_event(revision), &refs);
                     self.events.emit(&*tx, &event).await?;
                 }
             }
@@ -275,7 +277,7 @@ impl PaperStore {
                 write_terms(&tx, p).await?;
             }
             write_revision(&tx, revision).await?;
-            let event = described(&tx, paper_event(revision), p).await?;
+            let event = described(paper_event(revision), &term_refs(&tx, p).await?);
             self.events.emit(&*tx, &event).await?;
             Ok(())
         }
@@ -349,7 +351,7 @@ impl PaperStore {
             let tx = self.db.begin_write().await?;
             let result: Result<(), WriteError> = async {
                 for paper in &page {
-                    let event = described(&tx, current_state(paper), paper).await?;
+                    let event = described(current_state(paper), &term_refs(&tx, paper).await?);
                     self.events.emit(&*tx, &event).await?;
                 }
                 Ok(())
@@ -529,22 +531,27 @@ fn paper_event(revision: &Revision) -> NewEvent {
     state_event(routing_key, &revision.state).by(revision.actor.as_ref())
 }
 
-/// `event` with the paper's terms described (slug, name, region), as read in the change's
-/// transaction: consumers (webhooks' filters) learn a country's region from the event itself.
-async fn described(tx: &WriteTx, mut event: NewEvent, p: &Paper) -> Result<NewEvent, DbErr> {
+/// The terms `p` carries, described (slug, name, region) as read in the change's transaction,
+/// in the paper's order: consumers (webhooks' filters) learn a country's region from the event.
+async fn term_refs(tx: &WriteTx, p: &Paper) -> Result<Vec<imprint_proto::papers::TermRef>, DbErr> {
     if p.fields.terms.is_empty() {
-        return Ok(event);
+        return Ok(Vec::new());
     }
     let ids: Vec<TermId> = p.fields.terms.all().collect();
     let found = terms::read_in(&**tx, &ids).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|t| t.id == *id))
+        .map(imprint_proto::convert::term_ref)
+        .collect())
+}
+
+/// `event` with `refs` as its paper's terms.
+fn described(mut event: NewEvent, refs: &[imprint_proto::papers::TermRef]) -> NewEvent {
     if let Some(Payload::Paper(paper)) = event.event.payload.as_mut() {
-        paper.terms = ids
-            .iter()
-            .filter_map(|id| found.iter().find(|t| t.id == *id))
-            .map(imprint_proto::convert::term_ref)
-            .collect();
+        paper.terms = refs.to_vec();
     }
-    Ok(event)
+    event
 }
 
 /// An event restating a paper's current state, keyed by its status.
