@@ -1,6 +1,6 @@
 //! What every Imprint service shares, written once: layered configuration, logging, database
 //! pools and migrations, the error type and its mapping to gRPC statuses, list paging, signed
-//! tokens, channels to other services, health and readiness, and graceful shutdown.
+//! tokens, the TLS provider of outgoing HTTPS, channels to other services, health and readiness, and graceful shutdown.
 
 pub mod auth;
 pub mod caller;
@@ -21,6 +21,7 @@ pub mod signing;
 pub mod slugs;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wire;
 
 pub use db::Database;

@@ -44,6 +44,97 @@ pub struct Settings {
     /// Deliveries to the webhook endpoints admins register (`--role all` or `gateway`).
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// Where uploaded files (reports, images, data) are kept, and how large they may be.
+    #[serde(default)]
+    pub storage: StorageSettings,
+}
+
+/// Which object store keeps the files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageBackend {
+    /// A directory (`storage.dir`, or `data_dir/files`): the embedded default. Every process
+    /// of a deployment must see the same directory.
+    #[default]
+    Filesystem,
+    /// An S3-compatible store (`storage.bucket`, `storage.endpoint`, `storage.region`);
+    /// credentials from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`).
+    S3,
+}
+
+/// Where files are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// `filesystem` or `s3`.
+    pub backend: StorageBackend,
+    /// The filesystem store's directory; unset: `data_dir/files`.
+    #[serde(with = "optional")]
+    pub dir: Option<String>,
+    /// The S3 bucket.
+    #[serde(with = "optional")]
+    pub bucket: Option<String>,
+    /// The S3 endpoint, for stores other than AWS (`http://minio:9000`); unset: AWS.
+    #[serde(with = "optional")]
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    pub region: String,
+    /// The endpoint may be plain http (a store on a private network).
+    pub allow_http: bool,
+    /// The largest file an editor may upload, in megabytes (10^6 bytes).
+    pub max_upload_mb: u64,
+    /// How long an unfinished resumable upload may wait for its next part.
+    pub upload_expiry_hours: u64,
+}
+
+impl StorageSettings {
+    /// An S3 store needs its bucket, and an endpoint URL that is one; sizes must be positive.
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_upload_mb == 0 {
+            return Err(SettingsError(
+                "storage.max_upload_mb: must be at least 1".to_owned(),
+            ));
+        }
+        if self.backend != StorageBackend::S3 {
+            return Ok(());
+        }
+        if self.bucket.is_none() {
+            return Err(SettingsError(
+                "storage.bucket: the s3 backend needs the bucket's name".to_owned(),
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            let allowed = endpoint.starts_with("https://")
+                || (self.allow_http && endpoint.starts_with("http://"));
+            if !allowed {
+                return Err(SettingsError(format!(
+                    "storage.endpoint: '{endpoint}' must be an https:// URL (or http:// with storage.allow_http = true)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The largest upload, in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mb.saturating_mul(1_000_000)
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Filesystem,
+            dir: None,
+            bucket: None,
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            allow_http: false,
+            max_upload_mb: 200,
+            upload_expiry_hours: 24,
+        }
+    }
 }
 
 /// How webhooks are delivered.
@@ -361,6 +452,7 @@ impl Default for Settings {
             },
             signing: SigningSettings { keys: Vec::new() },
             webhooks: WebhookSettings::default(),
+            storage: StorageSettings::default(),
             auth: AuthSettings {
                 tokens: BTreeMap::new(),
                 jwt: JwtSettings {
@@ -508,6 +600,7 @@ impl Settings {
         for (i, key) in self.signing.keys.iter().enumerate() {
             crate::signing::check_key(i, key).map_err(|e| SettingsError(e.to_string()))?;
         }
+        self.storage.validate()?;
         self.gateway.validate()
     }
 

@@ -131,6 +131,28 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// The caller of `headers` if their role is at least `needed` for `what` (a method, an
+    /// endpoint), or why not: for gRPC calls and the edge's HTTP endpoints alike.
+    pub fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        needed: Role,
+        what: &str,
+    ) -> Result<Principal, Status> {
+        let principal = self.authenticate(headers)?;
+        match principal.role {
+            Some(role) if role >= needed => Ok(principal),
+            Some(role) => Err(Status::permission_denied(format!(
+                "{what} needs the {needed} role; this token has {role}"
+            ))),
+            None => Err(Status::permission_denied(format!(
+                "{what} needs the {needed} role; this token grants no role"
+            ))),
+        }
+    }
+}
+
 /// What is wrong with the JWT settings, or with issuing a token.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
@@ -414,17 +436,8 @@ impl<S> Authenticated<S> {
         let Some(needed) = required_role(path) else {
             return Ok(None);
         };
-        let principal = self.auth.authenticate(headers)?;
         let method = path.rsplit('/').next().unwrap_or(path);
-        match principal.role {
-            Some(role) if role >= needed => Ok(Some(principal)),
-            Some(role) => Err(Status::permission_denied(format!(
-                "{method} needs the {needed} role; this token has {role}"
-            ))),
-            None => Err(Status::permission_denied(format!(
-                "{method} needs the {needed} role; this token grants no role"
-            ))),
-        }
+        self.auth.admit(headers, needed, method).map(Some)
     }
 }
 
@@ -475,7 +488,7 @@ where
 }
 
 /// Who an admitted caller's changes are recorded as.
-fn actor_of(principal: &Principal) -> Result<Actor, Status> {
+pub fn actor_of(principal: &Principal) -> Result<Actor, Status> {
     let Some(role) = principal.role else {
         return Ok(Actor::System);
     };

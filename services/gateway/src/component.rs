@@ -51,6 +51,7 @@ impl ServiceComponent for GatewayComponent {
 
 async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
     let db_for_webhooks = db.clone();
+    let db_for_files = db.clone();
     let previews = Links::new(
         db.clone(),
         cx.signer.clone(),
@@ -83,12 +84,14 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         &["paper.*", "author.*", "recommendation.*", "term.*"],
         Arc::new(move || invalidate.changed()),
     );
+    let editorial = open_files(db_for_files, cx)?;
     let (public, site_url) = public_api(
         Edge {
             settings,
             services,
             signer: cx.signer,
             requests: cx.requests,
+            editorial,
         },
         pages.clone(),
         cache.clone(),
@@ -115,12 +118,62 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
     forward_what_runs_elsewhere(cx)
 }
 
-/// What the public API is made from.
+/// What the public listener is made from.
 struct Edge<'a> {
     settings: &'a Settings,
     services: crate::public::Services,
     signer: &'a imprint_platform::signing::Signer,
     requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
+    /// The editors' file endpoints, beside the public API.
+    editorial: axum::Router,
+}
+
+/// The file store, the editors' upload endpoints on the public listener, and the sweep of
+/// expired uploads.
+fn open_files(db: Database, cx: &mut Context<'_>) -> Result<axum::Router, OpenError> {
+    use crate::files::{Files, http, records::Records};
+    let settings = cx.settings;
+    let service_error = |e: &dyn std::fmt::Display| OpenError::Service {
+        service: ServiceKey::Gateway,
+        source: e.to_string().into(),
+    };
+    let blobs = imprint_files::Blobs::open(&settings.storage, &settings.data_dir)
+        .map_err(|e| service_error(&e))?;
+    tracing::info!(store = ?blobs, "files");
+    let files = Files::new(
+        blobs,
+        Records::new(db),
+        settings.storage.max_upload_bytes(),
+        Duration::from_secs(settings.storage.upload_expiry_hours.max(1) * 3600),
+    );
+    let auth = Authenticator::new(&settings.auth, None).map_err(|e| service_error(&e))?;
+    let origins = header_values(&settings.auth.editor_origins)?;
+    let sweeper = files.clone();
+    cx.run(Box::new(move |stop| Box::pin(sweep_uploads(sweeper, stop))));
+    Ok(http::router(
+        Arc::new(http::Editorial {
+            files,
+            auth: Arc::new(auth),
+        }),
+        &origins,
+    ))
+}
+
+/// Removes expired uploads every ten minutes until `stop` (any replica may: removing what is
+/// gone already is no error).
+async fn sweep_uploads(files: crate::files::Files, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match files.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "expired uploads removed"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep expired uploads"),
+        }
+    }
 }
 
 /// The public API on its own listener, and the base URL its links have.
@@ -162,6 +215,7 @@ async fn public_api(
     );
     let router = api
         .router()
+        .merge(cx.editorial)
         .route(
             "/openapi.json",
             axum::routing::get(|| async {
@@ -276,17 +330,22 @@ impl EdgeLayers {
     }
 }
 
-/// CORS for gRPC-Web calls from the editorial front ends at `origins`.
-fn editor_cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, OpenError> {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins = origins
+/// `auth.editor_origins` as header values.
+fn header_values(origins: &[String]) -> Result<Vec<http::HeaderValue>, OpenError> {
+    origins
         .iter()
         .map(|o| {
             http::HeaderValue::from_str(o).map_err(|_| {
                 OpenError::Config(format!("auth.editor_origins: '{o}' is not an origin"))
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// CORS for gRPC-Web calls from the editorial front ends at `origins`.
+fn editor_cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, OpenError> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = header_values(origins)?;
     let headers = [
         "authorization",
         "content-type",

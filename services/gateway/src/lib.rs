@@ -6,13 +6,15 @@
 //! gateway's own deadline, and a role that is down answers UNAVAILABLE at once instead of
 //! hanging. It also assembles whole publication pages ([`page`]), serves the public JSON API
 //! ([`public`]), and keeps what decides who may read beyond the published: partner keys
-//! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]), and delivers
-//! changes to the webhook endpoints admins register ([`webhooks`]).
+//! ([`partner_keys`]) and preview links to unpublished papers ([`preview_links`]), delivers
+//! changes to the webhook endpoints admins register ([`webhooks`]), and takes editors' file
+//! uploads and answers downloads ([`files`]).
 
 pub mod access;
 pub mod actors;
 pub mod cache;
 pub mod component;
+pub mod files;
 pub mod forward;
 pub mod migration;
 pub mod page;

@@ -1,4 +1,4 @@
-//! The gateway's database schema: partner keys, preview links and webhooks. Migrations are recorded in
+//! The gateway's database schema: partner keys, preview links, webhooks and files. Migrations are recorded in
 //! `gateway_migrations`, so the gateway can share a database with other services.
 
 use sea_orm_migration::prelude::*;
@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
                 table: "partner_keys",
             }),
             Box::new(crate::webhooks::migration::CreateWebhooks),
+            Box::new(crate::files::migration::CreateFiles),
         ]
     }
 

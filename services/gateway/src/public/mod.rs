@@ -333,7 +333,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+    /// An error of `status`, with a stable `code` and a `message` for a person.
+    pub fn new(status: StatusCode, code: &'static str, message: String) -> Self {
         Self {
             status,
             code,
@@ -388,7 +389,8 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message.into())
     }
 
-    fn internal(detail: &str) -> Self {
+    /// An error the server made; `detail` goes to the log, not to the client.
+    pub fn internal(detail: &str) -> Self {
         tracing::error!(error = %detail, "public API");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -462,6 +464,12 @@ impl ApiError {
             _ => ("error", status.canonical_reason().unwrap_or("error")),
         };
         Self::new(status, code, message.to_owned())
+    }
+
+    /// Names the parameter or header at fault.
+    pub fn at(mut self, parameter: &str) -> Self {
+        self.parameter = Some(parameter.to_owned());
+        self
     }
 
     fn body(self) -> ErrorJson {

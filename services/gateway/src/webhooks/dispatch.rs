@@ -119,7 +119,11 @@ impl Dispatcher {
         wake: Arc<tokio::sync::Notify>,
         metrics: Arc<DispatchMetrics>,
     ) -> Result<Self, ClientError> {
+        imprint_platform::tls::ensure_provider();
+        let roots = imprint_platform::tls::mozilla_roots()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
         let client = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             // A redirect would send the signed body where nobody registered.

@@ -1,0 +1,638 @@
+//! The store itself: where objects live, how bytes become a named file, and how they are read.
+//!
+//! Object names: `blobs/sha256/<first two hex digits>/<hex>` for files (the fan-out keeps
+//! directories small on the filesystem store), `staging/<uuid>` while a file is written, and
+//! `uploads/<upload id>/<offset>-<uuid>` for the segments of a resumable upload.
+
+use std::ops::Range;
+use std::path::Path as FsPath;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use imprint_domain::{FileKey, MediaType};
+use imprint_platform::settings::{StorageBackend, StorageSettings};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use crate::IngestError;
+use crate::sniff::{HEAD_BYTES, TextCheck, sniff};
+
+/// The most bytes a segment of a resumable upload holds: what a crash mid-part can lose.
+const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
+/// Parts written to S3 at once while a file streams in (each up to the part size).
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// The store failed (down, refused, misconfigured): the caller's answer is UNAVAILABLE.
+#[derive(Debug, thiserror::Error)]
+#[error("the file store failed: {0}")]
+pub struct StoreError(#[from] object_store::Error);
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The filesystem store's directory could not be made.
+    #[error("storage.dir: {dir}: {source}")]
+    Dir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store refused its settings.
+    #[error("storage: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// Files by their SHA-256, on the configured store.
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    /// The part size of streamed writes: S3 needs 5 MiB at least (but for the last part).
+    part_bytes: usize,
+    /// What the store is, for logs and readiness.
+    describe: String,
+}
+
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe)
+    }
+}
+
+/// What an upload must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    /// The most bytes taken.
+    pub max_bytes: u64,
+    /// The length the uploader declared.
+    pub length: Option<u64>,
+    /// The SHA-256 the uploader sent.
+    pub sha256: Option<FileKey>,
+    /// The type the file's name or its uploader claims.
+    pub claimed: Option<MediaType>,
+}
+
+/// A file once stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Its key.
+    pub key: FileKey,
+    /// Its length.
+    pub size: u64,
+    /// Its type, from its bytes.
+    pub media_type: MediaType,
+    /// Width and height, for images.
+    pub dimensions: Option<(u32, u32)>,
+    /// The same bytes were stored already: nothing new was kept.
+    pub existed: bool,
+}
+
+/// A stored file as the store sees it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Described {
+    /// Its length.
+    pub size: u64,
+    /// Its type, from its first bytes and the claim of the name it is referenced under.
+    pub media_type: MediaType,
+    /// Width and height, for images.
+    pub dimensions: Option<(u32, u32)>,
+}
+
+/// Bytes of a stored file being read.
+pub struct Reading {
+    /// The whole file's length.
+    pub size: u64,
+    /// The bytes this reading carries.
+    pub range: Range<u64>,
+    /// Them.
+    pub bytes: BoxStream<'static, Result<Bytes, StoreError>>,
+}
+
+impl std::fmt::Debug for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reading")
+            .field("size", &self.size)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes as they arrive, and why they stopped when they broke off. A concrete type rather than
+/// a generic stream: callers' futures must be `Send` for every lifetime, which generic stream
+/// bounds across awaits defeat.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// A request body being taken in segments: what a segment did not take waits for the next.
+pub struct Body {
+    stream: ByteStream,
+    pending: Option<Bytes>,
+    /// Why the stream stopped early, once it has.
+    cut: Option<String>,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("ended", &self.ended)
+            .field("cut", &self.cut)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Body {
+    /// The body `stream`.
+    pub fn new(stream: ByteStream) -> Self {
+        Self {
+            stream,
+            pending: None,
+            cut: None,
+            ended: false,
+        }
+    }
+
+    /// The next bytes, at most `max`; `None` at the end or once the stream broke.
+    async fn next(&mut self, max: usize) -> Option<Bytes> {
+        let mut chunk = match self.pending.take() {
+            Some(chunk) => chunk,
+            None if self.ended => return None,
+            None => match self.stream.next().await {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    self.cut = Some(e);
+                    self.ended = true;
+                    return None;
+                }
+                None => {
+                    self.ended = true;
+                    return None;
+                }
+            },
+        };
+        if chunk.len() > max {
+            self.pending = Some(chunk.split_off(max));
+        }
+        Some(chunk)
+    }
+
+    /// Whether everything was taken (or the stream broke).
+    pub fn ended(&self) -> bool {
+        self.ended && self.pending.is_none()
+    }
+
+    /// Why the stream broke, if it did.
+    pub fn cut(&self) -> Option<&str> {
+        self.cut.as_deref()
+    }
+}
+
+/// One segment of a resumable upload, as written and as the upload's record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Its object.
+    pub object: String,
+    /// Its bytes.
+    pub len: u64,
+}
+
+impl Blobs {
+    /// The store `settings` name, the filesystem one under `data_dir/files` unless another
+    /// directory is set.
+    pub fn open(settings: &StorageSettings, data_dir: &FsPath) -> Result<Self, OpenError> {
+        match settings.backend {
+            StorageBackend::Filesystem => {
+                let dir = settings
+                    .dir
+                    .as_ref()
+                    .map_or_else(|| data_dir.join("files"), std::path::PathBuf::from);
+                Self::filesystem(&dir)
+            }
+            StorageBackend::S3 => Self::s3(settings),
+        }
+    }
+
+    /// A store in `dir`, made if missing.
+    pub fn filesystem(dir: &FsPath) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Dir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?
+            .with_automatic_cleanup(true);
+        Ok(Self {
+            store: Arc::new(store),
+            part_bytes: 1024 * 1024,
+            describe: format!("the filesystem store in {}", dir.display()),
+        })
+    }
+
+    fn s3(settings: &StorageSettings) -> Result<Self, OpenError> {
+        imprint_platform::tls::ensure_provider();
+        let bucket = settings.bucket.clone().unwrap_or_default();
+        // Credentials (and AWS_* options) from the environment.
+        let mut client = object_store::ClientOptions::new();
+        for der in imprint_platform::tls::mozilla_roots() {
+            if let Ok(root) = object_store::Certificate::from_der(der) {
+                client = client.with_root_certificate(root);
+            }
+        }
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_client_options(client)
+            .with_bucket_name(&bucket)
+            .with_region(&settings.region)
+            .with_allow_http(settings.allow_http);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        Ok(Self {
+            store: Arc::new(builder.build()?),
+            part_bytes: 8 * 1024 * 1024,
+            describe: format!(
+                "the S3 bucket {bucket} at {}",
+                settings.endpoint.as_deref().unwrap_or("AWS")
+            ),
+        })
+    }
+
+    /// Checks that the store answers: a listing of one object.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let prefix = Path::from("blobs");
+        let mut list = self.store.list(Some(&prefix));
+        match list.next().await {
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes `body` whole and stores it under its SHA-256, if it is what `expect` says; nothing
+    /// is named until every byte is written and checked.
+    pub async fn ingest(&self, body: ByteStream, expect: Expect) -> Result<Stored, IngestError> {
+        if let Some(length) = expect.length {
+            check_declared(length, expect.max_bytes)?;
+        }
+        let staging = Path::from(format!("staging/{}", uuid::Uuid::now_v7().simple()));
+        let upload = self
+            .store
+            .put_multipart(&staging)
+            .await
+            .map_err(StoreError)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
+        let mut body = Body::new(body);
+        let taken = match take(&mut body, &mut writer, expect).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+        };
+        writer.finish().await.map_err(StoreError)?;
+        self.name(&staging, taken).await
+    }
+
+    /// Gives the staged object its name, or drops it when the same bytes are there already.
+    async fn name(&self, staging: &Path, taken: Taken) -> Result<Stored, IngestError> {
+        let key = taken.key;
+        let path = blob_path(&key);
+        let existed = match self.store.head(&path).await {
+            Ok(_) => true,
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => {
+                let _ = self.store.delete(staging).await;
+                return Err(StoreError(e).into());
+            }
+        };
+        if existed {
+            self.store.delete(staging).await.map_err(StoreError)?;
+        } else {
+            // Two uploads of the same bytes may both get here: either rename leaves them.
+            self.store
+                .rename(staging, &path)
+                .await
+                .map_err(StoreError)?;
+        }
+        Ok(Stored {
+            key,
+            size: taken.size,
+            media_type: taken.media_type,
+            dimensions: taken.dimensions,
+            existed,
+        })
+    }
+
+    /// Writes the next segment of upload `upload` at `offset`: up to 8 MiB of `body`, and no
+    /// more than `remaining`. What arrived before a broken connection is kept.
+    pub async fn append(
+        &self,
+        upload: uuid::Uuid,
+        offset: u64,
+        body: &mut Body,
+        remaining: u64,
+    ) -> Result<Segment, IngestError> {
+        let object = format!(
+            "uploads/{}/{offset:020}-{}",
+            upload.simple(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let path = Path::from(object.as_str());
+        let mut writer = None;
+        let mut len = 0u64;
+        let budget = SEGMENT_BYTES.min(remaining.saturating_add(1));
+        while len < budget {
+            let want = usize::try_from(budget - len).unwrap_or(usize::MAX);
+            let Some(chunk) = body.next(want).await else {
+                break;
+            };
+            if writer.is_none() {
+                let upload = self.store.put_multipart(&path).await.map_err(StoreError)?;
+                writer = Some(WriteMultipart::new_with_chunk_size(upload, self.part_bytes));
+            }
+            let Some(w) = writer.as_mut() else { break };
+            len += chunk.len() as u64;
+            if len > remaining {
+                if let Some(w) = writer.take() {
+                    let _ = w.abort().await;
+                }
+                return Err(IngestError::Length {
+                    declared: offset + remaining,
+                    got: offset + len,
+                });
+            }
+            w.wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(StoreError)?;
+            w.write(&chunk);
+        }
+        if let Some(w) = writer {
+            w.finish().await.map_err(StoreError)?;
+        }
+        Ok(Segment { object, len })
+    }
+
+    /// Makes the file of a whole resumable upload from its `segments` in order, as
+    /// [`Blobs::ingest`] does, then removes them.
+    pub async fn assemble(
+        &self,
+        segments: &[Segment],
+        expect: Expect,
+    ) -> Result<Stored, IngestError> {
+        let store = self.store.clone();
+        let paths: Vec<Path> = segments
+            .iter()
+            .map(|s| Path::from(s.object.as_str()))
+            .collect();
+        // Boxed futures: the stream must be Send for every lifetime its caller's future has.
+        type Opened = futures::future::BoxFuture<
+            'static,
+            Result<BoxStream<'static, object_store::Result<Bytes>>, object_store::Error>,
+        >;
+        let stream = futures::stream::iter(paths.clone())
+            .then(move |path| -> Opened {
+                let store = store.clone();
+                Box::pin(async move { store.get(&path).await.map(|r| r.into_stream()) })
+            })
+            .try_flatten()
+            .map_err(|e| e.to_string());
+        let stored = self.ingest(Box::pin(stream), expect).await?;
+        self.remove(&paths).await;
+        Ok(stored)
+    }
+
+    /// Removes a resumable upload's segments (terminated or expired).
+    pub async fn discard(&self, segments: &[Segment]) {
+        let paths: Vec<Path> = segments
+            .iter()
+            .map(|s| Path::from(s.object.as_str()))
+            .collect();
+        self.remove(&paths).await;
+    }
+
+    /// Removes one orphaned segment (written by a request that lost a race for its offset).
+    pub async fn discard_segment(&self, segment: &Segment) {
+        self.remove(&[Path::from(segment.object.as_str())]).await;
+    }
+
+    async fn remove(&self, paths: &[Path]) {
+        for path in paths {
+            match self.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                // Left for the sweep of old segments.
+                Err(e) => tracing::warn!(object = %path, error = %e, "could not remove"),
+            }
+        }
+    }
+
+    /// The file `key` as stored now, its type decided from its first bytes and the type the
+    /// name it is referenced under claims; `None` if it is not stored.
+    pub async fn describe(
+        &self,
+        key: &FileKey,
+        claimed: Option<MediaType>,
+    ) -> Result<Option<Result<Described, IngestError>>, StoreError> {
+        let path = blob_path(key);
+        let meta = match self.store.head(&path).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let end = meta.size.min(HEAD_BYTES as u64);
+        let head = self.store.get_range(&path, 0..end).await?;
+        Ok(Some(sniff(&head, claimed).map(|s| Described {
+            size: meta.size,
+            media_type: s.media_type,
+            dimensions: s.dimensions,
+        })))
+    }
+
+    /// Reads `key`, all of it or `range` (clamped to the file); `None` if it is not stored.
+    pub async fn read(
+        &self,
+        key: &FileKey,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<Reading>, StoreError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(&blob_path(key), options).await {
+            Ok(got) => Ok(Some(Reading {
+                size: got.meta.size,
+                range: got.range.clone(),
+                bytes: got.into_stream().map_err(StoreError).boxed(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the file `key`; removing one that is not there is not an error.
+    pub async fn delete(&self, key: &FileKey) -> Result<(), StoreError> {
+        match self.store.delete(&blob_path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The length of `key`, if it is stored.
+    pub async fn size(&self, key: &FileKey) -> Result<Option<u64>, StoreError> {
+        match self.store.head(&blob_path(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every stored file, for the sweep of unreferenced ones.
+    pub fn keys(&self) -> Pin<Box<dyn Stream<Item = Result<FileKey, StoreError>> + Send>> {
+        let prefix = Path::from("blobs/sha256");
+        self.store
+            .list(Some(&prefix))
+            .map_err(StoreError)
+            .try_filter_map(|meta| async move {
+                Ok(meta
+                    .location
+                    .filename()
+                    .and_then(|n| FileKey::parse(n).ok()))
+            })
+            .boxed()
+    }
+
+    /// Removes staging objects older than `age` (left by crashed or cut writes); how many.
+    pub async fn sweep_staging(&self, age: Duration) -> Result<usize, StoreError> {
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let prefix = Path::from("staging");
+        let old: Vec<Path> = self
+            .store
+            .list(Some(&prefix))
+            .try_filter_map(|meta| async move {
+                Ok((meta.last_modified < cutoff).then_some(meta.location))
+            })
+            .try_collect()
+            .await?;
+        self.remove(&old).await;
+        Ok(old.len())
+    }
+}
+
+/// The object of file `key`.
+fn blob_path(key: &FileKey) -> Path {
+    let hex = key.hex();
+    Path::from(format!("blobs/sha256/{}/{hex}", &hex[..2]))
+}
+
+/// Refuses a declared length that is empty or over the limit, before anything is read.
+fn check_declared(length: u64, max: u64) -> Result<(), IngestError> {
+    if length == 0 {
+        return Err(IngestError::Empty);
+    }
+    if length > max {
+        return Err(IngestError::TooLarge { limit: max });
+    }
+    Ok(())
+}
+
+/// What streaming a body in found.
+struct Taken {
+    key: FileKey,
+    size: u64,
+    media_type: MediaType,
+    dimensions: Option<(u32, u32)>,
+}
+
+/// Streams `body` into `writer`, hashing, counting and typing it; refuses as soon as it is
+/// too long or of the wrong type.
+async fn take(
+    body: &mut Body,
+    writer: &mut WriteMultipart,
+    expect: Expect,
+) -> Result<Taken, IngestError> {
+    let limit = expect
+        .length
+        .unwrap_or(expect.max_bytes)
+        .min(expect.max_bytes);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
+    let mut sniffed = None;
+    let mut text = TextCheck::default();
+    while let Some(chunk) = body.next(usize::MAX).await {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(match expect.length {
+                Some(declared) if declared < expect.max_bytes => IngestError::Length {
+                    declared,
+                    got: size,
+                },
+                _ => IngestError::TooLarge {
+                    limit: expect.max_bytes,
+                },
+            });
+        }
+        hasher.update(&chunk);
+        match sniffed {
+            None => {
+                let room = HEAD_BYTES - head.len();
+                head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if head.len() == HEAD_BYTES {
+                    let found = sniff(&head, expect.claimed)?;
+                    if found.media_type.is_text() {
+                        text.feed(&head);
+                        text.feed(&chunk[chunk.len().min(room)..]);
+                    }
+                    sniffed = Some(found);
+                }
+            }
+            Some(found) if found.media_type.is_text() => text.feed(&chunk),
+            Some(_) => {}
+        }
+        writer
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(StoreError)?;
+        writer.write(&chunk);
+    }
+    if let Some(reason) = body.cut() {
+        return Err(IngestError::Cut {
+            received: size,
+            reason: reason.to_owned(),
+        });
+    }
+    if size == 0 {
+        return Err(IngestError::Empty);
+    }
+    if let Some(declared) = expect.length
+        && declared != size
+    {
+        return Err(IngestError::Length {
+            declared,
+            got: size,
+        });
+    }
+    let found = match sniffed {
+        Some(found) => found,
+        None => {
+            let found = sniff(&head, expect.claimed)?;
+            text.feed(&head);
+            found
+        }
+    };
+    if found.media_type.is_text() && !text.passed() {
+        return Err(IngestError::NotText(found.media_type));
+    }
+    let key = FileKey::from_digest(hasher.finalize().into());
+    if let Some(expected) = expect.sha256
+        && expected != key
+    {
+        return Err(IngestError::Checksum { expected, got: key });
+    }
+    Ok(Taken {
+        key,
+        size,
+        media_type: found.media_type,
+        dimensions: found.dimensions,
+    })
+}

@@ -1,0 +1,808 @@
+//! Files end to end: `imprint serve` as a process, on both databases and both stores (the
+//! filesystem, and a real S3-compatible server: moto, from `tests/contract/s3_server.py`).
+//! Editors upload whole files and resumable ones (tus 1.0, and the tus project's own Python
+//! client); identical bytes are stored once; downloads answer ranges and ETags; every bad
+//! upload is a clear 4xx naming the reason, with nothing stored; a server killed in the middle
+//! of a 50 MB upload leaves no file, and the resumed upload makes the source's exact bytes.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures::StreamExt;
+use imprint_system_tests::{Process, free_port, python, repo_root};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncBufReadExt;
+
+const EDITOR: &str = "files-tests-editor-token-0123";
+const VIEWER: &str = "files-tests-viewer-token-0123";
+const OTHER_EDITOR: &str = "files-tests-other-editor-0123";
+
+/// Where the files go.
+enum Store {
+    Filesystem,
+    S3 {
+        _server: tokio::process::Child,
+        port: u16,
+    },
+}
+
+impl Store {
+    async fn s3() -> Self {
+        let mut child = tokio::process::Command::new(python())
+            .arg(repo_root().join("tests/contract/s3_server.py"))
+            .args([
+                "--bucket",
+                "imprint-files",
+                "--port",
+                &free_port().to_string(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            // moto logs every request.
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("running {}: {e}", python().display()));
+        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), out.next_line())
+            .await
+            .expect("the S3 server starts")
+            .unwrap()
+            .unwrap_or_default();
+        let port = first
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the S3 server said {first:?} (scripts/test installs moto)"));
+        Self::S3 {
+            _server: child,
+            port,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("IMPRINT__AUTH__TOKENS__EDITOR__TOKEN", EDITOR.to_owned()),
+            ("IMPRINT__AUTH__TOKENS__EDITOR__ROLE", "editor".to_owned()),
+            (
+                "IMPRINT__AUTH__TOKENS__OTHER__TOKEN",
+                OTHER_EDITOR.to_owned(),
+            ),
+            ("IMPRINT__AUTH__TOKENS__OTHER__ROLE", "editor".to_owned()),
+            ("IMPRINT__AUTH__TOKENS__VIEWER__TOKEN", VIEWER.to_owned()),
+            ("IMPRINT__AUTH__TOKENS__VIEWER__ROLE", "viewer".to_owned()),
+            ("IMPRINT__STORAGE__MAX_UPLOAD_MB", "60".to_owned()),
+        ];
+        if let Self::S3 { port, .. } = self {
+            env.extend([
+                ("IMPRINT__STORAGE__BACKEND", "s3".to_owned()),
+                ("IMPRINT__STORAGE__BUCKET", "imprint-files".to_owned()),
+                (
+                    "IMPRINT__STORAGE__ENDPOINT",
+                    format!("http://127.0.0.1:{port}"),
+                ),
+                ("IMPRINT__STORAGE__ALLOW_HTTP", "true".to_owned()),
+                ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+                ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ]);
+        }
+        env
+    }
+}
+
+fn client() -> reqwest::Client {
+    imprint_platform::tls::ensure_provider();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+fn pdf(n: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = format!("%PDF-1.7\n% seed {seed}\n").into_bytes();
+    let mut x = u32::from(seed) + 1;
+    bytes.extend((0..n).map(|_| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (x >> 24) as u8
+    }));
+    bytes.extend_from_slice(b"\n%%EOF\n");
+    bytes
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digest_header(bytes: &[u8]) -> String {
+    format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+    )
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+struct Edge {
+    base: String,
+    addr: std::net::SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Edge {
+    fn new(server: &Process) -> Self {
+        Self {
+            base: format!("http://{}", server.public),
+            addr: server.public,
+            http: client(),
+        }
+    }
+
+    async fn upload(
+        &self,
+        token: &str,
+        name: &str,
+        body: Vec<u8>,
+        digest: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/editor/v1/files", self.base))
+            .query(&[("name", name)])
+            .bearer_auth(token)
+            .body(body);
+        if let Some(digest) = digest {
+            request = request.header("content-digest", digest);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn download(&self, key: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/editor/v1/files/{key}", self.base))
+            .query(&[("name", "Report – été.pdf")])
+            .bearer_auth(VIEWER);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn tus_create(
+        &self,
+        token: &str,
+        length: usize,
+        name: &str,
+        sha: Option<&str>,
+    ) -> reqwest::Response {
+        let mut meta = format!("filename {}", b64(name));
+        if let Some(sha) = sha {
+            meta.push_str(&format!(",sha256 {}", b64(sha)));
+        }
+        self.http
+            .post(format!("{}/editor/v1/uploads", self.base))
+            .bearer_auth(token)
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", length.to_string())
+            .header("upload-metadata", meta)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn tus_patch(
+        &self,
+        location: &str,
+        offset: usize,
+        body: reqwest::Body,
+    ) -> reqwest::Response {
+        self.http
+            .patch(format!("{}{location}", self.base))
+            .bearer_auth(EDITOR)
+            .header("tus-resumable", "1.0.0")
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn tus_head(&self, location: &str, token: &str) -> reqwest::Response {
+        self.http
+            .head(format!("{}{location}", self.base))
+            .bearer_auth(token)
+            .header("tus-resumable", "1.0.0")
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whole uploads, dedupe, and downloads with ranges and ETags.
+async fn whole_files_and_downloads(edge: &Edge) {
+    let bytes = pdf(300_000, 1);
+    let response = edge
+        .upload(
+            EDITOR,
+            "report.pdf",
+            bytes.clone(),
+            Some(&digest_header(&bytes)),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let file: serde_json::Value = response.json().await.unwrap();
+    let key = format!("sha256:{}", sha256(&bytes));
+    assert_eq!(file["key"], key);
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(file["media_type"], "application/pdf");
+    assert_eq!(file["existed"], false);
+    let again: serde_json::Value = edge
+        .upload(EDITOR, "copy.pdf", bytes.clone(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["key"].as_str(), again["existed"].as_bool()),
+        (Some(key.as_str()), Some(true))
+    );
+
+    let whole = edge.download(&key, &[]).await;
+    assert_eq!(whole.status(), 200);
+    let etag = header(&whole, "etag");
+    assert_eq!(etag, format!("\"{}\"", sha256(&bytes)));
+    assert_eq!(header(&whole, "content-type"), "application/pdf");
+    assert_eq!(header(&whole, "accept-ranges"), "bytes");
+    assert!(
+        header(&whole, "content-disposition")
+            .contains("filename*=UTF-8''Report%20%E2%80%93%20%C3%A9t%C3%A9.pdf")
+    );
+    assert_eq!(whole.bytes().await.unwrap().to_vec(), bytes);
+    assert_eq!(
+        edge.download(&key, &[("if-none-match", &etag)])
+            .await
+            .status(),
+        304
+    );
+    let part = edge.download(&key, &[("range", "bytes=100-199")]).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        header(&part, "content-range"),
+        format!("bytes 100-199/{}", bytes.len())
+    );
+    assert_eq!(
+        part.bytes().await.unwrap().to_vec(),
+        bytes[100..200].to_vec()
+    );
+    let tail = edge.download(&key, &[("range", "bytes=-10")]).await;
+    assert_eq!(
+        tail.bytes().await.unwrap().to_vec(),
+        bytes[bytes.len() - 10..].to_vec()
+    );
+    let stale = edge
+        .download(&key, &[("range", "bytes=0-9"), ("if-range", "\"other\"")])
+        .await;
+    assert_eq!(
+        stale.status(),
+        200,
+        "If-Range of another version: the whole file"
+    );
+    let past = edge
+        .download(&key, &[("range", &format!("bytes={}-", bytes.len()))])
+        .await;
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        header(&past, "content-range"),
+        format!("bytes */{}", bytes.len())
+    );
+    let missing = edge
+        .download(&format!("sha256:{}", sha256(b"never uploaded")), &[])
+        .await;
+    assert_eq!(error_of(missing).await.0, 404);
+}
+
+/// Bad uploads: each a 4xx naming its reason.
+async fn refusals(edge: &Edge) {
+    let pdf_bytes = pdf(2000, 2);
+    let zip = b"PK\x03\x04\x14\0\0\0\x08\0\x21\0zip bomb pretending".to_vec();
+    let mut huge_png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    huge_png.extend_from_slice(&60_000u32.to_be_bytes());
+    huge_png.extend_from_slice(&60_000u32.to_be_bytes());
+    huge_png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    // (name, body, Content-Digest, status, code, what the message says)
+    type Case<'a> = (&'a str, Vec<u8>, Option<String>, u16, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        ("empty.pdf", Vec::new(), None, 400, "empty_file", "empty"),
+        (
+            "report.pdf",
+            pdf_bytes.clone(),
+            Some(digest_header(b"other")),
+            422,
+            "checksum_mismatch",
+            "SHA-256",
+        ),
+        (
+            "report.pdf",
+            b"<html>not a pdf</html>".to_vec(),
+            None,
+            415,
+            "unsupported_type",
+            "named as a PDF but its bytes are text/html",
+        ),
+        (
+            "report.pdf",
+            b"just words, not a pdf".to_vec(),
+            None,
+            415,
+            "type_mismatch",
+            "named as a PDF but its bytes are plain text",
+        ),
+        (
+            "cover.png",
+            zip.clone(),
+            None,
+            415,
+            "type_mismatch",
+            "named as a PNG image but its bytes are a zip archive",
+        ),
+        (
+            "cover.png",
+            huge_png,
+            None,
+            422,
+            "bad_image",
+            "60000 × 60000",
+        ),
+        (
+            "program.exe",
+            b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff".to_vec(),
+            None,
+            415,
+            "unsupported_type",
+            "Imprint stores",
+        ),
+        (
+            "../../etc/passwd.pdf",
+            pdf_bytes.clone(),
+            None,
+            400,
+            "bad_parameter",
+            "path separator",
+        ),
+        (
+            "bad\u{7}name.pdf",
+            pdf_bytes.clone(),
+            None,
+            400,
+            "bad_parameter",
+            "control characters",
+        ),
+    ];
+    for (name, body, digest, status, code, needle) in cases {
+        let got = error_of(edge.upload(EDITOR, name, body, digest.as_deref()).await).await;
+        assert_eq!((got.0, got.1.as_str()), (status, code), "{name}: {got:?}");
+        assert!(
+            got.2.contains(needle),
+            "{name}: {} should say {needle}",
+            got.2
+        );
+    }
+    // Over the limit (60 MB here): refused from Content-Length before the body is read.
+    let head = format!(
+        "POST /editor/v1/files?name=big.pdf HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {EDITOR}\r\nContent-Length: 61000000\r\nConnection: close\r\n\r\n%PDF-1.7\n"
+    );
+    let raw = imprint_testkit::http_raw(edge.addr, head.as_bytes())
+        .await
+        .unwrap();
+    let big = imprint_testkit::parse_response(&raw);
+    assert_eq!(big.status, 413, "refused before the body: {}", big.body);
+    assert_eq!(big.json()["error"]["code"], "too_large");
+    // And a chunked body that grows past it, cut off as it passes.
+    let stream = futures::stream::iter((0..70).map(|i| {
+        Ok::<_, std::io::Error>(if i == 0 {
+            pdf(1_000_000, 3)
+        } else {
+            vec![7u8; 1_000_000]
+        })
+    }));
+    let grown = edge
+        .http
+        .post(format!("{}/editor/v1/files?name=grown.pdf", edge.base))
+        .bearer_auth(EDITOR)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(grown).await,
+        (
+            413,
+            "too_large".to_owned(),
+            "the file is larger than the limit of 60000000 bytes".to_owned()
+        )
+    );
+    // Who may: no token, a viewer uploading.
+    let anonymous = edge
+        .http
+        .post(format!("{}/editor/v1/files?name=a.pdf", edge.base))
+        .body(pdf_bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(anonymous).await.0, 401);
+    let viewer = error_of(edge.upload(VIEWER, "a.pdf", pdf_bytes.clone(), None).await).await;
+    assert_eq!(
+        (viewer.0, viewer.1.as_str()),
+        (403, "permission_denied"),
+        "{viewer:?}"
+    );
+    assert!(viewer.2.contains("editor role"), "{viewer:?}");
+}
+
+/// tus: create, parts, offsets, termination, and what goes wrong.
+async fn resumable(edge: &Edge) {
+    let bytes = pdf(3_000_000, 4);
+    let created = edge
+        .tus_create(EDITOR, bytes.len(), "data.pdf", Some(&sha256(&bytes)))
+        .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(header(&created, "tus-resumable"), "1.0.0");
+    assert!(!header(&created, "upload-expires").is_empty());
+    let location = header(&created, "location");
+    assert!(location.starts_with("/editor/v1/uploads/"), "{location}");
+    let first = edge
+        .tus_patch(&location, 0, bytes[..1_000_000].to_vec().into())
+        .await;
+    assert_eq!(first.status(), 204);
+    assert_eq!(header(&first, "upload-offset"), "1000000");
+    let head = edge.tus_head(&location, EDITOR).await;
+    assert_eq!(
+        (head.status().as_u16(), header(&head, "upload-offset")),
+        (200, "1000000".to_owned())
+    );
+    assert_eq!(header(&head, "cache-control"), "no-store");
+    // Another editor does not see it; a part at the wrong offset is refused.
+    assert_eq!(edge.tus_head(&location, OTHER_EDITOR).await.status(), 404);
+    let wrong = edge
+        .tus_patch(&location, 5, bytes[5..10].to_vec().into())
+        .await;
+    assert_eq!(error_of(wrong).await.1, "offset_mismatch");
+    let last = edge
+        .tus_patch(&location, 1_000_000, bytes[1_000_000..].to_vec().into())
+        .await;
+    assert_eq!(last.status(), 204);
+    let key = format!("sha256:{}", sha256(&bytes));
+    assert_eq!(header(&last, "imprint-file-key"), key);
+    let status: serde_json::Value = edge
+        .http
+        .get(format!("{}{location}", edge.base))
+        .bearer_auth(EDITOR)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["file_key"], key);
+    assert_eq!(
+        edge.download(&key, &[])
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+        bytes
+    );
+
+    // No version, a wrong content type, a deferred length: refused as tus says.
+    let old = edge
+        .http
+        .post(format!("{}/editor/v1/uploads", edge.base))
+        .bearer_auth(EDITOR)
+        .header("upload-length", "10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (old.status().as_u16(), header(&old, "tus-version")),
+        (412, "1.0.0".to_owned())
+    );
+    let deferred = edge
+        .http
+        .post(format!("{}/editor/v1/uploads", edge.base))
+        .bearer_auth(EDITOR)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-defer-length", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(deferred).await.0, 400);
+    let options = edge
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/editor/v1/uploads", edge.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&options, "tus-version"), "1.0.0");
+    assert_eq!(header(&options, "tus-max-size"), "60000000");
+    assert!(header(&options, "tus-extension").contains("termination"));
+    let too_big = edge.tus_create(EDITOR, 61_000_000, "big.pdf", None).await;
+    assert_eq!(error_of(too_big).await.1, "too_large");
+    // A whole upload that is not what its name says is refused at its end, and forgotten.
+    let fake = b"this is not a pdf at all".to_vec();
+    let location = header(
+        &edge.tus_create(EDITOR, fake.len(), "fake.pdf", None).await,
+        "location",
+    );
+    let refused = edge.tus_patch(&location, 0, fake.into()).await;
+    assert_eq!(error_of(refused).await.1, "type_mismatch");
+    assert_eq!(edge.tus_head(&location, EDITOR).await.status(), 404);
+    // Termination.
+    let location = header(
+        &edge.tus_create(EDITOR, 100, "gone.pdf", None).await,
+        "location",
+    );
+    let deleted = edge
+        .http
+        .delete(format!("{}{location}", edge.base))
+        .bearer_auth(EDITOR)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(edge.tus_head(&location, EDITOR).await.status(), 404);
+}
+
+/// The tus project's own Python client uploads in parts.
+async fn tus_client(edge: &Edge) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = pdf(12_000_000, 5);
+    let path = dir.path().join("source.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = tokio::process::Command::new(python())
+        .arg(repo_root().join("tests/contract/tus_upload.py"))
+        .args(["--endpoint", &format!("{}/editor/v1/uploads", edge.base)])
+        .args([
+            "--token",
+            EDITOR,
+            "--name",
+            "Annual report.pdf",
+            "--chunk",
+            "5000000",
+        ])
+        .arg("--file")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tuspy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let status: serde_json::Value = edge
+        .http
+        .get(&url)
+        .bearer_auth(EDITOR)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["file_key"],
+        format!("sha256:{}", sha256(&bytes)),
+        "{status}"
+    );
+    assert_eq!(status["offset"], bytes.len());
+}
+
+/// 100 uploads at once, a tenth of them bad: each answered, the process alive.
+async fn concurrent(edge: &Edge) {
+    let uploads = (0..100u8).map(|i| async move {
+        if i % 10 == 0 {
+            let got = error_of(
+                edge.upload(EDITOR, "x.pdf", b"GIF89a not a pdf".to_vec(), None)
+                    .await,
+            )
+            .await;
+            assert_eq!(got.0, 415);
+            None
+        } else {
+            let bytes = pdf(50_000, i);
+            let response = edge
+                .upload(
+                    EDITOR,
+                    &format!("r{i}.pdf"),
+                    bytes.clone(),
+                    Some(&digest_header(&bytes)),
+                )
+                .await;
+            assert_eq!(response.status(), 201);
+            Some(sha256(&bytes))
+        }
+    });
+    let stored: Vec<String> = futures::stream::iter(uploads)
+        .buffer_unordered(100)
+        .filter_map(|k| async { k })
+        .collect()
+        .await;
+    assert_eq!(stored.len(), 90);
+    assert_eq!(
+        edge.download(&format!("sha256:{}", stored[0]), &[])
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn scenario(store: Store, database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut env = store.env();
+    if let Some(url) = database_url {
+        env.push(("IMPRINT__DATABASE__URL", url));
+    }
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let edge = Edge::new(&server);
+    whole_files_and_downloads(&edge).await;
+    refusals(&edge).await;
+    resumable(&edge).await;
+    tus_client(&edge).await;
+    concurrent(&edge).await;
+    // Nothing refused was kept: every stored file is one the tests uploaded whole.
+    if matches!(store, Store::Filesystem) {
+        let staging = dir.path().join("files/staging");
+        let left = std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "staging objects left behind");
+    }
+    let (ready, _) = imprint_testkit::http_get(server.http, "/readyz")
+        .await
+        .unwrap();
+    assert_eq!(ready, 200, "the process is alive and ready");
+}
+
+#[tokio::test]
+async fn files_on_the_filesystem_store_and_sqlite() {
+    scenario(Store::Filesystem, None).await;
+}
+
+#[tokio::test]
+async fn files_on_s3_and_postgres() {
+    let db = imprint_testkit::PgDatabase::create().await;
+    scenario(Store::s3().await, Some(db.url.clone())).await;
+}
+
+/// A server killed in the middle of a 50 MB upload: no file is made of what it had, the upload
+/// resumes where its kept segments end, and the file is the source's exact bytes.
+#[tokio::test]
+async fn an_upload_survives_the_server_killed_in_its_middle() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let env = Store::Filesystem.env();
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let edge = Edge::new(&server);
+    let bytes = pdf(50_000_000, 9);
+    let location = header(
+        &edge
+            .tus_create(EDITOR, bytes.len(), "big.pdf", Some(&sha256(&bytes)))
+            .await,
+        "location",
+    );
+    // Send 30 MB in 1 MB pieces, slowly enough to kill the server in the middle, then hang.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let sender = {
+        let bytes = bytes.clone();
+        tokio::spawn(async move {
+            for chunk in bytes[..30_000_000].chunks(1_000_000) {
+                if tx.send(Ok(chunk.to_vec())).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(120)).await;
+        })
+    };
+    let body = reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let patch = {
+        let base = edge.base.clone();
+        let location = location.clone();
+        tokio::spawn(async move {
+            client()
+                .patch(format!("{base}{location}"))
+                .bearer_auth(EDITOR)
+                .header("tus-resumable", "1.0.0")
+                .header("content-type", "application/offset+octet-stream")
+                .header("upload-offset", "0")
+                .body(body)
+                .send()
+                .await
+        })
+    };
+    // Kill once the server has kept at least 16 MB (two segments).
+    let mut kept = 0u64;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        kept = header(&edge.tus_head(&location, EDITOR).await, "upload-offset")
+            .parse()
+            .unwrap_or(0);
+        if kept >= 16 * 1024 * 1024 {
+            break;
+        }
+    }
+    assert!(kept >= 16 * 1024 * 1024, "the server kept {kept} bytes");
+    server.kill().await;
+    sender.abort();
+    // The request died with the server; how the client saw that does not matter here.
+    let _ = patch.await;
+    // No file was made of the partial bytes.
+    let blobs = dir.path().join("files/blobs");
+    let named = std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(named, 0, "a file was named before the upload was whole");
+
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let edge = Edge::new(&server);
+    let head = edge.tus_head(&location, EDITOR).await;
+    let offset: usize = header(&head, "upload-offset").parse().unwrap();
+    assert!(
+        offset as u64 >= 16 * 1024 * 1024 && offset < 30_000_000,
+        "resumes at {offset}"
+    );
+    assert_eq!(
+        offset % (8 * 1024 * 1024),
+        0,
+        "at a segment's end: {offset}"
+    );
+    let rest = edge
+        .tus_patch(&location, offset, bytes[offset..].to_vec().into())
+        .await;
+    assert_eq!(rest.status(), 204, "{:?}", rest.text().await);
+    let key = format!("sha256:{}", sha256(&bytes));
+    let download = edge.download(&key, &[]).await;
+    let mut got = Sha256::new();
+    let mut stream = download.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        got.update(chunk.unwrap());
+    }
+    assert_eq!(
+        hex(&got.finalize()),
+        sha256(&bytes),
+        "the stored file is the source"
+    );
+}
