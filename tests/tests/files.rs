@@ -160,6 +160,18 @@ impl Edge {
         request.send().await.unwrap()
     }
 
+    /// The public JSON at `url`.
+    async fn json(&self, url: &str) -> serde_json::Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn download(&self, key: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self
             .http
@@ -497,9 +509,27 @@ async fn resumable(edge: &Edge) {
         .tus_patch(&location, 5, bytes[5..10].to_vec().into())
         .await;
     assert_eq!(error_of(wrong).await.1, "offset_mismatch");
+    // More bytes than the upload declared: refused, and nothing of the part kept.
+    let mut over = bytes[1_000_000..].to_vec();
+    over.extend_from_slice(b"extra");
+    let refused = edge.tus_patch(&location, 1_000_000, over.into()).await;
+    assert_eq!(error_of(refused).await.1, "length_mismatch");
+    let head = edge.tus_head(&location, EDITOR).await;
+    assert_eq!(header(&head, "upload-offset"), "1000000");
+    // The last part through POST with X-HTTP-Method-Override, as tus clients behind strict
+    // proxies send it.
     let last = edge
-        .tus_patch(&location, 1_000_000, bytes[1_000_000..].to_vec().into())
-        .await;
+        .http
+        .post(format!("{}{location}", edge.base))
+        .bearer_auth(EDITOR)
+        .header("x-http-method-override", "PATCH")
+        .header("tus-resumable", "1.0.0")
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", "1000000")
+        .body(bytes[1_000_000..].to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(last.status(), 204);
     let key = format!("sha256:{}", sha256(&bytes));
     assert_eq!(header(&last, "imprint-file-key"), key);
@@ -561,7 +591,8 @@ async fn resumable(edge: &Edge) {
     assert!(header(&options, "tus-extension").contains("termination"));
     let too_big = edge.tus_create(EDITOR, 61_000_000, "big.pdf", None).await;
     assert_eq!(error_of(too_big).await.1, "too_large");
-    // A whole upload that is not what its name says is refused at its end, and forgotten.
+    // A whole upload that is not what its name says is refused at its end; the upload stays
+    // where it was (its last part not kept), for the client to terminate or expire.
     let fake = b"this is not a pdf at all".to_vec();
     let location = header(
         &edge.tus_create(EDITOR, fake.len(), "fake.pdf", None).await,
@@ -569,7 +600,15 @@ async fn resumable(edge: &Edge) {
     );
     let refused = edge.tus_patch(&location, 0, fake.into()).await;
     assert_eq!(error_of(refused).await.1, "type_mismatch");
-    assert_eq!(edge.tus_head(&location, EDITOR).await.status(), 404);
+    let after = edge.tus_head(&location, EDITOR).await;
+    assert_eq!(
+        (after.status().as_u16(), header(&after, "upload-offset")),
+        (200, "0".to_owned())
+    );
+    assert!(
+        header(&after, "imprint-file-key").is_empty(),
+        "no file was made"
+    );
     // Termination.
     let location = header(
         &edge.tus_create(EDITOR, 100, "gone.pdf", None).await,
@@ -672,7 +711,227 @@ async fn concurrent(edge: &Edge) {
     );
 }
 
-async fn scenario(store: Store, database_url: Option<String>) {
+/// A 2 × 1 PNG, whole and valid.
+const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x01\x08\x02\x00\x00\x00\x7b\x40\xe8\xdd\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\x00\x04\xff\x01\x07\x00\x01\xff\xe2\x23\x9e\x59\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+
+/// A paper's downloads and cover through the papers contract and the public API: refused by
+/// field when they name what is not stored or not fit, not served while the paper is a draft,
+/// then listed with size and type, in JSON-LD, as citation_pdf_url, and downloaded by range.
+async fn attachments(server: &Process, edge: &Edge) -> String {
+    use imprint_proto::papers::{
+        Attachment, AttachmentKind, CoverImage, PublishPaperRequest, UpdatePaperRequest,
+        paper_service_client::PaperServiceClient,
+    };
+    let report = pdf(400_000, 20);
+    let report_key = format!("sha256:{}", sha256(&report));
+    assert_eq!(
+        edge.upload(EDITOR, "report.pdf", report.clone(), None)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        edge.upload(EDITOR, "cover.png", PNG.to_vec(), None)
+            .await
+            .status(),
+        201
+    );
+    let data = b"country,attacks\nPakistan,12\n".to_vec();
+    assert_eq!(
+        edge.upload(EDITOR, "attacks.csv", data.clone(), None)
+            .await
+            .status(),
+        201
+    );
+    let mut authors = imprint_proto::authors::author_service_client::AuthorServiceClient::new(
+        server.channel().await,
+    );
+    let author = imprint_system_tests::create_authors(&mut authors, 1)
+        .await
+        .remove(0);
+    let mut papers = PaperServiceClient::new(server.channel().await);
+    let draft =
+        imprint_system_tests::create_paper(&mut papers, "Violent extremism in Pakistan", &author)
+            .await;
+    let attachment = |key: &str, kind: AttachmentKind, name: &str, language: &str| Attachment {
+        file_key: key.to_owned(),
+        kind: kind.into(),
+        name: name.to_owned(),
+        language: language.to_owned(),
+        ..Attachment::default()
+    };
+    let update = |attachments: Vec<Attachment>, cover: Option<CoverImage>, version: i64| {
+        UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: draft.id.clone(),
+                version,
+                attachments,
+                cover,
+                ..imprint_proto::papers::Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["attachments".to_owned(), "cover".to_owned()],
+            }),
+        }
+    };
+    let png_key = format!("sha256:{}", sha256(PNG));
+    let csv_key = format!("sha256:{}", sha256(&data));
+    let missing = format!("sha256:{}", sha256(b"never uploaded"));
+    let refused = papers
+        .update_paper(update(
+            vec![
+                attachment(&missing, AttachmentKind::Report, "report.pdf", ""),
+                attachment(&png_key, AttachmentKind::Summary, "summary.png", ""),
+                attachment(&report_key, AttachmentKind::Translation, "rapport.pdf", ""),
+                attachment(&csv_key, AttachmentKind::Data, "attacks.pdf", ""),
+            ],
+            Some(CoverImage {
+                file_key: report_key.clone(),
+                alt: String::new(),
+                ..CoverImage::default()
+            }),
+            draft.version,
+        ))
+        .await
+        .expect_err("refused");
+    let violations = imprint_proto::status::field_violations(&refused);
+    let fields: Vec<&str> = violations.iter().map(|(f, _)| f.as_str()).collect();
+    for expected in [
+        "paper.attachments[0].file_key",
+        "paper.attachments[1].file_key",
+        "paper.attachments[2].language",
+        "paper.attachments[3].name",
+        "paper.cover.alt",
+        "paper.cover.file_key",
+    ] {
+        assert!(fields.contains(&expected), "{expected} in {violations:?}");
+    }
+    let updated = papers
+        .update_paper(update(
+            vec![
+                attachment(
+                    &report_key,
+                    AttachmentKind::Report,
+                    "Pakistan report.pdf",
+                    "",
+                ),
+                attachment(&csv_key, AttachmentKind::Data, "attacks.csv", ""),
+            ],
+            Some(CoverImage {
+                file_key: png_key.clone(),
+                alt: "A street in Peshawar".to_owned(),
+                ..CoverImage::default()
+            }),
+            draft.version,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(updated.attachments[0].size_bytes, report.len() as i64);
+    assert_eq!(updated.attachments[1].media_type, "text/csv; charset=utf-8");
+    assert_eq!(
+        updated.cover.as_ref().map(|c| (c.width, c.height)),
+        Some((2, 1))
+    );
+    let slug = updated.slug.clone();
+    let hex = sha256(&report);
+    let url = format!(
+        "{}/v1/papers/{slug}/files/{hex}/Pakistan%20report.pdf",
+        edge.base
+    );
+    // A draft's files are not public.
+    assert_eq!(edge.http.get(&url).send().await.unwrap().status(), 404);
+    papers
+        .publish_paper(PublishPaperRequest {
+            id: draft.id.clone(),
+            ..PublishPaperRequest::default()
+        })
+        .await
+        .unwrap();
+    let paper = edge.json(&format!("{}/v1/papers/{slug}", edge.base)).await;
+    let downloads = paper["downloads"].as_array().unwrap();
+    assert_eq!(downloads.len(), 2, "{paper}");
+    assert_eq!(downloads[0]["url"], url);
+    assert_eq!(downloads[0]["label"], "Download the report");
+    assert_eq!(downloads[0]["size"], report.len());
+    assert_eq!(downloads[1]["kind"], "data");
+    assert_eq!(paper["citation_pdf_url"], url);
+    assert_eq!(paper["cover"]["alt"], "A street in Peshawar");
+    let page = edge.json(&format!("{}/v1/pages/{slug}", edge.base)).await;
+    let encoding = &page["json_ld"]["encoding"];
+    assert_eq!(encoding[0]["contentUrl"], url, "{page}");
+    assert_eq!(encoding[0]["encodingFormat"], "application/pdf");
+    assert_eq!(page["json_ld"]["image"]["width"], 2);
+    let got = edge.http.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(header(&got, "cache-control"), "public, max-age=3600");
+    assert!(
+        header(&got, "content-disposition").starts_with("inline; filename=\"Pakistan_report.pdf\"")
+    );
+    let etag = header(&got, "etag");
+    assert_eq!(got.bytes().await.unwrap().to_vec(), report);
+    let part = edge
+        .http
+        .get(&url)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.bytes().await.unwrap().to_vec(),
+        report[1000..2000].to_vec()
+    );
+    assert_eq!(
+        edge.http
+            .get(&url)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        304
+    );
+    let cover = edge
+        .http
+        .get(paper["cover"]["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (cover.status().as_u16(), header(&cover, "content-type")),
+        (200, "image/png".to_owned())
+    );
+    // A file the paper does not offer, under its slug: 404.
+    let other = format!(
+        "{}/v1/papers/{slug}/files/{}/x.pdf",
+        edge.base,
+        sha256(&pdf(300_000, 1))
+    );
+    assert_eq!(edge.http.get(&other).send().await.unwrap().status(), 404);
+    slug
+}
+
+/// The store gone: uploads and downloads are 503 naming it, the paper and its page still
+/// render with their downloads listed.
+async fn store_down(edge: &Edge, slug: &str) {
+    let bytes = pdf(10_000, 30);
+    let got = error_of(edge.upload(EDITOR, "late.pdf", bytes, None).await).await;
+    assert_eq!(
+        (got.0, got.1.as_str()),
+        (503, "store_unavailable"),
+        "{got:?}"
+    );
+    let paper = edge.json(&format!("{}/v1/papers/{slug}", edge.base)).await;
+    let url = paper["downloads"][0]["url"].as_str().unwrap().to_owned();
+    let download = edge.http.get(&url).send().await.unwrap();
+    assert_eq!(download.status(), 503);
+    assert_eq!(header(&download, "retry-after"), "1");
+}
+
+async fn scenario(mut store: Store, database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
     let mut env = store.env();
@@ -686,6 +945,11 @@ async fn scenario(store: Store, database_url: Option<String>) {
     resumable(&edge).await;
     tus_client(&edge).await;
     concurrent(&edge).await;
+    let slug = attachments(&server, &edge).await;
+    if let Store::S3 { _server: s3, .. } = &mut store {
+        s3.kill().await.unwrap();
+        store_down(&edge, &slug).await;
+    }
     // Nothing refused was kept: every stored file is one the tests uploaded whole.
     if matches!(store, Store::Filesystem) {
         let staging = dir.path().join("files/staging");

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Violations;
 use crate::id::shorten;
 
 /// Longest file name kept, in bytes: what file systems and `Content-Disposition` handle.
@@ -270,6 +271,11 @@ impl FileName {
         if name.chars().any(char::is_control) {
             return Err(refuse("contains control characters"));
         }
+        // Bidirectional overrides make `report\u{202e}fdp.exe` show as `reportexe.pdf`.
+        let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if name.chars().any(bidi) {
+            return Err(refuse("contains bidirectional formatting characters"));
+        }
         if name == "." || name == ".." {
             return Err(refuse("is not a name"));
         }
@@ -322,6 +328,432 @@ impl fmt::Display for FileName {
     }
 }
 
+/// The most files a paper may list.
+pub const MAX_ATTACHMENTS: usize = 20;
+/// The longest label of a download, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// The longest alternative text of an image, in characters.
+pub const MAX_ALT_CHARS: usize = 500;
+
+/// What a file is to its paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    /// The full report: what `citation_pdf_url` names.
+    Report,
+    /// A summary or brief of it.
+    Summary,
+    /// The report in another language.
+    Translation,
+    /// A data set behind it.
+    Data,
+    /// Anything else worth downloading (an annex, slides).
+    Supplement,
+}
+
+impl AttachmentKind {
+    /// Every kind.
+    pub const ALL: [Self; 5] = [
+        Self::Report,
+        Self::Summary,
+        Self::Translation,
+        Self::Data,
+        Self::Supplement,
+    ];
+
+    /// Its name in JSON and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Summary => "summary",
+            Self::Translation => "translation",
+            Self::Data => "data",
+            Self::Supplement => "supplement",
+        }
+    }
+
+    /// What a download of this kind is called when it has no label of its own.
+    pub fn default_label(self) -> &'static str {
+        match self {
+            Self::Report => "Download the report",
+            Self::Summary => "Summary",
+            Self::Translation => "Translation",
+            Self::Data => "Data",
+            Self::Supplement => "Supplementary material",
+        }
+    }
+
+    /// Reports, summaries and translations are documents: PDFs.
+    fn needs_pdf(self) -> bool {
+        matches!(self, Self::Report | Self::Summary | Self::Translation)
+    }
+}
+
+/// A language as BCP 47 writes it (`fr`, `ar`, `zh-Hans`, `pt-BR`): its syntax checked, its
+/// case normalised (language lower, script title, region upper).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LanguageTag(String);
+
+impl LanguageTag {
+    /// Parses `input`: a 2–3 letter language, then subtags of 1–8 letters or digits.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let trimmed = input.trim();
+        let bad = || {
+            format!(
+                "'{}' is not a language tag; use BCP 47, such as fr, ar, zh-Hans or pt-BR",
+                shorten(input)
+            )
+        };
+        let mut parts = trimmed.split(['-', '_']);
+        let language = parts.next().unwrap_or_default();
+        if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            return Err(bad());
+        }
+        let mut out = language.to_ascii_lowercase();
+        for part in parts {
+            if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(bad());
+            }
+            out.push('-');
+            match part.len() {
+                4 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
+                    let mut chars = part.chars();
+                    out.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+                    out.push_str(&chars.as_str().to_ascii_lowercase());
+                }
+                2 => out.push_str(&part.to_ascii_uppercase()),
+                _ => out.push_str(&part.to_ascii_lowercase()),
+            }
+        }
+        if out.len() > 35 {
+            return Err(bad());
+        }
+        Ok(Self(out))
+    }
+
+    /// The tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LanguageTag {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<LanguageTag> for String {
+    fn from(value: LanguageTag) -> Self {
+        value.0
+    }
+}
+
+/// What the store says of a file, as a paper references it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// Its length.
+    pub size: u64,
+    /// Its type, from its bytes.
+    pub media_type: MediaType,
+    /// Width and height, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<(u32, u32)>,
+}
+
+/// A file a paper offers for download.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The file.
+    pub file: FileKey,
+    /// What it is to the paper.
+    pub kind: AttachmentKind,
+    /// The name it is downloaded under: unique within the paper.
+    pub name: FileName,
+    /// What the download link says; `None`: the kind's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its language, when not the paper's (a translation's must be given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LanguageTag>,
+    /// Its size and type, as stored when the paper referenced it.
+    pub facts: FileFacts,
+}
+
+impl Attachment {
+    /// What the download link says.
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(self.kind.default_label())
+    }
+}
+
+/// A paper's cover image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cover {
+    /// The image.
+    pub file: FileKey,
+    /// What it shows, for readers who cannot see it.
+    pub alt: String,
+    /// Its size, type and dimensions.
+    pub facts: FileFacts,
+}
+
+/// A paper's downloads, in the order its page lists them, and its cover image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PaperFiles {
+    /// The downloads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    /// The cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover: Option<Cover>,
+}
+
+/// A download as an editor sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachmentInput {
+    /// `sha256:<hex>` of an uploaded file.
+    pub file_key: String,
+    /// Its kind; `None` when unspecified.
+    pub kind: Option<AttachmentKind>,
+    /// Its download name.
+    pub name: String,
+    /// Its label; empty: the kind's.
+    pub label: String,
+    /// Its language; empty: the paper's.
+    pub language: String,
+}
+
+/// A cover as an editor sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverInput {
+    /// `sha256:<hex>` of an uploaded image.
+    pub file_key: String,
+    /// What it shows.
+    pub alt: String,
+}
+
+impl PaperFiles {
+    /// Whether the paper has neither downloads nor a cover.
+    pub fn is_empty(&self) -> bool {
+        self.attachments.is_empty() && self.cover.is_none()
+    }
+
+    /// Every file referenced, the cover included.
+    pub fn keys(&self) -> impl Iterator<Item = FileKey> + '_ {
+        self.attachments
+            .iter()
+            .map(|a| a.file)
+            .chain(self.cover.as_ref().map(|c| c.file))
+    }
+
+    /// The full report, if the paper offers one: what Google Scholar's `citation_pdf_url` names.
+    pub fn report(&self) -> Option<&Attachment> {
+        self.attachments
+            .iter()
+            .find(|a| a.kind == AttachmentKind::Report)
+    }
+
+    /// The keys `attachments` and `cover` name, parsed, for the service to look up in the store
+    /// before parsing; a key that does not parse is reported by the parse.
+    pub fn requested(attachments: &[AttachmentInput], cover: Option<&CoverInput>) -> Vec<FileKey> {
+        attachments
+            .iter()
+            .map(|a| a.file_key.as_str())
+            .chain(cover.map(|c| c.file_key.as_str()))
+            .filter_map(|k| FileKey::parse(k).ok())
+            .collect()
+    }
+
+    /// Validates the downloads an editor sent, given what the store holds (`stored`: each
+    /// file's facts, `None` when it is not stored). Paths are `[1].name`, for the caller to put
+    /// under its field.
+    pub fn parse_attachments(
+        inputs: &[AttachmentInput],
+        stored: &StoredFiles,
+    ) -> Result<Vec<Attachment>, Violations> {
+        let mut v = Violations::new();
+        if inputs.len() > MAX_ATTACHMENTS {
+            v.push(
+                "",
+                format!("at most {MAX_ATTACHMENTS} files (got {})", inputs.len()),
+            );
+            return Err(v);
+        }
+        let mut parsed: Vec<Attachment> = Vec::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let Some(a) = v.nested(&format!("[{i}]"), parse_attachment(input, stored)) else {
+                continue;
+            };
+            if parsed.iter().any(|p| p.name == a.name) {
+                v.push(
+                    format!("[{i}].name"),
+                    format!("another file of this paper is named '{}'", a.name),
+                );
+            }
+            if a.kind == AttachmentKind::Report
+                && parsed.iter().any(|p| p.kind == AttachmentKind::Report)
+            {
+                v.push(
+                    format!("[{i}].kind"),
+                    "a paper has one full report; call this one a summary, translation or supplement",
+                );
+            }
+            parsed.push(a);
+        }
+        v.into_result(|| parsed)
+    }
+
+    /// Validates the cover an editor sent (`None`: no cover), given what the store holds.
+    pub fn parse_cover(
+        input: Option<&CoverInput>,
+        stored: &StoredFiles,
+    ) -> Result<Option<Cover>, Violations> {
+        let Some(input) =
+            input.filter(|c| !c.file_key.trim().is_empty() || !c.alt.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut v = Violations::new();
+        let alt = input.alt.trim();
+        if alt.is_empty() {
+            v.push(
+                "alt",
+                "required: say what the image shows, for readers who cannot see it",
+            );
+        } else if alt.chars().count() > MAX_ALT_CHARS {
+            v.push("alt", format!("at most {MAX_ALT_CHARS} characters"));
+        }
+        let found = described(&mut v, "file_key", &input.file_key, stored);
+        if let Some((_, facts)) = &found
+            && !facts.media_type.is_image()
+        {
+            v.push(
+                "file_key",
+                format!(
+                    "a cover must be a PNG, JPEG or WebP image; this file is {}",
+                    facts.media_type.label()
+                ),
+            );
+        }
+        match found {
+            Some((file, facts)) => v.into_result(|| {
+                Some(Cover {
+                    file,
+                    alt: alt.to_owned(),
+                    facts,
+                })
+            }),
+            None => Err(v),
+        }
+    }
+}
+
+/// What the store holds of the files an input references: each key looked up, with its facts
+/// (the type from its bytes, text as plain text), or why the store refuses it.
+pub type StoredFiles = std::collections::BTreeMap<FileKey, Result<FileFacts, String>>;
+
+fn described(
+    v: &mut Violations,
+    field: &str,
+    key: &str,
+    stored: &StoredFiles,
+) -> Option<(FileKey, FileFacts)> {
+    let key = v.check(field, FileKey::parse(key))?;
+    match stored.get(&key) {
+        None => {
+            v.push(
+                field,
+                format!("no file {key} is stored: upload it first (POST /editor/v1/files)"),
+            );
+            None
+        }
+        Some(Err(why)) => {
+            v.push(field, why);
+            None
+        }
+        Some(Ok(facts)) => Some((key, *facts)),
+    }
+}
+
+/// The type a file is referenced as: the bytes' type, which the name's extension must agree
+/// with; text is whichever text type the name says (CSV, JSON, plain).
+fn as_named(found: MediaType, name: &FileName) -> Result<MediaType, String> {
+    match MediaType::claimed_by(name) {
+        None => Ok(found),
+        Some(claimed) if claimed == found => Ok(found),
+        Some(claimed) if claimed.is_text() && found.is_text() => Ok(claimed),
+        Some(claimed) => Err(format!(
+            "the name says {} but the file is {}",
+            claimed.label(),
+            found.label()
+        )),
+    }
+}
+
+fn parse_attachment(
+    input: &AttachmentInput,
+    stored: &StoredFiles,
+) -> Result<Attachment, Violations> {
+    let mut v = Violations::new();
+    let name = v.check("name", FileName::parse(&input.name));
+    let kind = input.kind;
+    if kind.is_none() {
+        v.push(
+            "kind",
+            "required: report, summary, translation, data or supplement",
+        );
+    }
+    let label = input.label.trim();
+    if label.chars().count() > MAX_LABEL_CHARS {
+        v.push("label", format!("at most {MAX_LABEL_CHARS} characters"));
+    }
+    let language = (!input.language.trim().is_empty())
+        .then(|| v.check("language", LanguageTag::parse(&input.language)))
+        .flatten();
+    if kind == Some(AttachmentKind::Translation) && input.language.trim().is_empty() {
+        v.push(
+            "language",
+            "a translation needs its language (fr, ar, zh-Hans…)",
+        );
+    }
+    let mut found = described(&mut v, "file_key", &input.file_key, stored);
+    if let (Some(name), Some((_, facts))) = (name.as_ref(), found.as_mut()) {
+        match as_named(facts.media_type, name) {
+            Ok(t) => facts.media_type = t,
+            Err(why) => v.push("name", why),
+        }
+    }
+    if let (Some(kind), Some((_, facts))) = (kind, found.as_ref())
+        && kind.needs_pdf()
+        && facts.media_type != MediaType::Pdf
+    {
+        v.push(
+            "file_key",
+            format!(
+                "a {} must be a PDF; this file is {}",
+                kind.name(),
+                facts.media_type.label()
+            ),
+        );
+    }
+    match (name, kind, found) {
+        (Some(name), Some(kind), Some((file, facts))) => v.into_result(|| Attachment {
+            file,
+            kind,
+            name,
+            label: (!label.is_empty()).then(|| label.to_owned()),
+            language,
+            facts,
+        }),
+        _ => Err(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +792,7 @@ mod tests {
             "x\n.pdf",
             "..",
             ".",
+            "report\u{202e}fdp.exe",
         ] {
             assert!(FileName::parse(bad).is_err(), "{bad:?}");
         }

@@ -23,7 +23,7 @@ pub mod webhook;
 pub use audit::{Actor, Audited, FieldChange, Revision, RevisionKind, Role, Subject};
 pub use author::{Author, AuthorField, AuthorFields, AuthorInput, Position};
 pub use error::{FieldViolation, Violations};
-pub use file::{FileError, FileKey, FileName, MediaType};
+pub use file::{FileError, FileKey, FileName, MediaType, PaperFiles};
 pub use id::{AuthorId, IdError, PaperId, TermId, shorten};
 pub use mask::MaskField;
 pub use orcid::{Orcid, OrcidError};

@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Violations;
+use crate::file::PaperFiles;
 use crate::id::{AuthorId, PaperId};
 use crate::mask::MaskField;
 use crate::slug::Slug;
@@ -282,6 +283,12 @@ pub struct PaperInput {
     pub region_ids: Vec<String>,
     /// Series term ids.
     pub series_ids: Vec<String>,
+    /// The downloads, in order.
+    pub attachments: Vec<crate::file::AttachmentInput>,
+    /// The cover image; `None` for none.
+    pub cover: Option<crate::file::CoverInput>,
+    /// What the store holds of the files referenced (filled by the service before parsing).
+    pub stored_files: crate::file::StoredFiles,
 }
 
 impl PaperInput {
@@ -325,6 +332,10 @@ pub enum PaperField {
     FundingNote,
     /// `program_ids`, `region_ids` or `series_ids`
     Terms(Vocabulary),
+    /// `attachments`
+    Attachments,
+    /// `cover`
+    Cover,
 }
 
 impl MaskField for PaperField {
@@ -340,6 +351,8 @@ impl MaskField for PaperField {
         Self::Terms(Vocabulary::Program),
         Self::Terms(Vocabulary::Region),
         Self::Terms(Vocabulary::Series),
+        Self::Attachments,
+        Self::Cover,
     ];
 
     fn path(self) -> &'static str {
@@ -353,6 +366,8 @@ impl MaskField for PaperField {
             Self::AuthorIds => "author_ids",
             Self::FundingNote => "funding_note",
             Self::Terms(vocabulary) => vocabulary.field_path(),
+            Self::Attachments => "attachments",
+            Self::Cover => "cover",
         }
     }
 }
@@ -372,7 +387,7 @@ pub enum PaperChange {
 
 impl PaperChange {
     /// Every change, in the order revisions list them.
-    pub(crate) const ALL: [Self; 14] = [
+    pub(crate) const ALL: [Self; 16] = [
         Self::Field(PaperField::Title),
         Self::Field(PaperField::Slug),
         Self::Field(PaperField::Summary),
@@ -384,6 +399,8 @@ impl PaperChange {
         Self::Field(PaperField::Terms(Vocabulary::Program)),
         Self::Field(PaperField::Terms(Vocabulary::Region)),
         Self::Field(PaperField::Terms(Vocabulary::Series)),
+        Self::Field(PaperField::Attachments),
+        Self::Field(PaperField::Cover),
         Self::Status,
         Self::PublishTime,
         Self::Schedule,
@@ -413,9 +430,11 @@ impl PaperChange {
             Self::Field(PaperField::Terms(Vocabulary::Program)) => 8,
             Self::Field(PaperField::Terms(Vocabulary::Region)) => 9,
             Self::Field(PaperField::Terms(Vocabulary::Series)) => 10,
-            Self::Status => 11,
-            Self::PublishTime => 12,
-            Self::Schedule => 13,
+            Self::Field(PaperField::Attachments) => 11,
+            Self::Field(PaperField::Cover) => 12,
+            Self::Status => 13,
+            Self::PublishTime => 14,
+            Self::Schedule => 15,
         };
         1 << index
     }
@@ -514,6 +533,9 @@ pub struct PaperFields {
     /// Programs, regions and series (none on revisions saved before taxonomies).
     #[serde(default)]
     pub terms: PaperTerms,
+    /// Downloads and the cover image (none on revisions saved before files).
+    #[serde(default, skip_serializing_if = "PaperFiles::is_empty")]
+    pub files: PaperFiles,
 }
 
 impl PaperFields {
@@ -528,6 +550,20 @@ impl PaperFields {
         let topics = v.nested("topics", Topics::parse(&input.topics));
         let author_ids = v.nested("author_ids", AuthorIds::parse(&input.author_ids));
         let funding_note = v.check("funding_note", FundingNote::parse(&input.funding_note));
+        let files = PaperFiles {
+            attachments: v
+                .nested(
+                    "attachments",
+                    PaperFiles::parse_attachments(&input.attachments, &input.stored_files),
+                )
+                .unwrap_or_default(),
+            cover: v
+                .nested(
+                    "cover",
+                    PaperFiles::parse_cover(input.cover.as_ref(), &input.stored_files),
+                )
+                .flatten(),
+        };
         let mut terms = PaperTerms::default();
         for vocabulary in Vocabulary::ALL {
             let parsed = TermIds::parse(input.terms(vocabulary), vocabulary);
@@ -563,6 +599,7 @@ impl PaperFields {
                     author_ids,
                     funding_note,
                     terms,
+                    files,
                 },
             )),
             _ => Err(v),
@@ -612,6 +649,19 @@ impl PaperFields {
                         *next.terms.of_mut(*vocabulary) = ids;
                     }
                 }
+                PaperField::Attachments => {
+                    let parsed =
+                        PaperFiles::parse_attachments(&input.attachments, &input.stored_files);
+                    if let Some(attachments) = v.nested(path, parsed) {
+                        next.files.attachments = attachments;
+                    }
+                }
+                PaperField::Cover => {
+                    let parsed = PaperFiles::parse_cover(input.cover.as_ref(), &input.stored_files);
+                    if let Some(cover) = v.nested(path, parsed) {
+                        next.files.cover = cover;
+                    }
+                }
             }
         }
         v.into_result(|| (slug, next))
@@ -633,6 +683,11 @@ impl PaperFields {
                 self.funding_note != other.funding_note,
                 PaperField::FundingNote,
             ),
+            (
+                self.files.attachments != other.files.attachments,
+                PaperField::Attachments,
+            ),
+            (self.files.cover != other.files.cover, PaperField::Cover),
         ];
         let terms =
             Vocabulary::ALL.map(|v| (self.terms.of(v) != other.terms.of(v), PaperField::Terms(v)));
@@ -1009,6 +1064,8 @@ impl crate::audit::Audited for Paper {
                 PaperField::AuthorIds => json(&f.author_ids),
                 PaperField::FundingNote => json(&f.funding_note),
                 PaperField::Terms(vocabulary) => json(f.terms.of(vocabulary)),
+                PaperField::Attachments => json(&f.files.attachments),
+                PaperField::Cover => json(&f.files.cover),
             },
             PaperChange::Status => json(&self.status),
             PaperChange::PublishTime => json(&self.publish_time),
@@ -1264,7 +1321,7 @@ mod tests {
 
     #[test]
     fn mask_paths() {
-        assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 11);
+        assert_eq!(PaperField::parse_mask(&[]).unwrap().len(), 13);
         let err = PaperField::parse_mask(&["status".into()]).unwrap_err();
         assert!(
             err.to_string()

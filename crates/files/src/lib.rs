@@ -13,7 +13,8 @@ mod store;
 
 pub use sniff::{HEAD_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, Sniffed, sniff};
 pub use store::{
-    Blobs, Body, ByteStream, Described, Expect, OpenError, Reading, Segment, StoreError, Stored,
+    Blobs, Body, BodyError, ByteStream, Described, Expect, OpenError, Reading, Segment, StoreError,
+    Stored, check_declared,
 };
 
 use imprint_domain::{FileKey, MediaType};

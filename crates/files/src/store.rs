@@ -124,14 +124,25 @@ impl std::fmt::Debug for Reading {
 /// Bytes as they arrive, and why they stopped when they broke off. A concrete type rather than
 /// a generic stream: callers' futures must be `Send` for every lifetime, which generic stream
 /// bounds across awaits defeat.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
+
+/// Why bytes stopped arriving before their end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The client's connection broke, or it went quiet.
+    #[error("{0}")]
+    Client(String),
+    /// The store failed while the bytes were read back from it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A request body being taken in segments: what a segment did not take waits for the next.
 pub struct Body {
     stream: ByteStream,
     pending: Option<Bytes>,
     /// Why the stream stopped early, once it has.
-    cut: Option<String>,
+    stopped: Option<BodyError>,
     ended: bool,
 }
 
@@ -139,7 +150,7 @@ impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Body")
             .field("ended", &self.ended)
-            .field("cut", &self.cut)
+            .field("stopped", &self.stopped)
             .finish_non_exhaustive()
     }
 }
@@ -150,7 +161,7 @@ impl Body {
         Self {
             stream,
             pending: None,
-            cut: None,
+            stopped: None,
             ended: false,
         }
     }
@@ -163,7 +174,7 @@ impl Body {
             None => match self.stream.next().await {
                 Some(Ok(chunk)) => chunk,
                 Some(Err(e)) => {
-                    self.cut = Some(e);
+                    self.stopped = Some(e);
                     self.ended = true;
                     return None;
                 }
@@ -184,9 +195,35 @@ impl Body {
         self.ended && self.pending.is_none()
     }
 
-    /// Why the stream broke, if it did.
+    /// Whether nothing at all is left to take: waits for the stream's next bytes, if any, and
+    /// keeps them.
+    pub async fn exhausted(&mut self) -> bool {
+        loop {
+            match self.next(usize::MAX).await {
+                Some(chunk) if chunk.is_empty() => {}
+                Some(chunk) => {
+                    self.pending = Some(chunk);
+                    return false;
+                }
+                None => return true,
+            }
+        }
+    }
+
+    /// Why the client's stream broke, if it did.
     pub fn cut(&self) -> Option<&str> {
-        self.cut.as_deref()
+        match &self.stopped {
+            Some(BodyError::Client(reason)) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Why the bytes stopped early, as a refusal: the client's cut, or the store's failure.
+    fn failure(&mut self, received: u64) -> Option<IngestError> {
+        match self.stopped.take()? {
+            BodyError::Client(reason) => Some(IngestError::Cut { received, reason }),
+            BodyError::Store(e) => Some(IngestError::Store(e)),
+        }
     }
 }
 
@@ -221,8 +258,11 @@ impl Blobs {
             dir: dir.display().to_string(),
             source,
         })?;
+        // Synced before a rename names them: a power loss must not leave a short file under
+        // the SHA-256 of the whole.
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            .with_fsync(true);
         Ok(Self {
             store: Arc::new(store),
             part_bytes: 1024 * 1024,
@@ -242,6 +282,13 @@ impl Blobs {
         }
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_client_options(client)
+            // A store that is down fails an upload within seconds, not minutes: the editor
+            // retries (a resumable upload keeps its parts).
+            .with_retry(object_store::RetryConfig {
+                backoff: object_store::BackoffConfig::default(),
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+            })
             .with_bucket_name(&bucket)
             .with_region(&settings.region)
             .with_allow_http(settings.allow_http);
@@ -297,8 +344,9 @@ impl Blobs {
     async fn name(&self, staging: &Path, taken: Taken) -> Result<Stored, IngestError> {
         let key = taken.key;
         let path = blob_path(&key);
+        // One of the same length is the same bytes; another is damage, replaced.
         let existed = match self.store.head(&path).await {
-            Ok(_) => true,
+            Ok(meta) => meta.size == taken.size,
             Err(object_store::Error::NotFound { .. }) => false,
             Err(e) => {
                 let _ = self.store.delete(staging).await;
@@ -306,7 +354,10 @@ impl Blobs {
             }
         };
         if existed {
-            self.store.delete(staging).await.map_err(StoreError)?;
+            if let Err(e) = self.store.delete(staging).await {
+                // The file is stored; the staging object waits for the sweep.
+                tracing::warn!(object = %staging, error = %e, "could not remove");
+            }
         } else {
             // Two uploads of the same bytes may both get here: either rename leaves them.
             self.store
@@ -361,9 +412,12 @@ impl Blobs {
                     got: offset + len,
                 });
             }
-            w.wait_for_capacity(PARTS_IN_FLIGHT)
-                .await
-                .map_err(StoreError)?;
+            if let Err(e) = w.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                if let Some(w) = writer.take() {
+                    let _ = w.abort().await;
+                }
+                return Err(StoreError(e).into());
+            }
             w.write(&chunk);
         }
         if let Some(w) = writer {
@@ -373,7 +427,8 @@ impl Blobs {
     }
 
     /// Makes the file of a whole resumable upload from its `segments` in order, as
-    /// [`Blobs::ingest`] does, then removes them.
+    /// [`Blobs::ingest`] does. The segments stay: the caller removes them once the file is
+    /// recorded ([`Blobs::discard`]).
     pub async fn assemble(
         &self,
         segments: &[Segment],
@@ -395,10 +450,8 @@ impl Blobs {
                 Box::pin(async move { store.get(&path).await.map(|r| r.into_stream()) })
             })
             .try_flatten()
-            .map_err(|e| e.to_string());
-        let stored = self.ingest(Box::pin(stream), expect).await?;
-        self.remove(&paths).await;
-        Ok(stored)
+            .map_err(|e| BodyError::Store(StoreError(e)));
+        self.ingest(Box::pin(stream), expect).await
     }
 
     /// Removes a resumable upload's segments (terminated or expired).
@@ -502,8 +555,11 @@ impl Blobs {
 
     /// Removes staging objects older than `age` (left by crashed or cut writes); how many.
     pub async fn sweep_staging(&self, age: Duration) -> Result<usize, StoreError> {
-        let cutoff =
-            chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let now = chrono::Utc::now();
+        let cutoff = chrono::Duration::from_std(age)
+            .ok()
+            .and_then(|age| now.checked_sub_signed(age))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         let prefix = Path::from("staging");
         let old: Vec<Path> = self
             .store
@@ -525,7 +581,7 @@ fn blob_path(key: &FileKey) -> Path {
 }
 
 /// Refuses a declared length that is empty or over the limit, before anything is read.
-fn check_declared(length: u64, max: u64) -> Result<(), IngestError> {
+pub fn check_declared(length: u64, max: u64) -> Result<(), IngestError> {
     if length == 0 {
         return Err(IngestError::Empty);
     }
@@ -543,6 +599,89 @@ struct Taken {
     dimensions: Option<(u32, u32)>,
 }
 
+/// What the bytes taken so far say of the file: its hash, length, first bytes and type.
+struct Intake {
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+    sniffed: Option<crate::Sniffed>,
+    text: TextCheck,
+}
+
+impl Intake {
+    fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            head: Vec::with_capacity(HEAD_BYTES),
+            sniffed: None,
+            text: TextCheck::default(),
+        }
+    }
+
+    /// Takes `chunk`: hashed, counted, and typed once the first bytes are in.
+    fn feed(&mut self, chunk: &[u8], claimed: Option<MediaType>) -> Result<(), IngestError> {
+        self.size += chunk.len() as u64;
+        self.hasher.update(chunk);
+        match self.sniffed {
+            None => {
+                let room = HEAD_BYTES - self.head.len();
+                let (first, rest) = chunk.split_at(chunk.len().min(room));
+                self.head.extend_from_slice(first);
+                if self.head.len() == HEAD_BYTES {
+                    let found = sniff(&self.head, claimed)?;
+                    if found.media_type.is_text() {
+                        self.text.feed(&self.head);
+                        self.text.feed(rest);
+                    }
+                    self.sniffed = Some(found);
+                }
+            }
+            Some(found) if found.media_type.is_text() => self.text.feed(chunk),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The file, once every byte is in, if it is what `expect` says.
+    fn finish(mut self, expect: Expect) -> Result<Taken, IngestError> {
+        if self.size == 0 {
+            return Err(IngestError::Empty);
+        }
+        if let Some(declared) = expect.length
+            && declared != self.size
+        {
+            return Err(IngestError::Length {
+                declared,
+                got: self.size,
+            });
+        }
+        let found = match self.sniffed {
+            Some(found) => found,
+            None => {
+                let found = sniff(&self.head, expect.claimed)?;
+                self.text.feed(&self.head);
+                found
+            }
+        };
+        if found.media_type.is_text() && !self.text.passed() {
+            return Err(IngestError::NotText(found.media_type));
+        }
+        let key = FileKey::from_digest(self.hasher.finalize().into());
+        if let Some(expected) = expect.sha256
+            && expected != key
+        {
+            return Err(IngestError::Checksum { expected, got: key });
+        }
+        Ok(Taken {
+            key,
+            size: self.size,
+            media_type: found.media_type,
+            dimensions: found.dimensions,
+        })
+    }
+}
+
 /// Streams `body` into `writer`, hashing, counting and typing it; refuses as soon as it is
 /// too long or of the wrong type.
 async fn take(
@@ -554,85 +693,28 @@ async fn take(
         .length
         .unwrap_or(expect.max_bytes)
         .min(expect.max_bytes);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
-    let mut sniffed = None;
-    let mut text = TextCheck::default();
+    let mut intake = Intake::new();
     while let Some(chunk) = body.next(usize::MAX).await {
-        size += chunk.len() as u64;
-        if size > limit {
+        let got = intake.size + chunk.len() as u64;
+        if got > limit {
             return Err(match expect.length {
-                Some(declared) if declared < expect.max_bytes => IngestError::Length {
-                    declared,
-                    got: size,
-                },
+                Some(declared) if declared < expect.max_bytes => {
+                    IngestError::Length { declared, got }
+                }
                 _ => IngestError::TooLarge {
                     limit: expect.max_bytes,
                 },
             });
         }
-        hasher.update(&chunk);
-        match sniffed {
-            None => {
-                let room = HEAD_BYTES - head.len();
-                head.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if head.len() == HEAD_BYTES {
-                    let found = sniff(&head, expect.claimed)?;
-                    if found.media_type.is_text() {
-                        text.feed(&head);
-                        text.feed(&chunk[chunk.len().min(room)..]);
-                    }
-                    sniffed = Some(found);
-                }
-            }
-            Some(found) if found.media_type.is_text() => text.feed(&chunk),
-            Some(_) => {}
-        }
+        intake.feed(&chunk, expect.claimed)?;
         writer
             .wait_for_capacity(PARTS_IN_FLIGHT)
             .await
             .map_err(StoreError)?;
         writer.write(&chunk);
     }
-    if let Some(reason) = body.cut() {
-        return Err(IngestError::Cut {
-            received: size,
-            reason: reason.to_owned(),
-        });
+    if let Some(failure) = body.failure(intake.size) {
+        return Err(failure);
     }
-    if size == 0 {
-        return Err(IngestError::Empty);
-    }
-    if let Some(declared) = expect.length
-        && declared != size
-    {
-        return Err(IngestError::Length {
-            declared,
-            got: size,
-        });
-    }
-    let found = match sniffed {
-        Some(found) => found,
-        None => {
-            let found = sniff(&head, expect.claimed)?;
-            text.feed(&head);
-            found
-        }
-    };
-    if found.media_type.is_text() && !text.passed() {
-        return Err(IngestError::NotText(found.media_type));
-    }
-    let key = FileKey::from_digest(hasher.finalize().into());
-    if let Some(expected) = expect.sha256
-        && expected != key
-    {
-        return Err(IngestError::Checksum { expected, got: key });
-    }
-    Ok(Taken {
-        key,
-        size,
-        media_type: found.media_type,
-        dimensions: found.dimensions,
-    })
+    intake.finish(expect)
 }

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use imprint_domain::{FileKey, MediaType};
-use imprint_files::{Blobs, Body, ByteStream, Expect, IngestError};
+use imprint_files::{Blobs, Body, BodyError, ByteStream, Expect, IngestError};
 use sha2::{Digest, Sha256};
 
 fn pdf(n: usize) -> Vec<u8> {
@@ -18,7 +18,7 @@ fn pdf(n: usize) -> Vec<u8> {
 }
 
 fn chunks(bytes: &[u8], size: usize) -> ByteStream {
-    let parts: Vec<Result<Bytes, String>> = bytes
+    let parts: Vec<Result<Bytes, BodyError>> = bytes
         .chunks(size)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
@@ -169,7 +169,7 @@ async fn refusals_name_the_reason_and_leave_nothing() {
         (
             Box::pin(futures::stream::iter(vec![
                 Ok(Bytes::from(bytes[..5000].to_vec())),
-                Err("connection reset".to_owned()),
+                Err(BodyError::Client("connection reset".to_owned())),
             ])),
             expect(None),
             "cut off after 5000 bytes: connection reset",
@@ -206,7 +206,9 @@ async fn a_resumable_upload_is_whole_once_its_segments_are() {
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
                 .collect::<Vec<_>>(),
         )
-        .chain(futures::stream::iter(vec![Err("reset".to_owned())])),
+        .chain(futures::stream::iter(vec![Err(BodyError::Client(
+            "reset".to_owned(),
+        ))])),
     );
     let mut body = Body::new(first);
     let mut segments = Vec::new();
@@ -248,6 +250,9 @@ async fn a_resumable_upload_is_whole_once_its_segments_are() {
         .unwrap();
     assert_eq!(stored.key, key_of(&bytes));
     assert_eq!(read_all(&blobs, &stored.key, None).await, bytes);
+    // The segments stay until the caller has recorded the file.
+    assert_eq!(objects(dir.path()).len(), 1 + segments.len());
+    blobs.discard(&segments).await;
     let hex = stored.key.hex();
     assert_eq!(
         objects(dir.path()),

@@ -91,10 +91,18 @@ pub struct StorageSettings {
 impl StorageSettings {
     /// An S3 store needs its bucket, and an endpoint URL that is one; sizes must be positive.
     fn validate(&self) -> Result<(), SettingsError> {
-        if self.max_upload_mb == 0 {
-            return Err(SettingsError(
-                "storage.max_upload_mb: must be at least 1".to_owned(),
-            ));
+        // S3 copies (which name a file once it is whole) take 5 GB at most.
+        if !(1..=5_000).contains(&self.max_upload_mb) {
+            return Err(SettingsError(format!(
+                "storage.max_upload_mb: {} is not between 1 and 5000",
+                self.max_upload_mb
+            )));
+        }
+        if !(1..=8_760).contains(&self.upload_expiry_hours) {
+            return Err(SettingsError(format!(
+                "storage.upload_expiry_hours: {} is not between 1 and 8760 (a year)",
+                self.upload_expiry_hours
+            )));
         }
         if self.backend != StorageBackend::S3 {
             return Ok(());
@@ -194,6 +202,10 @@ pub struct GatewaySettings {
     /// sitemaps and citations; unset means the public listener's own address.
     #[serde(default, with = "optional")]
     pub site_url: Option<String>,
+    /// The public API's own base URL as readers reach it (`https://api.example.org`), for the
+    /// links to downloads and images; unset means the public listener's own address.
+    #[serde(default, with = "optional")]
+    pub api_url: Option<String>,
     /// The institute's name: publisher in citations and JSON-LD, title of feeds.
     pub site_name: String,
     /// Public API responses kept in memory; 0 turns the cache off.
@@ -443,6 +455,7 @@ impl Default for Settings {
             gateway: GatewaySettings {
                 related_budget_ms: 800,
                 site_url: None,
+                api_url: None,
                 site_name: "Imprint".to_owned(),
                 cache_entries: 10_000,
                 cache_max_age_secs: 300,
@@ -758,13 +771,15 @@ impl GatewaySettings {
             parse_proxy(proxy)
                 .map_err(|e| SettingsError(format!("gateway.trusted_proxies: {e}")))?;
         }
-        if let Some(site) = &self.site_url
-            && !url::Url::parse(site)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        {
-            return Err(SettingsError(format!(
-                "gateway.site_url: '{site}' is not an http(s) URL like https://www.example.org"
-            )));
+        for (key, value) in [("site_url", &self.site_url), ("api_url", &self.api_url)] {
+            if let Some(url) = value
+                && !url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            {
+                return Err(SettingsError(format!(
+                    "gateway.{key}: '{url}' is not an http(s) URL like https://www.example.org"
+                )));
+            }
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 use imprint_domain::Topic;
 use imprint_domain::author::MAX_POSITIONS;
+use imprint_domain::file::{MAX_ALT_CHARS, MAX_ATTACHMENTS, MAX_FILE_NAME_BYTES, MAX_LABEL_CHARS};
 use imprint_domain::limits::{
     MAX_AUTHOR_BATCH, MAX_AUTHOR_IDS, MAX_FILTER_TOPICS, MAX_FILTER_TYPES, MAX_ID_CHARS,
     MAX_MASK_PATH_CHARS, MAX_MASK_PATHS, MAX_ORCID_CHARS, MAX_ORIGIN_CHARS, MAX_ORIGINS,
@@ -56,6 +57,29 @@ impl Bounded for papers::Paper {
         out.texts(prefix, "program_ids", &self.program_ids, MAX_TERMS, term);
         out.texts(prefix, "region_ids", &self.region_ids, MAX_TERMS, term);
         out.texts(prefix, "series_ids", &self.series_ids, MAX_TERMS, term);
+        out.each(prefix, "attachments", &self.attachments, MAX_ATTACHMENTS);
+        out.nested(prefix, "cover", self.cover.as_ref());
+    }
+}
+
+/// `sha256:` and 64 hex digits, with room for surrounding spaces.
+const FILE_KEY_CHARS: usize = 80;
+
+impl Bounded for papers::Attachment {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
+        out.bytes(prefix, "name", &self.name, MAX_FILE_NAME_BYTES);
+        out.text(prefix, "label", &self.label, MAX_LABEL_CHARS);
+        out.text(prefix, "language", &self.language, MAX_ID_CHARS);
+        out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+    }
+}
+
+impl Bounded for papers::CoverImage {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
+        out.text(prefix, "alt", &self.alt, MAX_ALT_CHARS);
+        out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
     }
 }
 

@@ -162,6 +162,13 @@ impl From<&domain::Paper> for papers::Paper {
             series_ids: term_ids(&f.terms, domain::Vocabulary::Series),
             // Resolved by the papers service, which holds the terms.
             terms: Vec::new(),
+            attachments: f
+                .files
+                .attachments
+                .iter()
+                .map(attachment_to_proto)
+                .collect(),
+            cover: f.files.cover.as_ref().map(cover_to_proto),
         }
     }
 }
@@ -280,7 +287,78 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
         program_ids: p.program_ids.clone(),
         region_ids: p.region_ids.clone(),
         series_ids: p.series_ids.clone(),
+        attachments: p.attachments.iter().map(attachment_input).collect(),
+        cover: p.cover.as_ref().map(|c| domain::file::CoverInput {
+            file_key: c.file_key.clone(),
+            alt: c.alt.clone(),
+        }),
+        stored_files: domain::file::StoredFiles::new(),
     })
+}
+
+/// The kind of a download, `None` when unspecified (or unknown).
+pub fn attachment_kind_from_proto(kind: i32) -> Option<domain::file::AttachmentKind> {
+    use domain::file::AttachmentKind as K;
+    match papers::AttachmentKind::try_from(kind).ok()? {
+        papers::AttachmentKind::Unspecified => None,
+        papers::AttachmentKind::Report => Some(K::Report),
+        papers::AttachmentKind::Summary => Some(K::Summary),
+        papers::AttachmentKind::Translation => Some(K::Translation),
+        papers::AttachmentKind::Data => Some(K::Data),
+        papers::AttachmentKind::Supplement => Some(K::Supplement),
+    }
+}
+
+/// The proto kind of a download.
+pub fn attachment_kind_to_proto(kind: domain::file::AttachmentKind) -> papers::AttachmentKind {
+    use domain::file::AttachmentKind as K;
+    match kind {
+        K::Report => papers::AttachmentKind::Report,
+        K::Summary => papers::AttachmentKind::Summary,
+        K::Translation => papers::AttachmentKind::Translation,
+        K::Data => papers::AttachmentKind::Data,
+        K::Supplement => papers::AttachmentKind::Supplement,
+    }
+}
+
+fn attachment_input(a: &papers::Attachment) -> domain::file::AttachmentInput {
+    domain::file::AttachmentInput {
+        file_key: a.file_key.clone(),
+        kind: attachment_kind_from_proto(a.kind),
+        name: a.name.clone(),
+        label: a.label.clone(),
+        language: a.language.clone(),
+    }
+}
+
+/// A download as the contract carries it.
+pub fn attachment_to_proto(a: &domain::file::Attachment) -> papers::Attachment {
+    papers::Attachment {
+        file_key: a.file.to_string(),
+        kind: attachment_kind_to_proto(a.kind).into(),
+        name: a.name.to_string(),
+        label: a.label.clone().unwrap_or_default(),
+        language: a
+            .language
+            .as_ref()
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default(),
+        size_bytes: i64::try_from(a.facts.size).unwrap_or(i64::MAX),
+        media_type: a.facts.media_type.mime().to_owned(),
+    }
+}
+
+/// A cover as the contract carries it.
+pub fn cover_to_proto(c: &domain::file::Cover) -> papers::CoverImage {
+    let (width, height) = c.facts.dimensions.unwrap_or_default();
+    papers::CoverImage {
+        file_key: c.file.to_string(),
+        alt: c.alt.clone(),
+        size_bytes: i64::try_from(c.facts.size).unwrap_or(i64::MAX),
+        media_type: c.facts.media_type.mime().to_owned(),
+        width: i32::try_from(width).unwrap_or(i32::MAX),
+        height: i32::try_from(height).unwrap_or(i32::MAX),
+    }
 }
 
 impl From<&domain::Author> for authors::Author {

@@ -84,7 +84,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         &["paper.*", "author.*", "recommendation.*", "term.*"],
         Arc::new(move || invalidate.changed()),
     );
-    let editorial = open_files(db_for_files, cx)?;
+    let (editorial, files) = open_files(db_for_files, cx)?;
     let (public, site_url) = public_api(
         Edge {
             settings,
@@ -92,6 +92,7 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
             signer: cx.signer,
             requests: cx.requests,
             editorial,
+            files,
         },
         pages.clone(),
         cache.clone(),
@@ -126,11 +127,16 @@ struct Edge<'a> {
     requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
     /// The editors' file endpoints, beside the public API.
     editorial: axum::Router,
+    /// The file store, for public downloads.
+    files: imprint_files::Blobs,
 }
 
 /// The file store, the editors' upload endpoints on the public listener, and the sweep of
 /// expired uploads.
-fn open_files(db: Database, cx: &mut Context<'_>) -> Result<axum::Router, OpenError> {
+fn open_files(
+    db: Database,
+    cx: &mut Context<'_>,
+) -> Result<(axum::Router, imprint_files::Blobs), OpenError> {
     use crate::files::{Files, http, records::Records};
     let settings = cx.settings;
     let service_error = |e: &dyn std::fmt::Display| OpenError::Service {
@@ -141,7 +147,7 @@ fn open_files(db: Database, cx: &mut Context<'_>) -> Result<axum::Router, OpenEr
         .map_err(|e| service_error(&e))?;
     tracing::info!(store = ?blobs, "files");
     let files = Files::new(
-        blobs,
+        blobs.clone(),
         Records::new(db),
         settings.storage.max_upload_bytes(),
         Duration::from_secs(settings.storage.upload_expiry_hours.max(1) * 3600),
@@ -150,13 +156,14 @@ fn open_files(db: Database, cx: &mut Context<'_>) -> Result<axum::Router, OpenEr
     let origins = header_values(&settings.auth.editor_origins)?;
     let sweeper = files.clone();
     cx.run(Box::new(move |stop| Box::pin(sweep_uploads(sweeper, stop))));
-    Ok(http::router(
+    let router = http::router(
         Arc::new(http::Editorial {
             files,
             auth: Arc::new(auth),
         }),
         &origins,
-    ))
+    );
+    Ok((router, blobs))
 }
 
 /// Removes expired uploads every ten minutes until `stop` (any replica may: removing what is
@@ -188,12 +195,17 @@ async fn public_api(
     let (listener, addr) =
         imprint_platform::listen::bind("public HTTP", settings.server.public_addr).await?;
     let gateway = &settings.gateway;
+    let listener_url = format!("http://{}", imprint_platform::listen::loopback_for(addr));
+    let base = |setting: Option<&String>| {
+        setting.map_or_else(
+            || listener_url.clone(),
+            |url| url.trim_end_matches('/').to_owned(),
+        )
+    };
     let site = Site {
         name: gateway.site_name.clone(),
-        url: gateway.site_url.as_ref().map_or_else(
-            || format!("http://{}", imprint_platform::listen::loopback_for(addr)),
-            |url| url.trim_end_matches('/').to_owned(),
-        ),
+        url: base(gateway.site_url.as_ref()),
+        api_url: base(gateway.api_url.as_ref()),
     };
     let site_url = site.url.clone();
     let api = PublicApi::new(
@@ -211,6 +223,7 @@ async fn public_api(
                 .iter()
                 .filter_map(|p| imprint_platform::settings::parse_proxy(p).ok())
                 .collect(),
+            files: cx.files,
         },
     );
     let router = api

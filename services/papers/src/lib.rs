@@ -53,14 +53,21 @@ pub struct Parts {
     pub schedule_metrics: Arc<scheduler::ScheduleMetrics>,
 }
 
-/// The papers service over `db` (migrated), checking credits with `authors`, writing events
-/// through `events` and signing page tokens with `signer`.
-pub fn build(db: Database, authors: Peer, events: Emitter, signer: Signer) -> Parts {
+/// The papers service over `db` (migrated), checking credits with `authors`, the files papers
+/// reference in `files`, writing events through `events` and signing page tokens with `signer`.
+pub fn build(
+    db: Database,
+    authors: Peer,
+    files: imprint_files::Blobs,
+    events: Emitter,
+    signer: Signer,
+) -> Parts {
     let terms = taxonomy::Terms::new(storage::TermStore::new(db.clone(), events.clone()));
     let service = Papers::new(
         storage::PaperStore::new(db.clone(), events),
         AuthorServiceClient::new(authors),
         terms.clone(),
+        files,
         signer.clone(),
     );
     let taxonomy = taxonomy::Taxonomy::new(terms, service.clone(), signer);
@@ -95,7 +102,15 @@ impl ServiceComponent for PapersComponent {
         Box::pin(async move {
             let authors = cx.peers.link(ServiceKey::Authors)?;
             let emitter = cx.events.producer(&db, OUTBOX);
-            let parts = build(db, authors, emitter, cx.signer.clone());
+            let settings = cx.settings;
+            let files =
+                imprint_files::Blobs::open(&settings.storage, &settings.data_dir).map_err(|e| {
+                    OpenError::Service {
+                        service: ServiceKey::Papers,
+                        source: e.to_string().into(),
+                    }
+                })?;
+            let parts = build(db, authors, files, emitter, cx.signer.clone());
             cx.events.consumer(parts.handler);
             cx.serve(parts.server);
             cx.serve(parts.taxonomy);

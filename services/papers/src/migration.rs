@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddSchedule),
             Box::new(AddRevisionActors),
             Box::new(CreateTaxonomies),
+            Box::new(AddFiles),
         ]
     }
 
@@ -639,4 +640,44 @@ fn terms_table() -> TableCreateStatement {
                 .not_null(),
         )
         .to_owned()
+}
+
+/// `papers.files`: a paper's downloads and cover image, as JSON of their keys and facts.
+struct AddFiles;
+
+impl MigrationName for AddFiles {
+    fn name(&self) -> &str {
+        "m20261205_000007_paper_files"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddFiles {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("files"))
+                            .text()
+                            .not_null()
+                            .default("{}"),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Papers::Table)
+                    .drop_column(Alias::new("files"))
+                    .to_owned(),
+            )
+            .await
+    }
 }

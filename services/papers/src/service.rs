@@ -94,6 +94,8 @@ pub struct Papers {
     signer: Signer,
     /// Resolves the programs, regions and series papers name.
     terms: Terms,
+    /// The files papers reference, looked up when a paper names them.
+    files: imprint_files::Blobs,
 }
 
 impl Papers {
@@ -103,6 +105,7 @@ impl Papers {
         store: PaperStore,
         authors: AuthorServiceClient<Peer>,
         terms: Terms,
+        files: imprint_files::Blobs,
         signer: Signer,
     ) -> Self {
         Self {
@@ -110,7 +113,36 @@ impl Papers {
             authors,
             signer,
             terms,
+            files,
         }
+    }
+
+    /// Looks up in the store every file `input` references, for its parse to check.
+    async fn describe_files(&self, input: &mut PaperInput) -> Result<(), ServiceError> {
+        let keys =
+            imprint_domain::file::PaperFiles::requested(&input.attachments, input.cover.as_ref());
+        for key in keys {
+            if input.stored_files.contains_key(&key) {
+                continue;
+            }
+            let found = self.files.describe(&key, None).await.map_err(|e| {
+                tracing::warn!(error = %e, "the file store failed");
+                ServiceError::Unavailable(
+                    "the file store is unavailable just now; try again shortly".to_owned(),
+                )
+            })?;
+            if let Some(found) = found {
+                let facts = found
+                    .map(|d| imprint_domain::file::FileFacts {
+                        size: d.size,
+                        media_type: d.media_type,
+                        dimensions: d.dimensions,
+                    })
+                    .map_err(|e| e.to_string());
+                input.stored_files.insert(key, facts);
+            }
+        }
+        Ok(())
     }
 
     /// Creates a draft; derives a free slug from the title when none is given.
@@ -119,6 +151,7 @@ impl Papers {
         self.terms
             .resolve_input(&mut input, Vocabulary::ALL, None, "")
             .await?;
+        self.describe_files(&mut input).await?;
         let (paper, choice) = new_draft(&input)?;
         self.check_authors_exist(&paper.fields.author_ids, &[])
             .await?;
@@ -169,6 +202,7 @@ impl Papers {
                 }
                 Err(e) => return Err(e),
             }
+            self.describe_files(&mut input).await?;
             let Some((paper, choice)) = v.nested(&prefix, new_draft(&input)) else {
                 continue;
             };
@@ -334,6 +368,12 @@ impl Papers {
         self.terms
             .resolve_input(&mut input, vocabularies, Some(&current.fields.terms), "")
             .await?;
+        if mask
+            .iter()
+            .any(|f| matches!(f, PaperField::Attachments | PaperField::Cover))
+        {
+            self.describe_files(&mut input).await?;
+        }
         let (new_slug, fields) = current.fields.apply(&input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
         self.edit(current, Content { slug, fields }, None, actor)

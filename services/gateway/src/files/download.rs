@@ -50,58 +50,54 @@ pub async fn respond(
     head: bool,
 ) -> Result<Response, DownloadError> {
     let tag = etag(offer.key);
+    // What a 304 carries (RFC 9110 §15.4.5): the validator and the caching rules.
     let mut base = HeaderMap::new();
     put(&mut base, header::ETAG, &tag);
     put(&mut base, header::CACHE_CONTROL, offer.cache_control);
-    put(&mut base, header::ACCEPT_RANGES, "bytes");
-    put(&mut base, header::CONTENT_TYPE, offer.media_type.mime());
-    put(
-        &mut base,
-        header::CONTENT_DISPOSITION,
-        &disposition(offer.name, offer.inline),
-    );
-    put(&mut base, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     if matches_none(headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, base).into_response());
     }
+    put(&mut base, header::ACCEPT_RANGES, "bytes");
     let wanted = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .filter(|_| if_range_holds(headers, &tag));
-    // The length decides what a range means; HEAD and unranged GETs need it too.
-    let reading = match wanted {
-        None => blobs.read(offer.key, None).await?,
-        Some(spec) => {
+    // The length decides what a range means, and is all a HEAD needs.
+    let ask = match wanted {
+        None if !head => RangeAsk::Whole,
+        wanted => {
             let Some(size) = blobs.size(offer.key).await? else {
                 return Err(DownloadError::Missing(*offer.key));
             };
-            match parse_range(spec, size) {
-                RangeAsk::Whole => blobs.read(offer.key, None).await?,
-                RangeAsk::Unsatisfiable => {
+            match wanted.map(|spec| parse_range(spec, size)) {
+                None => {
+                    describe(&mut base, offer);
+                    put(&mut base, header::CONTENT_LENGTH, &size.to_string());
+                    return Ok((StatusCode::OK, base).into_response());
+                }
+                Some(RangeAsk::Unsatisfiable) => {
                     put(&mut base, header::CONTENT_RANGE, &format!("bytes */{size}"));
                     return Ok((StatusCode::RANGE_NOT_SATISFIABLE, base).into_response());
                 }
-                RangeAsk::Part(range) => blobs.read(offer.key, Some(range)).await?,
+                Some(ask) => ask,
             }
         }
     };
-    let Some(reading) = reading else {
+    let range = match ask {
+        RangeAsk::Part(range) => Some(range),
+        RangeAsk::Whole | RangeAsk::Unsatisfiable => None,
+    };
+    let Some(reading) = blobs.read(offer.key, range).await? else {
         return Err(DownloadError::Missing(*offer.key));
     };
+    describe(&mut base, offer);
     let partial = reading.range.start != 0 || reading.range.end != reading.size;
     let len = reading.range.end - reading.range.start;
     put(&mut base, header::CONTENT_LENGTH, &len.to_string());
     let status = if partial {
-        put(
-            &mut base,
-            header::CONTENT_RANGE,
-            &format!(
-                "bytes {}-{}/{}",
-                reading.range.start,
-                reading.range.end.saturating_sub(1),
-                reading.size
-            ),
-        );
+        let last = reading.range.end.saturating_sub(1);
+        let content_range = format!("bytes {}-{last}/{}", reading.range.start, reading.size);
+        put(&mut base, header::CONTENT_RANGE, &content_range);
         StatusCode::PARTIAL_CONTENT
     } else {
         StatusCode::OK
@@ -114,6 +110,15 @@ pub async fn respond(
     Ok((status, base, body).into_response())
 }
 
+/// What the bytes are and what they are called: on answers that carry them.
+fn describe(headers: &mut HeaderMap, offer: Offer<'_>) {
+    put(headers, header::CONTENT_TYPE, offer.media_type.mime());
+    let disposition = disposition(offer.name, offer.inline);
+    put(headers, header::CONTENT_DISPOSITION, &disposition);
+    put(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+}
+
+/// Sets `name` unless `value` cannot be a header value.
 fn put(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
@@ -170,9 +175,12 @@ enum RangeAsk {
 
 /// One `bytes=` range: `a-b`, `a-` or `-n` (RFC 9110 §14.1.2).
 fn parse_range(spec: &str, size: u64) -> RangeAsk {
-    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+    let Some((unit, set)) = spec.trim().split_once('=') else {
         return RangeAsk::Whole;
     };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return RangeAsk::Whole;
+    }
     if set.contains(',') {
         return RangeAsk::Whole;
     }
@@ -196,8 +204,11 @@ fn parse_range(spec: &str, size: u64) -> RangeAsk {
             } else {
                 number(last).map(|l| l.saturating_add(1).min(size))
             };
+            // A last before the first is no range at all (RFC 9110 §14.1.1): ignored.
+            let backwards = number(last).is_some_and(|l| l < start);
             match end {
                 None => RangeAsk::Whole,
+                Some(_) if backwards => RangeAsk::Whole,
                 Some(_) if start >= size => RangeAsk::Unsatisfiable,
                 Some(end) if end <= start => RangeAsk::Whole,
                 Some(end) => RangeAsk::Part(start..end),
@@ -223,6 +234,8 @@ mod tests {
         );
         assert_eq!(parse_range("bytes=1000-", 1000), RangeAsk::Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 1000), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("Bytes=0-9", 1000), RangeAsk::Part(0..10));
+        assert_eq!(parse_range("bytes=2000-1000", 1000), RangeAsk::Whole);
         for whole in [
             "bytes=0-1,5-6",
             "items=0-1",

@@ -59,6 +59,7 @@ pub fn router(state: Arc<Editorial>, origins: &[HeaderValue]) -> Router {
                 .head(tus_head)
                 .patch(tus_patch)
                 .delete(tus_delete)
+                .post(tus_override)
                 .options(tus_options),
         )
         .with_state(state)
@@ -83,6 +84,10 @@ fn cors(origins: Vec<HeaderValue>) -> tower_http::cors::CorsLayer {
         "upload-metadata",
         "upload-offset",
         "x-requested-with",
+        "x-http-method-override",
+        "range",
+        "if-range",
+        "if-none-match",
     ]
     .map(header::HeaderName::from_static);
     let exposed = [
@@ -95,6 +100,9 @@ fn cors(origins: Vec<HeaderValue>) -> tower_http::cors::CorsLayer {
         "tus-extension",
         "tus-max-size",
         "imprint-file-key",
+        "etag",
+        "content-range",
+        "content-disposition",
     ]
     .map(header::HeaderName::from_static);
     CorsLayer::new()
@@ -242,17 +250,16 @@ fn ingest_status(e: &IngestError) -> (StatusCode, &'static str) {
 
 /// A body that sends nothing for [`IDLE`] ends as cut.
 fn idle_limited(body: Body) -> super::Incoming {
+    use imprint_files::BodyError;
     let stream = body.into_data_stream();
     Box::pin(futures::stream::unfold(Some(stream), |state| async move {
         let mut stream = state?;
+        let quiet = || format!("nothing arrived for {} s", IDLE.as_secs());
         match tokio::time::timeout(IDLE, stream.next()).await {
             Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
-            Ok(Some(Err(e))) => Some((Err(e.to_string()), None)),
+            Ok(Some(Err(e))) => Some((Err(BodyError::Client(e.to_string())), None)),
             Ok(None) => None,
-            Err(_) => Some((
-                Err(format!("nothing arrived for {} s", IDLE.as_secs())),
-                None,
-            )),
+            Err(_) => Some((Err(BodyError::Client(quiet())), None)),
         }
     }))
 }
@@ -448,6 +455,7 @@ fn tus_refusal(headers: &HeaderMap) -> Option<Response> {
     response
         .headers_mut()
         .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    tus_headers(response.headers_mut());
     Some(response)
 }
 
@@ -686,6 +694,29 @@ async fn append(
         None => expires(&mut out, appended.expire_time),
     }
     Ok((StatusCode::NO_CONTENT, out).into_response())
+}
+
+/// A POST that says which method it stands for (`X-HTTP-Method-Override`), for clients
+/// behind proxies that pass only GET and POST, as tus core requires.
+async fn tus_override(
+    state: State<Arc<Editorial>>,
+    id: Path<String>,
+    request: Request,
+) -> Response {
+    let method = header_text(request.headers(), "x-http-method-override")
+        .map(|m| m.trim().to_ascii_uppercase())
+        .unwrap_or_default();
+    match method.as_str() {
+        "PATCH" => tus_patch(state, id, request).await,
+        "DELETE" => tus_delete(state, id, request.headers().clone()).await,
+        "HEAD" => tus_head(state, id, request.headers().clone()).await,
+        _ => with_tus(Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "POST to an upload must say X-HTTP-Method-Override: PATCH, DELETE or HEAD".to_owned(),
+        )
+        .at("x-http-method-override"))),
+    }
 }
 
 async fn tus_delete(

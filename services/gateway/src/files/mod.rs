@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use imprint_domain::{Actor, FileKey, FileName, MediaType};
-use imprint_files::{Blobs, Body, Expect, IngestError, Stored};
+use imprint_files::{Blobs, Body, Expect, IngestError, Segment, Stored};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
@@ -88,7 +88,13 @@ pub struct Files {
     /// Uploads a request of this replica is writing (another replica's are caught by the
     /// offset check when the segment is recorded).
     writing: Arc<Mutex<HashSet<Uuid>>>,
+    /// Bodies taken at once: each holds a few parts' worth of buffers, so this bounds the
+    /// memory uploads use; more wait their turn.
+    permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Upload bodies taken at once by one process.
+const CONCURRENT_UPLOADS: usize = 32;
 
 /// Releases an upload for other requests when its writer is done, however it ends.
 struct Writing {
@@ -113,6 +119,7 @@ impl Files {
             max_bytes,
             expiry,
             writing: Arc::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
         }
     }
 
@@ -136,6 +143,11 @@ impl Files {
         actor: &Actor,
     ) -> Result<Uploaded, UploadError> {
         let expect = self.expect(&name, length, sha256);
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| UploadError::Busy)?;
         let stored = self.blobs.ingest(body, expect).await?;
         self.records.record_file(&stored, actor, Utc::now()).await?;
         Ok(Uploaded { stored, name })
@@ -158,15 +170,7 @@ impl Files {
         sha256: Option<FileKey>,
         actor: &Actor,
     ) -> Result<Upload, UploadError> {
-        if length == 0 {
-            return Err(IngestError::Empty.into());
-        }
-        if length > self.max_bytes {
-            return Err(IngestError::TooLarge {
-                limit: self.max_bytes,
-            }
-            .into());
-        }
+        imprint_files::check_declared(length, self.max_bytes)?;
         let now = Utc::now();
         let upload = Upload {
             id: Uuid::now_v7(),
@@ -196,7 +200,9 @@ impl Files {
     }
 
     /// Takes the part of upload `id` that starts at `offset`, segment by segment, each kept
-    /// as soon as it is written; when the upload is whole, makes its file.
+    /// as soon as it is written. The last segment makes the file: the upload's offset reaches
+    /// its length only in the transaction that records the file, so a client that sees the
+    /// whole length knows the file exists.
     pub async fn append(
         &self,
         id: Uuid,
@@ -205,6 +211,11 @@ impl Files {
         actor: &Actor,
     ) -> Result<Appended, UploadError> {
         let _writing = self.claim(id)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| UploadError::Busy)?;
         let upload = self.status(id).await?;
         if let Some(key) = upload.file {
             return Err(UploadError::Complete(key));
@@ -219,12 +230,21 @@ impl Files {
         let mut received = upload.received;
         let mut expire_time = upload.expire_time;
         while received < upload.length && !body.ended() {
+            let remaining = upload.length - received;
             let segment = self
                 .blobs
-                .append(id, received, &mut body, upload.length - received)
+                .append(id, received, &mut body, remaining)
                 .await?;
             if segment.len == 0 {
                 break;
+            }
+            if segment.len == remaining {
+                let file = self.finish(&upload, segment, &mut body, actor).await?;
+                return Ok(Appended {
+                    received: upload.length,
+                    file: Some(file),
+                    expire_time,
+                });
             }
             expire_time = Utc::now() + self.expiry_delta();
             if !self
@@ -240,34 +260,64 @@ impl Files {
         if let Some(reason) = body.cut().map(str::to_owned) {
             tracing::info!(upload = %id, received, reason, "an upload's part was cut off; it resumes from here");
         }
-        let file = if received == upload.length {
-            Some(self.finish(&upload, actor).await?)
-        } else {
-            None
-        };
         Ok(Appended {
             received,
-            file,
+            file: None,
             expire_time,
         })
     }
 
-    /// Makes the file of a whole upload.
-    async fn finish(&self, upload: &Upload, actor: &Actor) -> Result<Uploaded, UploadError> {
-        let segments = self.records.segments(upload.id).await?;
+    /// Makes the file of an upload from its recorded segments and `last`, and records it with
+    /// the upload's end in one transaction; only then are the segments removed. Refused (not
+    /// the file its name and checksum say, more bytes than declared), the upload stays where it
+    /// was, its last part not kept.
+    async fn finish(
+        &self,
+        upload: &Upload,
+        last: Segment,
+        body: &mut Body,
+        actor: &Actor,
+    ) -> Result<Uploaded, UploadError> {
+        let start = upload.length - last.len;
+        if !body.exhausted().await {
+            self.blobs.discard_segment(&last).await;
+            return Err(IngestError::Length {
+                declared: upload.length,
+                got: upload.length + 1,
+            }
+            .into());
+        }
+        let mut segments = self.records.segments(upload.id).await?;
+        segments.push(last);
         let expect = self.expect(&upload.name, Some(upload.length), upload.sha256);
-        let stored = match self.blobs.assemble(&segments, expect).await {
+        let assembled = self.blobs.assemble(&segments, expect).await;
+        let Some(last) = segments.pop() else {
+            return Err(UploadError::Busy);
+        };
+        let stored = match assembled {
             Ok(stored) => stored,
-            Err(IngestError::Store(e)) => return Err(IngestError::Store(e).into()),
-            Err(refused) => {
-                // The whole file is not one Imprint takes: nothing of it is worth keeping.
-                self.blobs.discard(&segments).await;
-                self.records.delete_upload(upload.id).await?;
-                return Err(refused.into());
+            Err(e) => {
+                self.blobs.discard_segment(&last).await;
+                return Err(e.into());
             }
         };
-        self.records.record_file(&stored, actor, Utc::now()).await?;
-        self.records.complete(upload.id, &stored.key).await?;
+        let completed = self
+            .records
+            .complete(upload.id, start, &stored, actor, Utc::now())
+            .await;
+        match completed {
+            Ok(true) => {}
+            Ok(false) => {
+                self.blobs.discard_segment(&last).await;
+                return Err(UploadError::Busy);
+            }
+            Err(e) => {
+                self.blobs.discard_segment(&last).await;
+                return Err(e.into());
+            }
+        }
+        segments.push(last);
+        self.blobs.discard(&segments).await;
         Ok(Uploaded {
             stored,
             name: upload.name.clone(),

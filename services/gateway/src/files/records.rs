@@ -82,28 +82,9 @@ impl Records {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
-        let (subject, role) = crate::actors::columns(actor);
-        let row = file::ActiveModel {
-            key: Set(stored.key.hex()),
-            size: Set(i64::try_from(stored.size).map_err(|e| corrupt("files.size", e))?),
-            media_type: Set(media_type_name(stored.media_type)?),
-            width: Set(stored.dimensions.and_then(|(w, _)| i32::try_from(w).ok())),
-            height: Set(stored.dimensions.and_then(|(_, h)| i32::try_from(h).ok())),
-            create_time: Set(now),
-            creator_subject: Set(subject),
-            creator_role: Set(role),
-        };
+        let row = file_row(stored, actor, now)?;
         let tx = self.db.begin_write().await?;
-        let result = file::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(file::Column::Key)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
-            .exec_without_returning(&*tx)
-            .await
-            .map(drop);
+        let result = insert_file(&*tx, row).await;
         tx.finish(result).await
     }
 
@@ -223,21 +204,41 @@ impl Records {
         tx.finish(result).await
     }
 
-    /// Marks upload `id` whole, as file `key`, and forgets its segments (the store removed
-    /// them).
-    pub async fn complete(&self, id: Uuid, key: &FileKey) -> Result<(), DbErr> {
+    /// Marks upload `id` whole, as the file `stored` (recorded as uploaded by `actor` unless
+    /// the same bytes were before), if its offset is still `start` (where its last part began):
+    /// one transaction, so that an upload is whole exactly when its file is recorded. Its
+    /// segments' rows go; their objects are the caller's to remove. False when another request
+    /// moved the upload first.
+    pub async fn complete(
+        &self,
+        id: Uuid,
+        start: u64,
+        stored: &Stored,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        let row = file_row(stored, actor, now)?;
+        let start = to_i64(start)?;
+        let length = to_i64(stored.size)?;
         let tx = self.db.begin_write().await?;
         let result = async {
-            upload::Entity::update_many()
-                .col_expr(upload::Column::FileKey, Expr::value(key.hex()))
+            let done = upload::Entity::update_many()
+                .col_expr(upload::Column::FileKey, Expr::value(stored.key.hex()))
+                .col_expr(upload::Column::Received, Expr::value(length))
                 .filter(upload::Column::Id.eq(id))
+                .filter(upload::Column::Received.eq(start))
+                .filter(upload::Column::FileKey.is_null())
                 .exec(&*tx)
                 .await?;
+            if done.rows_affected == 0 {
+                return Ok(false);
+            }
+            insert_file(&*tx, row).await?;
             segment::Entity::delete_many()
                 .filter(segment::Column::UploadId.eq(id))
                 .exec(&*tx)
-                .await
-                .map(drop)
+                .await?;
+            Ok(true)
         }
         .await;
         tx.finish(result).await
@@ -274,6 +275,43 @@ impl Records {
     }
 }
 
+/// The row of a file first uploaded by `actor` at `now`.
+fn file_row(
+    stored: &Stored,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<file::ActiveModel, DbErr> {
+    let (subject, role) = crate::actors::columns(actor);
+    Ok(file::ActiveModel {
+        key: Set(stored.key.hex()),
+        size: Set(to_i64(stored.size)?),
+        media_type: Set(media_type_name(stored.media_type)?),
+        width: Set(stored.dimensions.and_then(|(w, _)| i32::try_from(w).ok())),
+        height: Set(stored.dimensions.and_then(|(_, h)| i32::try_from(h).ok())),
+        create_time: Set(now),
+        creator_subject: Set(subject),
+        creator_role: Set(role),
+    })
+}
+
+/// Inserts a file's row unless the same bytes have one.
+async fn insert_file(
+    tx: &impl sea_orm::ConnectionTrait,
+    row: file::ActiveModel,
+) -> Result<(), DbErr> {
+    file::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(file::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec_without_returning(tx)
+        .await
+        .map(drop)
+}
+
+/// A length as the database keeps it.
 fn to_i64(n: u64) -> Result<i64, DbErr> {
     i64::try_from(n).map_err(|e| corrupt("a length", e))
 }

@@ -286,6 +286,7 @@ mod tests {
             Site {
                 name: "USIP".into(),
                 url: "https://www.usip.org".into(),
+                api_url: "https://api.usip.org".into(),
             },
         )
     }

@@ -124,6 +124,7 @@ mod tests {
         let site = Site {
             name: "USIP & Co".into(),
             url: "https://example.org".into(),
+            api_url: "https://api.example.org".into(),
         };
         let paper = Paper {
             id: "p1".into(),

@@ -79,6 +79,14 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
         .route("/v1/papers/{slug}", get(get_paper))
         .route("/v1/papers/{slug}/related", get(related))
         .route("/v1/papers/{slug}/citation", get(citation))
+        .route(
+            "/v1/papers/{slug}/files/{key}/{name}",
+            get(super::downloads::paper_file),
+        )
+        .route(
+            "/v1/papers/{slug}/cover/{key}",
+            get(super::downloads::cover),
+        )
         .route("/v1/pages/{slug}", get(page))
         .route("/v1/preview/{token}", get(preview))
         .route("/v1/authors/{slug}", get(author))
@@ -167,7 +175,7 @@ fn nobody() -> String {
 
 impl PublicApi {
     /// The published paper with `slug` (current or former), whole.
-    async fn published(&self, slug: &str) -> Result<Paper, ApiError> {
+    pub(super) async fn published(&self, slug: &str) -> Result<Paper, ApiError> {
         check_key(slug)?;
         let paper = self
             .papers

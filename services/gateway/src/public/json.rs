@@ -16,6 +16,8 @@ pub struct Site {
     pub name: String,
     /// Its base URL, without a trailing slash.
     pub url: String,
+    /// The public API's base URL, without a trailing slash: where downloads are.
+    pub api_url: String,
 }
 
 impl Site {
@@ -28,6 +30,114 @@ impl Site {
     pub fn author_url(&self, slug: &str) -> String {
         format!("{}/people/{slug}", self.url)
     }
+
+    /// Where the public API serves a paper's download: by the file's key, which never names
+    /// other bytes, so that caches may keep it.
+    pub fn download_url(&self, slug: &str, key: &str, name: &str) -> String {
+        let hex = key.strip_prefix("sha256:").unwrap_or(key);
+        format!(
+            "{}/v1/papers/{slug}/files/{hex}/{}",
+            self.api_url,
+            path_segment(name)
+        )
+    }
+
+    /// Where the public API serves a paper's cover image.
+    pub fn cover_url(&self, slug: &str, key: &str) -> String {
+        let hex = key.strip_prefix("sha256:").unwrap_or(key);
+        format!("{}/v1/papers/{slug}/cover/{hex}", self.api_url)
+    }
+}
+
+/// `name` percent-encoded as one path segment (RFC 3986 unreserved characters kept).
+fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A file a paper offers for download.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DownloadJson {
+    /// What it is: `report`, `summary`, `translation`, `data` or `supplement`.
+    pub kind: String,
+    /// What the link says.
+    pub label: String,
+    /// The name it downloads under.
+    pub name: String,
+    /// Its BCP 47 language, when not the paper's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Its length in bytes.
+    pub size: i64,
+    /// Its media type.
+    pub media_type: String,
+    /// Where to download it.
+    pub url: String,
+}
+
+/// A paper's cover image.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CoverJson {
+    /// Where the image is.
+    pub url: String,
+    /// What it shows.
+    pub alt: String,
+    /// Its width in pixels.
+    pub width: i32,
+    /// Its height in pixels.
+    pub height: i32,
+    /// Its media type.
+    pub media_type: String,
+}
+
+/// A paper's downloads, in its order.
+fn downloads(p: &Paper, site: &Site) -> Vec<DownloadJson> {
+    p.attachments
+        .iter()
+        .map(|a| {
+            let kind = imprint_proto::convert::attachment_kind_from_proto(a.kind);
+            DownloadJson {
+                kind: kind.map(|k| k.name().to_owned()).unwrap_or_default(),
+                label: if a.label.is_empty() {
+                    kind.map(|k| k.default_label().to_owned())
+                        .unwrap_or_default()
+                } else {
+                    a.label.clone()
+                },
+                name: a.name.clone(),
+                language: (!a.language.is_empty()).then(|| a.language.clone()),
+                size: a.size_bytes,
+                media_type: a.media_type.clone(),
+                url: site.download_url(&p.slug, &a.file_key, &a.name),
+            }
+        })
+        .collect()
+}
+
+/// The full report's download URL, what Google Scholar's `citation_pdf_url` names.
+pub fn report_url(p: &Paper, site: &Site) -> Option<String> {
+    let report = imprint_proto::papers::AttachmentKind::Report as i32;
+    p.attachments
+        .iter()
+        .find(|a| a.kind == report)
+        .map(|a| site.download_url(&p.slug, &a.file_key, &a.name))
+}
+
+fn cover(p: &Paper, site: &Site) -> Option<CoverJson> {
+    p.cover.as_ref().map(|c| CoverJson {
+        url: site.cover_url(&p.slug, &c.file_key),
+        alt: c.alt.clone(),
+        width: c.width,
+        height: c.height,
+        media_type: c.media_type.clone(),
+    })
 }
 
 /// RFC 3339 in UTC, or `None`.
@@ -203,6 +313,14 @@ pub struct PaperJson {
     pub updated: Option<String>,
     /// Its page on the site.
     pub url: String,
+    /// The files it offers for download, in order.
+    pub downloads: Vec<DownloadJson>,
+    /// The full report's download URL: Google Scholar's `citation_pdf_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citation_pdf_url: Option<String>,
+    /// Its cover image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover: Option<CoverJson>,
 }
 
 impl PaperJson {
@@ -224,6 +342,9 @@ impl PaperJson {
             published: rfc3339(p.publish_time.as_ref()),
             updated: rfc3339(p.update_time.as_ref()),
             url: site.paper_url(&p.slug),
+            downloads: downloads(p, site),
+            citation_pdf_url: report_url(p, site),
+            cover: cover(p, site),
         }
     }
 }
@@ -592,7 +713,41 @@ pub fn json_ld(p: &Paper, authors: &[Author], site: &Site) -> serde_json::Value 
     if !terms.series.is_empty() {
         ld["isPartOf"] = named("CreativeWorkSeries", &terms.series).into();
     }
+    files_ld(&mut ld, p, site);
     ld
+}
+
+/// The downloads as schema.org `encoding` (`MediaObject`s) and the cover as `image`.
+fn files_ld(ld: &mut serde_json::Value, p: &Paper, site: &Site) {
+    let encoding: Vec<serde_json::Value> = downloads(p, site)
+        .into_iter()
+        .map(|d| {
+            let mut object = serde_json::json!({
+                "@type": "MediaObject",
+                "name": d.label,
+                "contentUrl": d.url,
+                "encodingFormat": d.media_type,
+                "contentSize": format!("{} bytes", d.size),
+            });
+            if let Some(language) = d.language {
+                object["inLanguage"] = language.into();
+            }
+            object
+        })
+        .collect();
+    if !encoding.is_empty() {
+        ld["encoding"] = encoding.into();
+    }
+    if let Some(c) = cover(p, site) {
+        ld["image"] = serde_json::json!({
+            "@type": "ImageObject",
+            "url": c.url,
+            "width": c.width,
+            "height": c.height,
+            "caption": c.alt,
+            "encodingFormat": c.media_type,
+        });
+    }
 }
 
 /// What a partner page reports of the rail it showed.

@@ -7,6 +7,7 @@
 //! exactly like a slug nobody has.
 
 mod cite;
+mod downloads;
 mod feeds;
 mod handlers;
 pub mod json;
@@ -89,6 +90,8 @@ pub struct PublicApi {
     signer: Signer,
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// The file store.
+    files: imprint_files::Blobs,
 }
 
 /// Who may read what beyond the published: partners' keys and preview links.
@@ -109,6 +112,8 @@ pub struct Options {
     pub timeout: Duration,
     /// `gateway.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The file store: published papers' downloads.
+    pub files: imprint_files::Blobs,
 }
 
 impl PublicApi {
@@ -127,6 +132,7 @@ impl PublicApi {
             site,
             timeout,
             trusted_proxies,
+            files,
         }: Options,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -143,7 +149,13 @@ impl PublicApi {
             timeout,
             signer,
             trusted_proxies: trusted_proxies.into(),
+            files,
         })
+    }
+
+    /// The file store.
+    pub(crate) fn files(&self) -> &imprint_files::Blobs {
+        &self.files
     }
 
     /// The rail a service's `view_id` names: what each response of a cached answer serves
@@ -619,6 +631,8 @@ impl Params {
         handlers::search,
         handlers::topics,
         handlers::citation,
+        downloads::paper_file,
+        downloads::cover,
         handlers::feed,
         handlers::topic_feed,
         handlers::program_feed,
@@ -631,6 +645,8 @@ impl Params {
     components(schemas(
         json::PaperSummary,
         json::PaperJson,
+        json::DownloadJson,
+        json::CoverJson,
         json::AuthorRef,
         json::RelatedJson,
         json::RelatedList,

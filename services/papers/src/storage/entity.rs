@@ -53,6 +53,8 @@ pub mod paper {
         pub schedule_failure: Option<String>,
         /// Its programs, regions and series, as JSON of their ids.
         pub terms: String,
+        /// Its downloads and cover image, as JSON.
+        pub files: String,
     }
 
     /// Children are written by the store directly.

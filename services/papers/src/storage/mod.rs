@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use imprint_domain::text::{Body, ExternalId, FundingNote, Summary, Title};
 use imprint_domain::{
-    Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields, PaperId,
-    PaperStatus, PaperTerms, PublicationType, RevisionKind, Schedule, Slug, TermId, Topic, Topics,
-    Vocabulary,
+    Actor, AuthorId, AuthorIds, Paper, PaperChange, PaperChanges, PaperField, PaperFields,
+    PaperFiles, PaperId, PaperStatus, PaperTerms, PublicationType, RevisionKind, Schedule, Slug,
+    TermId, Topic, Topics, Vocabulary,
 };
 use imprint_events::envelope::{PAPER_DELETED, PAPER_PUBLISHED, PAPER_UNPUBLISHED, PAPER_UPDATED};
 use imprint_events::{Emitter, NewEvent};
@@ -730,6 +730,7 @@ fn to_active(p: &Paper) -> paper::ActiveModel {
             .as_ref()
             .and_then(|f| serde_json::to_string(f).ok())),
         terms: Set(serde_json::to_string(&f.terms).unwrap_or_else(|_| "{}".to_owned())),
+        files: Set(serde_json::to_string(&f.files).unwrap_or_else(|_| "{}".to_owned())),
     }
 }
 
@@ -749,6 +750,8 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
         PaperStatus::from_str_opt(&m.status).ok_or_else(|| corrupt("status", m.status.clone()))?;
     let terms: PaperTerms =
         serde_json::from_str(&m.terms).map_err(|e| corrupt("terms", e.to_string()))?;
+    let files: PaperFiles =
+        serde_json::from_str(&m.files).map_err(|e| corrupt("files", e.to_string()))?;
     Ok(Paper {
         id: PaperId::from_uuid(m.id),
         slug: Slug::from_trusted(m.slug),
@@ -761,6 +764,7 @@ fn from_model(m: paper::Model) -> Result<Paper, DbErr> {
             author_ids,
             funding_note: FundingNote::from_trusted(m.funding_note),
             terms,
+            files,
         },
         status,
         publish_time: m.publish_time,

@@ -1,0 +1,142 @@
+//! A published paper's downloads and cover image, from the public listener: only files the
+//! paper references now, and only while it is published (a draft's are 404, as its slug is).
+//! URLs name the file's key, whose bytes never change, so CDNs may keep an answer for an hour
+//! without asking again; revalidation is by the key's strong ETag.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::{HeaderMap, Method};
+use imprint_domain::{FileKey, FileName, MediaType};
+
+use super::{ApiError, PublicApi};
+use crate::files::download::{self, Offer};
+
+/// How long shared caches keep a download: unpublishing a paper takes this long to reach them.
+const CACHE_CONTROL: &str = "public, max-age=3600";
+
+fn no_file(slug: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "the published paper '{}' offers no such file",
+        imprint_domain::shorten(slug)
+    ))
+}
+
+/// `/v1/papers/{slug}/files/{key}/{name}`.
+#[utoipa::path(
+    get,
+    path = "/v1/papers/{slug}/files/{key}/{name}",
+    tag = "papers",
+    params(
+        ("slug" = String, Path, description = "The paper's slug"),
+        ("key" = String, Path, description = "The file's SHA-256 in hex, as the paper's downloads link it"),
+        ("name" = String, Path, description = "The file's name (the download is named as the paper names it)"),
+        ("Range" = Option<String>, Header, description = "One range of bytes: bytes=0-1023, bytes=1024-, bytes=-500"),
+    ),
+    responses(
+        (status = 200, description = "The file, with a strong ETag (its SHA-256) and Content-Disposition", content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 304, description = "The ETag in If-None-Match is current"),
+        (status = 404, description = "No published paper has this slug, or it offers no such file", body = super::json::ErrorJson),
+        (status = 416, description = "The range starts past the end"),
+        (status = 503, description = "The file store is unavailable just now", body = super::json::ErrorJson),
+    )
+)]
+pub(super) async fn paper_file(
+    State(api): State<Arc<PublicApi>>,
+    Path((slug, key, _name)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = FileKey::parse(&key).map_err(|_| no_file(&slug))?;
+    let paper = api.published(&slug).await?;
+    let wanted = key.to_string();
+    let attachment = paper
+        .attachments
+        .iter()
+        .find(|a| a.file_key == wanted)
+        .ok_or_else(|| no_file(&slug))?;
+    let name = FileName::parse(&attachment.name)
+        .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))?;
+    let media_type = MediaType::from_mime(&attachment.media_type)
+        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    serve(
+        &api,
+        &key,
+        &name,
+        media_type,
+        &headers,
+        method == Method::HEAD,
+    )
+    .await
+}
+
+/// `/v1/papers/{slug}/cover/{key}`.
+#[utoipa::path(
+    get,
+    path = "/v1/papers/{slug}/cover/{key}",
+    tag = "papers",
+    params(
+        ("slug" = String, Path, description = "The paper's slug"),
+        ("key" = String, Path, description = "The image's SHA-256 in hex, as the paper's cover links it"),
+    ),
+    responses(
+        (status = 200, description = "The image, with a strong ETag", content_type = "image/*"),
+        (status = 304, description = "The ETag in If-None-Match is current"),
+        (status = 404, description = "No published paper has this slug, or this cover", body = super::json::ErrorJson),
+        (status = 503, description = "The file store is unavailable just now", body = super::json::ErrorJson),
+    )
+)]
+pub(super) async fn cover(
+    State(api): State<Arc<PublicApi>>,
+    Path((slug, key)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = FileKey::parse(&key).map_err(|_| no_file(&slug))?;
+    let paper = api.published(&slug).await?;
+    let cover = paper
+        .cover
+        .as_ref()
+        .filter(|c| c.file_key == key.to_string())
+        .ok_or_else(|| no_file(&slug))?;
+    let media_type = MediaType::from_mime(&cover.media_type)
+        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    let name = FileName::parse(&format!(
+        "{}-cover.{}",
+        paper.slug,
+        media_type.extensions()[0]
+    ))
+    .map_err(|e| ApiError::internal(&format!("a cover's name: {e}")))?;
+    serve(
+        &api,
+        &key,
+        &name,
+        media_type,
+        &headers,
+        method == Method::HEAD,
+    )
+    .await
+}
+
+async fn serve(
+    api: &PublicApi,
+    key: &FileKey,
+    name: &FileName,
+    media_type: MediaType,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, ApiError> {
+    let offer = Offer {
+        key,
+        name,
+        media_type,
+        // PDFs and images open in the browser; data downloads.
+        inline: media_type == MediaType::Pdf || media_type.is_image(),
+        cache_control: CACHE_CONTROL,
+    };
+    download::respond(api.files(), offer, headers, head)
+        .await
+        .map_err(crate::files::http::download_error)
+}
