@@ -711,6 +711,29 @@ async fn concurrent(edge: &Edge) {
     );
 }
 
+/// A draft titled `title` by a new author, and the papers client it was made with.
+async fn draft(
+    server: &Process,
+    title: &str,
+) -> (
+    imprint_proto::papers::paper_service_client::PaperServiceClient<
+        imprint_platform::clients::Peer,
+    >,
+    imprint_proto::papers::Paper,
+) {
+    let mut authors = imprint_proto::authors::author_service_client::AuthorServiceClient::new(
+        server.channel().await,
+    );
+    let author = imprint_system_tests::create_authors(&mut authors, 1)
+        .await
+        .remove(0);
+    let mut papers = imprint_proto::papers::paper_service_client::PaperServiceClient::new(
+        server.channel().await,
+    );
+    let draft = imprint_system_tests::create_paper(&mut papers, title, &author).await;
+    (papers, draft)
+}
+
 /// A 2 × 1 PNG, whole and valid.
 const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x01\x08\x02\x00\x00\x00\x7b\x40\xe8\xdd\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\x00\x04\xff\x01\x07\x00\x01\xff\xe2\x23\x9e\x59\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
 
@@ -720,7 +743,6 @@ const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x4
 async fn attachments(server: &Process, edge: &Edge) -> String {
     use imprint_proto::papers::{
         Attachment, AttachmentKind, CoverImage, PublishPaperRequest, UpdatePaperRequest,
-        paper_service_client::PaperServiceClient,
     };
     let report = pdf(400_000, 20);
     let report_key = format!("sha256:{}", sha256(&report));
@@ -743,16 +765,7 @@ async fn attachments(server: &Process, edge: &Edge) -> String {
             .status(),
         201
     );
-    let mut authors = imprint_proto::authors::author_service_client::AuthorServiceClient::new(
-        server.channel().await,
-    );
-    let author = imprint_system_tests::create_authors(&mut authors, 1)
-        .await
-        .remove(0);
-    let mut papers = PaperServiceClient::new(server.channel().await);
-    let draft =
-        imprint_system_tests::create_paper(&mut papers, "Violent extremism in Pakistan", &author)
-            .await;
+    let (mut papers, draft) = draft(server, "Violent extremism in Pakistan").await;
     let attachment = |key: &str, kind: AttachmentKind, name: &str, language: &str| Attachment {
         file_key: key.to_owned(),
         kind: kind.into(),
@@ -904,6 +917,46 @@ async fn attachments(server: &Process, edge: &Edge) -> String {
         (cover.status().as_u16(), header(&cover, "content-type")),
         (200, "image/png".to_owned())
     );
+    // Downloads counted: the whole file and a load from its first byte, not a later range, a
+    // revalidation nor a HEAD.
+    let first = edge
+        .http
+        .get(&url)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 206);
+    assert_eq!(edge.http.head(&url).send().await.unwrap().status(), 200);
+    let mut stats =
+        imprint_proto::gateway::download_stats_service_client::DownloadStatsServiceClient::new(
+            server.channel().await,
+        );
+    let counted = stats
+        .get_download_stats(imprint_proto::gateway::GetDownloadStatsRequest {
+            paper_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(counted.total, 2, "{counted:?}");
+    assert_eq!(counted.files[0].file_key, report_key);
+    assert_eq!(counted.files[0].days.len(), 1);
+    assert_eq!(
+        counted.end_date,
+        chrono::Utc::now().format("%Y-%m-%d").to_string()
+    );
+    let bad = stats
+        .get_download_stats(imprint_proto::gateway::GetDownloadStatsRequest {
+            paper_id: draft.id.clone(),
+            start_date: "2026-13-01".to_owned(),
+            end_date: String::new(),
+        })
+        .await
+        .expect_err("not a day");
+    let violations = imprint_proto::status::field_violations(&bad);
+    assert_eq!(violations[0].0, "start_date", "{violations:?}");
     // A file the paper does not offer, under its slug: 404.
     let other = format!(
         "{}/v1/papers/{slug}/files/{}/x.pdf",
@@ -1069,4 +1122,234 @@ async fn an_upload_survives_the_server_killed_in_its_middle() {
         sha256(&bytes),
         "the stored file is the source"
     );
+}
+
+/// Files nobody references are removed after the grace period (2 s here), by the replica that
+/// leads; files a paper references never are, however long; a paper that lets go of a file, or
+/// is deleted, starts its grace period; a revision naming a removed file cannot be restored.
+#[tokio::test]
+async fn unreferenced_files_are_removed_after_the_grace_period_and_referenced_ones_never() {
+    use imprint_proto::papers::{
+        Attachment, AttachmentKind, CoverImage, DeletePaperRequest, Paper,
+        RestorePaperRevisionRequest, UpdatePaperRequest,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut env = Store::Filesystem.env();
+    env.push(("IMPRINT__STORAGE__GRACE_SECS", "2".to_owned()));
+    env.push(("IMPRINT__STORAGE__SWEEP_SECS", "1".to_owned()));
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let edge = Edge::new(&server);
+    let unused = pdf(20_000, 40);
+    let report = pdf(20_000, 41);
+    for (name, bytes) in [
+        ("unused.pdf", unused.clone()),
+        ("report.pdf", report.clone()),
+        ("cover.png", PNG.to_vec()),
+    ] {
+        assert_eq!(edge.upload(EDITOR, name, bytes, None).await.status(), 201);
+    }
+    let key = |bytes: &[u8]| format!("sha256:{}", sha256(bytes));
+    let stored = |bytes: Vec<u8>| {
+        let edge = &edge;
+        async move { edge.download(&key(&bytes), &[]).await.status() == 200 }
+    };
+    let (mut papers, draft) = draft(&server, "Files kept while referenced").await;
+    let set = |cover: Option<CoverImage>, version: i64| UpdatePaperRequest {
+        paper: Some(Paper {
+            id: draft.id.clone(),
+            version,
+            attachments: vec![Attachment {
+                file_key: key(&report),
+                kind: AttachmentKind::Report.into(),
+                name: "report.pdf".to_owned(),
+                ..Attachment::default()
+            }],
+            cover,
+            ..Paper::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["attachments".to_owned(), "cover".to_owned()],
+        }),
+    };
+    let cover = CoverImage {
+        file_key: key(PNG),
+        alt: "A map".to_owned(),
+        ..CoverImage::default()
+    };
+    let with_cover = papers
+        .update_paper(set(Some(cover), draft.version))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    imprint_system_tests::eventually(20, "the unused upload is removed", || {
+        let kept = stored(unused.clone());
+        async move { !kept.await }
+    })
+    .await;
+    // Well past the grace period, what the paper references is still there.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(stored(report.clone()).await, "the report is referenced");
+    assert!(stored(PNG.to_vec()).await, "the cover is referenced");
+    let without = papers
+        .update_paper(set(None, with_cover.version))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    imprint_system_tests::eventually(20, "the cover let go of is removed", || {
+        let kept = stored(PNG.to_vec());
+        async move { !kept.await }
+    })
+    .await;
+    assert!(stored(report.clone()).await);
+    let refused = papers
+        .restore_paper_revision(RestorePaperRevisionRequest {
+            id: draft.id.clone(),
+            version: without.version,
+            revision_version: with_cover.version,
+        })
+        .await
+        .expect_err("the cover is gone");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains(&key(PNG)),
+        "{}",
+        refused.message()
+    );
+    papers
+        .delete_paper(DeletePaperRequest {
+            id: draft.id.clone(),
+            version: without.version,
+        })
+        .await
+        .unwrap();
+    imprint_system_tests::eventually(20, "a deleted paper's report is removed", || {
+        let kept = stored(report.clone());
+        async move { !kept.await }
+    })
+    .await;
+    let blobs = dir.path().join("files/blobs/sha256");
+    let left: usize = std::fs::read_dir(&blobs)
+        .map(|d| {
+            d.flat_map(|e| e.ok())
+                .map(|e| std::fs::read_dir(e.path()).map(|f| f.count()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "nothing is left in the store");
+}
+
+/// Runs `tests/widget/upload_test.mjs` with `args`; its stdout.
+async fn browser(args: &[&str]) -> String {
+    let node = std::env::var("IMPRINT_NODE").unwrap_or_else(|_| "node".to_owned());
+    let output = tokio::process::Command::new(&node)
+        .arg(repo_root().join("tests/widget/upload_test.mjs"))
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {node}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && stdout.contains("every upload check passed"),
+        "the browser test failed (scripts/test installs chromium and playwright-core)\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{stdout}");
+    stdout
+}
+
+/// Serves an empty editorial page at every path of a fresh localhost port; returns its origin.
+async fn editor_site() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let page = "<!doctype html><title>Editor</title><p>Imprint's editor";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Headless Chromium uploads a PDF from a page on an editorial origin; the paper that names it
+/// is a draft, and the public download is 404; once published, the browser downloads the same
+/// bytes from the public API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_uploads_a_pdf_that_is_public_once_its_paper_is() {
+    use imprint_proto::papers::{
+        Attachment, AttachmentKind, Paper, PublishPaperRequest, UpdatePaperRequest,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let editor = editor_site().await;
+    let mut env = Store::Filesystem.env();
+    env.push(("IMPRINT__AUTH__EDITOR_ORIGINS", editor.clone()));
+    let server = Process::serve(&["--data-dir", &data_dir], &env).await;
+    let api = format!("http://{}", server.public);
+    let out = browser(&[
+        "--mode", "upload", "--editor", &editor, "--api", &api, "--token", EDITOR,
+    ])
+    .await;
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key "))
+        .expect("the browser printed the key")
+        .to_owned();
+    let (mut papers, draft) = draft(&server, "Uploaded from a browser").await;
+    let updated = papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(Paper {
+                id: draft.id.clone(),
+                version: draft.version,
+                attachments: vec![Attachment {
+                    file_key: key.clone(),
+                    kind: AttachmentKind::Report.into(),
+                    name: "browser.pdf".to_owned(),
+                    ..Attachment::default()
+                }],
+                ..Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["attachments".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let hex = key.trim_start_matches("sha256:");
+    let url = format!("{api}/v1/papers/{}/files/{hex}/browser.pdf", updated.slug);
+    browser(&[
+        "--mode", "download", "--api", &api, "--url", &url, "--expect", "404",
+    ])
+    .await;
+    papers
+        .publish_paper(PublishPaperRequest {
+            id: draft.id.clone(),
+            ..PublishPaperRequest::default()
+        })
+        .await
+        .unwrap();
+    browser(&[
+        "--mode", "download", "--api", &api, "--url", &url, "--expect", "200", "--sha256", hex,
+    ])
+    .await;
 }

@@ -58,5 +58,13 @@ pub const WEBHOOKS: ConsumerQueue = ConsumerQueue {
     single_active: true,
 };
 
+/// The gateway's file store learns which files papers and authors reference, so that it keeps
+/// those and removes the others after a grace period.
+pub const FILES: ConsumerQueue = ConsumerQueue {
+    service: "files",
+    bindings: &["paper.*", "author.*"],
+    single_active: false,
+};
+
 /// Every consuming service.
-pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS, RECOMMENDATIONS, WEBHOOKS];
+pub const CONSUMERS: &[ConsumerQueue] = &[AUTHORS, PAPERS, RECOMMENDATIONS, WEBHOOKS, FILES];

@@ -86,6 +86,10 @@ pub struct StorageSettings {
     pub max_upload_mb: u64,
     /// How long an unfinished resumable upload may wait for its next part.
     pub upload_expiry_hours: u64,
+    /// How long a file no paper or author references is kept before it is removed, in seconds.
+    pub grace_secs: u64,
+    /// How often the replica that leads looks for such files, in seconds.
+    pub sweep_secs: u64,
 }
 
 impl StorageSettings {
@@ -141,6 +145,8 @@ impl Default for StorageSettings {
             allow_http: false,
             max_upload_mb: 200,
             upload_expiry_hours: 24,
+            grace_secs: 86_400,
+            sweep_secs: 600,
         }
     }
 }

@@ -555,11 +555,20 @@ unbounded!(
     gateway::RevokePreviewLinkResponse,
     gateway::CreateWebhookResponse,
     gateway::ListWebhooksResponse,
+    gateway::GetDownloadStatsResponse,
     gateway::UpdateWebhookResponse,
     gateway::DeleteWebhookResponse,
     gateway::ListWebhookDeliveriesResponse,
     gateway::RedeliverWebhookResponse,
 );
+
+impl Bounded for gateway::GetDownloadStatsRequest {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "paper_id", &self.paper_id, MAX_ID_CHARS);
+        out.text(prefix, "start_date", &self.start_date, MAX_ID_CHARS);
+        out.text(prefix, "end_date", &self.end_date, MAX_ID_CHARS);
+    }
+}
 
 #[cfg(test)]
 mod tests {

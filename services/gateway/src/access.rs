@@ -342,6 +342,7 @@ pub fn required_role(path: &str) -> Option<Role> {
         .unwrap_or(("", ""));
     use Role::{Admin, Editor, Publisher, Viewer};
     use imprint_proto::authors::author_service_server::SERVICE_NAME as AUTHORS;
+    use imprint_proto::gateway::download_stats_service_server::SERVICE_NAME as DOWNLOADS;
     use imprint_proto::gateway::preview_link_service_server::SERVICE_NAME as PREVIEWS;
     use imprint_proto::gateway::publication_page_service_server::SERVICE_NAME as PAGES;
     use imprint_proto::papers::paper_service_server::SERVICE_NAME as PAPERS;
@@ -394,6 +395,10 @@ pub fn required_role(path: &str) -> Option<Role> {
         // Sharing a draft for review is an editor's call; so is taking the link back.
         PREVIEWS => match method {
             "CreatePreviewLink" | "ListPreviewLinks" | "RevokePreviewLink" => Editor,
+            _ => Admin,
+        },
+        DOWNLOADS => match method {
+            "GetDownloadStats" => Viewer,
             _ => Admin,
         },
         _ => Admin,

@@ -84,14 +84,13 @@ async fn open(db: Database, cx: &mut Context<'_>) -> Result<(), OpenError> {
         &["paper.*", "author.*", "recommendation.*", "term.*"],
         Arc::new(move || invalidate.changed()),
     );
-    let (editorial, files) = open_files(db_for_files, cx)?;
+    let files = open_files(db_for_files, cx)?;
     let (public, site_url) = public_api(
         Edge {
             settings,
             services,
             signer: cx.signer,
             requests: cx.requests,
-            editorial,
             files,
         },
         pages.clone(),
@@ -125,19 +124,15 @@ struct Edge<'a> {
     services: crate::public::Services,
     signer: &'a imprint_platform::signing::Signer,
     requests: &'a Arc<imprint_platform::observe::RequestMetrics>,
-    /// The editors' file endpoints, beside the public API.
-    editorial: axum::Router,
-    /// The file store, for public downloads.
-    files: imprint_files::Blobs,
+    /// The editors' file endpoints, the store and download counts.
+    files: OpenedFiles,
 }
 
 /// The file store, the editors' upload endpoints on the public listener, and the sweep of
 /// expired uploads.
-fn open_files(
-    db: Database,
-    cx: &mut Context<'_>,
-) -> Result<(axum::Router, imprint_files::Blobs), OpenError> {
-    use crate::files::{Files, http, records::Records};
+fn open_files(db: Database, cx: &mut Context<'_>) -> Result<OpenedFiles, OpenError> {
+    use crate::files::{Files, http, records::Records, references, stats};
+    use imprint_proto::gateway::download_stats_service_server::DownloadStatsServiceServer;
     let settings = cx.settings;
     let service_error = |e: &dyn std::fmt::Display| OpenError::Service {
         service: ServiceKey::Gateway,
@@ -148,7 +143,7 @@ fn open_files(
     tracing::info!(store = ?blobs, "files");
     let files = Files::new(
         blobs.clone(),
-        Records::new(db),
+        Records::new(db.clone()),
         settings.storage.max_upload_bytes(),
         Duration::from_secs(settings.storage.upload_expiry_hours.max(1) * 3600),
     );
@@ -156,6 +151,23 @@ fn open_files(
     let origins = header_values(&settings.auth.editor_origins)?;
     let sweeper = files.clone();
     cx.run(Box::new(move |stop| Box::pin(sweep_uploads(sweeper, stop))));
+    let storage = &settings.storage;
+    cx.events
+        .consumer(Arc::new(references::References::new(db.clone())));
+    let collector = references::Collector::new(
+        db.clone(),
+        blobs.clone(),
+        Duration::from_secs(storage.grace_secs),
+        Duration::from_secs(storage.sweep_secs.max(1)),
+    );
+    cx.run(Box::new(move |stop| Box::pin(collector.run(stop))));
+    let downloads = stats::Downloads::new(db);
+    let flusher = downloads.clone();
+    cx.run(Box::new(move |stop| Box::pin(flusher.run(stop))));
+    cx.serve(
+        DownloadStatsServiceServer::new(stats::DownloadStatsGrpc::new(downloads.clone()))
+            .max_decoding_message_size(imprint_domain::limits::SMALL_MESSAGE_BYTES),
+    );
     let router = http::router(
         Arc::new(http::Editorial {
             files,
@@ -163,7 +175,21 @@ fn open_files(
         }),
         &origins,
     );
-    Ok((router, blobs))
+    Ok(OpenedFiles {
+        editorial: router,
+        blobs,
+        downloads,
+    })
+}
+
+/// The edge's files, as the public listener needs them.
+struct OpenedFiles {
+    /// The editors' endpoints.
+    editorial: axum::Router,
+    /// The store.
+    blobs: imprint_files::Blobs,
+    /// Download counts.
+    downloads: crate::files::stats::Downloads,
 }
 
 /// Removes expired uploads every ten minutes until `stop` (any replica may: removing what is
@@ -223,12 +249,13 @@ async fn public_api(
                 .iter()
                 .filter_map(|p| imprint_platform::settings::parse_proxy(p).ok())
                 .collect(),
-            files: cx.files,
+            files: cx.files.blobs,
+            downloads: cx.files.downloads,
         },
     );
     let router = api
         .router()
-        .merge(cx.editorial)
+        .merge(cx.files.editorial)
         .route(
             "/openapi.json",
             axum::routing::get(|| async {

@@ -23,6 +23,8 @@ impl MigratorTrait for Migrator {
             }),
             Box::new(crate::webhooks::migration::CreateWebhooks),
             Box::new(crate::files::migration::CreateFiles),
+            Box::new(crate::files::migration::AddFileReferences),
+            Box::new(crate::files::migration::CreateDownloads),
         ]
     }
 

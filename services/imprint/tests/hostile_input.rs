@@ -577,7 +577,7 @@ async fn raw_call(app: &TestApp, path: &str, body: Vec<u8>) -> Result<Vec<u8>, t
 }
 
 /// Every method of the contract, by path.
-const METHODS: [&str; 48] = [
+const METHODS: [&str; 49] = [
     "/imprint.papers.v1.PaperService/CreatePaper",
     "/imprint.papers.v1.PaperService/BatchCreatePapers",
     "/imprint.papers.v1.PaperService/GetPaper",
@@ -626,6 +626,7 @@ const METHODS: [&str; 48] = [
     "/imprint.gateway.v1.WebhookService/DeleteWebhook",
     "/imprint.gateway.v1.WebhookService/ListWebhookDeliveries",
     "/imprint.gateway.v1.WebhookService/RedeliverWebhook",
+    "/imprint.gateway.v1.DownloadStatsService/GetDownloadStats",
 ];
 
 #[test]
@@ -847,6 +848,25 @@ fn every_field_at_100_times_its_limit() -> Vec<Oversized> {
     const RECORD: &str = "/imprint.recommendations.v1.RecommendationService/RecordInteraction";
     const KEYS: &str = "/imprint.gateway.v1.PartnerKeyService/CreatePartnerKey";
     vec![
+        oversized(
+            "/imprint.gateway.v1.DownloadStatsService/GetDownloadStats",
+            "paper_id",
+            &imprint_proto::gateway::GetDownloadStatsRequest {
+                paper_id: x(10_000),
+                ..Default::default()
+            },
+        ),
+        oversized(
+            CREATE_PAPER,
+            "paper.attachments[0].label",
+            &paper(Paper {
+                attachments: vec![imprint_proto::papers::Attachment {
+                    label: x(20_000),
+                    ..Default::default()
+                }],
+                ..Paper::default()
+            }),
+        ),
         oversized(
             CREATE_PAPER,
             "paper.id",

@@ -117,6 +117,29 @@ impl Papers {
         }
     }
 
+    /// Refuses to restore version `from` when a file it names was removed since (nothing
+    /// referenced it for the grace period).
+    async fn check_files_kept(
+        &self,
+        files: &imprint_domain::PaperFiles,
+        from: i64,
+    ) -> Result<(), ServiceError> {
+        for key in files.keys() {
+            let kept = self.files.size(&key).await.map_err(|e| {
+                tracing::warn!(error = %e, "the file store failed");
+                ServiceError::Unavailable(
+                    "the file store is unavailable just now; try again shortly".to_owned(),
+                )
+            })?;
+            if kept.is_none() {
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "version {from} names the file {key}, removed since as nothing referenced it; upload it again and attach it"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Looks up in the store every file `input` references, for its parse to check.
     async fn describe_files(&self, input: &mut PaperInput) -> Result<(), ServiceError> {
         let keys =
@@ -392,6 +415,7 @@ impl Papers {
         let current = self.get(&Key::Id(id)).await?;
         check_version("paper", &id, Some(version), current.version)?;
         let mut old = self.state_at(&current, from, "revision_version").await?;
+        self.check_files_kept(&old.fields.files, from).await?;
         // Terms merged since are restored as the terms they were merged into.
         old.fields.terms = self.terms.current(&old.fields.terms).await?;
         let content = Content {

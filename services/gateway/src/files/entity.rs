@@ -28,6 +28,54 @@ pub mod file {
         pub creator_subject: Option<String>,
         /// With which role.
         pub creator_role: Option<String>,
+        /// Since when no paper or author references it (its upload, at first); `None` while
+        /// one does.
+        pub unreferenced_since: Option<DateTimeUtc>,
+    }
+
+    /// None.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `file_owners`: the version of each paper or author whose references are recorded.
+pub mod file_owner {
+    use sea_orm::entity::prelude::*;
+
+    /// One owner.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "file_owners")]
+    pub struct Model {
+        /// The paper's or author's id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub owner_id: Uuid,
+        /// The version its references are of.
+        pub version: i64,
+    }
+
+    /// None.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `file_refs`: which owner references which file.
+pub mod file_ref {
+    use sea_orm::entity::prelude::*;
+
+    /// One reference.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "file_refs")]
+    pub struct Model {
+        /// The paper or author.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub owner_id: Uuid,
+        /// The file's SHA-256, in hex.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub file_key: String,
     }
 
     /// None.
@@ -93,6 +141,34 @@ pub mod segment {
         pub length: i64,
         /// Its object in the store.
         pub object: String,
+    }
+
+    /// None.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `downloads`: public downloads of a paper's file on a day.
+pub mod download {
+    use sea_orm::entity::prelude::*;
+
+    /// One paper, file and day.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "downloads")]
+    pub struct Model {
+        /// The paper.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub paper_id: Uuid,
+        /// The file's SHA-256, in hex.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub file_key: String,
+        /// The day, YYYY-MM-DD (UTC).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: String,
+        /// Downloads begun that day.
+        pub count: i64,
     }
 
     /// None.

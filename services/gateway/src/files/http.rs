@@ -64,12 +64,25 @@ pub fn router(state: Arc<Editorial>, origins: &[HeaderValue]) -> Router {
         )
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::map_response(close_after_refusal))
         .layer(axum::middleware::map_response(crate::public::json_errors));
     if origins.is_empty() {
         routes
     } else {
         routes.layer(cors(origins.to_vec()))
     }
+}
+
+/// A refused upload may leave its body unread: the connection is closed after the answer, so
+/// that no client sends its next request into what is left of the last one.
+async fn close_after_refusal(mut response: Response) -> Response {
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// CORS for editors' browsers: the tus headers in and out.

@@ -40,6 +40,150 @@ enum UploadSegments {
     Object,
 }
 
+#[derive(DeriveIden)]
+enum FileOwners {
+    Table,
+    OwnerId,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum FileRefs {
+    Table,
+    OwnerId,
+    FileKey,
+}
+
+#[derive(DeriveIden)]
+enum Downloads {
+    Table,
+    PaperId,
+    FileKey,
+    Day,
+    Count,
+}
+
+/// `downloads`: public downloads per paper, file and day.
+pub(crate) struct CreateDownloads;
+
+impl MigrationName for CreateDownloads {
+    fn name(&self) -> &str {
+        "m20261205_000009_downloads"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateDownloads {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Downloads::Table)
+                    .col(ColumnDef::new(Downloads::PaperId).uuid().not_null())
+                    .col(ColumnDef::new(Downloads::FileKey).string_len(64).not_null())
+                    .col(ColumnDef::new(Downloads::Day).string_len(10).not_null())
+                    .col(ColumnDef::new(Downloads::Count).big_integer().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Downloads::PaperId)
+                            .col(Downloads::FileKey)
+                            .col(Downloads::Day),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Downloads::Table).to_owned())
+            .await
+    }
+}
+
+/// `file_owners`, `file_refs`, and `files.unreferenced_since`: what references each file.
+pub(crate) struct AddFileReferences;
+
+impl MigrationName for AddFileReferences {
+    fn name(&self) -> &str {
+        "m20261205_000008_file_references"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddFileReferences {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(FileOwners::Table)
+                    .col(
+                        ColumnDef::new(FileOwners::OwnerId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(FileOwners::Version).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FileRefs::Table)
+                    .col(ColumnDef::new(FileRefs::OwnerId).uuid().not_null())
+                    .col(ColumnDef::new(FileRefs::FileKey).string_len(64).not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(FileRefs::OwnerId)
+                            .col(FileRefs::FileKey),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("file_refs_file_key_idx")
+                    .table(FileRefs::Table)
+                    .col(FileRefs::FileKey)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Files::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("unreferenced_since"))
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Files::Table)
+                    .drop_column(Alias::new("unreferenced_since"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(FileRefs::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(FileOwners::Table).to_owned())
+            .await
+    }
+}
+
 /// `files`, `uploads` and `upload_segments`.
 pub(crate) struct CreateFiles;
 

@@ -9,6 +9,8 @@ mod entity;
 pub mod http;
 pub(crate) mod migration;
 pub mod records;
+pub mod references;
+pub mod stats;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -84,7 +84,7 @@ impl Records {
     ) -> Result<(), DbErr> {
         let row = file_row(stored, actor, now)?;
         let tx = self.db.begin_write().await?;
-        let result = insert_file(&*tx, row).await;
+        let result = insert_file(&*tx, row, &stored.key, now).await;
         tx.finish(result).await
     }
 
@@ -233,7 +233,7 @@ impl Records {
             if done.rows_affected == 0 {
                 return Ok(false);
             }
-            insert_file(&*tx, row).await?;
+            insert_file(&*tx, row, &stored.key, now).await?;
             segment::Entity::delete_many()
                 .filter(segment::Column::UploadId.eq(id))
                 .exec(&*tx)
@@ -291,13 +291,19 @@ fn file_row(
         create_time: Set(now),
         creator_subject: Set(subject),
         creator_role: Set(role),
+        // Unreferenced until a paper names it.
+        unreferenced_since: Set(Some(now)),
     })
 }
 
-/// Inserts a file's row unless the same bytes have one.
+/// Inserts the row of the file `key` uploaded at `now`, unless the same bytes have one; bytes
+/// uploaded again while nothing references them get their grace period anew (an editor is
+/// about to use them).
 async fn insert_file(
     tx: &impl sea_orm::ConnectionTrait,
     row: file::ActiveModel,
+    key: &FileKey,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     file::Entity::insert(row)
         .on_conflict(
@@ -307,6 +313,12 @@ async fn insert_file(
         )
         .do_nothing()
         .exec_without_returning(tx)
+        .await?;
+    file::Entity::update_many()
+        .col_expr(file::Column::UnreferencedSince, Expr::value(Some(now)))
+        .filter(file::Column::Key.eq(key.hex()))
+        .filter(file::Column::UnreferencedSince.is_not_null())
+        .exec(tx)
         .await
         .map(drop)
 }

@@ -61,15 +61,29 @@ pub(super) async fn paper_file(
         .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))?;
     let media_type = MediaType::from_mime(&attachment.media_type)
         .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
-    serve(
-        &api,
-        &key,
-        &name,
-        media_type,
-        &headers,
-        method == Method::HEAD,
-    )
-    .await
+    let head = method == Method::HEAD;
+    let response = serve(&api, &key, &name, media_type, &headers, head).await?;
+    if !head
+        && begins_the_file(&response)
+        && let Ok(paper_id) = imprint_domain::PaperId::parse(&paper.id)
+    {
+        api.downloads().count(paper_id, &key);
+    }
+    Ok(response)
+}
+
+/// Whether `response` sends a file from its first byte: a download begun, not a revalidation
+/// or the later ranges of one.
+fn begins_the_file(response: &Response) -> bool {
+    match response.status() {
+        http::StatusCode::OK => true,
+        http::StatusCode::PARTIAL_CONTENT => response
+            .headers()
+            .get(http::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("bytes 0-")),
+        _ => false,
+    }
 }
 
 /// `/v1/papers/{slug}/cover/{key}`.

@@ -92,6 +92,8 @@ pub struct PublicApi {
     trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The file store.
     files: imprint_files::Blobs,
+    /// Download counts.
+    downloads: crate::files::stats::Downloads,
 }
 
 /// Who may read what beyond the published: partners' keys and preview links.
@@ -114,6 +116,8 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The file store: published papers' downloads.
     pub files: imprint_files::Blobs,
+    /// Where downloads are counted.
+    pub downloads: crate::files::stats::Downloads,
 }
 
 impl PublicApi {
@@ -133,6 +137,7 @@ impl PublicApi {
             timeout,
             trusted_proxies,
             files,
+            downloads,
         }: Options,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -150,12 +155,18 @@ impl PublicApi {
             signer,
             trusted_proxies: trusted_proxies.into(),
             files,
+            downloads,
         })
     }
 
     /// The file store.
     pub(crate) fn files(&self) -> &imprint_files::Blobs {
         &self.files
+    }
+
+    /// Download counts.
+    pub(crate) fn downloads(&self) -> &crate::files::stats::Downloads {
+        &self.downloads
     }
 
     /// The rail a service's `view_id` names: what each response of a cached answer serves
