@@ -957,6 +957,7 @@ async fn attachments(server: &Process, edge: &Edge) -> String {
         .expect_err("not a day");
     let violations = imprint_proto::status::field_violations(&bad);
     assert_eq!(violations[0].0, "start_date", "{violations:?}");
+    author_photo(server, edge, &draft.author_ids[0], &report_key).await;
     // A file the paper does not offer, under its slug: 404.
     let other = format!(
         "{}/v1/papers/{slug}/files/{}/x.pdf",
@@ -965,6 +966,87 @@ async fn attachments(server: &Process, edge: &Edge) -> String {
     );
     assert_eq!(edge.http.get(&other).send().await.unwrap().status(), 404);
     slug
+}
+
+/// An author's photo uploaded rather than linked: refused when not an image or without what it
+/// shows, then on the public profile (as `photo`, and as `photo_url`) and served.
+async fn author_photo(server: &Process, edge: &Edge, author_id: &str, not_an_image: &str) {
+    use imprint_proto::authors::{
+        AuthorPhoto, UpdateAuthorRequest, author_service_client::AuthorServiceClient,
+    };
+    let mut authors = AuthorServiceClient::new(server.channel().await);
+    let current = authors
+        .get_author(imprint_proto::authors::GetAuthorRequest {
+            key: Some(imprint_proto::authors::get_author_request::Key::Id(
+                author_id.to_owned(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .author
+        .unwrap();
+    let update = |file_key: &str, alt: &str, version: i64| UpdateAuthorRequest {
+        author: Some(imprint_proto::authors::Author {
+            id: author_id.to_owned(),
+            version,
+            photo: Some(AuthorPhoto {
+                file_key: file_key.to_owned(),
+                alt: alt.to_owned(),
+                ..AuthorPhoto::default()
+            }),
+            ..imprint_proto::authors::Author::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["photo".to_owned()],
+        }),
+    };
+    let refused = authors
+        .update_author(update(not_an_image, "", current.version))
+        .await
+        .expect_err("refused");
+    let fields: Vec<String> = imprint_proto::status::field_violations(&refused)
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    assert!(
+        fields.contains(&"author.photo.file_key".to_owned()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"author.photo.alt".to_owned()),
+        "{fields:?}"
+    );
+    let png_key = format!("sha256:{}", sha256(PNG));
+    let updated = authors
+        .update_author(update(&png_key, "The author at a lectern", current.version))
+        .await
+        .unwrap()
+        .into_inner()
+        .author
+        .unwrap();
+    assert_eq!(
+        updated
+            .photo
+            .as_ref()
+            .map(|p| (p.width, p.media_type.as_str())),
+        Some((2, "image/png"))
+    );
+    let profile = edge
+        .json(&format!("{}/v1/authors/{}", edge.base, updated.slug))
+        .await;
+    let url = profile["author"]["photo"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{profile}"))
+        .to_owned();
+    assert_eq!(profile["author"]["photo_url"], url);
+    assert_eq!(profile["author"]["photo"]["alt"], "The author at a lectern");
+    let got = edge.http.get(&url).send().await.unwrap();
+    assert_eq!(
+        (got.status().as_u16(), header(&got, "content-type")),
+        (200, "image/png".to_owned())
+    );
+    assert_eq!(got.bytes().await.unwrap().to_vec(), PNG.to_vec());
 }
 
 /// The store gone: uploads and downloads are 503 naming it, the paper and its page still

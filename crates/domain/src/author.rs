@@ -38,6 +38,10 @@ pub struct AuthorInput {
     pub orcid: String,
     /// Photo URL or empty.
     pub photo_url: String,
+    /// The uploaded photo; `None` or blank for none.
+    pub photo: Option<crate::file::ImageInput>,
+    /// What the store holds of the photo (filled by the service before parsing).
+    pub stored_files: crate::file::StoredFiles,
 }
 
 /// A field an update can change.
@@ -55,6 +59,8 @@ pub enum AuthorField {
     Orcid,
     /// `photo_url`
     PhotoUrl,
+    /// `photo`: an uploaded image, not a link.
+    Photo,
 }
 
 impl MaskField for AuthorField {
@@ -65,6 +71,7 @@ impl MaskField for AuthorField {
         Self::Positions,
         Self::Orcid,
         Self::PhotoUrl,
+        Self::Photo,
     ];
 
     fn path(self) -> &'static str {
@@ -75,6 +82,7 @@ impl MaskField for AuthorField {
             Self::Positions => "positions",
             Self::Orcid => "orcid",
             Self::PhotoUrl => "photo_url",
+            Self::Photo => "photo",
         }
     }
 }
@@ -112,6 +120,9 @@ pub struct AuthorFields {
     pub orcid: Option<Orcid>,
     /// Portrait URL, when there is one.
     pub photo_url: Option<HttpUrl>,
+    /// The uploaded portrait, when there is one (none on revisions saved before files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<crate::file::Image>,
 }
 
 impl AuthorFields {
@@ -123,6 +134,7 @@ impl AuthorFields {
             positions: Vec::new(),
             orcid: None,
             photo_url: None,
+            photo: None,
         };
         let mut mask: Vec<AuthorField> = AuthorField::ALL.to_vec();
         if input.slug.is_empty() {
@@ -158,6 +170,16 @@ impl AuthorFields {
                 AuthorField::PhotoUrl => {
                     let url = optional(&input.photo_url, HttpUrl::parse);
                     v.assign(path, &mut next.photo_url, url);
+                }
+                AuthorField::Photo => {
+                    let parsed = crate::file::Image::parse(
+                        input.photo.as_ref(),
+                        &input.stored_files,
+                        "photo",
+                    );
+                    if let Some(photo) = v.nested(path, parsed) {
+                        next.photo = photo;
+                    }
                 }
             }
         }
@@ -260,6 +282,7 @@ impl crate::audit::Audited for Author {
             AuthorField::Positions => json(&f.positions),
             AuthorField::Orcid => json(&f.orcid),
             AuthorField::PhotoUrl => json(&f.photo_url),
+            AuthorField::Photo => json(&f.photo),
         }
     }
 }

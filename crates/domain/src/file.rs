@@ -491,9 +491,9 @@ impl Attachment {
     }
 }
 
-/// A paper's cover image.
+/// An image shown with what it shows: a paper's cover, an author's photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Cover {
+pub struct Image {
     /// The image.
     pub file: FileKey,
     /// What it shows, for readers who cannot see it.
@@ -510,7 +510,7 @@ pub struct PaperFiles {
     pub attachments: Vec<Attachment>,
     /// The cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cover: Option<Cover>,
+    pub cover: Option<Image>,
 }
 
 /// A download as an editor sends it.
@@ -528,9 +528,9 @@ pub struct AttachmentInput {
     pub language: String,
 }
 
-/// A cover as an editor sends it.
+/// An image as an editor sends it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CoverInput {
+pub struct ImageInput {
     /// `sha256:<hex>` of an uploaded image.
     pub file_key: String,
     /// What it shows.
@@ -560,7 +560,7 @@ impl PaperFiles {
 
     /// The keys `attachments` and `cover` name, parsed, for the service to look up in the store
     /// before parsing; a key that does not parse is reported by the parse.
-    pub fn requested(attachments: &[AttachmentInput], cover: Option<&CoverInput>) -> Vec<FileKey> {
+    pub fn requested(attachments: &[AttachmentInput], cover: Option<&ImageInput>) -> Vec<FileKey> {
         attachments
             .iter()
             .map(|a| a.file_key.as_str())
@@ -610,9 +610,21 @@ impl PaperFiles {
 
     /// Validates the cover an editor sent (`None`: no cover), given what the store holds.
     pub fn parse_cover(
-        input: Option<&CoverInput>,
+        input: Option<&ImageInput>,
         stored: &StoredFiles,
-    ) -> Result<Option<Cover>, Violations> {
+    ) -> Result<Option<Image>, Violations> {
+        Image::parse(input, stored, "cover")
+    }
+}
+
+impl Image {
+    /// Validates an image an editor sent as `what` (`None`, or both fields blank: none), given
+    /// what the store holds.
+    pub fn parse(
+        input: Option<&ImageInput>,
+        stored: &StoredFiles,
+        what: &str,
+    ) -> Result<Option<Self>, Violations> {
         let Some(input) =
             input.filter(|c| !c.file_key.trim().is_empty() || !c.alt.trim().is_empty())
         else {
@@ -635,14 +647,14 @@ impl PaperFiles {
             v.push(
                 "file_key",
                 format!(
-                    "a cover must be a PNG, JPEG or WebP image; this file is {}",
+                    "a {what} must be a PNG, JPEG or WebP image; this file is {}",
                     facts.media_type.label()
                 ),
             );
         }
         match found {
             Some((file, facts)) => v.into_result(|| {
-                Some(Cover {
+                Some(Self {
                     file,
                     alt: alt.to_owned(),
                     facts,

@@ -286,7 +286,7 @@ pub struct PaperInput {
     /// The downloads, in order.
     pub attachments: Vec<crate::file::AttachmentInput>,
     /// The cover image; `None` for none.
-    pub cover: Option<crate::file::CoverInput>,
+    pub cover: Option<crate::file::ImageInput>,
     /// What the store holds of the files referenced (filled by the service before parsing).
     pub stored_files: crate::file::StoredFiles,
 }

@@ -31,6 +31,14 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[error("the file store failed: {0}")]
 pub struct StoreError(#[from] object_store::Error);
 
+/// A store failure as the services answer it: UNAVAILABLE (the cause goes to the log).
+impl From<StoreError> for imprint_platform::ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(error = %e, "the file store failed");
+        Self::Unavailable("the file store is unavailable just now; try again shortly".to_owned())
+    }
+}
+
 /// The store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -498,6 +506,32 @@ impl Blobs {
             media_type: s.media_type,
             dimensions: s.dimensions,
         })))
+    }
+
+    /// What the store holds of `keys`, as the parse of a paper or an author that references them
+    /// checks it: each stored file's facts (its type from its first bytes), or why it is no
+    /// file Imprint takes; files not stored are left out.
+    pub async fn facts(
+        &self,
+        keys: impl IntoIterator<Item = FileKey>,
+    ) -> Result<imprint_domain::file::StoredFiles, StoreError> {
+        let mut out = imprint_domain::file::StoredFiles::new();
+        for key in keys {
+            if out.contains_key(&key) {
+                continue;
+            }
+            if let Some(found) = self.describe(&key, None).await? {
+                let facts = found
+                    .map(|d| imprint_domain::file::FileFacts {
+                        size: d.size,
+                        media_type: d.media_type,
+                        dimensions: d.dimensions,
+                    })
+                    .map_err(|e| e.to_string());
+                out.insert(key, facts);
+            }
+        }
+        Ok(out)
     }
 
     /// Reads `key`, all of it or `range` (clamped to the file); `None` if it is not stored.

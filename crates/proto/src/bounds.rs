@@ -75,6 +75,14 @@ impl Bounded for papers::Attachment {
     }
 }
 
+impl Bounded for authors::AuthorPhoto {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
+        out.text(prefix, "alt", &self.alt, MAX_ALT_CHARS);
+        out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+    }
+}
+
 impl Bounded for papers::CoverImage {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {
         out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
@@ -269,6 +277,7 @@ impl Bounded for authors::Author {
         out.each(prefix, "positions", &self.positions, MAX_POSITIONS);
         out.text(prefix, "orcid", &self.orcid, MAX_ORCID_CHARS);
         out.text(prefix, "photo_url", &self.photo_url, MAX_URL_LEN);
+        out.nested(prefix, "photo", self.photo.as_ref());
     }
 }
 

@@ -288,7 +288,7 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
         region_ids: p.region_ids.clone(),
         series_ids: p.series_ids.clone(),
         attachments: p.attachments.iter().map(attachment_input).collect(),
-        cover: p.cover.as_ref().map(|c| domain::file::CoverInput {
+        cover: p.cover.as_ref().map(|c| domain::file::ImageInput {
             file_key: c.file_key.clone(),
             alt: c.alt.clone(),
         }),
@@ -348,8 +348,8 @@ pub fn attachment_to_proto(a: &domain::file::Attachment) -> papers::Attachment {
     }
 }
 
-/// A cover as the contract carries it.
-pub fn cover_to_proto(c: &domain::file::Cover) -> papers::CoverImage {
+/// An image (a cover; an author's photo in the same shape) as the contract carries it.
+pub fn cover_to_proto(c: &domain::file::Image) -> papers::CoverImage {
     let (width, height) = c.facts.dimensions.unwrap_or_default();
     papers::CoverImage {
         file_key: c.file.to_string(),
@@ -391,6 +391,17 @@ impl From<&domain::Author> for authors::Author {
             create_time: Some(timestamp(a.create_time)),
             update_time: Some(timestamp(a.update_time)),
             paper_count: a.paper_count,
+            photo: f.photo.as_ref().map(|p| {
+                let c = cover_to_proto(p);
+                authors::AuthorPhoto {
+                    file_key: c.file_key,
+                    alt: c.alt,
+                    size_bytes: c.size_bytes,
+                    media_type: c.media_type,
+                    width: c.width,
+                    height: c.height,
+                }
+            }),
         }
     }
 }
@@ -408,6 +419,11 @@ pub fn author_input(a: &authors::Author) -> domain::AuthorInput {
             .collect(),
         orcid: a.orcid.clone(),
         photo_url: a.photo_url.clone(),
+        photo: a.photo.as_ref().map(|p| domain::file::ImageInput {
+            file_key: p.file_key.clone(),
+            alt: p.alt.clone(),
+        }),
+        stored_files: domain::file::StoredFiles::new(),
     }
 }
 

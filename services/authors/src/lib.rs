@@ -44,9 +44,20 @@ pub struct Parts {
 
 /// The authors service over `db` (migrated), asking `papers` about credits, writing events
 /// through `events` and signing page tokens with `signer`.
-pub fn build(db: Database, papers: Peer, events: Emitter, signer: Signer) -> Parts {
+pub fn build(
+    db: Database,
+    papers: Peer,
+    files: imprint_files::Blobs,
+    events: Emitter,
+    signer: Signer,
+) -> Parts {
     let store = storage::AuthorStore::new(db, events);
-    let service = Authors::new(store.clone(), PaperServiceClient::new(papers), signer);
+    let service = Authors::new(
+        store.clone(),
+        PaperServiceClient::new(papers),
+        files,
+        signer,
+    );
     Parts {
         server: AuthorServiceServer::new(grpc::AuthorsGrpc::new(service))
             .max_decoding_message_size(imprint_domain::limits::AUTHORS_MESSAGE_BYTES),
@@ -73,7 +84,15 @@ impl ServiceComponent for AuthorsComponent {
         Box::pin(async move {
             let papers = cx.peers.link(ServiceKey::Papers)?;
             let emitter = cx.events.producer(&db, OUTBOX);
-            let parts = build(db, papers, emitter, cx.signer.clone());
+            let settings = cx.settings;
+            let files =
+                imprint_files::Blobs::open(&settings.storage, &settings.data_dir).map_err(|e| {
+                    OpenError::Service {
+                        service: ServiceKey::Authors,
+                        source: e.to_string().into(),
+                    }
+                })?;
+            let parts = build(db, papers, files, emitter, cx.signer.clone());
             cx.events.consumer(parts.handler);
             cx.serve(parts.server);
             Ok(())

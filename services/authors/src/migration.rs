@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateAuthors),
             Box::new(AddEvents),
             Box::new(CreateRevisions),
+            Box::new(AddPhoto),
         ]
     }
 
@@ -292,6 +293,41 @@ impl MigrationTrait for CreateRevisions {
             .drop_table(
                 Table::drop()
                     .table(Alias::new(crate::storage::REVISIONS.table))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// `authors.photo`: an uploaded portrait, as JSON of its key, alt text and facts.
+struct AddPhoto;
+
+impl MigrationName for AddPhoto {
+    fn name(&self) -> &str {
+        "m20261205_000004_author_photo"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddPhoto {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("authors"))
+                    .add_column(ColumnDef::new(Alias::new("photo")).text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("authors"))
+                    .drop_column(Alias::new("photo"))
                     .to_owned(),
             )
             .await

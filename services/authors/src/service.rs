@@ -45,21 +45,30 @@ pub struct Authors {
     papers: PaperServiceClient<Peer>,
     /// Signs the page tokens of lists.
     signer: Signer,
+    /// The uploaded photos, looked up when a profile names one.
+    files: imprint_files::Blobs,
 }
 
 impl Authors {
-    /// The service over its store, with a client of the papers service, signing page tokens
-    /// with `signer`.
-    pub fn new(store: AuthorStore, papers: PaperServiceClient<Peer>, signer: Signer) -> Self {
+    /// The service over its store, with a client of the papers service and the store of
+    /// uploaded photos, signing page tokens with `signer`.
+    pub fn new(
+        store: AuthorStore,
+        papers: PaperServiceClient<Peer>,
+        files: imprint_files::Blobs,
+        signer: Signer,
+    ) -> Self {
         Self {
             store,
             papers,
             signer,
+            files,
         }
     }
 
     /// Creates an author; derives a free slug from the name when none is given.
     pub async fn create(&self, input: &AuthorInput, actor: &Actor) -> Result<Author, ServiceError> {
+        let input = &self.with_photo(input).await?;
         let (mut author, choice) = new_author(input)?;
         self.check_orcid_free(author.fields.orcid.as_ref(), None)
             .await?;
@@ -93,6 +102,7 @@ impl Authors {
         let mut orcids: HashMap<String, usize> = HashMap::new();
         for (i, input) in inputs.iter().enumerate() {
             let prefix = format!("requests[{i}].author");
+            let input = &self.with_photo(input).await?;
             let Some((author, choice)) = v.nested(&prefix, new_author(input)) else {
                 continue;
             };
@@ -117,6 +127,17 @@ impl Authors {
             .map_err(|e| e.for_resource("author", &"in this batch"))?;
         tracing::info!(authors = authors.len(), "authors created in a batch");
         Ok(authors.into_iter().map(|(a, _)| a).collect())
+    }
+
+    /// `input` with what the store holds of the photo it names, for its parse to check.
+    async fn with_photo(&self, input: &AuthorInput) -> Result<AuthorInput, ServiceError> {
+        let mut input = input.clone();
+        let key = input
+            .photo
+            .as_ref()
+            .and_then(|p| imprint_domain::FileKey::parse(&p.file_key).ok());
+        input.stored_files = self.files.facts(key).await?;
+        Ok(input)
     }
 
     /// One author.
@@ -206,6 +227,7 @@ impl Authors {
     ) -> Result<Author, ServiceError> {
         let current = self.get(&Key::Id(id)).await?;
         check_version("author", &id, Some(version), current.version)?;
+        let input = &self.with_photo(input).await?;
         let (new_slug, fields) = current.fields.apply(input, mask)?;
         let slug = new_slug.unwrap_or_else(|| current.slug.clone());
         self.edit(current, slug, fields, None, actor).await

@@ -125,12 +125,7 @@ impl Papers {
         from: i64,
     ) -> Result<(), ServiceError> {
         for key in files.keys() {
-            let kept = self.files.size(&key).await.map_err(|e| {
-                tracing::warn!(error = %e, "the file store failed");
-                ServiceError::Unavailable(
-                    "the file store is unavailable just now; try again shortly".to_owned(),
-                )
-            })?;
+            let kept = self.files.size(&key).await?;
             if kept.is_none() {
                 return Err(ServiceError::FailedPrecondition(format!(
                     "version {from} names the file {key}, removed since as nothing referenced it; upload it again and attach it"
@@ -144,27 +139,7 @@ impl Papers {
     async fn describe_files(&self, input: &mut PaperInput) -> Result<(), ServiceError> {
         let keys =
             imprint_domain::file::PaperFiles::requested(&input.attachments, input.cover.as_ref());
-        for key in keys {
-            if input.stored_files.contains_key(&key) {
-                continue;
-            }
-            let found = self.files.describe(&key, None).await.map_err(|e| {
-                tracing::warn!(error = %e, "the file store failed");
-                ServiceError::Unavailable(
-                    "the file store is unavailable just now; try again shortly".to_owned(),
-                )
-            })?;
-            if let Some(found) = found {
-                let facts = found
-                    .map(|d| imprint_domain::file::FileFacts {
-                        size: d.size,
-                        media_type: d.media_type,
-                        dimensions: d.dimensions,
-                    })
-                    .map_err(|e| e.to_string());
-                input.stored_files.insert(key, facts);
-            }
-        }
+        input.stored_files = self.files.facts(keys).await?;
         Ok(())
     }
 

@@ -28,6 +28,8 @@ pub struct Model {
     pub orcid: Option<String>,
     /// Portrait URL.
     pub photo_url: Option<String>,
+    /// The uploaded portrait, as JSON of its key, alt text and facts.
+    pub photo: Option<String>,
     /// Optimistic-concurrency version.
     pub version: i64,
     /// Creation time.

@@ -445,6 +445,7 @@ fn to_active(author: &Author) -> ActiveModel {
         positions: Set(serde_json::to_string(&positions).unwrap_or_else(|_| "[]".to_owned())),
         orcid: Set(f.orcid.as_ref().map(ToString::to_string)),
         photo_url: Set(f.photo_url.as_ref().map(ToString::to_string)),
+        photo: Set(f.photo.as_ref().and_then(|p| serde_json::to_string(p).ok())),
         version: Set(author.version),
         create_time: Set(author.create_time),
         update_time: Set(author.update_time),
@@ -456,6 +457,12 @@ fn to_active(author: &Author) -> ActiveModel {
 fn from_model(m: Model) -> Result<Author, DbErr> {
     let positions: Vec<StoredPosition> = serde_json::from_str(&m.positions)
         .map_err(|e| DbErr::Custom(format!("authors.positions of {}: {e}", m.id)))?;
+    let photo = m
+        .photo
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| DbErr::Custom(format!("authors.photo of {}: {e}", m.id)))?;
     Ok(Author {
         id: AuthorId::from_uuid(m.id),
         slug: Slug::from_trusted(m.slug),
@@ -471,6 +478,7 @@ fn from_model(m: Model) -> Result<Author, DbErr> {
                 .collect(),
             orcid: m.orcid.map(Orcid::from_trusted),
             photo_url: m.photo_url.map(HttpUrl::from_trusted),
+            photo,
         },
         version: m.version,
         create_time: m.create_time,

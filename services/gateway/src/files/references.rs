@@ -1,5 +1,5 @@
 //! Which files are referenced, learnt from `paper.*` and `author.*` events (their whole state:
-//! a paper's downloads and cover), and the removal of files nobody has referenced for
+//! a paper's downloads and cover, an author's photo), and the removal of files nobody has referenced for
 //! `storage.grace_secs`, by one replica at a time. A file is unreferenced from its upload until
 //! a paper names it, and again from when the last one stops; a file referenced is never
 //! removed. What a revision names is not a reference: restoring a revision whose file was
@@ -47,7 +47,15 @@ fn referenced(event: &Event) -> Option<Vec<FileKey>> {
                 .filter_map(|k| FileKey::parse(k).ok())
                 .collect(),
         ),
-        Payload::Author(_) | Payload::Deleted(_) => Some(Vec::new()),
+        Payload::Author(author) => Some(
+            author
+                .photo
+                .as_ref()
+                .and_then(|p| FileKey::parse(&p.file_key).ok())
+                .into_iter()
+                .collect(),
+        ),
+        Payload::Deleted(_) => Some(Vec::new()),
         Payload::Overrides(_) | Payload::Term(_) => None,
     }
 }

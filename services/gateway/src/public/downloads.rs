@@ -134,6 +134,67 @@ pub(super) async fn cover(
     .await
 }
 
+/// `/v1/authors/{slug}/photo/{key}`: an author's uploaded photo, once they have a published
+/// paper (as their profile is).
+#[utoipa::path(
+    get,
+    path = "/v1/authors/{slug}/photo/{key}",
+    tag = "authors",
+    params(
+        ("slug" = String, Path, description = "The author's slug"),
+        ("key" = String, Path, description = "The photo's SHA-256 in hex, as the author's profile links it"),
+    ),
+    responses(
+        (status = 200, description = "The image, with a strong ETag", content_type = "image/*"),
+        (status = 304, description = "The ETag in If-None-Match is current"),
+        (status = 404, description = "No author with this slug has published a paper, or has this photo", body = super::json::ErrorJson),
+        (status = 503, description = "The file store is unavailable just now", body = super::json::ErrorJson),
+    )
+)]
+pub(super) async fn photo(
+    State(api): State<Arc<PublicApi>>,
+    Path((slug, key)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let none = || {
+        ApiError::not_found(format!(
+            "no author '{}' with a published paper has this photo",
+            imprint_domain::shorten(&slug)
+        ))
+    };
+    let key = FileKey::parse(&key).map_err(|_| none())?;
+    let author = api.author_by_slug(&slug).await?.ok_or_else(none)?;
+    let photo = author
+        .photo
+        .as_ref()
+        .filter(|p| p.file_key == key.to_string())
+        .ok_or_else(none)?;
+    let (papers, _) = api
+        .list(imprint_proto::papers::ListPapersRequest {
+            page_size: 1,
+            author_id: author.id.clone(),
+            ..Default::default()
+        })
+        .await?;
+    if papers.is_empty() {
+        return Err(none());
+    }
+    let media_type = MediaType::from_mime(&photo.media_type)
+        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    let name = FileName::parse(&format!("{}.{}", author.slug, media_type.extensions()[0]))
+        .map_err(|e| ApiError::internal(&format!("a photo's name: {e}")))?;
+    serve(
+        &api,
+        &key,
+        &name,
+        media_type,
+        &headers,
+        method == Method::HEAD,
+    )
+    .await
+}
+
 async fn serve(
     api: &PublicApi,
     key: &FileKey,

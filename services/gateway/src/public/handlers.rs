@@ -87,6 +87,10 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
             "/v1/papers/{slug}/cover/{key}",
             get(super::downloads::cover),
         )
+        .route(
+            "/v1/authors/{slug}/photo/{key}",
+            get(super::downloads::photo),
+        )
         .route("/v1/pages/{slug}", get(page))
         .route("/v1/preview/{token}", get(preview))
         .route("/v1/authors/{slug}", get(author))
@@ -200,7 +204,7 @@ impl PublicApi {
     }
 
     /// The author with `slug`, `None` when nobody has it.
-    async fn author_by_slug(&self, slug: &str) -> Result<Option<Author>, ApiError> {
+    pub(super) async fn author_by_slug(&self, slug: &str) -> Result<Option<Author>, ApiError> {
         if !Slug::is_valid(slug) {
             return Ok(None);
         }
@@ -308,7 +312,7 @@ impl PublicApi {
     }
 
     /// A page of published papers, newest first.
-    async fn list(
+    pub(super) async fn list(
         &self,
         filter: ListPapersRequest,
     ) -> Result<(Vec<Paper>, Option<String>), ApiError> {

@@ -42,6 +42,12 @@ impl Site {
         )
     }
 
+    /// Where the public API serves an author's uploaded photo.
+    pub fn photo_url(&self, slug: &str, key: &str) -> String {
+        let hex = key.strip_prefix("sha256:").unwrap_or(key);
+        format!("{}/v1/authors/{slug}/photo/{hex}", self.api_url)
+    }
+
     /// Where the public API serves a paper's cover image.
     pub fn cover_url(&self, slug: &str, key: &str) -> String {
         let hex = key.strip_prefix("sha256:").unwrap_or(key);
@@ -82,9 +88,9 @@ pub struct DownloadJson {
     pub url: String,
 }
 
-/// A paper's cover image.
+/// An image: a paper's cover, an author's photo.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CoverJson {
+pub struct ImageJson {
     /// Where the image is.
     pub url: String,
     /// What it shows.
@@ -130,8 +136,8 @@ pub fn report_url(p: &Paper, site: &Site) -> Option<String> {
         .map(|a| site.download_url(&p.slug, &a.file_key, &a.name))
 }
 
-fn cover(p: &Paper, site: &Site) -> Option<CoverJson> {
-    p.cover.as_ref().map(|c| CoverJson {
+fn cover(p: &Paper, site: &Site) -> Option<ImageJson> {
+    p.cover.as_ref().map(|c| ImageJson {
         url: site.cover_url(&p.slug, &c.file_key),
         alt: c.alt.clone(),
         width: c.width,
@@ -320,7 +326,7 @@ pub struct PaperJson {
     pub citation_pdf_url: Option<String>,
     /// Its cover image.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cover: Option<CoverJson>,
+    pub cover: Option<ImageJson>,
 }
 
 impl PaperJson {
@@ -425,8 +431,11 @@ pub struct AuthorJson {
     pub positions: Vec<PositionJson>,
     /// Their ORCID iD, if known.
     pub orcid: Option<String>,
-    /// Their photo, if any.
+    /// Their photo's URL, if any: the uploaded one's where there is one.
     pub photo_url: Option<String>,
+    /// Their uploaded photo, with what it shows and its size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<ImageJson>,
     /// Their page on the site.
     pub url: String,
 }
@@ -435,6 +444,13 @@ impl AuthorJson {
     /// From the authors service's author.
     pub fn new(a: &Author, site: &Site) -> Self {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let photo = a.photo.as_ref().map(|p| ImageJson {
+            url: site.photo_url(&a.slug, &p.file_key),
+            alt: p.alt.clone(),
+            width: p.width,
+            height: p.height,
+            media_type: p.media_type.clone(),
+        });
         Self {
             id: a.id.clone(),
             slug: a.slug.clone(),
@@ -449,7 +465,11 @@ impl AuthorJson {
                 })
                 .collect(),
             orcid: some(&a.orcid),
-            photo_url: some(&a.photo_url),
+            photo_url: photo
+                .as_ref()
+                .map(|p| p.url.clone())
+                .or_else(|| some(&a.photo_url)),
+            photo,
             url: site.author_url(&a.slug),
         }
     }
