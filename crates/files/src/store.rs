@@ -545,11 +545,20 @@ impl Blobs {
             ..GetOptions::default()
         };
         match self.store.get_opts(&blob_path(key), options).await {
-            Ok(got) => Ok(Some(Reading {
-                size: got.meta.size,
-                range: got.range.clone(),
-                bytes: got.into_stream().map_err(StoreError).boxed(),
-            })),
+            Ok(got) => {
+                let (size, range) = (got.meta.size, got.range.clone());
+                let bytes = match got.payload {
+                    // object_store reads a local file 8 KiB at a time, each through the
+                    // blocking pool: a fifth of the disk's speed. Larger reads, the same way.
+                    object_store::GetResultPayload::File(file, _) => {
+                        file_chunks(file, range.clone())
+                    }
+                    object_store::GetResultPayload::Stream(stream) => {
+                        stream.map_err(StoreError).boxed()
+                    }
+                };
+                Ok(Some(Reading { size, range, bytes }))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -606,6 +615,42 @@ impl Blobs {
         self.remove(&old).await;
         Ok(old.len())
     }
+}
+
+/// How much of a local file one read takes.
+const READ_CHUNK: u64 = 1024 * 1024;
+
+/// `range` of a local `file`, [`READ_CHUNK`] at a time, each read on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, StoreError>> {
+    let end = range.end;
+    futures::stream::try_unfold((file, range.start), move |(mut file, at)| async move {
+        if at >= end {
+            return Ok(None);
+        }
+        let len = usize::try_from((end - at).min(READ_CHUNK)).unwrap_or(1 << 20);
+        let read = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(at))?;
+            let mut buffer = vec![0u8; len];
+            file.read_exact(&mut buffer)?;
+            Ok::<_, std::io::Error>((file, buffer))
+        })
+        .await;
+        let local = |source: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError(object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source,
+            })
+        };
+        let (file, buffer) = read
+            .map_err(|e| local(Box::new(e)))?
+            .map_err(|e| local(Box::new(e)))?;
+        Ok(Some((Bytes::from(buffer), (file, at + len as u64))))
+    })
+    .boxed()
 }
 
 /// The object of file `key`.

@@ -102,6 +102,12 @@ async fn files_are_named_by_their_bytes_once_whole_and_kept_once() {
         read_all(&blobs, &stored.key, Some(10..20)).await,
         bytes[10..20].to_vec()
     );
+    // Across the store's 1 MiB reads.
+    let across = 1_048_000..2_100_000;
+    assert_eq!(
+        read_all(&blobs, &stored.key, Some(across.clone())).await,
+        bytes[1_048_000..2_100_000].to_vec()
+    );
     let described = blobs
         .describe(&stored.key, Some(MediaType::Pdf))
         .await
