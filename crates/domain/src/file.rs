@@ -484,13 +484,6 @@ pub struct Attachment {
     pub facts: FileFacts,
 }
 
-impl Attachment {
-    /// What the download link says.
-    pub fn label(&self) -> &str {
-        self.label.as_deref().unwrap_or(self.kind.default_label())
-    }
-}
-
 /// An image shown with what it shows: a paper's cover, an author's photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Image {
@@ -549,13 +542,6 @@ impl PaperFiles {
             .iter()
             .map(|a| a.file)
             .chain(self.cover.as_ref().map(|c| c.file))
-    }
-
-    /// The full report, if the paper offers one: what Google Scholar's `citation_pdf_url` names.
-    pub fn report(&self) -> Option<&Attachment> {
-        self.attachments
-            .iter()
-            .find(|a| a.kind == AttachmentKind::Report)
     }
 
     /// The keys `attachments` and `cover` name, parsed, for the service to look up in the store

@@ -313,16 +313,6 @@ impl Blobs {
         })
     }
 
-    /// Checks that the store answers: a listing of one object.
-    pub async fn check(&self) -> Result<(), StoreError> {
-        let prefix = Path::from("blobs");
-        let mut list = self.store.list(Some(&prefix));
-        match list.next().await {
-            Some(Err(e)) => Err(e.into()),
-            _ => Ok(()),
-        }
-    }
-
     /// Takes `body` whole and stores it under its SHA-256, if it is what `expect` says; nothing
     /// is named until every byte is written and checked.
     pub async fn ingest(&self, body: ByteStream, expect: Expect) -> Result<Stored, IngestError> {
@@ -579,21 +569,6 @@ impl Blobs {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Every stored file, for the sweep of unreferenced ones.
-    pub fn keys(&self) -> Pin<Box<dyn Stream<Item = Result<FileKey, StoreError>> + Send>> {
-        let prefix = Path::from("blobs/sha256");
-        self.store
-            .list(Some(&prefix))
-            .map_err(StoreError)
-            .try_filter_map(|meta| async move {
-                Ok(meta
-                    .location
-                    .filename()
-                    .and_then(|n| FileKey::parse(n).ok()))
-            })
-            .boxed()
     }
 
     /// Removes staging objects older than `age` (left by crashed or cut writes); how many.

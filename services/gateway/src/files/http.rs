@@ -222,7 +222,6 @@ impl From<UploadError> for ApiError {
         let message = e.to_string();
         let (status, code) = match &e {
             UploadError::Ingest(i) => ingest_status(i),
-            UploadError::Name(_) => return ApiError::bad("name", message),
             UploadError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             UploadError::Offset { .. } => (StatusCode::CONFLICT, "offset_mismatch"),
             UploadError::Busy => (StatusCode::CONFLICT, "upload_busy"),

@@ -33,9 +33,6 @@ pub enum UploadError {
     /// The bytes are not what was declared, or not a file Imprint takes.
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    /// The name is not one a file may have.
-    #[error(transparent)]
-    Name(imprint_domain::FileError),
     /// No such upload (never started, terminated or expired).
     #[error("no upload {0}: it was never started, or was terminated or expired")]
     NotFound(Uuid),
@@ -290,13 +287,9 @@ impl Files {
             .into());
         }
         let mut segments = self.records.segments(upload.id).await?;
-        segments.push(last);
+        segments.push(last.clone());
         let expect = self.expect(&upload.name, Some(upload.length), upload.sha256);
-        let assembled = self.blobs.assemble(&segments, expect).await;
-        let Some(last) = segments.pop() else {
-            return Err(UploadError::Busy);
-        };
-        let stored = match assembled {
+        let stored = match self.blobs.assemble(&segments, expect).await {
             Ok(stored) => stored,
             Err(e) => {
                 self.blobs.discard_segment(&last).await;
@@ -318,7 +311,6 @@ impl Files {
                 return Err(e.into());
             }
         }
-        segments.push(last);
         self.blobs.discard(&segments).await;
         Ok(Uploaded {
             stored,
