@@ -1066,6 +1066,202 @@ async fn store_down(edge: &Edge, slug: &str) {
     assert_eq!(header(&download, "retry-after"), "1");
 }
 
+/// A report's text is read at upload: the upload says so, an empty body takes the report's
+/// text, a marked file's text replaces a written body, and a file without text is still stored
+/// and served, its failure reported on the attachment and a mark on it refused naming why.
+async fn full_text(server: &Process, edge: &Edge) {
+    use imprint_proto::papers::{
+        Attachment, AttachmentKind, TextExtractionState, UpdatePaperRequest,
+    };
+    let report = imprint_files::pdf::Report {
+        title: "Water compacts on the Brahmaputra".to_owned(),
+        byline: "A. Author".to_owned(),
+        sections: vec![(
+            "Findings".to_owned(),
+            vec!["Riparian states negotiate watershed compacts under drought.".repeat(30)],
+        )],
+    }
+    .render()
+    .unwrap();
+    let uploaded = edge.upload(EDITOR, "water.pdf", report.clone(), None).await;
+    assert_eq!(uploaded.status(), 201);
+    let json: serde_json::Value = uploaded.json().await.unwrap();
+    assert_eq!(json["text"]["state"], "extracted", "{json}");
+    assert!(
+        json["text"]["characters"].as_u64().unwrap() > 1000,
+        "{json}"
+    );
+    let scan = pdf(5_000, 31);
+    let json: serde_json::Value = edge
+        .upload(EDITOR, "scan.pdf", scan.clone(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["text"]["state"], "failed", "{json}");
+    let reason = json["text"]["reason"].as_str().unwrap().to_owned();
+    assert!(!reason.is_empty());
+    // A form that draws itself sends the reader into recursion until its stack overflows: in
+    // its child process, that is the file's failure, not the server's.
+    let json: serde_json::Value = edge
+        .upload(EDITOR, "recursive.pdf", self_drawing_pdf(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["text"]["state"], "failed", "{json}");
+    assert!(
+        json["text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("made the text reader fail"),
+        "{json}"
+    );
+    let (ready, _) = imprint_testkit::http_get(server.http, "/readyz")
+        .await
+        .unwrap();
+    assert_eq!(ready, 200, "the server outlived the hostile PDF");
+    let report_key = format!("sha256:{}", sha256(&report));
+    let scan_key = format!("sha256:{}", sha256(&scan));
+    let (mut papers, draft) = draft(server, "Water compacts").await;
+    assert!(draft.body.is_empty());
+    let attachment = |key: &str, kind: AttachmentKind, name: &str, mark: bool| Attachment {
+        file_key: key.to_owned(),
+        kind: kind.into(),
+        name: name.to_owned(),
+        use_text_as_body: mark,
+        ..Attachment::default()
+    };
+    let update = |attachments: Vec<Attachment>, body: Option<&str>, version: i64| {
+        let mut paths = vec!["attachments".to_owned()];
+        paths.extend(body.map(|_| "body".to_owned()));
+        UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: draft.id.clone(),
+                version,
+                attachments,
+                body: body.unwrap_or_default().to_owned(),
+                ..imprint_proto::papers::Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths }),
+        }
+    };
+    // An empty body takes the report's text; the scan is listed with its failure.
+    let both = vec![
+        attachment(&report_key, AttachmentKind::Report, "water.pdf", false),
+        attachment(&scan_key, AttachmentKind::Summary, "scan.pdf", false),
+    ];
+    let paper = papers
+        .update_paper(update(both.clone(), None, draft.version))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words(&paper.body).contains("negotiate watershed compacts"),
+        "{}",
+        paper.body
+    );
+    let states: Vec<_> = paper
+        .attachments
+        .iter()
+        .map(|a| a.text.as_ref().unwrap().state())
+        .collect();
+    assert_eq!(
+        states,
+        [TextExtractionState::Extracted, TextExtractionState::Failed]
+    );
+    assert_eq!(paper.attachments[1].text.as_ref().unwrap().failure, reason);
+    // A written body stays unless a file is marked; a mark on the scan is refused.
+    let written = papers
+        .update_paper(update(
+            both.clone(),
+            Some("Written by hand."),
+            paper.version,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(written.body, "Written by hand.");
+    let marked_scan = vec![
+        both[0].clone(),
+        attachment(&scan_key, AttachmentKind::Summary, "scan.pdf", true),
+    ];
+    let refused = papers
+        .update_paper(update(marked_scan, None, written.version))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let details = format!("{refused:?}");
+    assert!(
+        details.contains("attachments[1].use_text_as_body"),
+        "{details}"
+    );
+    let marked = vec![
+        attachment(&report_key, AttachmentKind::Report, "water.pdf", true),
+        both[1].clone(),
+    ];
+    let replaced = papers
+        .update_paper(update(marked, None, written.version))
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert!(words(&replaced.body).contains("negotiate watershed compacts"));
+    assert!(
+        !replaced.attachments[0].use_text_as_body,
+        "the mark is not kept"
+    );
+    // The scan is stored and served all the same.
+    let served = edge.download(&scan_key, &[]).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), scan.as_slice());
+}
+
+/// A one-page PDF whose page draws a form that draws itself (`/X1 Do` inside `X1`, which
+/// inherits the page's resources): valid syntax, endless recursion for a naive reader.
+fn self_drawing_pdf() -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let form_id = doc.new_object_id();
+    let draw = Content {
+        operations: vec![Operation::new("Do", vec![Object::Name(b"X1".to_vec())])],
+    }
+    .encode()
+    .unwrap();
+    doc.objects.insert(
+        form_id,
+        Object::Stream(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()] },
+            draw.clone(),
+        )),
+    );
+    let resources = doc.add_object(dictionary! { "XObject" => dictionary! { "X1" => form_id } });
+    let contents = doc.add_object(Stream::new(dictionary! {}, draw));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => contents, "Resources" => resources,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
 async fn scenario(mut store: Store, database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
@@ -1081,6 +1277,7 @@ async fn scenario(mut store: Store, database_url: Option<String>) {
     tus_client(&edge).await;
     concurrent(&edge).await;
     let slug = attachments(&server, &edge).await;
+    full_text(&server, &edge).await;
     if let Store::S3 { _server: s3, .. } = &mut store {
         s3.kill().await.unwrap();
         store_down(&edge, &slug).await;

@@ -482,7 +482,66 @@ pub struct Attachment {
     pub language: Option<LanguageTag>,
     /// Its size and type, as stored when the paper referenced it.
     pub facts: FileFacts,
+    /// What was made of its text, for a PDF (`None`: not a PDF, or stored before text was
+    /// extracted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextExtraction>,
 }
+
+/// What was made of a PDF's text when it was stored: search, related publications and the
+/// paper's body use it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TextExtraction {
+    /// The text was read.
+    Extracted {
+        /// How many characters.
+        characters: u64,
+        /// From how many pages.
+        pages: u32,
+    },
+    /// It could not be read (a scan without a text layer, a damaged or encrypted file): the
+    /// file is still stored and served.
+    Failed {
+        /// Why, for the editor.
+        reason: String,
+    },
+}
+
+/// A PDF's text as extracted, with what became of the extraction: what the store keeps beside
+/// the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileText {
+    /// Whether it was read.
+    pub extraction: TextExtraction,
+    /// The text (empty when it was not read).
+    #[serde(default)]
+    pub text: String,
+}
+
+impl FileText {
+    /// An extraction that failed for `reason`.
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            extraction: TextExtraction::Failed {
+                reason: reason.into(),
+            },
+            text: String::new(),
+        }
+    }
+
+    /// The text, if it was read.
+    pub fn extracted(&self) -> Option<&str> {
+        match self.extraction {
+            TextExtraction::Extracted { .. } => Some(&self.text),
+            TextExtraction::Failed { .. } => None,
+        }
+    }
+}
+
+/// The extracted texts of the PDFs an input references, by key (the service fills it from the
+/// store; a PDF without an entry has had no extraction).
+pub type StoredTexts = std::collections::BTreeMap<FileKey, FileText>;
 
 /// An image shown with what it shows: a paper's cover, an author's photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -519,6 +578,8 @@ pub struct AttachmentInput {
     pub label: String,
     /// Its language; empty: the paper's.
     pub language: String,
+    /// Whether its extracted text is to become the paper's body, replacing it.
+    pub use_text_as_body: bool,
 }
 
 /// An image as an editor sends it.
@@ -561,6 +622,7 @@ impl PaperFiles {
     pub fn parse_attachments(
         inputs: &[AttachmentInput],
         stored: &StoredFiles,
+        texts: &StoredTexts,
     ) -> Result<Vec<Attachment>, Violations> {
         let mut v = Violations::new();
         if inputs.len() > MAX_ATTACHMENTS {
@@ -571,8 +633,19 @@ impl PaperFiles {
             return Err(v);
         }
         let mut parsed: Vec<Attachment> = Vec::new();
+        let mut body_from = None;
         for (i, input) in inputs.iter().enumerate() {
-            let Some(a) = v.nested(&format!("[{i}]"), parse_attachment(input, stored)) else {
+            if input.use_text_as_body {
+                if let Some(first) = body_from {
+                    v.push(
+                        format!("[{i}].use_text_as_body"),
+                        format!("only one file's text can be the body; [{first}] asks too"),
+                    );
+                }
+                body_from.get_or_insert(i);
+            }
+            let Some(a) = v.nested(&format!("[{i}]"), parse_attachment(input, stored, texts))
+            else {
                 continue;
             };
             if parsed.iter().any(|p| p.name == a.name) {
@@ -592,6 +665,33 @@ impl PaperFiles {
             parsed.push(a);
         }
         v.into_result(|| parsed)
+    }
+
+    /// The text `attachments` give the paper as its body: that of the one the editor marked
+    /// `use_text_as_body`, or, when the body is empty, the full report's; `None`: the body
+    /// stays. The parse of the attachments refused a mark on a file without text.
+    pub fn body_text<'t>(
+        inputs: &[AttachmentInput],
+        attachments: &[Attachment],
+        texts: &'t StoredTexts,
+        body_is_empty: bool,
+    ) -> Option<&'t str> {
+        let text_of = |key: &FileKey| texts.get(key).and_then(FileText::extracted);
+        let marked = inputs
+            .iter()
+            .find(|a| a.use_text_as_body)
+            .and_then(|a| FileKey::parse(&a.file_key).ok());
+        if let Some(key) = marked {
+            return text_of(&key);
+        }
+        if !body_is_empty {
+            return None;
+        }
+        attachments
+            .iter()
+            .find(|a| a.kind == AttachmentKind::Report)
+            .and_then(|a| text_of(&a.file))
+            .filter(|t| !t.trim().is_empty())
     }
 
     /// Validates the cover an editor sent (`None`: no cover), given what the store holds.
@@ -696,6 +796,7 @@ fn as_named(found: MediaType, name: &FileName) -> Result<MediaType, String> {
 fn parse_attachment(
     input: &AttachmentInput,
     stored: &StoredFiles,
+    texts: &StoredTexts,
 ) -> Result<Attachment, Violations> {
     let mut v = Violations::new();
     let name = v.check("name", FileName::parse(&input.name));
@@ -739,6 +840,30 @@ fn parse_attachment(
             ),
         );
     }
+    let text = found
+        .as_ref()
+        .and_then(|(file, _)| texts.get(file))
+        .map(|t| t.extraction.clone());
+    if input.use_text_as_body {
+        match (&found, &text) {
+            (Some((_, facts)), _) if facts.media_type != MediaType::Pdf => v.push(
+                "use_text_as_body",
+                format!(
+                    "only a PDF's text can be the body; this file is {}",
+                    facts.media_type.label()
+                ),
+            ),
+            (Some(_), Some(TextExtraction::Failed { reason })) => v.push(
+                "use_text_as_body",
+                format!("no text could be read from this PDF: {reason}"),
+            ),
+            (Some(_), None) => v.push(
+                "use_text_as_body",
+                "no text has been read from this PDF yet; try again shortly",
+            ),
+            _ => {}
+        }
+    }
     match (name, kind, found) {
         (Some(name), Some(kind), Some((file, facts))) => v.into_result(|| Attachment {
             file,
@@ -747,6 +872,7 @@ fn parse_attachment(
             label: (!label.is_empty()).then(|| label.to_owned()),
             language,
             facts,
+            text,
         }),
         _ => Err(v),
     }
@@ -818,5 +944,114 @@ mod tests {
             MediaType::Pdf
         );
         assert!(MediaType::from_mime("application/x-msdownload").is_err());
+    }
+
+    fn key(n: u8) -> FileKey {
+        FileKey::from_digest([n; 32])
+    }
+
+    fn pdf(n: u8, kind: AttachmentKind, name: &str, use_text_as_body: bool) -> AttachmentInput {
+        AttachmentInput {
+            file_key: key(n).to_string(),
+            kind: Some(kind),
+            name: name.to_owned(),
+            use_text_as_body,
+            ..AttachmentInput::default()
+        }
+    }
+
+    fn stored(keys: &[(u8, MediaType)]) -> StoredFiles {
+        keys.iter()
+            .map(|(n, media_type)| {
+                let facts = FileFacts {
+                    size: 10,
+                    media_type: *media_type,
+                    dimensions: None,
+                };
+                (key(*n), Ok(facts))
+            })
+            .collect()
+    }
+
+    fn text(words: &str) -> FileText {
+        FileText {
+            extraction: TextExtraction::Extracted {
+                characters: words.chars().count() as u64,
+                pages: 1,
+            },
+            text: words.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_report_text_fills_an_empty_body_and_a_marked_file_replaces_any() {
+        let files = stored(&[(1, MediaType::Pdf), (2, MediaType::Pdf)]);
+        let texts: StoredTexts = [(key(1), text("the report")), (key(2), text("the summary"))]
+            .into_iter()
+            .collect();
+        let inputs = vec![
+            pdf(1, AttachmentKind::Report, "report.pdf", false),
+            pdf(2, AttachmentKind::Summary, "summary.pdf", false),
+        ];
+        let parsed = PaperFiles::parse_attachments(&inputs, &files, &texts).unwrap();
+        assert_eq!(
+            parsed[0].text,
+            Some(TextExtraction::Extracted {
+                characters: 10,
+                pages: 1
+            })
+        );
+        let body = |inputs: &[AttachmentInput], empty| {
+            PaperFiles::body_text(inputs, &parsed, &texts, empty).map(str::to_owned)
+        };
+        assert_eq!(body(&inputs, true).as_deref(), Some("the report"));
+        assert_eq!(body(&inputs, false), None, "a written body stays");
+        let marked = vec![
+            pdf(1, AttachmentKind::Report, "report.pdf", false),
+            pdf(2, AttachmentKind::Summary, "summary.pdf", true),
+        ];
+        assert_eq!(body(&marked, false).as_deref(), Some("the summary"));
+    }
+
+    #[test]
+    fn a_mark_on_a_file_without_text_is_refused_naming_why() {
+        let files = stored(&[
+            (1, MediaType::Pdf),
+            (2, MediaType::Csv),
+            (3, MediaType::Pdf),
+        ]);
+        let texts: StoredTexts = [(key(1), FileText::failed("the PDF is encrypted"))]
+            .into_iter()
+            .collect();
+        let inputs = vec![
+            pdf(1, AttachmentKind::Report, "report.pdf", true),
+            AttachmentInput {
+                file_key: key(2).to_string(),
+                kind: Some(AttachmentKind::Data),
+                name: "data.csv".to_owned(),
+                use_text_as_body: true,
+                ..AttachmentInput::default()
+            },
+            pdf(3, AttachmentKind::Summary, "summary.pdf", false),
+        ];
+        let v = PaperFiles::parse_attachments(&inputs, &files, &texts).unwrap_err();
+        let text = v.to_string();
+        assert!(text.contains("[0].use_text_as_body"), "{text}");
+        assert!(text.contains("the PDF is encrypted"), "{text}");
+        assert!(text.contains("[1].use_text_as_body"), "{text}");
+        assert!(text.contains("only one file's text"), "{text}");
+        assert!(text.contains("only a PDF's text"), "{text}");
+        // A PDF with no text is listed without an outcome, and the failed one says why.
+        let fine = vec![
+            pdf(1, AttachmentKind::Report, "report.pdf", false),
+            inputs[2].clone(),
+        ];
+        let parsed = PaperFiles::parse_attachments(&fine, &files, &texts).unwrap();
+        assert!(matches!(
+            parsed[0].text,
+            Some(TextExtraction::Failed { .. })
+        ));
+        assert_eq!(parsed[1].text, None);
+        assert_eq!(PaperFiles::body_text(&fine, &parsed, &texts, true), None);
     }
 }

@@ -289,6 +289,8 @@ pub struct PaperInput {
     pub cover: Option<crate::file::ImageInput>,
     /// What the store holds of the files referenced (filled by the service before parsing).
     pub stored_files: crate::file::StoredFiles,
+    /// The extracted texts of the PDFs referenced (filled by the service before parsing).
+    pub stored_texts: crate::file::StoredTexts,
 }
 
 impl PaperInput {
@@ -554,7 +556,11 @@ impl PaperFields {
             attachments: v
                 .nested(
                     "attachments",
-                    PaperFiles::parse_attachments(&input.attachments, &input.stored_files),
+                    PaperFiles::parse_attachments(
+                        &input.attachments,
+                        &input.stored_files,
+                        &input.stored_texts,
+                    ),
                 )
                 .unwrap_or_default(),
             cover: v
@@ -564,6 +570,15 @@ impl PaperFields {
                 )
                 .flatten(),
         };
+        let body = body.map(|body| {
+            let text = PaperFiles::body_text(
+                &input.attachments,
+                &files.attachments,
+                &input.stored_texts,
+                body.as_str().is_empty(),
+            );
+            text.map_or(body, Body::from_extracted)
+        });
         let mut terms = PaperTerms::default();
         for vocabulary in Vocabulary::ALL {
             let parsed = TermIds::parse(input.terms(vocabulary), vocabulary);
@@ -617,6 +632,7 @@ impl PaperFields {
         let mut v = Violations::new();
         let mut next = self.clone();
         let mut slug = None;
+        let mut body_from_files = None;
         for field in mask {
             let path = field.path();
             match field {
@@ -650,10 +666,24 @@ impl PaperFields {
                     }
                 }
                 PaperField::Attachments => {
-                    let parsed =
-                        PaperFiles::parse_attachments(&input.attachments, &input.stored_files);
+                    let parsed = PaperFiles::parse_attachments(
+                        &input.attachments,
+                        &input.stored_files,
+                        &input.stored_texts,
+                    );
                     if let Some(attachments) = v.nested(path, parsed) {
                         next.files.attachments = attachments;
+                        let text = PaperFiles::body_text(
+                            &input.attachments,
+                            &next.files.attachments,
+                            &input.stored_texts,
+                            if mask.contains(&PaperField::Body) {
+                                input.body.trim().is_empty()
+                            } else {
+                                self.body.as_str().is_empty()
+                            },
+                        );
+                        body_from_files = text.map(Body::from_extracted);
                     }
                 }
                 PaperField::Cover => {
@@ -663,6 +693,9 @@ impl PaperFields {
                     }
                 }
             }
+        }
+        if let Some(body) = body_from_files {
+            next.body = body;
         }
         v.into_result(|| (slug, next))
     }

@@ -134,6 +134,25 @@ text_type!(
     /// A paper's full text.
     Body, min = 0, max = 1_000_000, multiline
 );
+
+impl Body {
+    /// A body made of text a machine read (a PDF's): control characters but line breaks and
+    /// tabs dropped, ends trimmed, and cut at the last line break or space before
+    /// [`Body::MAX`] characters, so that it is always a body.
+    pub fn from_extracted(text: &str) -> Self {
+        let kept: String = text
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+            .collect();
+        let trimmed = kept.trim();
+        let Some((cut, _)) = trimmed.char_indices().nth(Self::MAX) else {
+            return Self(trimmed.to_owned());
+        };
+        let head = &trimmed[..cut];
+        let end = head.rfind(['\n', ' ']).unwrap_or(cut);
+        Self(head[..end].trim_end().to_owned())
+    }
+}
 text_type!(
     /// "This research was funded by …".
     FundingNote, min = 0, max = 2_000, multiline
@@ -171,6 +190,18 @@ mod tests {
             Summary::parse(&"x".repeat(10_001)).unwrap_err().to_string(),
             "must be at most 10,000 characters (got 10,001)"
         );
+    }
+
+    #[test]
+    fn extracted_text_is_always_a_body() {
+        let body = Body::from_extracted("  one\u{0}two\u{c}\n\tthree  ");
+        assert_eq!(body.as_str(), "onetwo\n\tthree");
+        assert_eq!(Body::parse(body.as_str()).unwrap(), body);
+        let long = "word ".repeat(Body::MAX / 5 + 10);
+        let body = Body::from_extracted(&long);
+        assert!(body.as_str().chars().count() <= Body::MAX);
+        assert!(body.as_str().ends_with("word"), "cut between words");
+        assert!(Body::parse(body.as_str()).is_ok());
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! staging objects nobody references, which [`Blobs::sweep_staging`] removes. Resumable uploads
 //! are kept as segments of their own until they are whole ([`Blobs::append`],
 //! [`Blobs::assemble`]), so that any replica can take the next part after a dropped connection
-//! or a restart.
+//! or a restart. A PDF's text is read when it is stored ([`text`]) and kept beside it, for
+//! search and the paper's body; [`pdf`] writes plain PDFs of known text.
 
+pub mod pdf;
 mod sniff;
 mod store;
+pub mod text;
 
 pub use sniff::{HEAD_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, Sniffed, sniff};
 pub use store::{

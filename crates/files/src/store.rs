@@ -2,7 +2,8 @@
 //!
 //! Object names: `blobs/sha256/<first two hex digits>/<hex>` for files (the fan-out keeps
 //! directories small on the filesystem store), `staging/<uuid>` while a file is written, and
-//! `uploads/<upload id>/<offset>-<uuid>` for the segments of a resumable upload.
+//! `uploads/<upload id>/<offset>-<uuid>` for the segments of a resumable upload, and
+//! `text/sha256/<first two hex digits>/<hex>.json` for what was read of a PDF's text.
 
 use std::ops::Range;
 use std::path::Path as FsPath;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use imprint_domain::file::FileText;
 use imprint_domain::{FileKey, MediaType};
 use imprint_platform::settings::{StorageBackend, StorageSettings};
 use object_store::path::Path;
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::IngestError;
 use crate::sniff::{HEAD_BYTES, TextCheck, sniff};
+use crate::text::{Extractor, MAX_PDF_BYTES, Outcome};
 
 /// The most bytes a segment of a resumable upload holds: what a crash mid-part can lose.
 const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
@@ -63,6 +66,8 @@ pub struct Blobs {
     part_bytes: usize,
     /// What the store is, for logs and readiness.
     describe: String,
+    /// Reads PDFs' text.
+    extractor: Extractor,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -275,6 +280,7 @@ impl Blobs {
             store: Arc::new(store),
             part_bytes: 1024 * 1024,
             describe: format!("the filesystem store in {}", dir.display()),
+            extractor: Extractor::default(),
         })
     }
 
@@ -310,6 +316,7 @@ impl Blobs {
                 "the S3 bucket {bucket} at {}",
                 settings.endpoint.as_deref().unwrap_or("AWS")
             ),
+            extractor: Extractor::default(),
         })
     }
 
@@ -554,12 +561,85 @@ impl Blobs {
         }
     }
 
-    /// Removes the file `key`; removing one that is not there is not an error.
+    /// Removes the file `key` and what was read of its text; removing one that is not there
+    /// is not an error.
     pub async fn delete(&self, key: &FileKey) -> Result<(), StoreError> {
-        match self.store.delete(&blob_path(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+        for path in [text_path(key), blob_path(key)] {
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
+    }
+
+    /// What was read of the PDF `key`'s text, if it was read and kept.
+    pub async fn text(&self, key: &FileKey) -> Result<Option<FileText>, StoreError> {
+        let got = match self.store.get(&text_path(key)).await {
+            Ok(got) => got.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // A record that does not parse (cut, or from a later version) is read again.
+        Ok(serde_json::from_slice(&got).ok())
+    }
+
+    /// Reads the text of the PDF `key` of `size` bytes and keeps it beside the file (unless
+    /// the failure was of this attempt only); what was read either way.
+    pub async fn extract_text(&self, key: &FileKey, size: u64) -> Result<FileText, StoreError> {
+        if size > MAX_PDF_BYTES {
+            let text = FileText::failed(format!(
+                "the PDF is larger than the {} MB whose text is read",
+                MAX_PDF_BYTES / (1024 * 1024)
+            ));
+            self.keep_text(key, &text).await?;
+            return Ok(text);
+        }
+        let Some(reading) = self.read(key, None).await? else {
+            return Ok(FileText::failed("the file is not stored"));
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(reading.size).unwrap_or(0));
+        let mut chunks = reading.bytes;
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        match self.extractor.extract(bytes).await {
+            Outcome::Final(text) => {
+                self.keep_text(key, &text).await?;
+                Ok(text)
+            }
+            Outcome::Transient(text) => Ok(text),
+        }
+    }
+
+    async fn keep_text(&self, key: &FileKey, text: &FileText) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(text).unwrap_or_default();
+        self.store
+            .put(&text_path(key), object_store::PutPayload::from(json))
+            .await?;
+        Ok(())
+    }
+
+    /// The texts of the PDFs among `files` (as [`Blobs::facts`] found them): each as kept, or
+    /// read now when it never was (a file stored before texts were read, or whose reading
+    /// was not kept).
+    pub async fn texts(
+        &self,
+        files: &imprint_domain::file::StoredFiles,
+    ) -> Result<imprint_domain::file::StoredTexts, StoreError> {
+        let mut out = imprint_domain::file::StoredTexts::new();
+        for (key, facts) in files {
+            let Ok(facts) = facts else { continue };
+            if facts.media_type != MediaType::Pdf {
+                continue;
+            }
+            let text = match self.text(key).await? {
+                Some(text) => text,
+                None => self.extract_text(key, facts.size).await?,
+            };
+            out.insert(*key, text);
+        }
+        Ok(out)
     }
 
     /// The length of `key`, if it is stored.
@@ -632,6 +712,12 @@ fn file_chunks(
 fn blob_path(key: &FileKey) -> Path {
     let hex = key.hex();
     Path::from(format!("blobs/sha256/{}/{hex}", &hex[..2]))
+}
+
+/// The object holding what was read of file `key`'s text.
+fn text_path(key: &FileKey) -> Path {
+    let hex = key.hex();
+    Path::from(format!("text/sha256/{}/{hex}.json", &hex[..2]))
 }
 
 /// Refuses a declared length that is empty or over the limit, before anything is read.

@@ -72,8 +72,19 @@ impl Bounded for papers::Attachment {
         out.text(prefix, "label", &self.label, MAX_LABEL_CHARS);
         out.text(prefix, "language", &self.language, MAX_ID_CHARS);
         out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+        out.nested(prefix, "text", self.text.as_ref());
     }
 }
+
+/// Output only, so a request's is ignored; bounded all the same.
+impl Bounded for papers::TextExtraction {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "failure", &self.failure, MAX_TEXT_FAILURE_CHARS);
+    }
+}
+
+/// The longest reason an extraction failed, as the store writes it.
+const MAX_TEXT_FAILURE_CHARS: usize = 1_000;
 
 impl Bounded for authors::AuthorPhoto {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {

@@ -293,6 +293,7 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
             alt: c.alt.clone(),
         }),
         stored_files: domain::file::StoredFiles::new(),
+        stored_texts: domain::file::StoredTexts::new(),
     })
 }
 
@@ -328,6 +329,25 @@ fn attachment_input(a: &papers::Attachment) -> domain::file::AttachmentInput {
         name: a.name.clone(),
         label: a.label.clone(),
         language: a.language.clone(),
+        use_text_as_body: a.use_text_as_body,
+    }
+}
+
+/// What was made of a PDF's text, as the contract carries it.
+pub fn text_extraction_to_proto(t: &domain::file::TextExtraction) -> papers::TextExtraction {
+    use domain::file::TextExtraction as T;
+    match t {
+        T::Extracted { characters, pages } => papers::TextExtraction {
+            state: papers::TextExtractionState::Extracted.into(),
+            characters: i64::try_from(*characters).unwrap_or(i64::MAX),
+            pages: i32::try_from(*pages).unwrap_or(i32::MAX),
+            failure: String::new(),
+        },
+        T::Failed { reason } => papers::TextExtraction {
+            state: papers::TextExtractionState::Failed.into(),
+            failure: reason.clone(),
+            ..papers::TextExtraction::default()
+        },
     }
 }
 
@@ -345,6 +365,8 @@ pub fn attachment_to_proto(a: &domain::file::Attachment) -> papers::Attachment {
             .unwrap_or_default(),
         size_bytes: i64::try_from(a.facts.size).unwrap_or(i64::MAX),
         media_type: a.facts.media_type.mime().to_owned(),
+        use_text_as_body: false,
+        text: a.text.as_ref().map(text_extraction_to_proto),
     }
 }
 

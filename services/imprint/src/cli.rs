@@ -46,6 +46,10 @@ pub enum Command {
     },
     /// Partner keys for the widget and the public API: create, list, revoke (an admin's token).
     Keys(KeysArgs),
+    /// Reads one PDF's text from standard input to standard output, as JSON: the server runs
+    /// it as a child process for each PDF uploaded, so that a hostile file cannot crash it.
+    #[command(name = "read-pdf-text", hide = true)]
+    ReadPdfText,
 }
 
 /// `imprint keys …`
@@ -105,7 +109,8 @@ pub enum KeysCommand {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The records, one JSON object a line, gzip or plain, shaped like `shared/data`: `id`,
-    /// `title`, `abstract`, `authors`, `topics`, `date`, `pub_type`.
+    /// `title`, `abstract`, `authors`, `topics`, `date`, `pub_type`, and `file`: the path of
+    /// the paper's full report (a PDF), absolute or relative to this file's directory.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The gRPC URL of the Imprint to load into (an `all` process or a gateway).
@@ -122,6 +127,10 @@ pub struct ImportArgs {
     /// Papers per call, at most 200.
     #[arg(long, value_name = "N", default_value_t = crate::import::DEFAULT_BATCH)]
     pub batch: usize,
+    /// The gateway's public listener, where the records' files are uploaded
+    /// (`/editor/v1/files`).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8081")]
+    pub files_url: String,
     /// Print a progress line every 10 seconds instead of drawing a bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -294,9 +303,11 @@ impl Cli {
                         ..
                     },
             } => (data_dir, database_url),
-            Command::Events { .. } | Command::Eval(_) | Command::Import(_) | Command::Keys(_) => {
-                (&None, &None)
-            }
+            Command::Events { .. }
+            | Command::Eval(_)
+            | Command::Import(_)
+            | Command::Keys(_)
+            | Command::ReadPdfText => (&None, &None),
         };
         if let Some(dir) = data_dir {
             out.push(("data_dir", dir.display().to_string()));

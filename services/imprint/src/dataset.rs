@@ -30,6 +30,9 @@ pub struct Record {
     pub date: Option<String>,
     /// `preprint`, `journal-article`, `conference-paper`, …
     pub pub_type: Option<String>,
+    /// The paper's full report: a local PDF, its path absolute or relative to the records
+    /// file's directory, uploaded and attached as the report.
+    pub file: Option<String>,
 }
 
 impl Record {

@@ -1,13 +1,17 @@
 //! The demo content: the seed publication page (a paper, its four authors with their bios, and
 //! the three related publications with their dates, types and topics, and the programs and
 //! regions they belong to), loaded through the
-//! public gRPC API exactly as an editor's front end would, into an empty database.
+//! public gRPC API exactly as an editor's front end would, into an empty database. The seed
+//! paper's full report is a PDF typeset from the page's text and uploaded to the gateway, so
+//! that its downloads, its `citation_pdf_url` and its text (the paper's body, searchable) are
+//! there to see.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use imprint_domain::PublicationType;
+use imprint_files::pdf::Report;
 use imprint_platform::auth::Bearer;
 use imprint_proto::authors::author_service_client::AuthorServiceClient;
 use imprint_proto::authors::{Author, CreateAuthorRequest, ListAuthorsRequest, Position};
@@ -15,13 +19,15 @@ use imprint_proto::convert::{publication_type_to_proto, timestamp, vocabulary_to
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
 use imprint_proto::papers::{
-    CreatePaperRequest, CreateTermRequest, ListPapersRequest, Paper, PublishPaperRequest, Term,
+    Attachment, AttachmentKind, CreatePaperRequest, CreateTermRequest, ListPapersRequest, Paper,
+    PublishPaperRequest, Term,
 };
 use serde::Deserialize;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::command::{CallFailed, failed};
+use crate::upload::{UploadFailed, Uploader};
 
 /// The fixture, transcribed from `shared/seed/publication-page.txt`.
 const FIXTURE: &str = include_str!("../fixtures/demo.json");
@@ -111,12 +117,20 @@ pub enum DemoError {
     /// The loading task failed.
     #[error("the loading task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The seed paper's report could not be uploaded.
+    #[error("the demo's report: {0}")]
+    Upload(#[from] UploadFailed),
 }
 
 /// Loads the demo through the gRPC API at `grpc`, as a caller with `token` (it publishes and
-/// makes programs and regions, so an admin), unless the databases already hold papers or authors (then `None`: the
-/// demo never touches real content).
-pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, DemoError> {
+/// makes programs and regions, so an admin), unless the databases already hold papers or
+/// authors (then `None`: the demo never touches real content). With the public listener
+/// (`public`), the seed paper gets its report as a PDF.
+pub async fn load(
+    grpc: SocketAddr,
+    public: Option<SocketAddr>,
+    token: &str,
+) -> Result<Option<Loaded>, DemoError> {
     let fixture: Fixture =
         serde_json::from_str(FIXTURE).map_err(|e| DemoError::Fixture(e.to_string()))?;
     let channel = InterceptedService::new(connect(grpc).await?, Bearer::new(Some(token))?);
@@ -129,8 +143,15 @@ pub async fn load(grpc: SocketAddr, token: &str) -> Result<Option<Loaded>, DemoE
     let created_authors = create_authors(&mut authors, &fixture.authors).await?;
     let terms = create_terms(&mut taxonomy, &fixture.terms).await?;
     let mut created_papers = Vec::new();
-    for p in &fixture.papers {
-        created_papers.push(publish(&mut papers, p, &created_authors, &terms).await?);
+    for (i, p) in fixture.papers.iter().enumerate() {
+        let report = match public {
+            Some(public) if i == 0 => {
+                Some(upload_report(public, token, p, &created_authors).await?)
+            }
+            _ => None,
+        };
+        let draft = draft(p, &created_authors, &terms, report)?;
+        created_papers.push(publish(&mut papers, draft, p).await?);
     }
     Ok(Some(Loaded {
         papers: created_papers,
@@ -241,13 +262,58 @@ fn key_of<'a, T>(created: &'a [(String, T)], key: &str) -> Result<&'a T, DemoErr
         .ok_or_else(|| DemoError::Fixture(format!("nothing has the key '{key}'")))
 }
 
-/// The fixture's paper `p`, created and published, crediting `authors` and carrying `terms`
-/// by their keys.
-async fn publish(
-    papers: &mut PaperServiceClient<Loader>,
+/// The seed paper's full report: a PDF of its page's text (title, byline, summary, the
+/// authors' bios and the funding note), uploaded through the gateway.
+async fn upload_report(
+    public: SocketAddr,
+    token: &str,
+    p: &FixturePaper,
+    authors: &[(String, Author)],
+) -> Result<Attachment, DemoError> {
+    let credited = p
+        .authors
+        .iter()
+        .map(|key| key_of(authors, key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = Report {
+        title: p.title.clone(),
+        byline: credited
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        sections: vec![
+            ("About the Paper".to_owned(), vec![p.summary.clone()]),
+            (
+                "About the Authors".to_owned(),
+                credited.iter().map(|a| a.bio.clone()).collect(),
+            ),
+            ("Funding".to_owned(), vec![p.funding_note.clone()]),
+        ],
+    };
+    let bytes = report
+        .render()
+        .map_err(|e| DemoError::Fixture(e.to_string()))?;
+    let base = format!("http://{}", imprint_platform::listen::loopback_for(public));
+    let uploaded = Uploader::new(base, token)
+        .bytes("report.pdf", bytes)
+        .await?;
+    Ok(Attachment {
+        file_key: uploaded.key,
+        kind: AttachmentKind::Report.into(),
+        name: "report.pdf".to_owned(),
+        label: "Download the report".to_owned(),
+        ..Attachment::default()
+    })
+}
+
+/// The fixture's paper `p` as a draft, crediting `authors`, carrying `terms` by their keys
+/// and the `report` when it has one.
+fn draft(
     p: &FixturePaper,
     authors: &[(String, Author)],
     terms: &[(String, Term)],
+    report: Option<Attachment>,
 ) -> Result<Paper, DemoError> {
     let publication_type = PublicationType::from_str_opt(&p.publication_type)
         .ok_or_else(|| DemoError::Fixture(format!("unknown type {}", p.publication_type)))?;
@@ -269,8 +335,18 @@ async fn publish(
         funding_note: p.funding_note.clone(),
         program_ids: ids(&p.programs)?,
         region_ids: ids(&p.regions)?,
+        attachments: report.into_iter().collect(),
         ..Paper::default()
     };
+    Ok(draft)
+}
+
+/// `draft` (the fixture's paper `p`) created and published.
+async fn publish(
+    papers: &mut PaperServiceClient<Loader>,
+    draft: Paper,
+    p: &FixturePaper,
+) -> Result<Paper, DemoError> {
     let created = papers
         .create_paper(CreatePaperRequest { paper: Some(draft) })
         .await
@@ -299,7 +375,7 @@ pub async fn load_and_announce(
     public: Option<SocketAddr>,
     tokens: &Tokens,
 ) -> Result<(), DemoError> {
-    let loaded = load(grpc, &tokens.loader).await?;
+    let loaded = load(grpc, public, &tokens.loader).await?;
     let slug = match &loaded {
         Some(l) => l.papers.first().map(|p| p.slug.clone()).unwrap_or_default(),
         None => String::new(),
@@ -324,6 +400,16 @@ pub async fn load_and_announce(
         println!("  public JSON API:        http://{public}/v1/papers  (OpenAPI: /openapi.json)");
         if !slug.is_empty() {
             println!("  the page as JSON:       http://{public}/v1/pages/{slug}");
+        }
+        let report = loaded
+            .as_ref()
+            .and_then(|l| l.papers.first())
+            .and_then(|p| p.attachments.first());
+        if let Some(report) = report {
+            println!(
+                "  the report (PDF):       http://{public}/v1/papers/{slug}/files/{}/{}",
+                report.file_key, report.name
+            );
         }
         println!(
             "  widget:                 imprint keys create --partner demo --origin http://localhost:8000, then open\n                          services/gateway/widget/demo-partner.html?gateway=http://{public}&key=<key> from that origin"

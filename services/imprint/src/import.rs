@@ -20,12 +20,14 @@ use imprint_proto::authors::{
 use imprint_proto::convert::{publication_type_to_proto, timestamp};
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::{
-    BatchCreatePapersRequest, CreatePaperRequest, ListPapersRequest, Paper, PaperView,
+    Attachment, AttachmentKind, BatchCreatePapersRequest, CreatePaperRequest, ListPapersRequest,
+    Paper, PaperView,
 };
 use tonic::{Code, Status};
 
 use crate::command::{CallFailed, failed};
 use crate::dataset::{self, Record};
+use crate::upload::Uploader;
 
 /// Papers per `BatchCreatePapers` call by default.
 pub const DEFAULT_BATCH: usize = 200;
@@ -48,6 +50,8 @@ pub struct Options {
     pub token: Option<String>,
     /// Papers per call.
     pub batch: usize,
+    /// The gateway's public listener (`http://host:port`), where records' files go.
+    pub files_url: String,
     /// Draw a progress bar (else a line every few seconds).
     pub progress: bool,
 }
@@ -83,6 +87,8 @@ pub struct Summary {
     pub existing: usize,
     /// Authors created.
     pub authors_created: usize,
+    /// Files the records name, uploaded.
+    pub files_uploaded: usize,
     /// Records refused.
     pub rejected: Vec<Rejection>,
     /// Records whose text carried Windows-1252 punctuation as C1 control characters (text
@@ -96,6 +102,8 @@ pub struct Summary {
 struct Pending {
     line: usize,
     record: Record,
+    /// Its report, once uploaded.
+    report: Option<Attachment>,
 }
 
 /// The importer's state.
@@ -108,6 +116,10 @@ struct Importer {
     known: HashSet<String>,
     summary: Summary,
     progress: Progress,
+    /// Uploads the files records name.
+    uploader: Uploader,
+    /// What relative file paths are relative to: the records file's directory.
+    base_dir: PathBuf,
 }
 
 /// Why an import stopped. Records the server refuses do not stop it: they are reported in
@@ -177,6 +189,15 @@ pub async fn run(options: &Options) -> Result<Summary, ImportError> {
             ..Summary::default()
         },
         progress: Progress::new(total, options.progress),
+        uploader: Uploader::new(
+            options.files_url.clone(),
+            options.token.clone().unwrap_or_default(),
+        ),
+        base_dir: options
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
     };
     importer.load_existing().await?;
     let mut batch: Vec<Pending> = Vec::with_capacity(options.batch);
@@ -211,7 +232,11 @@ pub async fn run(options: &Options) -> Result<Summary, ImportError> {
         if repair(&mut record) {
             importer.summary.repaired += 1;
         }
-        batch.push(Pending { line, record });
+        batch.push(Pending {
+            line,
+            record,
+            report: None,
+        });
         if batch.len() == options.batch {
             importer.flush(std::mem::take(&mut batch)).await?;
         }
@@ -383,12 +408,16 @@ impl Importer {
 
     /// Creates the authors `batch` needs, then its papers, published.
     async fn flush(&mut self, batch: Vec<Pending>) -> Result<(), ImportError> {
+        let batch = self.upload_files(batch).await;
         let mut batch = self.create_authors(batch).await?;
         while !batch.is_empty() {
             let requests: Vec<CreatePaperRequest> = batch
                 .iter()
                 .map(|p| CreatePaperRequest {
-                    paper: Some(self.paper(&p.record)),
+                    paper: Some(Paper {
+                        attachments: p.report.iter().cloned().collect(),
+                        ..self.paper(&p.record)
+                    }),
                 })
                 .collect();
             let request = BatchCreatePapersRequest {
@@ -467,6 +496,42 @@ impl Importer {
             }
         }
         Ok(kept)
+    }
+
+    /// Uploads the files `batch`'s records name; a record whose file cannot be read or is
+    /// refused is rejected with the reason.
+    async fn upload_files(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
+        let mut kept = Vec::with_capacity(batch.len());
+        for mut p in batch {
+            let Some(file) = p
+                .record
+                .file
+                .as_deref()
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+            else {
+                kept.push(p);
+                continue;
+            };
+            let path = self.base_dir.join(file);
+            match self.uploader.path(&path, None).await {
+                Ok(uploaded) => {
+                    p.report = Some(Attachment {
+                        file_key: uploaded.key,
+                        kind: AttachmentKind::Report.into(),
+                        name: uploaded.name,
+                        ..Attachment::default()
+                    });
+                    self.summary.files_uploaded += 1;
+                    kept.push(p);
+                }
+                Err(e) => {
+                    let id = p.record.id.trim().to_owned();
+                    self.reject(p.line, Some(id), format!("file: {e}"));
+                }
+            }
+        }
+        kept
     }
 
     /// Removes the records whose paper exists now.

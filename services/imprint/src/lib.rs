@@ -11,5 +11,6 @@ pub mod grpc;
 pub mod import;
 pub mod keys_command;
 pub mod ops;
+pub mod upload;
 
 pub use app::{AppError, Application, ProcessRole};

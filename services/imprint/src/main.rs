@@ -17,6 +17,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::ReadPdfText) {
+        // A child of the server: no settings, no runtime, nothing but the reading.
+        return match imprint_files::text::serve_reader() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +70,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Keys(args) => imprint::keys_command::run(&args)
             .await
             .map_err(app::AppError::from),
+        Command::ReadPdfText => Ok(()),
         Command::Events { command } => match command {
             EventsCommand::DeadLetters { command } => match command {
                 DeadLettersCommand::List { service, limit } => {
@@ -96,6 +104,7 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), imprint::import::
         server: args.server.clone(),
         token: args.token.clone(),
         batch: args.batch,
+        files_url: args.files_url.clone(),
         progress: !args.no_progress,
     })
     .await?;
@@ -108,6 +117,9 @@ async fn import(args: &imprint::cli::ImportArgs) -> Result<(), imprint::import::
         summary.records,
         summary.elapsed.as_secs_f64()
     );
+    if summary.files_uploaded > 0 {
+        println!("{} files uploaded", summary.files_uploaded);
+    }
     if summary.repaired > 0 {
         println!(
             "{} records had Windows-1252 punctuation as control characters, put right",
@@ -157,6 +169,11 @@ async fn serve(
         return Err(app::AppError::Config(
             "--demo needs --role all: the demo loads papers and authors together".to_owned(),
         ));
+    }
+    // PDFs are read in children of this binary, so that a hostile one cannot crash the server.
+    match std::env::current_exe() {
+        Ok(exe) => imprint_files::text::read_in_child_processes(exe),
+        Err(e) => tracing::warn!(error = %e, "cannot name this binary: PDFs are read in process"),
     }
     let tokens = if load_demo {
         Some(demo_tokens(&mut settings)?)

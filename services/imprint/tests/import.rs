@@ -54,6 +54,7 @@ async fn imports_reports_rejections_and_resumes(backend: Backend) {
         file,
         server: format!("http://{}", app.grpc),
         batch: 2,
+        files_url: String::new(),
         progress: false,
         token: Some(common::ADMIN_TOKEN.to_owned()),
     };
@@ -180,6 +181,7 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         file: dir.path().join("nope.jsonl"),
         server: format!("http://{}", app.grpc),
         batch: 10,
+        files_url: String::new(),
         progress: false,
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
@@ -195,6 +197,7 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         file: write_records(dir.path(), false),
         server: format!("http://127.0.0.1:{port}"),
         batch: 10,
+        files_url: String::new(),
         progress: false,
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
@@ -209,6 +212,7 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         file: write_records(dir.path(), false),
         server: format!("http://{}", app.grpc),
         batch: 201,
+        files_url: String::new(),
         progress: false,
         token: Some(common::ADMIN_TOKEN.to_owned()),
     })
@@ -220,6 +224,7 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
         file: write_records(dir.path(), false),
         server: format!("http://{}", app.grpc),
         batch: 10,
+        files_url: String::new(),
         progress: false,
         token: None,
     })
@@ -233,7 +238,82 @@ async fn an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error(backe
     app.stop().await;
 }
 
+/// Records naming their report's file: each is uploaded through the gateway and attached as
+/// the report (its text the body); a missing file or one that is no PDF rejects its record,
+/// naming the file and the reason, and the rest goes in.
+async fn records_upload_the_files_they_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    let report = imprint_files::pdf::Report {
+        title: "Attention for translation".to_owned(),
+        byline: "Dzmitry Bahdanau".to_owned(),
+        sections: vec![(
+            "Method".to_owned(),
+            vec!["A soft alignment model searches the source sentence.".to_owned()],
+        )],
+    };
+    std::fs::write(dir.path().join("reports/one.pdf"), report.render().unwrap()).unwrap();
+    std::fs::write(dir.path().join("notes.pdf"), "plain text, not a PDF").unwrap();
+    let records = [
+        r#"{"id": "f:1", "title": "Aligned", "authors": ["Dzmitry Bahdanau"], "date": "2015", "file": "reports/one.pdf"}"#,
+        r#"{"id": "f:2", "title": "Missing", "authors": ["Dzmitry Bahdanau"], "date": "2015", "file": "reports/none.pdf"}"#,
+        r#"{"id": "f:3", "title": "Not a PDF", "authors": ["Dzmitry Bahdanau"], "date": "2015", "file": "notes.pdf"}"#,
+        r#"{"id": "f:4", "title": "No file", "authors": ["Dzmitry Bahdanau"], "date": "2015"}"#,
+    ];
+    let file = dir.path().join("records.jsonl");
+    std::fs::write(&file, records.join("\n")).unwrap();
+    let summary = run(&Options {
+        file,
+        server: format!("http://{}", app.grpc),
+        batch: 10,
+        files_url: format!("http://{}", app.public),
+        progress: false,
+        token: Some(common::ADMIN_TOKEN.to_owned()),
+    })
+    .await
+    .expect("the import runs");
+    assert_eq!(summary.imported, 2, "{summary:#?}");
+    assert_eq!(summary.files_uploaded, 1);
+    let rejected: Vec<String> = summary.rejected.iter().map(ToString::to_string).collect();
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    assert!(
+        rejected[0].starts_with("line 2 (id f:2): file: reading ")
+            && rejected[0].contains("reports/none.pdf"),
+        "{}",
+        rejected[0]
+    );
+    assert!(
+        rejected[1].starts_with("line 3 (id f:3): file: the gateway refused notes.pdf (415)"),
+        "{}",
+        rejected[1]
+    );
+    let paper = app
+        .papers
+        .clone()
+        .list_papers(ListPapersRequest {
+            external_id: "f:1".to_owned(),
+            view: imprint_proto::papers::PaperView::Full.into(),
+            ..ListPapersRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .papers
+        .remove(0);
+    assert_eq!(paper.attachments.len(), 1);
+    assert_eq!(paper.attachments[0].name, "one.pdf");
+    assert_eq!(paper.attachments[0].media_type, "application/pdf");
+    assert!(
+        paper.body.contains("soft alignment model"),
+        "{}",
+        paper.body
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
+    records_upload_the_files_they_name,
     imports_reports_rejections_and_resumes,
     an_unreachable_server_a_missing_file_or_no_token_is_a_clear_error,
 );

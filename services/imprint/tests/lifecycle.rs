@@ -9,9 +9,10 @@ use common::{Backend, TestApp, draft};
 use imprint::{Application, ProcessRole};
 use imprint_platform::Settings;
 use imprint_proto::papers::{
-    GetPaperRequest, ListPapersRequest, PaperStatus, PublicationType, PublishPaperRequest,
-    get_paper_request::Key,
+    AttachmentKind, GetPaperRequest, ListPapersRequest, PaperStatus, PublicationType,
+    PublishPaperRequest, TextExtractionState, get_paper_request::Key,
 };
+use imprint_proto::recommendations::SearchPublicationsRequest;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -81,9 +82,46 @@ async fn health_and_readiness_answer(backend: Backend) {
     app.stop().await;
 }
 
+/// The seed paper carries its report, a real PDF typeset by the demo and uploaded through the
+/// gateway: it downloads as a PDF, its text was read (the attachment says so) and became the
+/// body, and search finds the paper by words that are only in the PDF (an author's bio).
+async fn seed_report_is_a_searchable_pdf(app: &TestApp, main: &imprint_proto::papers::Paper) {
+    let report = &main.attachments[0];
+    assert_eq!(report.kind(), AttachmentKind::Report);
+    assert_eq!(report.media_type, "application/pdf");
+    let text = report.text.as_ref().expect("the report's text was read");
+    assert_eq!(text.state(), TextExtractionState::Extracted, "{text:?}");
+    assert!(text.pages >= 1 && text.characters > 2000, "{text:?}");
+    let words = main.body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("Quaid-e-Azam University"), "{}", main.body);
+    assert!(main.summary.find("Quaid-e-Azam").is_none());
+    let url = format!(
+        "http://{}/v1/papers/{}/files/{}/report.pdf",
+        app.public, main.slug, report.file_key
+    );
+    let pdf = reqwest::get(&url).await.unwrap();
+    assert_eq!(pdf.status(), 200, "{url}");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let search = || SearchPublicationsRequest {
+        query: "Quaid-e-Azam University".to_owned(),
+        ..SearchPublicationsRequest::default()
+    };
+    common::eventually(
+        "search finds the seed paper by its report's text",
+        || async {
+            app.recommendations
+                .clone()
+                .search_publications(search())
+                .await
+                .is_ok_and(|r| r.into_inner().results.iter().any(|r| r.paper_id == main.id))
+        },
+    )
+    .await;
+}
+
 async fn demo_loads_the_seed_page_once(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
-    let loaded = imprint::demo::load(app.grpc, common::ADMIN_TOKEN)
+    let loaded = imprint::demo::load(app.grpc, Some(app.public), common::ADMIN_TOKEN)
         .await
         .unwrap()
         .expect("loaded");
@@ -110,6 +148,7 @@ async fn demo_loads_the_seed_page_once(backend: Backend) {
         main.funding_note
             .starts_with("This research was funded by USIP’s Asia Center")
     );
+    seed_report_is_a_searchable_pdf(&app, main).await;
     let sco = &loaded.papers[1];
     assert_eq!(sco.publication_type(), PublicationType::QuestionAndAnswer);
     assert_eq!(
@@ -123,7 +162,7 @@ async fn demo_loads_the_seed_page_once(backend: Backend) {
     );
     // A second run leaves the content alone.
     assert!(
-        imprint::demo::load(app.grpc, common::ADMIN_TOKEN)
+        imprint::demo::load(app.grpc, Some(app.public), common::ADMIN_TOKEN)
             .await
             .unwrap()
             .is_none()

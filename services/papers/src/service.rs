@@ -135,11 +135,15 @@ impl Papers {
         Ok(())
     }
 
-    /// Looks up in the store every file `input` references, for its parse to check.
+    /// Looks up in the store every file `input` references, and the PDFs' texts, for its parse
+    /// to check.
     async fn describe_files(&self, input: &mut PaperInput) -> Result<(), ServiceError> {
         let keys =
             imprint_domain::file::PaperFiles::requested(&input.attachments, input.cover.as_ref());
         input.stored_files = self.files.facts(keys).await?;
+        // The PDFs' texts, read when they were uploaded: an attachment reports what became
+        // of its reading, and the report's text may become the body.
+        input.stored_texts = self.files.texts(&input.stored_files).await?;
         Ok(())
     }
 

@@ -152,6 +152,10 @@ pub struct FileJson {
     pub height: Option<u32>,
     /// The same bytes were stored already.
     pub existed: bool,
+    /// For a PDF: whether its text was read (`state`: `extracted`, with `characters` and
+    /// `pages`, or `failed`, with the `reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<imprint_domain::file::TextExtraction>,
 }
 
 impl From<&Uploaded> for FileJson {
@@ -164,6 +168,7 @@ impl From<&Uploaded> for FileJson {
             width: u.stored.dimensions.map(|d| d.0),
             height: u.stored.dimensions.map(|d| d.1),
             existed: u.stored.existed,
+            text: u.text.clone(),
         }
     }
 }

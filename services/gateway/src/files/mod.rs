@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use imprint_domain::file::TextExtraction;
 use imprint_domain::{Actor, FileKey, FileName, MediaType};
 use imprint_files::{Blobs, Body, Expect, IngestError, Segment, Stored};
 use sea_orm::DbErr;
@@ -62,6 +63,9 @@ pub struct Uploaded {
     pub stored: Stored,
     /// The name it was uploaded under (the name papers and authors reference it by is theirs).
     pub name: FileName,
+    /// What was read of a PDF's text (`None` for other files, or when the store failed to
+    /// give it: the paper that attaches it reads it then).
+    pub text: Option<TextExtraction>,
 }
 
 /// What a part of a resumable upload did.
@@ -149,7 +153,33 @@ impl Files {
             .map_err(|_| UploadError::Busy)?;
         let stored = self.blobs.ingest(body, expect).await?;
         self.records.record_file(&stored, actor, Utc::now()).await?;
-        Ok(Uploaded { stored, name })
+        let text = self.read_text(&stored).await;
+        Ok(Uploaded { stored, name, text })
+    }
+
+    /// Reads a PDF's text once it is stored, so that the paper that attaches it finds it read
+    /// (bytes stored before keep what was read of them).
+    async fn read_text(&self, stored: &Stored) -> Option<TextExtraction> {
+        if stored.media_type != MediaType::Pdf {
+            return None;
+        }
+        let kept = match self.blobs.text(&stored.key).await {
+            Ok(Some(text)) => Ok(text),
+            Ok(None) => self.blobs.extract_text(&stored.key, stored.size).await,
+            Err(e) => Err(e),
+        };
+        match kept {
+            Ok(text) => {
+                if let TextExtraction::Failed { reason } = &text.extraction {
+                    tracing::info!(key = %stored.key, reason, "a PDF's text could not be read");
+                }
+                Some(text.extraction)
+            }
+            Err(e) => {
+                tracing::warn!(key = %stored.key, error = %e, "a PDF's text was not read");
+                None
+            }
+        }
     }
 
     fn expect(&self, name: &FileName, length: Option<u64>, sha256: Option<FileKey>) -> Expect {
@@ -312,9 +342,11 @@ impl Files {
             }
         }
         self.blobs.discard(&segments).await;
+        let text = self.read_text(&stored).await;
         Ok(Uploaded {
             stored,
             name: upload.name.clone(),
+            text,
         })
     }
 
