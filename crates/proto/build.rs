@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "imprint/audit/v1/audit.proto",
     "imprint/authors/v1/authors.proto",
     "imprint/events/v1/events.proto",
+    "imprint/files/v1/files.proto",
     "imprint/gateway/v1/downloads.proto",
     "imprint/gateway/v1/gateway.proto",
     "imprint/gateway/v1/webhooks.proto",

@@ -1223,6 +1223,99 @@ async fn full_text(server: &Process, edge: &Edge) {
     assert_eq!(served.bytes().await.unwrap().as_ref(), scan.as_slice());
 }
 
+/// An 800 × 400 photograph-like PNG.
+fn wide_png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(800, 400, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// An image's smaller copies: made at upload (WebP at the widths narrower than it), listed on
+/// the cover in the public API with a ready `srcset`, and served where the cover is, only for
+/// that cover's paper.
+async fn cover_copies(server: &Process, edge: &Edge) {
+    use imprint_proto::papers::{CoverImage, PublishPaperRequest, UpdatePaperRequest};
+    let png = wide_png();
+    let json: serde_json::Value = edge
+        .upload(EDITOR, "street.png", png.clone(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let widths: Vec<u64> = json["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["width"].as_u64().unwrap())
+        .collect();
+    assert_eq!(widths, [320, 640], "{json}");
+    let (mut papers, draft) = draft(server, "Streets of Peshawar").await;
+    let updated = papers
+        .update_paper(UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: draft.id.clone(),
+                version: draft.version,
+                cover: Some(CoverImage {
+                    file_key: format!("sha256:{}", sha256(&png)),
+                    alt: "A street".to_owned(),
+                    ..CoverImage::default()
+                }),
+                ..imprint_proto::papers::Paper::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["cover".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let renditions = &updated.cover.as_ref().unwrap().renditions;
+    assert_eq!(renditions.len(), 2);
+    assert_eq!((renditions[0].width, renditions[0].height), (320, 160));
+    papers
+        .publish_paper(PublishPaperRequest {
+            id: draft.id.clone(),
+            ..PublishPaperRequest::default()
+        })
+        .await
+        .unwrap();
+    let paper = edge
+        .json(&format!("{}/v1/papers/{}", edge.base, updated.slug))
+        .await;
+    let cover = &paper["cover"];
+    let srcset = cover["srcset"].as_str().unwrap();
+    let entries: Vec<&str> = srcset.split(", ").collect();
+    assert_eq!(entries.len(), 3, "{srcset}");
+    assert!(
+        entries[0].ends_with(" 320w") && entries[2].ends_with(" 800w"),
+        "{srcset}"
+    );
+    let small = cover["renditions"][0]["url"].as_str().unwrap();
+    let got = edge.http.get(small).send().await.unwrap();
+    assert_eq!(got.status(), 200, "{small}");
+    assert_eq!(header(&got, "content-type"), "image/webp");
+    assert!(header(&got, "content-disposition").contains("-cover-320w.webp"));
+    let bytes = got.bytes().await.unwrap();
+    assert_eq!(&bytes[8..12], b"WEBP");
+    assert!(
+        bytes.len() < png.len() / 4,
+        "{} bytes of {}",
+        bytes.len(),
+        png.len()
+    );
+    // Another file's key is not this cover's.
+    let other = small.replace(
+        renditions[0].file_key.trim_start_matches("sha256:"),
+        &sha256(b"country,attacks\nPakistan,12\n"),
+    );
+    assert_eq!(edge.http.get(&other).send().await.unwrap().status(), 404);
+}
+
 /// A one-page PDF whose page draws a form that draws itself (`/X1 Do` inside `X1`, which
 /// inherits the page's resources): valid syntax, endless recursion for a naive reader.
 fn self_drawing_pdf() -> Vec<u8> {
@@ -1278,6 +1371,7 @@ async fn scenario(mut store: Store, database_url: Option<String>) {
     concurrent(&edge).await;
     let slug = attachments(&server, &edge).await;
     full_text(&server, &edge).await;
+    cover_copies(&server, &edge).await;
     if let Store::S3 { _server: s3, .. } = &mut store {
         s3.kill().await.unwrap();
         store_down(&edge, &slug).await;
@@ -1479,9 +1573,16 @@ async fn unreferenced_files_are_removed_after_the_grace_period_and_referenced_on
         .into_inner()
         .paper
         .unwrap();
+    // Its record goes first, then its bytes: the restore below must find them gone.
+    let png_blob = {
+        let hex = sha256(PNG);
+        dir.path()
+            .join(format!("files/blobs/sha256/{}/{hex}", &hex[..2]))
+    };
     imprint_system_tests::eventually(20, "the cover let go of is removed", || {
         let kept = stored(PNG.to_vec());
-        async move { !kept.await }
+        let on_disk = png_blob.exists();
+        async move { !kept.await && !on_disk }
     })
     .await;
     assert!(stored(report.clone()).await);
@@ -1515,15 +1616,27 @@ async fn unreferenced_files_are_removed_after_the_grace_period_and_referenced_on
         async move { !kept.await }
     })
     .await;
-    let blobs = dir.path().join("files/blobs/sha256");
-    let left: usize = std::fs::read_dir(&blobs)
-        .map(|d| {
-            d.flat_map(|e| e.ok())
-                .map(|e| std::fs::read_dir(e.path()).map(|f| f.count()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0);
-    assert_eq!(left, 0, "nothing is left in the store");
+    // The record goes before the bytes: the last removal may still be under way.
+    let blobs = dir.path().join("files/blobs");
+    imprint_system_tests::eventually(20, "nothing is left in the store", || {
+        let left = walk(&blobs);
+        async move { left.is_empty() }
+    })
+    .await;
+}
+
+/// Every file under `dir`, as paths below it.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
 }
 
 /// Runs `tests/widget/upload_test.mjs` with `args`; its stdout.

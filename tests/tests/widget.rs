@@ -148,6 +148,16 @@ async fn the_widget_renders_on_the_partners_origin_only_and_reports_clicks() {
         .map(|r| r["title"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(titles.len(), 3, "{related}");
+    let covers = related["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["cover"]["srcset"].is_string())
+        .count();
+    assert_eq!(
+        covers, 1,
+        "the demo gives one related publication a cover: {related}"
+    );
 
     let query = format!("/?gateway={gateway}&key={key}&slug={SLUG}");
     let screenshot =
@@ -158,6 +168,7 @@ async fn the_widget_renders_on_the_partners_origin_only_and_reports_clicks() {
         .args(["--partner", &format!("{partner}{query}")])
         .args(["--elsewhere", &format!("{elsewhere}{query}")])
         .args(["--titles", &serde_json::to_string(&titles).unwrap()])
+        .args(["--covers", &covers.to_string()])
         // What the rail looked like on the partner's hostile page, kept under target/tmp.
         .args(["--screenshot", &screenshot.display().to_string()])
         .output()

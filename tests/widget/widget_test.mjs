@@ -42,6 +42,12 @@ async function railPage(context, url, label) {
   await p.goto(url);
   await p.waitForSelector('#rail[data-imprint-state="rendered"]', { state: "attached", timeout: 15000 });
   await p.evaluate(() => document.fonts.ready.then(() => undefined));
+  // Both pages are compared once their covers are in.
+  await p.waitForFunction(
+    () => Array.from(document.getElementById("rail").shadowRoot.querySelectorAll("img.cover")).every((i) => i.complete),
+    null,
+    { timeout: 15000 }
+  );
   return p;
 }
 
@@ -100,6 +106,20 @@ try {
   check(meta.length === titles.length && meta.every((m) => / · /.test(m)), `each item has a date and a type: ${JSON.stringify(meta)}`);
   const topics = await page.locator("#rail ul.topics li").count();
   check(topics > 0, `topics are shown (${topics})`);
+  // A publication with a cover shows it, the browser picking a smaller copy from its srcset.
+  const covers = page.locator("#rail img.cover");
+  await page.waitForFunction(
+    () => Array.from(document.getElementById("rail").shadowRoot.querySelectorAll("img.cover")).every((i) => i.complete),
+    null,
+    { timeout: 15000 }
+  );
+  const coverImgs = await covers.evaluateAll((imgs) =>
+    imgs.map((i) => ({ alt: i.alt, natural: i.naturalWidth, current: i.currentSrc, src: i.src, srcset: i.srcset }))
+  );
+  check(
+    coverImgs.length === Number(args.covers) && coverImgs.every((c) => c.natural > 0 && c.alt && c.srcset && c.current !== c.src),
+    `each cover loads, from a smaller copy of its srcset: ${JSON.stringify(coverImgs)}`
+  );
 
   // The partner's stylesheet hides every link and turns text red: not inside the shadow root.
   check(await links.first().isVisible(), "the partner's CSS cannot hide the widget's links");

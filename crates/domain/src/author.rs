@@ -42,6 +42,8 @@ pub struct AuthorInput {
     pub photo: Option<crate::file::ImageInput>,
     /// What the store holds of the photo (filled by the service before parsing).
     pub stored_files: crate::file::StoredFiles,
+    /// The photo's smaller copies (filled by the service before parsing).
+    pub stored_renditions: crate::file::StoredRenditions,
 }
 
 /// A field an update can change.
@@ -175,6 +177,7 @@ impl AuthorFields {
                     let parsed = crate::file::Image::parse(
                         input.photo.as_ref(),
                         &input.stored_files,
+                        &input.stored_renditions,
                         "photo",
                     );
                     if let Some(photo) = v.nested(path, parsed) {

@@ -552,7 +552,30 @@ pub struct Image {
     pub alt: String,
     /// Its size, type and dimensions.
     pub facts: FileFacts,
+    /// Its smaller copies, narrowest first (none for a small image, or one stored before
+    /// copies were made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<Rendition>,
 }
+
+/// A smaller copy of an image, made when it was stored: a file of its own, for `srcset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rendition {
+    /// The copy.
+    pub file: FileKey,
+    /// Its width.
+    pub width: u32,
+    /// Its height.
+    pub height: u32,
+    /// Its length.
+    pub size: u64,
+    /// Its type.
+    pub media_type: MediaType,
+}
+
+/// The smaller copies of the images an input references, by the image's key (the service
+/// fills it from the store).
+pub type StoredRenditions = std::collections::BTreeMap<FileKey, Vec<Rendition>>;
 
 /// A paper's downloads, in the order its page lists them, and its cover image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -597,12 +620,12 @@ impl PaperFiles {
         self.attachments.is_empty() && self.cover.is_none()
     }
 
-    /// Every file referenced, the cover included.
+    /// Every file referenced, the cover and its copies included.
     pub fn keys(&self) -> impl Iterator<Item = FileKey> + '_ {
         self.attachments
             .iter()
             .map(|a| a.file)
-            .chain(self.cover.as_ref().map(|c| c.file))
+            .chain(self.cover.iter().flat_map(Image::keys))
     }
 
     /// The keys `attachments` and `cover` name, parsed, for the service to look up in the store
@@ -698,17 +721,35 @@ impl PaperFiles {
     pub fn parse_cover(
         input: Option<&ImageInput>,
         stored: &StoredFiles,
+        renditions: &StoredRenditions,
     ) -> Result<Option<Image>, Violations> {
-        Image::parse(input, stored, "cover")
+        Image::parse(input, stored, renditions, "cover")
     }
 }
 
 impl Image {
+    /// The image and its copies.
+    pub fn keys(&self) -> impl Iterator<Item = FileKey> + '_ {
+        std::iter::once(self.file).chain(self.renditions.iter().map(|r| r.file))
+    }
+
+    /// Whether `key` is this image or one of its copies, and which.
+    pub fn offers(&self, key: &FileKey) -> Option<(FileKey, MediaType)> {
+        if *key == self.file {
+            return Some((self.file, self.facts.media_type));
+        }
+        self.renditions
+            .iter()
+            .find(|r| r.file == *key)
+            .map(|r| (r.file, r.media_type))
+    }
+
     /// Validates an image an editor sent as `what` (`None`, or both fields blank: none), given
-    /// what the store holds.
+    /// what the store holds of it and its copies.
     pub fn parse(
         input: Option<&ImageInput>,
         stored: &StoredFiles,
+        renditions: &StoredRenditions,
         what: &str,
     ) -> Result<Option<Self>, Violations> {
         let Some(input) =
@@ -744,6 +785,7 @@ impl Image {
                     file,
                     alt: alt.to_owned(),
                     facts,
+                    renditions: renditions.get(&file).cloned().unwrap_or_default(),
                 })
             }),
             None => Err(v),

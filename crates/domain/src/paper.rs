@@ -291,6 +291,8 @@ pub struct PaperInput {
     pub stored_files: crate::file::StoredFiles,
     /// The extracted texts of the PDFs referenced (filled by the service before parsing).
     pub stored_texts: crate::file::StoredTexts,
+    /// The smaller copies of the cover (filled by the service before parsing).
+    pub stored_renditions: crate::file::StoredRenditions,
 }
 
 impl PaperInput {
@@ -566,7 +568,11 @@ impl PaperFields {
             cover: v
                 .nested(
                     "cover",
-                    PaperFiles::parse_cover(input.cover.as_ref(), &input.stored_files),
+                    PaperFiles::parse_cover(
+                        input.cover.as_ref(),
+                        &input.stored_files,
+                        &input.stored_renditions,
+                    ),
                 )
                 .flatten(),
         };
@@ -687,7 +693,11 @@ impl PaperFields {
                     }
                 }
                 PaperField::Cover => {
-                    let parsed = PaperFiles::parse_cover(input.cover.as_ref(), &input.stored_files);
+                    let parsed = PaperFiles::parse_cover(
+                        input.cover.as_ref(),
+                        &input.stored_files,
+                        &input.stored_renditions,
+                    );
                     if let Some(cover) = v.nested(path, parsed) {
                         next.files.cover = cover;
                     }

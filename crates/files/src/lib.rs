@@ -7,9 +7,11 @@
 //! are kept as segments of their own until they are whole ([`Blobs::append`],
 //! [`Blobs::assemble`]), so that any replica can take the next part after a dropped connection
 //! or a restart. A PDF's text is read when it is stored ([`text`]) and kept beside it, for
-//! search and the paper's body; [`pdf`] writes plain PDFs of known text.
+//! search and the paper's body; an image's smaller copies ([`rendition`]) are files of their
+//! own, listed beside it; [`pdf`] writes plain PDFs of known text.
 
 pub mod pdf;
+pub mod rendition;
 mod sniff;
 mod store;
 pub mod text;

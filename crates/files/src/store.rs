@@ -3,7 +3,9 @@
 //! Object names: `blobs/sha256/<first two hex digits>/<hex>` for files (the fan-out keeps
 //! directories small on the filesystem store), `staging/<uuid>` while a file is written, and
 //! `uploads/<upload id>/<offset>-<uuid>` for the segments of a resumable upload, and
-//! `text/sha256/<first two hex digits>/<hex>.json` for what was read of a PDF's text.
+//! `text/sha256/<first two hex digits>/<hex>.json` for what was read of a PDF's text, and
+//! `renditions/sha256/<first two hex digits>/<hex>.json` for the list of an image's copies
+//! (each copy a file of its own under `blobs/`).
 
 use std::ops::Range;
 use std::path::Path as FsPath;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
-use imprint_domain::file::FileText;
+use imprint_domain::file::{FileText, Rendition};
 use imprint_domain::{FileKey, MediaType};
 use imprint_platform::settings::{StorageBackend, StorageSettings};
 use object_store::path::Path;
@@ -28,6 +30,8 @@ use crate::text::{Extractor, MAX_PDF_BYTES, Outcome};
 const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 /// Parts written to S3 at once while a file streams in (each up to the part size).
 const PARTS_IN_FLIGHT: usize = 2;
+/// Images resized at once by one process.
+const RESIZINGS: usize = 2;
 
 /// The store failed (down, refused, misconfigured): the caller's answer is UNAVAILABLE.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,8 @@ pub struct Blobs {
     describe: String,
     /// Reads PDFs' text.
     extractor: Extractor,
+    /// Resizings at once: each holds a decoded image.
+    resizing: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -281,6 +287,7 @@ impl Blobs {
             part_bytes: 1024 * 1024,
             describe: format!("the filesystem store in {}", dir.display()),
             extractor: Extractor::default(),
+            resizing: Arc::new(tokio::sync::Semaphore::new(RESIZINGS)),
         })
     }
 
@@ -317,6 +324,7 @@ impl Blobs {
                 settings.endpoint.as_deref().unwrap_or("AWS")
             ),
             extractor: Extractor::default(),
+            resizing: Arc::new(tokio::sync::Semaphore::new(RESIZINGS)),
         })
     }
 
@@ -564,7 +572,7 @@ impl Blobs {
     /// Removes the file `key` and what was read of its text; removing one that is not there
     /// is not an error.
     pub async fn delete(&self, key: &FileKey) -> Result<(), StoreError> {
-        for path in [text_path(key), blob_path(key)] {
+        for path in [text_path(key), renditions_path(key), blob_path(key)] {
             match self.store.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -575,13 +583,47 @@ impl Blobs {
 
     /// What was read of the PDF `key`'s text, if it was read and kept.
     pub async fn text(&self, key: &FileKey) -> Result<Option<FileText>, StoreError> {
-        let got = match self.store.get(&text_path(key)).await {
-            Ok(got) => got.bytes().await?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        self.get_json(&text_path(key)).await
+    }
+
+    /// The JSON record at `path`; `None` when there is none, or it does not parse (cut, or
+    /// from a later version): what it records is then made again.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+    ) -> Result<Option<T>, StoreError> {
+        match self.store.get(path).await {
+            Ok(got) => Ok(serde_json::from_slice(&got.bytes().await?).ok()),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `value` as the JSON record at `path`.
+    async fn put_json<T: serde::Serialize>(
+        &self,
+        path: &Path,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(value).unwrap_or_default();
+        self.store
+            .put(path, object_store::PutPayload::from(json))
+            .await?;
+        Ok(())
+    }
+
+    /// The whole of file `key`, in memory (for the readers that need all of it); `None` if
+    /// it is not stored.
+    async fn read_all(&self, key: &FileKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(reading) = self.read(key, None).await? else {
+            return Ok(None);
         };
-        // A record that does not parse (cut, or from a later version) is read again.
-        Ok(serde_json::from_slice(&got).ok())
+        let mut bytes = Vec::with_capacity(usize::try_from(reading.size).unwrap_or(0));
+        let mut chunks = reading.bytes;
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(Some(bytes))
     }
 
     /// Reads the text of the PDF `key` of `size` bytes and keeps it beside the file (unless
@@ -595,14 +637,9 @@ impl Blobs {
             self.keep_text(key, &text).await?;
             return Ok(text);
         }
-        let Some(reading) = self.read(key, None).await? else {
+        let Some(bytes) = self.read_all(key).await? else {
             return Ok(FileText::failed("the file is not stored"));
         };
-        let mut bytes = Vec::with_capacity(usize::try_from(reading.size).unwrap_or(0));
-        let mut chunks = reading.bytes;
-        while let Some(chunk) = chunks.next().await {
-            bytes.extend_from_slice(&chunk?);
-        }
         match self.extractor.extract(bytes).await {
             Outcome::Final(text) => {
                 self.keep_text(key, &text).await?;
@@ -613,11 +650,110 @@ impl Blobs {
     }
 
     async fn keep_text(&self, key: &FileKey, text: &FileText) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(text).unwrap_or_default();
-        self.store
-            .put(&text_path(key), object_store::PutPayload::from(json))
-            .await?;
-        Ok(())
+        self.put_json(&text_path(key), text).await
+    }
+
+    /// The smaller copies of image `key`, as listed beside it, if the list is there and every
+    /// copy it names is still stored.
+    pub async fn renditions(&self, key: &FileKey) -> Result<Option<Vec<Rendition>>, StoreError> {
+        let Some(listed) = self
+            .get_json::<Vec<Rendition>>(&renditions_path(key))
+            .await?
+        else {
+            return Ok(None);
+        };
+        for r in &listed {
+            if self.size(&r.file).await?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(listed))
+    }
+
+    /// Makes the smaller copies of image `key` (stored as files, then listed beside it); the
+    /// copies, and each as stored (for the caller's records). An image that cannot be decoded
+    /// gets none, and the empty list is kept so that it is not tried again.
+    pub async fn make_renditions(
+        &self,
+        key: &FileKey,
+    ) -> Result<(Vec<Rendition>, Vec<Stored>), StoreError> {
+        let Some(bytes) = self.read_all(key).await? else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let rendered = {
+            let _permit = self.resizing.acquire().await;
+            tokio::task::spawn_blocking(move || crate::rendition::render(&bytes)).await
+        };
+        let rendered = match rendered {
+            Ok(Ok(rendered)) => rendered,
+            Ok(Err(e)) => {
+                tracing::info!(key = %key, error = %e, "an image gets no smaller copies");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "resizing an image failed");
+                return Ok((Vec::new(), Vec::new()));
+            }
+        };
+        let mut renditions = Vec::with_capacity(rendered.len());
+        let mut stored = Vec::with_capacity(rendered.len());
+        for copy in rendered {
+            let Some(kept) = self.keep_copy(key, copy.bytes).await? else {
+                continue;
+            };
+            renditions.push(Rendition {
+                file: kept.key,
+                width: copy.width,
+                height: copy.height,
+                size: kept.size,
+                media_type: kept.media_type,
+            });
+            stored.push(kept);
+        }
+        self.put_json(&renditions_path(key), &renditions).await?;
+        Ok((renditions, stored))
+    }
+
+    /// Stores one copy of image `key` as a file; `None` if it was refused (logged).
+    async fn keep_copy(&self, key: &FileKey, bytes: Vec<u8>) -> Result<Option<Stored>, StoreError> {
+        let length = bytes.len() as u64;
+        let body: ByteStream =
+            Box::pin(futures::stream::once(async move { Ok(Bytes::from(bytes)) }));
+        let expect = Expect {
+            max_bytes: length,
+            length: Some(length),
+            sha256: None,
+            claimed: Some(MediaType::Webp),
+        };
+        match self.ingest(body, expect).await {
+            Ok(kept) => Ok(Some(kept)),
+            Err(IngestError::Store(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "an image's copy was refused");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The smaller copies of the images among `files` (as [`Blobs::facts`] found them): as
+    /// listed, or made now when they never were (or a copy was removed since).
+    pub async fn all_renditions(
+        &self,
+        files: &imprint_domain::file::StoredFiles,
+    ) -> Result<imprint_domain::file::StoredRenditions, StoreError> {
+        let mut out = imprint_domain::file::StoredRenditions::new();
+        for (key, facts) in files {
+            let Ok(facts) = facts else { continue };
+            if !facts.media_type.is_image() {
+                continue;
+            }
+            let renditions = match self.renditions(key).await? {
+                Some(listed) => listed,
+                None => self.make_renditions(key).await?.0,
+            };
+            out.insert(*key, renditions);
+        }
+        Ok(out)
     }
 
     /// The texts of the PDFs among `files` (as [`Blobs::facts`] found them): each as kept, or
@@ -712,6 +848,12 @@ fn file_chunks(
 fn blob_path(key: &FileKey) -> Path {
     let hex = key.hex();
     Path::from(format!("blobs/sha256/{}/{hex}", &hex[..2]))
+}
+
+/// The object listing image `key`'s smaller copies.
+fn renditions_path(key: &FileKey) -> Path {
+    let hex = key.hex();
+    Path::from(format!("renditions/sha256/{}/{hex}.json", &hex[..2]))
 }
 
 /// The object holding what was read of file `key`'s text.

@@ -86,11 +86,23 @@ impl Bounded for papers::TextExtraction {
 /// The longest reason an extraction failed, as the store writes it.
 const MAX_TEXT_FAILURE_CHARS: usize = 1_000;
 
+/// Output only, so a request's are ignored; bounded all the same.
+impl Bounded for crate::files::ImageRendition {
+    fn bounds(&self, prefix: &str, out: &mut Bounds) {
+        out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
+        out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+    }
+}
+
+/// More copies than an image is ever given.
+const MAX_RENDITIONS: usize = 8;
+
 impl Bounded for authors::AuthorPhoto {
     fn bounds(&self, prefix: &str, out: &mut Bounds) {
         out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
         out.text(prefix, "alt", &self.alt, MAX_ALT_CHARS);
         out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+        out.each(prefix, "renditions", &self.renditions, MAX_RENDITIONS);
     }
 }
 
@@ -99,6 +111,7 @@ impl Bounded for papers::CoverImage {
         out.text(prefix, "file_key", &self.file_key, FILE_KEY_CHARS);
         out.text(prefix, "alt", &self.alt, MAX_ALT_CHARS);
         out.text(prefix, "media_type", &self.media_type, MAX_ID_CHARS);
+        out.each(prefix, "renditions", &self.renditions, MAX_RENDITIONS);
     }
 }
 

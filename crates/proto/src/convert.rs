@@ -294,6 +294,7 @@ pub fn paper_input(p: &papers::Paper) -> Result<domain::PaperInput, Violations> 
         }),
         stored_files: domain::file::StoredFiles::new(),
         stored_texts: domain::file::StoredTexts::new(),
+        stored_renditions: domain::file::StoredRenditions::new(),
     })
 }
 
@@ -380,6 +381,47 @@ pub fn cover_to_proto(c: &domain::file::Image) -> papers::CoverImage {
         media_type: c.facts.media_type.mime().to_owned(),
         width: i32::try_from(width).unwrap_or(i32::MAX),
         height: i32::try_from(height).unwrap_or(i32::MAX),
+        renditions: c.renditions.iter().map(rendition_to_proto).collect(),
+    }
+}
+
+/// A cover as the contract carried it (in an event), back in the domain's terms; `None` when
+/// its key or a type does not parse (a newer writer's).
+pub fn cover_from_proto(c: &papers::CoverImage) -> Option<domain::file::Image> {
+    let facts = domain::file::FileFacts {
+        size: u64::try_from(c.size_bytes).ok()?,
+        media_type: domain::MediaType::from_mime(&c.media_type).ok()?,
+        dimensions: Some((u32::try_from(c.width).ok()?, u32::try_from(c.height).ok()?)),
+    };
+    let renditions = c
+        .renditions
+        .iter()
+        .map(|r| {
+            Some(domain::file::Rendition {
+                file: domain::FileKey::parse(&r.file_key).ok()?,
+                width: u32::try_from(r.width).ok()?,
+                height: u32::try_from(r.height).ok()?,
+                size: u64::try_from(r.size_bytes).ok()?,
+                media_type: domain::MediaType::from_mime(&r.media_type).ok()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(domain::file::Image {
+        file: domain::FileKey::parse(&c.file_key).ok()?,
+        alt: c.alt.clone(),
+        facts,
+        renditions,
+    })
+}
+
+/// An image's smaller copy as the contract carries it.
+pub fn rendition_to_proto(r: &domain::file::Rendition) -> crate::files::ImageRendition {
+    crate::files::ImageRendition {
+        file_key: r.file.to_string(),
+        width: i32::try_from(r.width).unwrap_or(i32::MAX),
+        height: i32::try_from(r.height).unwrap_or(i32::MAX),
+        size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
+        media_type: r.media_type.mime().to_owned(),
     }
 }
 
@@ -422,6 +464,7 @@ impl From<&domain::Author> for authors::Author {
                     media_type: c.media_type,
                     width: c.width,
                     height: c.height,
+                    renditions: c.renditions,
                 }
             }),
         }
@@ -446,6 +489,7 @@ pub fn author_input(a: &authors::Author) -> domain::AuthorInput {
             alt: p.alt.clone(),
         }),
         stored_files: domain::file::StoredFiles::new(),
+        stored_renditions: domain::file::StoredRenditions::new(),
     }
 }
 

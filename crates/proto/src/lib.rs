@@ -29,6 +29,11 @@ mod generated {
                 tonic::include_proto!("imprint.events.v1");
             }
         }
+        pub mod files {
+            pub mod v1 {
+                tonic::include_proto!("imprint.files.v1");
+            }
+        }
         pub mod gateway {
             pub mod v1 {
                 tonic::include_proto!("imprint.gateway.v1");
@@ -55,6 +60,7 @@ pub mod status;
 pub use generated::imprint::audit::v1 as audit;
 pub use generated::imprint::authors::v1 as authors;
 pub use generated::imprint::events::v1 as events;
+pub use generated::imprint::files::v1 as files;
 pub use generated::imprint::gateway::v1 as gateway;
 pub use generated::imprint::papers::v1 as papers;
 pub use generated::imprint::recommendations::v1 as recommendations;

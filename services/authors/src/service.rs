@@ -137,6 +137,7 @@ impl Authors {
             .as_ref()
             .and_then(|p| imprint_domain::FileKey::parse(&p.file_key).ok());
         input.stored_files = self.files.facts(key).await?;
+        input.stored_renditions = self.files.all_renditions(&input.stored_files).await?;
         Ok(input)
     }
 

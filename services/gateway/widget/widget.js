@@ -52,6 +52,7 @@
     "a.title{display:inline;color:#0b3d91;font-size:1.05em;font-weight:700;text-decoration:none;cursor:pointer}",
     "a.title:hover{text-decoration:underline}",
     "a.title:focus-visible{outline:3px solid #f2a900;outline-offset:2px;border-radius:2px}",
+    "img.cover{display:block;width:100%;max-width:12em;height:auto;margin:0 0 .5em;padding:0;border:0;border-radius:2px}",
     "p.summary{margin:.3684em 0 .4211em;padding:0;font-size:.95em;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}",
     "ul.topics{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.4em}",
     "ul.topics li{display:block;font:400 .75em/1.2 system-ui,sans-serif;background:#eef2f7;color:#22324a;margin:0;padding:.2667em .6667em;border-radius:999px}"
@@ -62,6 +63,24 @@
     if (className) el.className = className;
     if (value) el.textContent = value;
     return el;
+  }
+
+  // A paper's cover: the copy that fits the rail (srcset), its size reserved before it loads.
+  function cover(image) {
+    var img = document.createElement("img");
+    img.className = "cover";
+    img.src = image.url;
+    if (image.srcset) img.srcset = image.srcset;
+    img.sizes = "12em";
+    img.alt = image.alt || "";
+    if (image.width && image.height) {
+      img.width = image.width;
+      img.height = image.height;
+    }
+    // Not lazy: a rail holds a few small copies, and a partner's page often sets it below
+    // the fold, where lazy images wait for a scroll to start loading.
+    img.decoding = "async";
+    return img;
   }
 
   function date(iso) {
@@ -144,6 +163,7 @@
         var list = text("ul", "items");
         items.forEach(function (item, index) {
           var li = text("li", "item");
+          if (item.cover) li.appendChild(cover(item.cover));
           var meta = [date(item.published), item.type_label].filter(Boolean).join(" · ");
           if (meta) li.appendChild(text("p", "meta", meta));
           var a = text("a", "title", item.title);

@@ -19,8 +19,8 @@ use imprint_proto::convert::{publication_type_to_proto, timestamp, vocabulary_to
 use imprint_proto::papers::paper_service_client::PaperServiceClient;
 use imprint_proto::papers::taxonomy_service_client::TaxonomyServiceClient;
 use imprint_proto::papers::{
-    Attachment, AttachmentKind, CreatePaperRequest, CreateTermRequest, ListPapersRequest, Paper,
-    PublishPaperRequest, Term,
+    Attachment, AttachmentKind, CoverImage, CreatePaperRequest, CreateTermRequest,
+    ListPapersRequest, Paper, PublishPaperRequest, Term,
 };
 use serde::Deserialize;
 use tonic::service::interceptor::InterceptedService;
@@ -143,14 +143,20 @@ pub async fn load(
     let created_authors = create_authors(&mut authors, &fixture.authors).await?;
     let terms = create_terms(&mut taxonomy, &fixture.terms).await?;
     let mut created_papers = Vec::new();
+    let uploader = public.map(|a| {
+        let base = format!("http://{}", imprint_platform::listen::loopback_for(a));
+        Uploader::new(base, token)
+    });
     for (i, p) in fixture.papers.iter().enumerate() {
-        let report = match public {
-            Some(public) if i == 0 => {
-                Some(upload_report(public, token, p, &created_authors).await?)
-            }
-            _ => None,
-        };
-        let draft = draft(p, &created_authors, &terms, report)?;
+        let mut draft = draft(p, &created_authors, &terms)?;
+        // The seed paper's report, and a cover for the first related publication.
+        match (&uploader, i) {
+            (Some(up), 0) => draft
+                .attachments
+                .push(upload_report(up, p, &created_authors).await?),
+            (Some(up), 1) => draft.cover = Some(upload_cover(up).await?),
+            _ => {}
+        }
         created_papers.push(publish(&mut papers, draft, p).await?);
     }
     Ok(Some(Loaded {
@@ -265,8 +271,7 @@ fn key_of<'a, T>(created: &'a [(String, T)], key: &str) -> Result<&'a T, DemoErr
 /// The seed paper's full report: a PDF of its page's text (title, byline, summary, the
 /// authors' bios and the funding note), uploaded through the gateway.
 async fn upload_report(
-    public: SocketAddr,
-    token: &str,
+    uploader: &Uploader,
     p: &FixturePaper,
     authors: &[(String, Author)],
 ) -> Result<Attachment, DemoError> {
@@ -294,10 +299,7 @@ async fn upload_report(
     let bytes = report
         .render()
         .map_err(|e| DemoError::Fixture(e.to_string()))?;
-    let base = format!("http://{}", imprint_platform::listen::loopback_for(public));
-    let uploaded = Uploader::new(base, token)
-        .bytes("report.pdf", bytes)
-        .await?;
+    let uploaded = uploader.bytes("report.pdf", bytes).await?;
     Ok(Attachment {
         file_key: uploaded.key,
         kind: AttachmentKind::Report.into(),
@@ -307,13 +309,38 @@ async fn upload_report(
     })
 }
 
-/// The fixture's paper `p` as a draft, crediting `authors`, carrying `terms` by their keys
-/// and the `report` when it has one.
+/// A cover for a related publication, so that the rail and the widget show one: a 1200 × 675
+/// pattern drawn here (the seed page has no image to reuse), uploaded through the gateway,
+/// which makes its smaller copies.
+async fn upload_cover(uploader: &Uploader) -> Result<CoverImage, DemoError> {
+    let (width, height) = (1200u32, 675u32);
+    let pattern = image::RgbImage::from_fn(width, height, |x, y| {
+        let band = ((x + 2 * y) / 75) % 2 == 0;
+        let shade = u8::try_from(40 + 120 * y / height).unwrap_or(160);
+        if band {
+            image::Rgb([11, 61, shade.saturating_add(60)])
+        } else {
+            image::Rgb([242, 169, shade / 4])
+        }
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    pattern
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| DemoError::Fixture(e.to_string()))?;
+    let uploaded = uploader.bytes("cover.png", png.into_inner()).await?;
+    Ok(CoverImage {
+        file_key: uploaded.key,
+        alt: "Diagonal bands of deep blue and gold".to_owned(),
+        ..CoverImage::default()
+    })
+}
+
+/// The fixture's paper `p` as a draft, crediting `authors` and carrying `terms` by their
+/// keys.
 fn draft(
     p: &FixturePaper,
     authors: &[(String, Author)],
     terms: &[(String, Term)],
-    report: Option<Attachment>,
 ) -> Result<Paper, DemoError> {
     let publication_type = PublicationType::from_str_opt(&p.publication_type)
         .ok_or_else(|| DemoError::Fixture(format!("unknown type {}", p.publication_type)))?;
@@ -335,7 +362,6 @@ fn draft(
         funding_note: p.funding_note.clone(),
         program_ids: ids(&p.programs)?,
         region_ids: ids(&p.regions)?,
-        attachments: report.into_iter().collect(),
         ..Paper::default()
     };
     Ok(draft)

@@ -294,6 +294,7 @@ pub fn offline_rankings(
                 author_ids,
                 publish_time: r.publish_time(),
                 terms: imprint_domain::PaperTerms::default(),
+                cover: None,
             },
             &mut analyzer,
         );

@@ -151,6 +151,12 @@ async fn demo_loads_the_seed_page_once(backend: Backend) {
     seed_report_is_a_searchable_pdf(&app, main).await;
     let sco = &loaded.papers[1];
     assert_eq!(sco.publication_type(), PublicationType::QuestionAndAnswer);
+    let cover = sco
+        .cover
+        .as_ref()
+        .expect("the first related publication has a cover");
+    let widths: Vec<i32> = cover.renditions.iter().map(|r| r.width).collect();
+    assert_eq!((cover.width, widths), (1200, vec![320, 640]));
     assert_eq!(
         sco.publish_time.as_ref().map(|t| t.seconds),
         Some(1_717_070_400),

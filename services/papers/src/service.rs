@@ -144,6 +144,15 @@ impl Papers {
         // The PDFs' texts, read when they were uploaded: an attachment reports what became
         // of its reading, and the report's text may become the body.
         input.stored_texts = self.files.texts(&input.stored_files).await?;
+        // The cover's smaller copies, made when it was uploaded, for srcset.
+        let cover: imprint_domain::file::StoredFiles = input
+            .cover
+            .as_ref()
+            .and_then(|c| imprint_domain::FileKey::parse(&c.file_key).ok())
+            .and_then(|k| Some((k, input.stored_files.get(&k)?.clone())))
+            .into_iter()
+            .collect();
+        input.stored_renditions = self.files.all_renditions(&cover).await?;
         Ok(())
     }
 

@@ -111,6 +111,11 @@ fn change_of(event: &Event) -> Result<Change, Unknown> {
                     .as_ref()
                     .and_then(|t| imprint_proto::convert::from_timestamp(t).ok()),
                 terms: terms_of(p),
+                cover: p
+                    .cover
+                    .as_ref()
+                    .and_then(imprint_proto::convert::cover_from_proto)
+                    .map(Box::new),
             };
             Change::Paper(paper)
         }
@@ -129,6 +134,7 @@ fn change_of(event: &Event) -> Result<Change, Unknown> {
                 author_ids: Vec::new(),
                 publish_time: None,
                 terms: imprint_domain::PaperTerms::default(),
+                cover: None,
             };
             Change::Paper(tombstone)
         }

@@ -126,6 +126,11 @@ impl RecommendationsGrpc {
                     reasons: item.reasons,
                     recommendation_id: item.recommendation_id,
                     external_id: item.entry.external_id.unwrap_or_default(),
+                    cover: item
+                        .entry
+                        .cover
+                        .as_deref()
+                        .map(imprint_proto::convert::cover_to_proto),
                 })
                 .collect(),
         }))

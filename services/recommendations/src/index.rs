@@ -125,6 +125,8 @@ pub struct Entry {
     pub title_terms: Vec<u32>,
     /// Its programs, regions and series.
     pub taxonomy: imprint_domain::PaperTerms,
+    /// Its cover image.
+    pub cover: Option<Box<imprint_domain::file::Image>>,
 }
 
 /// The index.
@@ -365,6 +367,7 @@ impl Index {
             len,
             title_terms,
             taxonomy: paper.terms.clone(),
+            cover: paper.cover.clone(),
         }));
         let avg = self.average_len();
         if (avg - self.impact_avg).abs() > AVG_DRIFT * self.impact_avg.max(f32::MIN_POSITIVE) {
@@ -486,6 +489,7 @@ mod tests {
             author_ids: authors.to_vec(),
             publish_time: None,
             terms: imprint_domain::PaperTerms::default(),
+            cover: None,
         }
     }
 

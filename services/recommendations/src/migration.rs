@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(OverridesAsEvents),
             Box::new(PublicationTypesByName),
             Box::new(Taxonomies),
+            Box::new(Covers),
         ]
     }
 
@@ -592,6 +593,42 @@ impl MigrationTrait for Taxonomies {
                 Table::alter()
                     .table(RecPapers::Table)
                     .drop_column(Alias::new("terms"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Each paper's cover (issue 16), with its smaller copies, for the widget's rail: JSON, null
+/// for none.
+struct Covers;
+
+impl MigrationName for Covers {
+    fn name(&self) -> &str {
+        "m20261206_000006_covers"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for Covers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .add_column(ColumnDef::new(Alias::new("cover")).text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(RecPapers::Table)
+                    .drop_column(Alias::new("cover"))
                     .to_owned(),
             )
             .await

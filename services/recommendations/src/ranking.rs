@@ -636,6 +636,7 @@ mod tests {
             author_ids: authors.to_vec(),
             publish_time: None,
             terms: imprint_domain::PaperTerms::default(),
+            cover: None,
         }
     }
 

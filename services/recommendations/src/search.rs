@@ -680,6 +680,7 @@ mod tests {
             author_ids: Vec::new(),
             publish_time: Utc.with_ymd_and_hms(year, 3, 1, 0, 0, 0).single(),
             terms: imprint_domain::PaperTerms::default(),
+            cover: None,
         }
     }
 

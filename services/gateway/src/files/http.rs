@@ -156,6 +156,9 @@ pub struct FileJson {
     /// `pages`, or `failed`, with the `reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<imprint_domain::file::TextExtraction>,
+    /// For an image: its smaller copies (WebP), narrowest first, each a file of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<imprint_domain::file::Rendition>,
 }
 
 impl From<&Uploaded> for FileJson {
@@ -169,6 +172,7 @@ impl From<&Uploaded> for FileJson {
             height: u.stored.dimensions.map(|d| d.1),
             existed: u.stored.existed,
             text: u.text.clone(),
+            renditions: u.renditions.clone(),
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use imprint_domain::file::TextExtraction;
+use imprint_domain::file::{Rendition, TextExtraction};
 use imprint_domain::{Actor, FileKey, FileName, MediaType};
 use imprint_files::{Blobs, Body, Expect, IngestError, Segment, Stored};
 use sea_orm::DbErr;
@@ -66,6 +66,8 @@ pub struct Uploaded {
     /// What was read of a PDF's text (`None` for other files, or when the store failed to
     /// give it: the paper that attaches it reads it then).
     pub text: Option<TextExtraction>,
+    /// An image's smaller copies, narrowest first.
+    pub renditions: Vec<Rendition>,
 }
 
 /// What a part of a resumable upload did.
@@ -154,7 +156,40 @@ impl Files {
         let stored = self.blobs.ingest(body, expect).await?;
         self.records.record_file(&stored, actor, Utc::now()).await?;
         let text = self.read_text(&stored).await;
-        Ok(Uploaded { stored, name, text })
+        let renditions = self.make_copies(&stored, actor).await;
+        Ok(Uploaded {
+            stored,
+            name,
+            text,
+            renditions,
+        })
+    }
+
+    /// Makes an image's smaller copies once it is stored, each recorded as a file (so that
+    /// it is removed once nothing references it); bytes stored before keep their copies. A
+    /// failure leaves the image without copies until a paper or author attaches it.
+    async fn make_copies(&self, stored: &Stored, actor: &Actor) -> Vec<Rendition> {
+        if !stored.media_type.is_image() {
+            return Vec::new();
+        }
+        let made = match self.blobs.renditions(&stored.key).await {
+            Ok(Some(listed)) => return listed,
+            Ok(None) => self.blobs.make_renditions(&stored.key).await,
+            Err(e) => Err(e),
+        };
+        let (renditions, copies) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                tracing::warn!(key = %stored.key, error = %e, "an image's copies were not made");
+                return Vec::new();
+            }
+        };
+        for copy in &copies {
+            if let Err(e) = self.records.record_file(copy, actor, Utc::now()).await {
+                tracing::warn!(key = %copy.key, error = %e, "an image's copy was not recorded");
+            }
+        }
+        renditions
     }
 
     /// Reads a PDF's text once it is stored, so that the paper that attaches it finds it read
@@ -343,10 +378,12 @@ impl Files {
         }
         self.blobs.discard(&segments).await;
         let text = self.read_text(&stored).await;
+        let renditions = self.make_copies(&stored, actor).await;
         Ok(Uploaded {
             stored,
             name: upload.name.clone(),
             text,
+            renditions,
         })
     }
 

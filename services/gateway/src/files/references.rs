@@ -43,16 +43,22 @@ fn referenced(event: &Event) -> Option<Vec<FileKey>> {
                 .attachments
                 .iter()
                 .map(|a| a.file_key.as_str())
-                .chain(paper.cover.as_ref().map(|c| c.file_key.as_str()))
+                .chain(paper.cover.iter().flat_map(|c| {
+                    std::iter::once(c.file_key.as_str())
+                        .chain(c.renditions.iter().map(|r| r.file_key.as_str()))
+                }))
                 .filter_map(|k| FileKey::parse(k).ok())
                 .collect(),
         ),
         Payload::Author(author) => Some(
             author
                 .photo
-                .as_ref()
-                .and_then(|p| FileKey::parse(&p.file_key).ok())
-                .into_iter()
+                .iter()
+                .flat_map(|p| {
+                    std::iter::once(p.file_key.as_str())
+                        .chain(p.renditions.iter().map(|r| r.file_key.as_str()))
+                })
+                .filter_map(|k| FileKey::parse(k).ok())
                 .collect(),
         ),
         Payload::Deleted(_) => Some(Vec::new()),

@@ -110,19 +110,13 @@ pub(super) async fn cover(
 ) -> Result<Response, ApiError> {
     let key = FileKey::parse(&key).map_err(|_| no_file(&slug))?;
     let paper = api.published(&slug).await?;
-    let cover = paper
+    let (media_type, width) = paper
         .cover
         .as_ref()
-        .filter(|c| c.file_key == key.to_string())
+        .and_then(|c| offered(&key, &c.file_key, &c.media_type, &c.renditions))
         .ok_or_else(|| no_file(&slug))?;
-    let media_type = MediaType::from_mime(&cover.media_type)
-        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
-    let name = FileName::parse(&format!(
-        "{}-cover.{}",
-        paper.slug,
-        media_type.extensions()[0]
-    ))
-    .map_err(|e| ApiError::internal(&format!("a cover's name: {e}")))?;
+    let media_type = media_type?;
+    let name = image_name(&format!("{}-cover", paper.slug), width, media_type)?;
     serve(
         &api,
         &key,
@@ -165,10 +159,10 @@ pub(super) async fn photo(
     };
     let key = FileKey::parse(&key).map_err(|_| none())?;
     let author = api.author_by_slug(&slug).await?.ok_or_else(none)?;
-    let photo = author
+    let (media_type, width) = author
         .photo
         .as_ref()
-        .filter(|p| p.file_key == key.to_string())
+        .and_then(|p| offered(&key, &p.file_key, &p.media_type, &p.renditions))
         .ok_or_else(none)?;
     let (papers, _) = api
         .list(imprint_proto::papers::ListPapersRequest {
@@ -180,10 +174,8 @@ pub(super) async fn photo(
     if papers.is_empty() {
         return Err(none());
     }
-    let media_type = MediaType::from_mime(&photo.media_type)
-        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
-    let name = FileName::parse(&format!("{}.{}", author.slug, media_type.extensions()[0]))
-        .map_err(|e| ApiError::internal(&format!("a photo's name: {e}")))?;
+    let media_type = media_type?;
+    let name = image_name(&author.slug, width, media_type)?;
     serve(
         &api,
         &key,
@@ -193,6 +185,35 @@ pub(super) async fn photo(
         method == Method::HEAD,
     )
     .await
+}
+
+/// Whether `key` is the image `original` (of `media_type`) or one of its `renditions`: the
+/// type, and the copy's width.
+fn offered(
+    key: &FileKey,
+    original: &str,
+    media_type: &str,
+    renditions: &[imprint_proto::files::ImageRendition],
+) -> Option<(Result<MediaType, ApiError>, Option<i32>)> {
+    let wanted = key.to_string();
+    let parse = |mime: &str| {
+        MediaType::from_mime(mime)
+            .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))
+    };
+    if original == wanted {
+        return Some((parse(media_type), None));
+    }
+    renditions
+        .iter()
+        .find(|r| r.file_key == wanted)
+        .map(|r| (parse(&r.media_type), Some(r.width)))
+}
+
+/// The name an image downloads under: `stem`, its copy's width, its type's extension.
+fn image_name(stem: &str, width: Option<i32>, media_type: MediaType) -> Result<FileName, ApiError> {
+    let width = width.map(|w| format!("-{w}w")).unwrap_or_default();
+    FileName::parse(&format!("{stem}{width}.{}", media_type.extensions()[0]))
+        .map_err(|e| ApiError::internal(&format!("an image's name: {e}")))
 }
 
 async fn serve(

@@ -101,6 +101,61 @@ pub struct ImageJson {
     pub height: i32,
     /// Its media type.
     pub media_type: String,
+    /// Smaller copies (WebP), narrowest first.
+    pub renditions: Vec<RenditionJson>,
+    /// The copies and the original as an `<img srcset>` ("…/a 320w, …/b 640w, …/c 1600w").
+    pub srcset: String,
+}
+
+/// A smaller copy of an image.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RenditionJson {
+    /// Where it is.
+    pub url: String,
+    /// Its width in pixels.
+    pub width: i32,
+    /// Its height in pixels.
+    pub height: i32,
+    /// Its media type (image/webp).
+    pub media_type: String,
+}
+
+impl ImageJson {
+    /// An image whose original and copies are served at `url(key)`.
+    fn new(
+        alt: &str,
+        original: (&str, i32, i32, &str),
+        renditions: &[imprint_proto::files::ImageRendition],
+        url: impl Fn(&str) -> String,
+    ) -> Self {
+        let (key, width, height, media_type) = original;
+        let renditions: Vec<RenditionJson> = renditions
+            .iter()
+            .map(|r| RenditionJson {
+                url: url(&r.file_key),
+                width: r.width,
+                height: r.height,
+                media_type: r.media_type.clone(),
+            })
+            .collect();
+        let url = url(key);
+        let srcset = renditions
+            .iter()
+            .map(|r| (r.url.as_str(), r.width))
+            .chain(std::iter::once((url.as_str(), width)))
+            .map(|(u, w)| format!("{u} {w}w"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            url,
+            alt: alt.to_owned(),
+            width,
+            height,
+            media_type: media_type.to_owned(),
+            renditions,
+            srcset,
+        }
+    }
 }
 
 /// A paper's downloads, in its order.
@@ -137,12 +192,13 @@ pub fn report_url(p: &Paper, site: &Site) -> Option<String> {
 }
 
 fn cover(p: &Paper, site: &Site) -> Option<ImageJson> {
-    p.cover.as_ref().map(|c| ImageJson {
-        url: site.cover_url(&p.slug, &c.file_key),
-        alt: c.alt.clone(),
-        width: c.width,
-        height: c.height,
-        media_type: c.media_type.clone(),
+    p.cover.as_ref().map(|c| {
+        ImageJson::new(
+            &c.alt,
+            (&c.file_key, c.width, c.height, &c.media_type),
+            &c.renditions,
+            |key| site.cover_url(&p.slug, key),
+        )
     })
 }
 
@@ -379,6 +435,9 @@ pub struct RelatedJson {
     pub url: String,
     /// Identifies this item of this rail, for reporting impressions and clicks.
     pub recommendation_id: String,
+    /// Its cover image, with a ready `srcset`, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover: Option<ImageJson>,
 }
 
 impl RelatedJson {
@@ -396,6 +455,14 @@ impl RelatedJson {
             published: rfc3339(r.publish_time.as_ref()),
             url: site.paper_url(&r.slug),
             recommendation_id: r.recommendation_id.clone(),
+            cover: r.cover.as_ref().map(|c| {
+                ImageJson::new(
+                    &c.alt,
+                    (&c.file_key, c.width, c.height, &c.media_type),
+                    &c.renditions,
+                    |key| site.cover_url(&r.slug, key),
+                )
+            }),
         }
     }
 }
@@ -444,12 +511,13 @@ impl AuthorJson {
     /// From the authors service's author.
     pub fn new(a: &Author, site: &Site) -> Self {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let photo = a.photo.as_ref().map(|p| ImageJson {
-            url: site.photo_url(&a.slug, &p.file_key),
-            alt: p.alt.clone(),
-            width: p.width,
-            height: p.height,
-            media_type: p.media_type.clone(),
+        let photo = a.photo.as_ref().map(|p| {
+            ImageJson::new(
+                &p.alt,
+                (&p.file_key, p.width, p.height, &p.media_type),
+                &p.renditions,
+                |key| site.photo_url(&a.slug, key),
+            )
         });
         Self {
             id: a.id.clone(),

@@ -42,6 +42,8 @@ pub mod rec_paper {
         pub publish_time: Option<DateTimeUtc>,
         /// JSON of its programs', regions' and series' ids.
         pub terms: String,
+        /// JSON of its cover image; none for none.
+        pub cover: Option<String>,
     }
 
     /// None needed.

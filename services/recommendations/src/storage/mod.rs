@@ -55,6 +55,10 @@ pub struct RecPaper {
     /// Its programs, regions and series.
     #[serde(default)]
     pub terms: imprint_domain::PaperTerms,
+    /// Its cover image, with its smaller copies, for rails that show it (boxed: most papers
+    /// have none, and changes are passed by value).
+    #[serde(default)]
+    pub cover: Option<Box<imprint_domain::file::Image>>,
 }
 
 /// A taxonomy term as the read model holds it: enough to resolve filters.
@@ -678,6 +682,11 @@ impl RecPaper {
             author_ids: author_ids.into_iter().map(AuthorId::from_uuid).collect(),
             publish_time: row.publish_time,
             terms: parse_json("rec_papers.terms", &row.terms)?,
+            cover: row
+                .cover
+                .as_deref()
+                .map(|c| parse_json("rec_papers.cover", c).map(Box::new))
+                .transpose()?,
         })
     }
 
@@ -697,6 +706,11 @@ impl RecPaper {
             author_ids: Set(json("rec_papers.author_ids", &self.author_ids)?),
             publish_time: Set(self.publish_time),
             terms: Set(json("rec_papers.terms", &self.terms)?),
+            cover: Set(self
+                .cover
+                .as_ref()
+                .map(|c| json("rec_papers.cover", c))
+                .transpose()?),
         })
     }
 }
