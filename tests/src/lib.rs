@@ -569,3 +569,50 @@ pub async fn create_authors(client: &mut AuthorServiceClient<Peer>, n: usize) ->
     }
     ids
 }
+
+/// A real S3-compatible server on loopback (moto in server mode, `tests/contract/s3_server.py`)
+/// with one bucket; killed when dropped.
+#[derive(Debug)]
+pub struct S3Server {
+    /// The server.
+    pub child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl S3Server {
+    /// Starts one with `bucket` made.
+    pub async fn start(bucket: &str) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/contract/s3_server.py"))
+            .args(["--bucket", bucket, "--port", &free_port().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // moto logs every request.
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("running {}: {e}", python().display()));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("the S3 server's stdout"));
+        let mut out = tokio::io::BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), out.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("the S3 server did not start within 60 s"))
+            .unwrap_or_else(|e| panic!("reading the S3 server: {e}"))
+            .unwrap_or_default();
+        let port = first
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the S3 server said {first:?} (scripts/test installs moto)"));
+        Self { child, port }
+    }
+
+    /// Its endpoint.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}

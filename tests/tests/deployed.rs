@@ -210,6 +210,8 @@ struct Here {
     grpc: BTreeMap<String, SocketAddr>,
     collector: SocketAddr,
     data_dir: String,
+    /// The S3-compatible server standing in for the manifests' bucket.
+    s3: String,
 }
 
 impl Here {
@@ -258,7 +260,89 @@ fn environment(
         };
         env.push((key.clone(), value));
     }
+    // The manifests' bucket is on AWS; here it is on loopback, over plain HTTP.
+    if manifest
+        .get("IMPRINT__STORAGE__BACKEND")
+        .is_some_and(|b| b == "s3")
+    {
+        env.push(("IMPRINT__STORAGE__ENDPOINT".to_owned(), here.s3.clone()));
+        env.push(("IMPRINT__STORAGE__ALLOW_HTTP".to_owned(), "true".to_owned()));
+    }
     (args, env)
+}
+
+/// A file uploaded to the deployed gateway lands in the manifests' bucket: the gateway serves it
+/// back from there, and the papers role (which checks what a paper references against the same
+/// bucket) takes it as a cover.
+async fn files_through_the_bucket(
+    gateway: &Process,
+    token: &str,
+    papers: &mut PaperServiceClient<InterceptedService<imprint_platform::clients::Link, Bearer>>,
+    paper_id: &str,
+) {
+    imprint_platform::tls::ensure_provider();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = format!("http://{}", gateway.public);
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x02\x00\x00\x00\x01\x08\x02\x00\x00\x00\x7b\x40\xe8\xdd\x00\x00\x00\x0dIDATx\x9cc\xf8\xcf\x00\x04\xff\x01\x07\x00\x01\xff\xe2\x23\x9eY\x00\x00\x00\x00IEND\xaeB`\x82".to_vec();
+    let uploaded: Json = http
+        .post(format!("{base}/editor/v1/files?name=cover.png"))
+        .bearer_auth(token)
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = uploaded["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"));
+    let back = http
+        .get(format!("{base}/editor/v1/files/{key}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 200);
+    assert_eq!(back.bytes().await.unwrap().to_vec(), png);
+    let current = papers
+        .get_paper(imprint_proto::papers::GetPaperRequest {
+            key: Some(imprint_proto::papers::get_paper_request::Key::Id(
+                paper_id.to_owned(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let updated = papers
+        .update_paper(imprint_proto::papers::UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: paper_id.to_owned(),
+                version: current.version,
+                cover: Some(imprint_proto::papers::CoverImage {
+                    file_key: key.to_owned(),
+                    alt: "A map".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["cover".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    assert_eq!(
+        updated.cover.unwrap().width,
+        2,
+        "the papers role read the bucket"
+    );
 }
 
 /// A `host:port` on loopback that is free now.
@@ -298,6 +382,9 @@ async fn the_deployed_roles_serve_a_paper_to_the_widget_in_one_trace_with_their_
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let config = &find(&docs, "ConfigMap", "imprint-config")["data"];
+    let bucket = config["IMPRINT__STORAGE__BUCKET"].as_str().unwrap();
+    let s3 = imprint_system_tests::S3Server::start(bucket).await;
     let roles = ["papers", "authors", "recommendations", "gateway"];
     let listen: BTreeMap<&str, [SocketAddr; 3]> = roles
         .iter()
@@ -320,6 +407,7 @@ async fn the_deployed_roles_serve_a_paper_to_the_widget_in_one_trace_with_their_
             .collect(),
         collector: collector_addr,
         data_dir: dir.path().to_str().unwrap().to_owned(),
+        s3: s3.endpoint(),
     };
 
     // The migration Job, then the roles (which do not migrate: the ConfigMap says so).
@@ -407,6 +495,7 @@ async fn the_deployed_roles_serve_a_paper_to_the_widget_in_one_trace_with_their_
         .unwrap()
         .into_inner()
         .key;
+    files_through_the_bucket(gateway, token, &mut papers, &ids[0].0).await;
 
     // The widget's request, as the partner's page makes it.
     let (first_id, first_slug) = &ids[0];

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use futures::StreamExt;
-use imprint_system_tests::{Process, free_port, python, repo_root};
+use imprint_system_tests::{Process, python, repo_root};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncBufReadExt;
 
 const EDITOR: &str = "files-tests-editor-token-0123";
 const VIEWER: &str = "files-tests-viewer-token-0123";
@@ -30,34 +29,10 @@ enum Store {
 
 impl Store {
     async fn s3() -> Self {
-        let mut child = tokio::process::Command::new(python())
-            .arg(repo_root().join("tests/contract/s3_server.py"))
-            .args([
-                "--bucket",
-                "imprint-files",
-                "--port",
-                &free_port().to_string(),
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            // moto logs every request.
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("running {}: {e}", python().display()));
-        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), out.next_line())
-            .await
-            .expect("the S3 server starts")
-            .unwrap()
-            .unwrap_or_default();
-        let port = first
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the S3 server said {first:?} (scripts/test installs moto)"));
+        let server = imprint_system_tests::S3Server::start("imprint-files").await;
         Self::S3 {
-            _server: child,
-            port,
+            port: server.port,
+            _server: server.child,
         }
     }
 

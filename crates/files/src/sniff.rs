@@ -6,9 +6,10 @@ use imprint_domain::MediaType;
 
 use crate::IngestError;
 
-/// How much of the start of a file the type is decided from: enough for a JPEG's EXIF block
-/// before its frame header.
-pub const HEAD_BYTES: usize = 64 * 1024;
+/// How much of the start of a file the type is decided from: enough for a camera JPEG's
+/// metadata before its frame header (EXIF with its thumbnail, an ICC profile, XMP: each
+/// segment up to 64 KiB, often several).
+pub const HEAD_BYTES: usize = 256 * 1024;
 
 /// The most pixels an image may have (a 10,000 × 5,000 scan); a side may be 20,000 at most.
 pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
@@ -230,6 +231,22 @@ mod tests {
             sniff(&png(10_000, 9_000), None),
             Err(IngestError::ImageTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_jpeg_with_large_metadata_is_measured() {
+        let mut jpeg = b"\xff\xd8".to_vec();
+        // Three full APP segments (EXIF, ICC, XMP), 196 KiB before the frame header.
+        for marker in [0xe1u8, 0xe2, 0xe1] {
+            jpeg.extend_from_slice(&[0xff, marker, 0xff, 0xff]);
+            jpeg.extend(std::iter::repeat_n(0u8, 0xffff - 2));
+        }
+        // SOF0: 8 bits, 480 high, 640 wide, 3 components.
+        jpeg.extend_from_slice(&[0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0xe0, 0x02, 0x80, 0x03]);
+        jpeg.extend_from_slice(&[1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        jpeg.extend_from_slice(b"\xff\xd9");
+        let found = sniff(&jpeg[..jpeg.len().min(HEAD_BYTES)], Some(MediaType::Jpeg)).unwrap();
+        assert_eq!(found.dimensions, Some((640, 480)));
     }
 
     #[test]

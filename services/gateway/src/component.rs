@@ -232,6 +232,7 @@ async fn public_api(
         name: gateway.site_name.clone(),
         url: base(gateway.site_url.as_ref()),
         api_url: base(gateway.api_url.as_ref()),
+        files: crate::public::FilesScope::default(),
     };
     let site_url = site.url.clone();
     let api = PublicApi::new(

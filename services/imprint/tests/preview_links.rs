@@ -173,7 +173,98 @@ async fn bad_links_are_refused_naming_the_field(backend: Backend) {
     app.stop().await;
 }
 
+/// A draft's report and cover through its preview link: linked from the preview's page under
+/// the link, served private and unindexed, and nowhere else; not once the link is revoked.
+async fn a_drafts_files_are_served_through_its_link_only(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let author = app.author("Imran Khan").await;
+    let secret = app
+        .create(draft("Unpublished Findings", &[&author]))
+        .await
+        .unwrap();
+    let report = imprint_files::pdf::Report {
+        title: "Unpublished Findings".to_owned(),
+        byline: "Imran Khan".to_owned(),
+        sections: vec![("Findings".to_owned(), vec!["Not yet public.".to_owned()])],
+    }
+    .render()
+    .unwrap();
+    let uploaded = imprint::upload::Uploader::new(format!("http://{}", app.public), ADMIN_TOKEN)
+        .bytes("findings.pdf", report.clone())
+        .await
+        .unwrap();
+    let updated = app
+        .papers
+        .update_paper(imprint_proto::papers::UpdatePaperRequest {
+            paper: Some(imprint_proto::papers::Paper {
+                id: secret.id.clone(),
+                version: secret.version,
+                attachments: vec![imprint_proto::papers::Attachment {
+                    file_key: uploaded.key.clone(),
+                    kind: imprint_proto::papers::AttachmentKind::Report.into(),
+                    name: "findings.pdf".to_owned(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["attachments".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .paper
+        .unwrap();
+    let made = link(&app, &secret.id, 0).await.unwrap();
+    let page = get(app.public, &format!("/v1/preview/{}", made.token), &[])
+        .await
+        .unwrap()
+        .json();
+    let url = page["paper"]["downloads"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &url[url.find("/v1/preview/").unwrap()..];
+    assert!(
+        path.starts_with(&format!("/v1/preview/{}/files/", made.token)),
+        "{url}"
+    );
+    let r = get(app.public, path, &[]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("private, no-store"));
+    assert_eq!(r.header("x-robots-tag"), Some("noindex"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    let bytes = reqwest::get(format!("http://{}{path}", app.public))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), report.as_slice());
+    // Not under the paper's public path, and not for another link's paper.
+    let hex = uploaded.key.trim_start_matches("sha256:");
+    let public = format!("/v1/papers/{}/files/{hex}/findings.pdf", updated.slug);
+    assert_eq!(get(app.public, &public, &[]).await.unwrap().status, 404);
+    let other = app
+        .create(draft("Another Draft", &[&author]))
+        .await
+        .unwrap();
+    let other_link = link(&app, &other.id, 0).await.unwrap();
+    let elsewhere = path.replace(&made.token, &other_link.token);
+    assert_eq!(get(app.public, &elsewhere, &[]).await.unwrap().status, 404);
+    PreviewLinkServiceClient::new(authorized(app.grpc, Some(ADMIN_TOKEN)))
+        .revoke_preview_link(RevokePreviewLinkRequest {
+            id: made.preview_link.unwrap().id,
+        })
+        .await
+        .unwrap();
+    assert_eq!(get(app.public, path, &[]).await.unwrap().status, 404);
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_drafts_files_are_served_through_its_link_only,
     a_draft_is_readable_through_its_link_only,
     bad_links_are_refused_naming_the_field,
 );

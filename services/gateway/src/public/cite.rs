@@ -287,6 +287,7 @@ mod tests {
                 name: "USIP".into(),
                 url: "https://www.usip.org".into(),
                 api_url: "https://api.usip.org".into(),
+                files: Default::default(),
             },
         )
     }

@@ -62,7 +62,14 @@ pub(super) async fn paper_file(
     let media_type = MediaType::from_mime(&attachment.media_type)
         .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
     let head = method == Method::HEAD;
-    let response = serve(&api, &key, &name, media_type, &headers, head).await?;
+    let response = serve(
+        &api,
+        (&key, &name, media_type),
+        &headers,
+        head,
+        CACHE_CONTROL,
+    )
+    .await?;
     if !head
         && begins_the_file(&response)
         && let Ok(paper_id) = imprint_domain::PaperId::parse(&paper.id)
@@ -117,15 +124,127 @@ pub(super) async fn cover(
         .ok_or_else(|| no_file(&slug))?;
     let media_type = media_type?;
     let name = image_name(&format!("{}-cover", paper.slug), width, media_type)?;
+    let head = method == Method::HEAD;
     serve(
         &api,
-        &key,
-        &name,
-        media_type,
+        (&key, &name, media_type),
         &headers,
-        method == Method::HEAD,
+        head,
+        CACHE_CONTROL,
     )
     .await
+}
+
+/// A preview link's paper, or 404 alike for every link that does not work.
+async fn previewed(api: &PublicApi, token: &str) -> Result<imprint_proto::papers::Paper, ApiError> {
+    let no_preview = || ApiError::not_found("no working preview link has this token");
+    let id = api
+        .previews
+        .resolve(token, chrono::Utc::now())
+        .await
+        .map_err(|e| ApiError::from_status(&tonic::Status::from(e), &[]))?
+        .ok_or_else(no_preview)?;
+    api.paper_by_id(id).await?.ok_or_else(no_preview)
+}
+
+/// What a preview's file answer carries besides the file: kept by nobody, indexed by nobody,
+/// and the token in its URL told to nobody.
+fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-robots-tag", http::HeaderValue::from_static("noindex"));
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// How a preview's files are kept: by nobody.
+const PRIVATE: &str = "private, no-store";
+
+/// `/v1/preview/{token}/files/{key}/{name}`: a download of the paper a preview link shows,
+/// published or not (not counted: editors and reviewers are not readers).
+#[utoipa::path(
+    get,
+    path = "/v1/preview/{token}/files/{key}/{name}",
+    tag = "pages",
+    params(
+        ("token" = String, Path, description = "The preview link's token"),
+        ("key" = String, Path, description = "The file's SHA-256 in hex, as the preview's downloads link it"),
+        ("name" = String, Path, description = "The file's name"),
+        ("Range" = Option<String>, Header, description = "One range of bytes"),
+    ),
+    responses(
+        (status = 200, description = "The file, private and not indexed", content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 304, description = "The ETag in If-None-Match is current"),
+        (status = 404, description = "No working preview link has this token, or its paper offers no such file", body = super::json::ErrorJson),
+        (status = 416, description = "The range starts past the end"),
+        (status = 503, description = "The file store is unavailable just now", body = super::json::ErrorJson),
+    )
+)]
+pub(super) async fn preview_file(
+    State(api): State<Arc<PublicApi>>,
+    Path((token, key, _name)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let none = || ApiError::not_found("the previewed paper offers no such file");
+    let key = FileKey::parse(&key).map_err(|_| none())?;
+    let paper = previewed(&api, &token).await?;
+    let wanted = key.to_string();
+    let attachment = paper
+        .attachments
+        .iter()
+        .find(|a| a.file_key == wanted)
+        .ok_or_else(none)?;
+    let name = FileName::parse(&attachment.name)
+        .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))?;
+    let media_type = MediaType::from_mime(&attachment.media_type)
+        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    let head = method == Method::HEAD;
+    serve(&api, (&key, &name, media_type), &headers, head, PRIVATE)
+        .await
+        .map(private)
+}
+
+/// `/v1/preview/{token}/cover/{key}`: the cover (or one of its copies) of the paper a preview
+/// link shows.
+#[utoipa::path(
+    get,
+    path = "/v1/preview/{token}/cover/{key}",
+    tag = "pages",
+    params(
+        ("token" = String, Path, description = "The preview link's token"),
+        ("key" = String, Path, description = "The cover's (or a copy's) SHA-256 in hex"),
+    ),
+    responses(
+        (status = 200, description = "The image, private and not indexed", content_type = "image/*"),
+        (status = 304, description = "The ETag in If-None-Match is current"),
+        (status = 404, description = "No working preview link has this token, or its paper has no such cover", body = super::json::ErrorJson),
+        (status = 503, description = "The file store is unavailable just now", body = super::json::ErrorJson),
+    )
+)]
+pub(super) async fn preview_cover(
+    State(api): State<Arc<PublicApi>>,
+    Path((token, key)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let none = || ApiError::not_found("the previewed paper has no such cover");
+    let key = FileKey::parse(&key).map_err(|_| none())?;
+    let paper = previewed(&api, &token).await?;
+    let (media_type, width) = paper
+        .cover
+        .as_ref()
+        .and_then(|c| offered(&key, &c.file_key, &c.media_type, &c.renditions))
+        .ok_or_else(none)?;
+    let media_type = media_type?;
+    let name = image_name(&format!("{}-cover", paper.slug), width, media_type)?;
+    let head = method == Method::HEAD;
+    serve(&api, (&key, &name, media_type), &headers, head, PRIVATE)
+        .await
+        .map(private)
 }
 
 /// `/v1/authors/{slug}/photo/{key}`: an author's uploaded photo, once they have a published
@@ -176,13 +295,13 @@ pub(super) async fn photo(
     }
     let media_type = media_type?;
     let name = image_name(&author.slug, width, media_type)?;
+    let head = method == Method::HEAD;
     serve(
         &api,
-        &key,
-        &name,
-        media_type,
+        (&key, &name, media_type),
         &headers,
-        method == Method::HEAD,
+        head,
+        CACHE_CONTROL,
     )
     .await
 }
@@ -216,13 +335,14 @@ fn image_name(stem: &str, width: Option<i32>, media_type: MediaType) -> Result<F
         .map_err(|e| ApiError::internal(&format!("an image's name: {e}")))
 }
 
+/// The file `key`, downloaded as `name` of `media_type`, kept by caches as `cache_control`
+/// says.
 async fn serve(
     api: &PublicApi,
-    key: &FileKey,
-    name: &FileName,
-    media_type: MediaType,
+    (key, name, media_type): (&FileKey, &FileName, MediaType),
     headers: &HeaderMap,
     head: bool,
+    cache_control: &'static str,
 ) -> Result<Response, ApiError> {
     let offer = Offer {
         key,
@@ -230,7 +350,7 @@ async fn serve(
         media_type,
         // PDFs and images open in the browser; data downloads.
         inline: media_type == MediaType::Pdf || media_type.is_image(),
-        cache_control: CACHE_CONTROL,
+        cache_control,
     };
     download::respond(api.files(), offer, headers, head)
         .await

@@ -125,6 +125,7 @@ mod tests {
             name: "USIP & Co".into(),
             url: "https://example.org".into(),
             api_url: "https://api.example.org".into(),
+            files: Default::default(),
         };
         let paper = Paper {
             id: "p1".into(),

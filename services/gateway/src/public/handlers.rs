@@ -93,6 +93,14 @@ pub(super) fn routes(body_timeout: std::time::Duration) -> Router<Arc<PublicApi>
         )
         .route("/v1/pages/{slug}", get(page))
         .route("/v1/preview/{token}", get(preview))
+        .route(
+            "/v1/preview/{token}/files/{key}/{name}",
+            get(super::downloads::preview_file),
+        )
+        .route(
+            "/v1/preview/{token}/cover/{key}",
+            get(super::downloads::preview_cover),
+        )
         .route("/v1/authors/{slug}", get(author))
         .route("/v1/search", get(search))
         .route("/v1/topics", get(topics))
@@ -201,6 +209,28 @@ impl PublicApi {
             return Err(no_paper(slug));
         }
         Ok(paper)
+    }
+
+    /// Paper `id` whatever its status (for a preview link, which names it), `None` when it is
+    /// gone.
+    pub(super) async fn paper_by_id(
+        &self,
+        id: imprint_domain::PaperId,
+    ) -> Result<Option<Paper>, ApiError> {
+        let found = self
+            .papers
+            .clone()
+            .get_paper(GetPaperRequest {
+                key: Some(get_paper_request::Key::Id(id.to_string())),
+                view: PaperView::Basic.into(),
+                published_only: false,
+            })
+            .await;
+        match found {
+            Ok(r) => Ok(r.into_inner().paper),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(ApiError::from_status(&s, &[])),
+        }
     }
 
     /// The author with `slug`, `None` when nobody has it.
@@ -665,7 +695,8 @@ async fn preview_page(
             Code::NotFound => no_preview(),
             _ => ApiError::from_status(&s, &[]),
         })?;
-    page_json(page, &api.site).ok_or_else(no_preview)
+    // Its downloads and cover through the link too: a draft's files are not public.
+    page_json(page, &api.site.previewing(token)).ok_or_else(no_preview)
 }
 
 /// An author and their published papers, newest first.

@@ -18,6 +18,18 @@ pub struct Site {
     pub url: String,
     /// The public API's base URL, without a trailing slash: where downloads are.
     pub api_url: String,
+    /// Whose files the links name.
+    pub files: FilesScope,
+}
+
+/// Where a representation's download and cover links go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FilesScope {
+    /// A published paper's: public URLs that CDNs may keep.
+    #[default]
+    Published,
+    /// An unpublished paper's, through its preview link (the token): private, never cached.
+    Preview(String),
 }
 
 impl Site {
@@ -36,10 +48,26 @@ impl Site {
     pub fn download_url(&self, slug: &str, key: &str, name: &str) -> String {
         let hex = key.strip_prefix("sha256:").unwrap_or(key);
         format!(
-            "{}/v1/papers/{slug}/files/{hex}/{}",
-            self.api_url,
+            "{}/files/{hex}/{}",
+            self.paper_base(slug),
             path_segment(name)
         )
+    }
+
+    /// Where a paper's files are under the public API: its own path, or its preview link's.
+    fn paper_base(&self, slug: &str) -> String {
+        match &self.files {
+            FilesScope::Published => format!("{}/v1/papers/{slug}", self.api_url),
+            FilesScope::Preview(token) => format!("{}/v1/preview/{token}", self.api_url),
+        }
+    }
+
+    /// This site, linking the files of the paper previewed with `token`.
+    pub fn previewing(&self, token: &str) -> Self {
+        Self {
+            files: FilesScope::Preview(token.to_owned()),
+            ..self.clone()
+        }
     }
 
     /// Where the public API serves an author's uploaded photo.
@@ -51,7 +79,7 @@ impl Site {
     /// Where the public API serves a paper's cover image.
     pub fn cover_url(&self, slug: &str, key: &str) -> String {
         let hex = key.strip_prefix("sha256:").unwrap_or(key);
-        format!("{}/v1/papers/{slug}/cover/{hex}", self.api_url)
+        format!("{}/cover/{hex}", self.paper_base(slug))
     }
 }
 

@@ -35,8 +35,8 @@ use utoipa::OpenApi;
 
 use crate::cache::{self, Cache, Entry};
 use crate::page::Pages;
-pub use json::Site;
 use json::{ErrorBody, ErrorJson};
+pub use json::{FilesScope, Site};
 
 /// `Cache-Control` of cacheable answers: shared caches may keep them, and must ask again
 /// (cheaply, with the ETag) before reusing one, so an edit shows at once.
@@ -645,6 +645,8 @@ impl Params {
         downloads::paper_file,
         downloads::cover,
         downloads::photo,
+        downloads::preview_file,
+        downloads::preview_cover,
         handlers::feed,
         handlers::topic_feed,
         handlers::program_feed,
@@ -659,6 +661,7 @@ impl Params {
         json::PaperJson,
         json::DownloadJson,
         json::ImageJson,
+        json::RenditionJson,
         json::AuthorRef,
         json::RelatedJson,
         json::RelatedList,
