@@ -637,10 +637,10 @@ impl Blobs {
             self.keep_text(key, &text).await?;
             return Ok(text);
         }
-        let Some(bytes) = self.read_all(key).await? else {
+        let Some(reading) = self.read(key, None).await? else {
             return Ok(FileText::failed("the file is not stored"));
         };
-        match self.extractor.extract(bytes).await {
+        match self.extractor.extract(reading.bytes).await? {
             Outcome::Final(text) => {
                 self.keep_text(key, &text).await?;
                 Ok(text)
@@ -677,13 +677,20 @@ impl Blobs {
         &self,
         key: &FileKey,
     ) -> Result<(Vec<Rendition>, Vec<Stored>), StoreError> {
+        // Taken before the image is read: the bound is on images in memory, and it goes with
+        // the resizing, which outlives a caller that gives up.
+        let Ok(permit) = self.resizing.clone().acquire_owned().await else {
+            return Ok((Vec::new(), Vec::new()));
+        };
         let Some(bytes) = self.read_all(key).await? else {
             return Ok((Vec::new(), Vec::new()));
         };
-        let rendered = {
-            let _permit = self.resizing.acquire().await;
-            tokio::task::spawn_blocking(move || crate::rendition::render(&bytes)).await
-        };
+        let rendered = tokio::task::spawn_blocking(move || {
+            let rendered = crate::rendition::render(&bytes);
+            drop(permit);
+            rendered
+        })
+        .await;
         let rendered = match rendered {
             Ok(Ok(rendered)) => rendered,
             Ok(Err(e)) => {

@@ -15,7 +15,10 @@ use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
+
+use crate::StoreError;
 
 use imprint_domain::file::{FileText, TextExtraction};
 use tokio::sync::Semaphore;
@@ -24,6 +27,9 @@ use tokio::sync::Semaphore;
 pub const MAX_PDF_BYTES: u64 = 256 * 1024 * 1024;
 /// How long one file's reading may take before it is reported as failed.
 pub const EXTRACTION_TIMEOUT: Duration = Duration::from_secs(120);
+/// The most characters of a PDF's text kept: twice a body's limit, for search and the body.
+/// A hostile file can inflate to gigabytes of text; the reader's answer stays this small.
+pub const MAX_TEXT_CHARS: usize = 2_000_000;
 /// Readings at once in one process (one per core here): more wait their turn.
 const CONCURRENT_EXTRACTIONS: usize = 2;
 
@@ -93,19 +99,25 @@ impl Outcome {
 
 impl Extractor {
     /// The text of the PDF `bytes`, read on the blocking pool within [`EXTRACTION_TIMEOUT`].
-    pub async fn extract(&self, bytes: Vec<u8>) -> Outcome {
+    /// The text of the PDF whose bytes `chunks` bring, streamed to the child reader (the
+    /// server never holds the whole file; the child does), or gathered for the in-process one.
+    pub async fn extract(&self, mut chunks: Chunks) -> Result<Outcome, StoreError> {
         let Ok(Ok(permit)) =
             tokio::time::timeout(EXTRACTION_TIMEOUT, self.permits.clone().acquire_owned()).await
         else {
-            return Outcome::Transient(FileText::failed(
+            return Ok(Outcome::Transient(FileText::failed(
                 "every text reader was busy; the text is read when the file is next attached",
-            ));
+            )));
         };
         if let Some(program) = READER.get() {
             // The child is killed when its time is up, and the permit released with it.
-            let outcome = in_child(program, bytes).await;
+            let outcome = in_child(program, chunks).await;
             drop(permit);
             return outcome;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk?);
         }
         // The permit goes with the reading: a file that never finishes keeps its reader, so
         // runaway readings can never outnumber the bound.
@@ -114,22 +126,28 @@ impl Extractor {
             drop(permit);
             text
         });
-        match tokio::time::timeout(EXTRACTION_TIMEOUT, reading).await {
-            Ok(Ok(text)) => Outcome::Final(text),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "a PDF's text reading failed");
-                Outcome::Transient(FileText::failed("the text reader failed; try again"))
-            }
-            Err(_) => Outcome::Final(FileText::failed(format!(
-                "reading its text took longer than {} s",
-                EXTRACTION_TIMEOUT.as_secs()
-            ))),
-        }
+        Ok(
+            match tokio::time::timeout(EXTRACTION_TIMEOUT, reading).await {
+                Ok(Ok(text)) => Outcome::Final(text),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "a PDF's text reading failed");
+                    Outcome::Transient(FileText::failed("the text reader failed; try again"))
+                }
+                Err(_) => Outcome::Final(FileText::failed(format!(
+                    "reading its text took longer than {} s",
+                    EXTRACTION_TIMEOUT.as_secs()
+                ))),
+            },
+        )
     }
 }
 
-/// The text of the PDF `bytes` as `program read-pdf-text` reads it, within the time limit.
-async fn in_child(program: &Path, bytes: Vec<u8>) -> Outcome {
+/// The bytes of a stored file as the store reads them.
+pub type Chunks = futures::stream::BoxStream<'static, Result<bytes::Bytes, StoreError>>;
+
+/// The text of the PDF `chunks` bring as `program read-pdf-text` reads it, within the time
+/// limit; a store failure while the file is read is the caller's.
+async fn in_child(program: &Path, mut chunks: Chunks) -> Result<Outcome, StoreError> {
     let spawned = tokio::process::Command::new(program)
         .arg(READER_COMMAND)
         // Nothing of the server's configuration or secrets goes to the reader.
@@ -143,20 +161,33 @@ async fn in_child(program: &Path, bytes: Vec<u8>) -> Outcome {
         Ok(child) => child,
         Err(e) => {
             tracing::warn!(program = %program.display(), error = %e, "the PDF text reader could not be started");
-            return Outcome::Transient(FileText::failed(
+            return Ok(Outcome::Transient(FileText::failed(
                 "the text reader could not be started; the text is read when the file is next attached",
-            ));
+            )));
         }
     };
     let stdin = child.stdin.take();
     let feed = async move {
-        if let Some(mut stdin) = stdin {
+        let Some(mut stdin) = stdin else {
+            return Ok(());
+        };
+        while let Some(chunk) = chunks.next().await {
             // A reader that gives up early closes its input: its answer says why.
-            let _ = stdin.write_all(&bytes).await;
+            if stdin.write_all(&chunk?).await.is_err() {
+                break;
+            }
         }
+        Ok::<(), StoreError>(())
     };
-    let run = async move { tokio::join!(feed, child.wait_with_output()).1 };
-    match tokio::time::timeout(EXTRACTION_TIMEOUT, run).await {
+    let run = async move { tokio::join!(feed, child.wait_with_output()) };
+    let answered = match tokio::time::timeout(EXTRACTION_TIMEOUT, run).await {
+        Ok((fed, output)) => {
+            fed?;
+            Ok(output)
+        }
+        Err(elapsed) => Err(elapsed),
+    };
+    Ok(match answered {
         Err(_) => Outcome::Final(FileText::failed(format!(
             "reading its text took longer than {} s",
             EXTRACTION_TIMEOUT.as_secs()
@@ -175,12 +206,20 @@ async fn in_child(program: &Path, bytes: Vec<u8>) -> Outcome {
             }
         }
         Ok(Ok(output)) => {
+            use std::os::unix::process::ExitStatusExt;
             tracing::warn!(status = %output.status, "a PDF made the text reader fail");
+            // Killed (out of memory, or the pod stopping): not a property of the file, so
+            // not kept; an abort (the reader's stack overflowed on the file) is.
+            if output.status.signal() == Some(9) {
+                return Ok(Outcome::Transient(FileText::failed(
+                    "the text reader was stopped; the text is read when the file is next attached",
+                )));
+            }
             Outcome::Final(FileText::failed(
                 "the PDF's structure made the text reader fail (a damaged or hostile file)",
             ))
         }
-    }
+    })
 }
 
 /// The text of the PDF `bytes`, page by page, or why there is none. Never panics: the reader's
@@ -198,12 +237,16 @@ pub fn extract_pdf(bytes: &[u8]) -> FileText {
             );
         }
     };
-    let text = pages
+    let mut text = pages
         .iter()
         .map(|p| tidy(p))
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n");
+    let characters = text.chars().count() as u64;
+    if let Some((cut, _)) = text.char_indices().nth(MAX_TEXT_CHARS) {
+        text.truncate(cut);
+    }
     if text.is_empty() {
         return FileText::failed(
             "the PDF has no text layer (a scan or images only): nothing could be read",
@@ -211,7 +254,7 @@ pub fn extract_pdf(bytes: &[u8]) -> FileText {
     }
     FileText {
         extraction: TextExtraction::Extracted {
-            characters: text.chars().count() as u64,
+            characters,
             pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
         },
         text,

@@ -393,10 +393,11 @@ pub fn cover_from_proto(c: &papers::CoverImage) -> Option<domain::file::Image> {
         media_type: domain::MediaType::from_mime(&c.media_type).ok()?,
         dimensions: Some((u32::try_from(c.width).ok()?, u32::try_from(c.height).ok()?)),
     };
+    // A copy that does not parse is left out, not the cover.
     let renditions = c
         .renditions
         .iter()
-        .map(|r| {
+        .filter_map(|r| {
             Some(domain::file::Rendition {
                 file: domain::FileKey::parse(&r.file_key).ok()?,
                 width: u32::try_from(r.width).ok()?,
@@ -405,7 +406,7 @@ pub fn cover_from_proto(c: &papers::CoverImage) -> Option<domain::file::Image> {
                 media_type: domain::MediaType::from_mime(&r.media_type).ok()?,
             })
         })
-        .collect::<Option<Vec<_>>>()?;
+        .collect();
     Some(domain::file::Image {
         file: domain::FileKey::parse(&c.file_key).ok()?,
         alt: c.alt.clone(),

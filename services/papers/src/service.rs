@@ -124,7 +124,13 @@ impl Papers {
         files: &imprint_domain::PaperFiles,
         from: i64,
     ) -> Result<(), ServiceError> {
-        for key in files.keys() {
+        // The originals: an image's copies are made again when they are gone.
+        let originals = files
+            .attachments
+            .iter()
+            .map(|a| a.file)
+            .chain(files.cover.as_ref().map(|c| c.file));
+        for key in originals {
             let kept = self.files.size(&key).await?;
             if kept.is_none() {
                 return Err(ServiceError::FailedPrecondition(format!(

@@ -173,7 +173,20 @@ impl Files {
             return Vec::new();
         }
         let made = match self.blobs.renditions(&stored.key).await {
-            Ok(Some(listed)) => return listed,
+            // Recorded again below: the image's new grace period is its copies' too.
+            Ok(Some(listed)) => {
+                let copies = listed
+                    .iter()
+                    .map(|r| Stored {
+                        key: r.file,
+                        size: r.size,
+                        media_type: r.media_type,
+                        dimensions: Some((r.width, r.height)),
+                        existed: true,
+                    })
+                    .collect();
+                Ok((listed, copies))
+            }
             Ok(None) => self.blobs.make_renditions(&stored.key).await,
             Err(e) => Err(e),
         };

@@ -62,6 +62,14 @@ impl Site {
         }
     }
 
+    /// This site, linking published papers' files.
+    pub fn published(&self) -> Self {
+        Self {
+            files: FilesScope::Published,
+            ..self.clone()
+        }
+    }
+
     /// This site, linking the files of the paper previewed with `token`.
     pub fn previewing(&self, token: &str) -> Self {
         Self {
@@ -483,12 +491,14 @@ impl RelatedJson {
             published: rfc3339(r.publish_time.as_ref()),
             url: site.paper_url(&r.slug),
             recommendation_id: r.recommendation_id.clone(),
+            // Another paper's cover: its public URLs, even on a preview's page.
             cover: r.cover.as_ref().map(|c| {
+                let published = site.published();
                 ImageJson::new(
                     &c.alt,
                     (&c.file_key, c.width, c.height, &c.media_type),
                     &c.renditions,
-                    |key| site.cover_url(&r.slug, key),
+                    |key| published.cover_url(&r.slug, key),
                 )
             }),
         }
