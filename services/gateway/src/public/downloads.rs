@@ -51,16 +51,7 @@ pub(super) async fn paper_file(
 ) -> Result<Response, ApiError> {
     let key = FileKey::parse(&key).map_err(|_| no_file(&slug))?;
     let paper = api.published(&slug).await?;
-    let wanted = key.to_string();
-    let attachment = paper
-        .attachments
-        .iter()
-        .find(|a| a.file_key == wanted)
-        .ok_or_else(|| no_file(&slug))?;
-    let name = FileName::parse(&attachment.name)
-        .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))?;
-    let media_type = MediaType::from_mime(&attachment.media_type)
-        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    let (name, media_type) = attachment_offer(&paper, &key).ok_or_else(|| no_file(&slug))??;
     let head = method == Method::HEAD;
     let response = serve(
         &api,
@@ -117,13 +108,7 @@ pub(super) async fn cover(
 ) -> Result<Response, ApiError> {
     let key = FileKey::parse(&key).map_err(|_| no_file(&slug))?;
     let paper = api.published(&slug).await?;
-    let (media_type, width) = paper
-        .cover
-        .as_ref()
-        .and_then(|c| offered(&key, &c.file_key, &c.media_type, &c.renditions))
-        .ok_or_else(|| no_file(&slug))?;
-    let media_type = media_type?;
-    let name = image_name(&format!("{}-cover", paper.slug), width, media_type)?;
+    let (name, media_type) = cover_offer(&paper, &key).ok_or_else(|| no_file(&slug))??;
     let head = method == Method::HEAD;
     serve(
         &api,
@@ -192,16 +177,7 @@ pub(super) async fn preview_file(
     let none = || ApiError::not_found("the previewed paper offers no such file");
     let key = FileKey::parse(&key).map_err(|_| none())?;
     let paper = previewed(&api, &token).await?;
-    let wanted = key.to_string();
-    let attachment = paper
-        .attachments
-        .iter()
-        .find(|a| a.file_key == wanted)
-        .ok_or_else(none)?;
-    let name = FileName::parse(&attachment.name)
-        .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))?;
-    let media_type = MediaType::from_mime(&attachment.media_type)
-        .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))?;
+    let (name, media_type) = attachment_offer(&paper, &key).ok_or_else(none)??;
     let head = method == Method::HEAD;
     serve(&api, (&key, &name, media_type), &headers, head, PRIVATE)
         .await
@@ -234,13 +210,7 @@ pub(super) async fn preview_cover(
     let none = || ApiError::not_found("the previewed paper has no such cover");
     let key = FileKey::parse(&key).map_err(|_| none())?;
     let paper = previewed(&api, &token).await?;
-    let (media_type, width) = paper
-        .cover
-        .as_ref()
-        .and_then(|c| offered(&key, &c.file_key, &c.media_type, &c.renditions))
-        .ok_or_else(none)?;
-    let media_type = media_type?;
-    let name = image_name(&format!("{}-cover", paper.slug), width, media_type)?;
+    let (name, media_type) = cover_offer(&paper, &key).ok_or_else(none)??;
     let head = method == Method::HEAD;
     serve(&api, (&key, &name, media_type), &headers, head, PRIVATE)
         .await
@@ -304,6 +274,39 @@ pub(super) async fn photo(
         CACHE_CONTROL,
     )
     .await
+}
+
+/// The download `key` of `paper`, its name and type; `None` if the paper offers no such file.
+fn attachment_offer(
+    paper: &imprint_proto::papers::Paper,
+    key: &FileKey,
+) -> Option<Result<(FileName, MediaType), ApiError>> {
+    let wanted = key.to_string();
+    let attachment = paper.attachments.iter().find(|a| a.file_key == wanted)?;
+    Some(
+        FileName::parse(&attachment.name)
+            .map_err(|e| ApiError::internal(&format!("a stored download name: {e}")))
+            .and_then(|name| {
+                MediaType::from_mime(&attachment.media_type)
+                    .map(|t| (name, t))
+                    .map_err(|e| ApiError::internal(&format!("a stored media type: {e}")))
+            }),
+    )
+}
+
+/// The cover (or one of its copies) `key` of `paper`, its name and type; `None` if it has no
+/// such cover.
+fn cover_offer(
+    paper: &imprint_proto::papers::Paper,
+    key: &FileKey,
+) -> Option<Result<(FileName, MediaType), ApiError>> {
+    let c = paper.cover.as_ref()?;
+    let (media_type, width) = offered(key, &c.file_key, &c.media_type, &c.renditions)?;
+    Some(
+        media_type.and_then(|t| {
+            image_name(&format!("{}-cover", paper.slug), width, t).map(|name| (name, t))
+        }),
+    )
 }
 
 /// Whether `key` is the image `original` (of `media_type`) or one of its `renditions`: the
