@@ -2,13 +2,16 @@
 //! default), with the settings each needs to be safe under concurrent use, and migrations that
 //! several replicas may start at once.
 
+mod inline;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr,
-    SqlxPostgresConnector, SqlxSqliteConnector, Statement, StatementBuilder, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, RuntimeErr, SqlErr, SqlxPostgresConnector, SqlxSqliteConnector, Statement,
+    StatementBuilder, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -35,6 +38,8 @@ pub struct Database {
     write_wait: Duration,
     /// The PostgreSQL pool itself, for what sea-orm does not offer (session advisory locks).
     postgres: Option<sqlx::PgPool>,
+    /// Reads by key on the caller's thread, on a SQLite file.
+    inline: Option<Arc<inline::InlineReads>>,
 }
 
 /// The writer lock of the SQLite file at `key`, shared by every pool of this process on it.
@@ -182,6 +187,7 @@ impl Database {
                 })?;
             Ok(Self {
                 conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+                inline: Some(Arc::new(inline::InlineReads::new(writer.clone()))),
                 write_lock: Some(sqlite_writer_lock(writer)),
                 write_wait: acquire,
                 postgres: None,
@@ -216,6 +222,7 @@ impl Database {
                 write_lock: None,
                 write_wait: acquire,
                 postgres: Some(pool),
+                inline: None,
             })
         } else {
             Err(bad("use postgres://… or sqlite://…".to_owned()))
@@ -225,6 +232,28 @@ impl Database {
     /// The pool, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The rows of `E` that `statement` selects, for reads by key of a few rows (a paper by
+    /// slug, a byline's authors). On a SQLite file they are read on this thread, without the
+    /// hand-off to a pool connection's thread (see [`inline`]); on PostgreSQL, and when the file
+    /// is locked, through the pool.
+    pub async fn read_by_key<E>(&self, statement: Statement) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: FromQueryResult + Send + Sync,
+    {
+        if let Some(inline) = &self.inline {
+            match inline.select::<E>(&statement) {
+                Ok(rows) => return Ok(rows),
+                Err(inline::Unanswered::Locked) => {
+                    tracing::debug!("the SQLite file is locked; reading through the pool");
+                }
+                Err(inline::Unanswered::Closed) => {}
+                Err(inline::Unanswered::Failed(e)) => return Err(e),
+            }
+        }
+        E::find().from_raw_sql(statement).all(&self.conn).await
     }
 
     /// The PostgreSQL pool, when this is PostgreSQL.
@@ -305,6 +334,9 @@ impl Database {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         if let Err(e) = self.conn.clone().close().await {
             tracing::debug!(error = %e, "closing the database pool");
         }

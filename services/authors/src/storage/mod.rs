@@ -172,7 +172,7 @@ impl AuthorStore {
                 || authors_in(chunk).into_query(),
                 chunk.iter().map(|id| id.as_uuid().into()).collect(),
             );
-            let rows = Entity::find().from_raw_sql(statement).all(conn).await?;
+            let rows = self.db.read_by_key::<Entity>(statement).await?;
             for row in rows {
                 out.push(from_model(row)?);
             }

@@ -425,10 +425,11 @@ impl PaperStore {
             || by.select(status).into_query(),
             by.values(status),
         );
-        paper::Entity::find()
-            .from_raw_sql(statement)
-            .one(conn)
+        self.db
+            .read_by_key::<paper::Entity>(statement)
             .await?
+            .into_iter()
+            .next()
             .map(from_model)
             .transpose()
     }

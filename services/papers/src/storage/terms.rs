@@ -209,7 +209,17 @@ impl TermStore {
 
     /// The terms with these ids that exist, in no particular order.
     pub async fn find_many(&self, ids: &[TermId]) -> Result<Vec<Term>, DbErr> {
-        read_in(self.db.conn(), ids).await
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A paper's terms, read for every paper served.
+        let statement = sea_orm::QueryTrait::build(&terms_in(ids), self.db.backend());
+        self.db
+            .read_by_key::<term::Entity>(statement)
+            .await?
+            .into_iter()
+            .map(from_model)
+            .collect()
     }
 
     /// The term of `vocabulary` that has or had `slug` (after a merge: the target).
@@ -311,13 +321,17 @@ pub(super) async fn read_in<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    term::Entity::find()
-        .filter(term::Column::Id.is_in(ids.iter().map(TermId::as_uuid)))
+    terms_in(ids)
         .all(db)
         .await?
         .into_iter()
         .map(from_model)
         .collect()
+}
+
+/// The select of the terms with these ids.
+fn terms_in(ids: &[TermId]) -> sea_orm::Select<term::Entity> {
+    term::Entity::find().filter(term::Column::Id.is_in(ids.iter().map(TermId::as_uuid)))
 }
 
 /// The terms merged into `id`.
