@@ -20,6 +20,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::settings::DatabaseSettings;
 
+/// The most keys a read runs with on the caller's thread: a page's byline or terms, not a
+/// batch (a runtime thread must not be held by a read of hundreds of rows).
+pub const INLINE_KEYS: usize = 32;
+
 /// How long start-up keeps retrying a database that refuses connections (it may be starting
 /// beside us, as in compose or Kubernetes).
 const CONNECT_RETRY_FOR: Duration = Duration::from_secs(30);
@@ -185,9 +189,15 @@ impl Database {
                     url: shown.clone(),
                     source,
                 })?;
+            // Reads here need the file's own path (the pool has made the file by now); an
+            // in-memory database has none.
+            let inline = std::fs::canonicalize(&file)
+                .ok()
+                .filter(|path| path.is_file())
+                .map(|path| Arc::new(inline::InlineReads::new(path)));
             Ok(Self {
                 conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
-                inline: Some(Arc::new(inline::InlineReads::new(writer.clone()))),
+                inline,
                 write_lock: Some(sqlite_writer_lock(writer)),
                 write_wait: acquire,
                 postgres: None,
@@ -234,16 +244,20 @@ impl Database {
         &self.conn
     }
 
-    /// The rows of `E` that `statement` selects, for reads by key of a few rows (a paper by
-    /// slug, a byline's authors). On a SQLite file they are read on this thread, without the
-    /// hand-off to a pool connection's thread (see [`inline`]); on PostgreSQL, and when the file
-    /// is locked, through the pool.
-    pub async fn read_by_key<E>(&self, statement: Statement) -> Result<Vec<E::Model>, DbErr>
+    /// The rows of `E` that `statement` selects by `keys` keys (a paper by slug: 1; a byline's
+    /// authors: one each). On a SQLite file a read of at most [`INLINE_KEYS`] keys runs on this
+    /// thread, without the hand-off to a pool connection's thread (see [`inline`]); larger reads,
+    /// reads on PostgreSQL, and reads of a file that is locked go through the pool.
+    pub async fn read_by_key<E>(
+        &self,
+        statement: Statement,
+        keys: usize,
+    ) -> Result<Vec<E::Model>, DbErr>
     where
         E: EntityTrait,
         E::Model: FromQueryResult + Send + Sync,
     {
-        if let Some(inline) = &self.inline {
+        if let Some(inline) = self.inline.as_ref().filter(|_| keys <= INLINE_KEYS) {
             match inline.select::<E>(&statement) {
                 Ok(rows) => return Ok(rows),
                 Err(inline::Unanswered::Locked) => {

@@ -4,15 +4,15 @@
 //! cross back, and on a server that is not saturated each crossing wakes a sleeping thread (two
 //! to four context switches per query). For a read by key, answered from SQLite's page cache in
 //! microseconds, that hand-off costs more than SQLite's own work (`BENCHMARKS.md`, issue 13:
-//! a quarter of an uncached page's CPU). The hottest reads (a paper by slug or id, a byline's
-//! authors) therefore run here, on the task's own thread, through rusqlite over the same
-//! bundled SQLite library, and sea-orm decodes the rows into the same models as the pool's.
+//! a quarter of an uncached page's CPU). The hottest reads (a paper by slug or id, its terms, a
+//! byline's authors) therefore run here, on the task's own thread, through rusqlite over the
+//! same bundled SQLite library, and sea-orm decodes the rows into the same models as the pool's.
 //! Writes and every other query keep using the pool.
 //!
-//! Only reads of a few rows by key belong here: the thread is a runtime worker, and a long
-//! query would stall the tasks behind it. A read that finds the file locked (a checkpoint, a
-//! recovery) is not waited for here: it goes to the pool, whose connections wait on their own
-//! threads.
+//! Only reads of a few rows by key belong here (`Database::read_by_key` sends larger ones to
+//! the pool): the thread is a runtime worker, and a long query would stall the tasks behind it.
+//! A read that finds the file locked (a checkpoint, a recovery) or cannot open it is not waited
+//! for here: it goes to the pool, whose connections wait on their own threads.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,9 +29,10 @@ use sea_orm::{
     QueryResult, Statement,
 };
 
-/// Connections kept open for the next reads. Reads run on runtime threads, so no more than a
-/// few are ever in use at once.
-const KEEP: usize = 4;
+/// Connections kept open for the next reads, beyond one per core: reads run on the runtime's
+/// threads (one worker per core, plus the thread that blocks on the runtime), so no more are
+/// ever in use at once, and a read never pays for opening a connection once all are made.
+const KEEP_SPARE: usize = 2;
 /// How long a read waits for a lock before leaving the read to the pool.
 const LOCK_WAIT: Duration = Duration::from_millis(5);
 /// Statements each connection keeps prepared: the hot reads have a handful of shapes.
@@ -40,8 +41,8 @@ const PREPARED: usize = 32;
 /// Why a read was not answered here.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Unanswered {
-    /// The file was locked: the pool reads it instead.
-    #[error("the database file is locked")]
+    /// The file was locked, or could not be opened here: the pool reads it instead.
+    #[error("the database file is locked or cannot be opened here")]
     Locked,
     /// The database is closed: the pool answers as it does once closed.
     #[error("the database is closed")]
@@ -58,16 +59,21 @@ pub(super) struct InlineReads {
     path: PathBuf,
     /// Connections not in use.
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// How many of them are kept.
+    keep: usize,
     /// Set once the database is closed: no connection is opened or kept after that.
     closed: AtomicBool,
 }
 
 impl InlineReads {
-    /// Reads of the file at `path` (opened on first use).
+    /// Reads of the file at `path` (opened on first use), which must be a file's path: an
+    /// in-memory database is the pool's alone.
     pub(super) fn new(path: PathBuf) -> Self {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
+            keep: std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                + KEEP_SPARE,
             closed: AtomicBool::new(false),
         }
     }
@@ -98,13 +104,18 @@ impl InlineReads {
             .pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => self.open().map_err(|e| classify(&e)),
+            // Whatever keeps this thread from opening the file (no descriptor left, say), the
+            // pool may still manage: the read goes there.
+            None => self.open().map_err(|e| {
+                tracing::debug!(error = %e, "cannot open the SQLite file for reads here");
+                Unanswered::Locked
+            }),
         }
     }
 
     fn give_back(&self, conn: rusqlite::Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < KEEP && !self.closed.load(Ordering::Acquire) {
+        if idle.len() < self.keep && !self.closed.load(Ordering::Acquire) {
             idle.push(conn);
         }
     }
@@ -261,14 +272,9 @@ fn value_of(name: &str, ty: &ColumnType, raw: ValueRef<'_>) -> Result<Value, DbE
             _ => return Err(wrong()),
         },
         ColumnType::Uuid => match raw {
+            // As sqlx reads one: its 16 bytes, never text.
             ValueRef::Blob(b) => Value::Uuid(Some(Box::new(
                 uuid::Uuid::from_slice(b).map_err(|_| wrong())?,
-            ))),
-            ValueRef::Text(t) => Value::Uuid(Some(Box::new(
-                std::str::from_utf8(t)
-                    .ok()
-                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                    .ok_or_else(wrong)?,
             ))),
             _ if null => Value::Uuid(None),
             _ => return Err(wrong()),
@@ -291,8 +297,10 @@ fn value_of(name: &str, ty: &ColumnType, raw: ValueRef<'_>) -> Result<Value, DbE
     })
 }
 
-/// A time as sqlx writes one (RFC 3339) or as SQLite's own functions do (`YYYY-MM-DD
-/// HH:MM:SS[.fff]`, UTC), which sqlx reads too.
+/// A time as sqlx writes one (RFC 3339), or as SQLite's `datetime()` and `CURRENT_TIMESTAMP`
+/// do (`YYYY-MM-DD HH:MM:SS[.fff]`, UTC). sqlx reads more forms (numbers of seconds or Julian
+/// days, other separators); the stores write none of them (every time is bound by sqlx, no
+/// migration defaults one in SQL), and another form here is an error naming the column.
 fn utc_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -337,15 +345,22 @@ mod tests {
         impl ActiveModelBehavior for ActiveModel {}
     }
 
-    async fn database(dir: &tempfile::TempDir) -> Database {
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let settings = DatabaseSettings {
+    fn settings() -> DatabaseSettings {
+        DatabaseSettings {
             url: None,
             max_connections: 4,
             acquire_timeout_secs: 5,
             migrate_on_start: true,
-        };
-        let db = Database::connect(&url, &settings).await.expect("opens");
+        }
+    }
+
+    async fn database(dir: &tempfile::TempDir) -> Database {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        database_at(&url).await
+    }
+
+    async fn database_at(url: &str) -> Database {
+        let db = Database::connect(url, &settings()).await.expect("opens");
         let schema = sea_orm::Schema::new(db.backend());
         db.conn()
             .execute(
@@ -408,12 +423,17 @@ mod tests {
             .order_by_asc(row::Column::Id);
         let statement = select.build(db.backend());
         let pool = select.clone().all(db.conn()).await.expect("the pool reads");
-        let here = db
-            .read_by_key::<row::Entity>(statement)
-            .await
-            .expect("reads here");
+        let inline = db.inline.as_ref().expect("a file has reads on this thread");
+        let here = inline
+            .select::<row::Entity>(&statement)
+            .expect("reads on this thread, not through the pool");
         assert_eq!(pool, rows);
         assert_eq!(here, pool);
+        let through = db
+            .read_by_key::<row::Entity>(statement, rows.len())
+            .await
+            .expect("reads");
+        assert_eq!(through, pool);
     }
 
     #[tokio::test]
@@ -423,7 +443,7 @@ mod tests {
         let by_id = |id| row::Entity::find_by_id(id).build(db.backend());
         let first = model(7, true);
         assert!(
-            db.read_by_key::<row::Entity>(by_id(first.id))
+            db.read_by_key::<row::Entity>(by_id(first.id), 1)
                 .await
                 .expect("reads")
                 .is_empty()
@@ -442,7 +462,7 @@ mod tests {
         )
         .await;
         let found = db
-            .read_by_key::<row::Entity>(by_id(first.id))
+            .read_by_key::<row::Entity>(by_id(first.id), 1)
             .await
             .expect("reads");
         assert_eq!(found.len(), 1);
@@ -453,14 +473,28 @@ mod tests {
             .await
             .expect("updates");
         let found = db
-            .read_by_key::<row::Entity>(by_id(first.id))
+            .read_by_key::<row::Entity>(by_id(first.id), 1)
             .await
             .expect("reads");
         assert_eq!(found[0].version, 2, "the cached statement sees the update");
     }
 
+    #[tokio::test]
+    async fn an_in_memory_database_is_read_through_the_pool() {
+        // Its name is no file's: opening it here would fail every read.
+        let db = database_at("sqlite::memory:").await;
+        assert!(db.inline.is_none());
+        let m = model(3, true);
+        insert(&db, &m).await;
+        let found = db
+            .read_by_key::<row::Entity>(row::Entity::find_by_id(m.id).build(db.backend()), 1)
+            .await
+            .expect("reads through the pool");
+        assert_eq!(found, vec![m]);
+    }
+
     #[test]
-    fn a_locked_file_is_left_to_the_pool() {
+    fn locks_are_told_apart_from_failures() {
         // In WAL mode a reader meets a lock only in moments no test can stage from inside
         // (recovery after a crash, a truncating checkpoint): what such a failure becomes is
         // checked here; `Database::read_by_key` then reads through the pool.
@@ -491,16 +525,16 @@ mod tests {
             .await
             .expect("inserts");
         let err = db
-            .read_by_key::<row::Entity>(statement)
+            .read_by_key::<row::Entity>(statement, 1)
             .await
             .expect_err("an undeclared column");
         assert!(err.to_string().contains("surprise"), "{err}");
-        // A time written by SQLite's own functions reads as sqlx reads it.
+        // A time in the form SQLite's own functions write reads as sqlx reads it.
         let here = db
-            .read_by_key::<row::Entity>(sea_orm::Statement::from_string(
-                db.backend(),
-                "SELECT * FROM rows",
-            ))
+            .read_by_key::<row::Entity>(
+                sea_orm::Statement::from_string(db.backend(), "SELECT * FROM rows"),
+                1,
+            )
             .await
             .expect("reads");
         let pool = row::Entity::find().all(db.conn()).await.expect("reads");

@@ -172,7 +172,10 @@ impl AuthorStore {
                 || authors_in(chunk).into_query(),
                 chunk.iter().map(|id| id.as_uuid().into()).collect(),
             );
-            let rows = self.db.read_by_key::<Entity>(statement).await?;
+            let rows = self
+                .db
+                .read_by_key::<Entity>(statement, chunk.len())
+                .await?;
             for row in rows {
                 out.push(from_model(row)?);
             }

@@ -426,7 +426,7 @@ impl PaperStore {
             by.values(status),
         );
         self.db
-            .read_by_key::<paper::Entity>(statement)
+            .read_by_key::<paper::Entity>(statement, 1)
             .await?
             .into_iter()
             .next()

@@ -215,7 +215,7 @@ impl TermStore {
         // A paper's terms, read for every paper served.
         let statement = sea_orm::QueryTrait::build(&terms_in(ids), self.db.backend());
         self.db
-            .read_by_key::<term::Entity>(statement)
+            .read_by_key::<term::Entity>(statement, ids.len())
             .await?
             .into_iter()
             .map(from_model)
