@@ -260,10 +260,7 @@ impl Database {
         if let Some(inline) = self.inline.as_ref().filter(|_| keys <= INLINE_KEYS) {
             match inline.select::<E>(&statement) {
                 Ok(rows) => return Ok(rows),
-                Err(inline::Unanswered::Locked) => {
-                    tracing::debug!("the SQLite file is locked; reading through the pool");
-                }
-                Err(inline::Unanswered::Closed) => {}
+                Err(inline::Unanswered::LeftToPool) => {}
                 Err(inline::Unanswered::Failed(e)) => return Err(e),
             }
         }

@@ -41,12 +41,10 @@ const PREPARED: usize = 32;
 /// Why a read was not answered here.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Unanswered {
-    /// The file was locked, or could not be opened here: the pool reads it instead.
-    #[error("the database file is locked or cannot be opened here")]
-    Locked,
-    /// The database is closed: the pool answers as it does once closed.
-    #[error("the database is closed")]
-    Closed,
+    /// The file was locked, could not be opened here, or the database is closed: the pool
+    /// reads it instead (or answers as it does once closed).
+    #[error("the database file is locked, closed or cannot be opened here")]
+    LeftToPool,
     /// Anything else: the read's error.
     #[error(transparent)]
     Failed(#[from] DbErr),
@@ -95,7 +93,7 @@ impl InlineReads {
 
     fn take(&self) -> Result<rusqlite::Connection, Unanswered> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Unanswered::Closed);
+            return Err(Unanswered::LeftToPool);
         }
         let idle = self
             .idle
@@ -108,7 +106,7 @@ impl InlineReads {
             // pool may still manage: the read goes there.
             None => self.open().map_err(|e| {
                 tracing::debug!(error = %e, "cannot open the SQLite file for reads here");
-                Unanswered::Locked
+                Unanswered::LeftToPool
             }),
         }
     }
@@ -146,7 +144,7 @@ impl InlineReads {
 /// A failed SQLite call as a read's outcome: a lock is for the pool to wait out.
 fn classify(err: &rusqlite::Error) -> Unanswered {
     match err.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Unanswered::Locked,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Unanswered::LeftToPool,
         _ => Unanswered::Failed(DbErr::Custom(format!("SQLite read: {err}"))),
     }
 }
@@ -502,7 +500,7 @@ mod tests {
         for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
             assert!(matches!(
                 super::classify(&failure(code)),
-                super::Unanswered::Locked
+                super::Unanswered::LeftToPool
             ));
         }
         let other = super::classify(&failure(rusqlite::ffi::SQLITE_CORRUPT));
